@@ -1,0 +1,57 @@
+# tessera: the two commands a fresh Debian machine needs are `make run` and `make test`.
+SHELL := /bin/bash
+JOBS ?= 2
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
+CMAKE_COMMON := -G Ninja -DTESSERA_WERROR=ON
+
+.PHONY: all deps build run test unit fuzz-build fuzz-smoke fuzz bench format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+# Release build; the binary is build/tessera.
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DTESSERA_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target tessera
+
+run: build
+	@./scripts/run $(BUILD)/tessera
+
+# Every test: unit, vector, adversarial, CLI and interop tests under ASan+UBSan, then each
+# fuzzer for a short fixed time.
+test: build unit fuzz-smoke
+
+unit: deps
+	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DTESSERA_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+fuzz-build: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DTESSERA_FUZZ=ON -DTESSERA_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+fuzz-smoke: fuzz-build
+	@cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
+
+# make fuzz FUZZ_SECONDS=3600: each fuzzer for that long, new corpus entries kept in build-fuzz.
+fuzz: fuzz-build
+	@./tests/fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DTESSERA_BENCH=ON \
+	  -DTESSERA_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target tessera tessera_bench
+	@./bench/run $(BUILD)
+
+format:
+	@clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,36 @@
+// tessera: the command-line entry point. Exceptions stop here: parse errors become exit code 2,
+// anything unexpected becomes a message and exit code 2 rather than a crash.
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+#include "io.h"
+
+int main(int argc, char** argv) {
+  using namespace tessera::cli;
+  CLI::App app{"tessera: authentication server, sessions and JWTs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "tessera 0.1.0");
+  Action run;
+  RegisterJwt(app, &run);
+  RegisterKeys(app, &run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  try {
+    return run ? run() : kExitUsage;
+  } catch (const std::exception& e) {
+    return Fail(kExitUsage, e.what());
+  }
+}

@@ -1,0 +1,66 @@
+#include "core/json.h"
+
+#include "core/json_dom.h"
+
+namespace tessera::json {
+namespace {
+
+nlohmann::json ToNlohmann(simdjson::dom::element e) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::OBJECT: {
+      nlohmann::json out = nlohmann::json::object();
+      const simdjson::dom::object obj = e.get_object().value_unsafe();
+      for (auto field : obj) {
+        out[std::string(field.key)] = ToNlohmann(field.value);
+      }
+      return out;
+    }
+    case element_type::ARRAY: {
+      nlohmann::json out = nlohmann::json::array();
+      const simdjson::dom::array arr = e.get_array().value_unsafe();
+      for (simdjson::dom::element child : arr) {
+        out.push_back(ToNlohmann(child));
+      }
+      return out;
+    }
+    case element_type::STRING: return std::string(e.get_string().value_unsafe());
+    case element_type::INT64: return e.get_int64().value_unsafe();
+    case element_type::UINT64: return e.get_uint64().value_unsafe();
+    case element_type::DOUBLE: return e.get_double().value_unsafe();
+    case element_type::BOOL: return e.get_bool().value_unsafe();
+    case element_type::NULL_VALUE: return nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<nlohmann::json> ParseStrict(std::string_view text, const Limits& limits) {
+  if (text.size() > limits.max_bytes) {
+    return InvalidArgument(Reason::kTooLarge, "JSON document too large");
+  }
+  simdjson::dom::parser parser;
+  if (parser.allocate(text.size() + 1, limits.max_depth) != simdjson::SUCCESS) {
+    return ResourceExhausted(Reason::kTooLarge, "cannot allocate JSON parser");
+  }
+  simdjson::padded_string padded(text);
+  simdjson::dom::element root;
+  if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
+    return json_dom::FromError(err);
+  }
+  TESSERA_RETURN_IF_ERROR(json_dom::CheckNoDuplicates(root));
+  return ToNlohmann(root);
+}
+
+std::string Minify(std::string_view text) {
+  std::string out(text.size(), '\0');
+  size_t len = 0;
+  if (simdjson::minify(text.data(), text.size(), out.data(), len) != simdjson::SUCCESS) {
+    return std::string(text);
+  }
+  out.resize(len);
+  return out;
+}
+
+}  // namespace tessera::json
