@@ -15,10 +15,51 @@ namespace tessera::json_dom {
 // Bytes of readable slack simdjson needs after a document when the caller provides the buffer.
 constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
 
-// Fails when any object, at any depth, repeats a member name (after unescaping, so "a" and
-// "\u0061" collide). RFC 7515 section 5.2 and RFC 7519 section 4 let parsers either reject
-// duplicates or take the last one; taking one silently is how two parsers come to disagree about
-// what a token says, so tessera rejects.
+// Equality of two member names with the cheap rejections first: most names of one object differ
+// in length or first byte, which saves a memcmp call per pair.
+inline bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && a == b));
+}
+
+// Collects the member names of one object and tells whether one repeats (after unescaping, so
+// "a" and "\u0061" collide). Small objects (every JOSE header, most claim sets) are checked
+// pairwise without allocating; larger ones are sorted once at the end.
+class MemberNames {
+ public:
+  // False when `name` repeats one of the first kSmall names.
+  bool Add(std::string_view name) {
+    if (n_ < kSmall) {
+      for (size_t i = 0; i < n_; ++i) {
+        if (SameName(small_[i], name)) return false;
+      }
+      small_[n_++] = name;
+      return true;
+    }
+    if (large_.empty()) large_.assign(small_, small_ + kSmall);
+    large_.push_back(name);
+    return true;
+  }
+  // False when any name repeats. Call once, after the last Add.
+  bool Finish() {
+    if (large_.empty()) return true;
+    std::sort(large_.begin(), large_.end());
+    return std::adjacent_find(large_.begin(), large_.end()) == large_.end();
+  }
+
+ private:
+  static constexpr size_t kSmall = 16;
+  std::string_view small_[kSmall];
+  size_t n_ = 0;
+  std::vector<std::string_view> large_;
+};
+
+inline Status DuplicateMember() {
+  return InvalidArgument(Reason::kDuplicateMember, "duplicate JSON member name");
+}
+
+// Fails when any object, at any depth, repeats a member name. RFC 7515 section 5.2 and RFC 7519
+// section 4 let parsers either reject duplicates or take the last one; taking one silently is how
+// two parsers come to disagree about what a token says, so tessera rejects.
 inline Status CheckNoDuplicates(simdjson::dom::element e) {
   using simdjson::dom::element_type;
   if (e.type() == element_type::ARRAY) {
@@ -29,33 +70,21 @@ inline Status CheckNoDuplicates(simdjson::dom::element e) {
     return Status::Ok();
   }
   if (e.type() != element_type::OBJECT) return Status::Ok();
-  simdjson::dom::object obj = e.get_object().value_unsafe();
-  // Small objects (every JOSE header and most claim sets): compare pairwise without allocating.
-  constexpr size_t kSmall = 16;
-  std::string_view small[kSmall];
-  size_t n = 0;
-  std::vector<std::string_view> large;
+  const simdjson::dom::object obj = e.get_object().value_unsafe();
+  MemberNames names;
   for (auto field : obj) {
-    if (n < kSmall) {
-      for (size_t i = 0; i < n; ++i) {
-        if (small[i] == field.key) {
-          return InvalidArgument(Reason::kDuplicateMember, "duplicate JSON member name");
-        }
-      }
-      small[n++] = field.key;
-    } else {
-      if (large.empty()) large.assign(small, small + kSmall);
-      large.push_back(field.key);
-    }
+    if (!names.Add(field.key)) return DuplicateMember();
     TESSERA_RETURN_IF_ERROR(CheckNoDuplicates(field.value));
   }
-  if (!large.empty()) {
-    std::sort(large.begin(), large.end());
-    if (std::adjacent_find(large.begin(), large.end()) != large.end()) {
-      return InvalidArgument(Reason::kDuplicateMember, "duplicate JSON member name");
-    }
-  }
-  return Status::Ok();
+  return names.Finish() ? Status::Ok() : DuplicateMember();
+}
+
+// Only containers can hold duplicates; scalars need no walk.
+inline Status CheckNestedNoDuplicates(simdjson::dom::element e) {
+  using simdjson::dom::element_type;
+  const element_type t = e.type();
+  if (t != element_type::ARRAY && t != element_type::OBJECT) return Status::Ok();
+  return CheckNoDuplicates(e);
 }
 
 // Maps a simdjson parse error to a Status.

@@ -307,9 +307,13 @@ Result<AsymmetricKey::Ptr> AsymmetricKey::FromRsa(const RsaComponents& c) {
   bool ok = bld && OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) == 1 &&
             OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) == 1;
   if (ok && priv) {
-    const bool crt = !c.p.empty();
-    if (crt && (c.q.empty() || c.dp.empty() || c.dq.empty() || c.qi.empty())) {
-      return KeyInvalid("RSA private key has p but not all of q, dp, dq, qi");
+    // RFC 7518 section 6.3.2: the CRT members come all together or not at all. A partial set
+    // is refused, not half-used: given dq or qi without the factors, OpenSSL 3.0's
+    // EVP_PKEY_fromdata also leaks them (found by jwk_fuzzer).
+    const bool crt = !c.p.empty() || !c.q.empty() || !c.dp.empty() || !c.dq.empty() ||
+                     !c.qi.empty();
+    if (crt && (c.p.empty() || c.q.empty() || c.dp.empty() || c.dq.empty() || c.qi.empty())) {
+      return KeyInvalid("RSA private key has some but not all of p, q, dp, dq, qi");
     }
     ok = push(OSSL_PKEY_PARAM_RSA_D, c.d) && push(OSSL_PKEY_PARAM_RSA_FACTOR1, c.p) &&
          push(OSSL_PKEY_PARAM_RSA_FACTOR2, c.q) && push(OSSL_PKEY_PARAM_RSA_EXPONENT1, c.dp) &&

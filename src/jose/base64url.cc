@@ -7,14 +7,22 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-// 0..63 for alphabet characters, 0xff for everything else (including '=', '+', '/', space).
-constexpr std::array<uint8_t, 256> MakeDecodeTable() {
-  std::array<uint8_t, 256> t{};
-  for (auto& v : t) v = 0xff;
-  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kAlphabet[i])] = static_cast<uint8_t>(i);
+// Four tables, one per position in a 4-character group, holding each character's 6 bits already
+// shifted into place; characters outside the alphabet set bit 31. A group decodes with four loads
+// and three ORs, and the error flag accumulates across the loop, checked once at the end.
+constexpr uint32_t kInvalid = 0x80000000u;
+constexpr std::array<uint32_t, 256> MakeTable(int shift) {
+  std::array<uint32_t, 256> t{};
+  for (auto& v : t) v = kInvalid;
+  for (int i = 0; i < 64; ++i) {
+    t[static_cast<uint8_t>(kAlphabet[i])] = static_cast<uint32_t>(i) << shift;
+  }
   return t;
 }
-constexpr std::array<uint8_t, 256> kDecode = MakeDecodeTable();
+constexpr std::array<uint32_t, 256> kD0 = MakeTable(18);
+constexpr std::array<uint32_t, 256> kD1 = MakeTable(12);
+constexpr std::array<uint32_t, 256> kD2 = MakeTable(6);
+constexpr std::array<uint32_t, 256> kD3 = MakeTable(0);
 
 }  // namespace
 
@@ -51,30 +59,29 @@ bool Base64UrlDecodeTo(std::string_view text, uint8_t* out) {
   const size_t n = text.size();
   if (n % 4 == 1) return false;
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  uint32_t bad = 0;
   size_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    const uint32_t a = kDecode[s[i]], b = kDecode[s[i + 1]], c = kDecode[s[i + 2]],
-                   d = kDecode[s[i + 3]];
-    if ((a | b | c | d) & 0x80) return false;
-    const uint32_t v = (a << 18) | (b << 12) | (c << 6) | d;
-    *out++ = static_cast<uint8_t>(v >> 16);
-    *out++ = static_cast<uint8_t>(v >> 8);
-    *out++ = static_cast<uint8_t>(v);
+    const uint32_t v = kD0[s[i]] | kD1[s[i + 1]] | kD2[s[i + 2]] | kD3[s[i + 3]];
+    bad |= v;
+    out[0] = static_cast<uint8_t>(v >> 16);
+    out[1] = static_cast<uint8_t>(v >> 8);
+    out[2] = static_cast<uint8_t>(v);
+    out += 3;
   }
   const size_t rest = n - i;
   if (rest == 2) {
-    const uint32_t a = kDecode[s[i]], b = kDecode[s[i + 1]];
+    const uint32_t v = kD0[s[i]] | kD1[s[i + 1]];
     // The last character carries 4 unused bits, which must be zero (one encoding per value).
-    if (((a | b) & 0x80) || (b & 0x0f)) return false;
-    *out++ = static_cast<uint8_t>((a << 2) | (b >> 4));
+    bad |= v | ((v & 0xffff) ? kInvalid : 0);
+    out[0] = static_cast<uint8_t>(v >> 16);
   } else if (rest == 3) {
-    const uint32_t a = kDecode[s[i]], b = kDecode[s[i + 1]], c = kDecode[s[i + 2]];
-    if (((a | b | c) & 0x80) || (c & 0x03)) return false;
-    const uint32_t v = (a << 18) | (b << 12) | (c << 6);
-    *out++ = static_cast<uint8_t>(v >> 16);
-    *out++ = static_cast<uint8_t>(v >> 8);
+    const uint32_t v = kD0[s[i]] | kD1[s[i + 1]] | kD2[s[i + 2]];
+    bad |= v | ((v & 0xff) ? kInvalid : 0);  // 2 unused bits
+    out[0] = static_cast<uint8_t>(v >> 16);
+    out[1] = static_cast<uint8_t>(v >> 8);
   }
-  return true;
+  return (bad & kInvalid) == 0;
 }
 
 Result<std::string> Base64UrlDecode(std::string_view text) {

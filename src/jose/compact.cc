@@ -46,7 +46,8 @@ Status DecodeAndParse(ThreadJson& t, std::string_view b64, size_t max_decoded, s
   if (auto err = t.parser.parse(t.buf.data(), *n, false).get(*root); err != simdjson::SUCCESS) {
     return json_dom::FromError(err);
   }
-  return json_dom::CheckNoDuplicates(*root);
+  // The callers walk the root object themselves and check its names with MemberNames.
+  return Status::Ok();
 }
 
 Status BadHeader(const char* m) { return InvalidArgument(Reason::kBadHeader, m); }
@@ -109,9 +110,12 @@ Status ParseHeader(std::string_view header_b64, const JwsLimits& limits, HeaderV
   bool have_alg = false;
   out->kid = {};
   out->typ = {};
+  json_dom::MemberNames names;
   const simdjson::dom::object obj = root.get_object().value_unsafe();
   for (auto field : obj) {
     const std::string_view key = field.key;
+    if (!names.Add(key)) return json_dom::DuplicateMember();
+    TESSERA_RETURN_IF_ERROR(json_dom::CheckNestedNoDuplicates(field.value));
     if (key == "alg") {
       std::string_view alg;
       if (!ReadString(field.value, &alg)) return BadHeader("\"alg\" must be a string");
@@ -138,6 +142,7 @@ Status ParseHeader(std::string_view header_b64, const JwsLimits& limits, HeaderV
     // "jwk", "jku", "x5u", "x5c" and every other member are ignored: keys come only from the
     // verifier's own set, never from the token (RFC 8725 section 3.10).
   }
+  if (!names.Finish()) return json_dom::DuplicateMember();
   if (!have_alg) return BadHeader("header lacks \"alg\"");
   return Status::Ok();
 }
@@ -169,8 +174,11 @@ Status VerifySignature(const Jwks& keys, AlgSet allowed, const HeaderView& heade
         TESSERA_RETURN_IF_ERROR(consider(k));
       }
     }
-    // Two keys behind one kid: which one the issuer meant is unknowable, so neither is trusted.
-    if (n_kid > 1) return Unauthenticated(Reason::kAmbiguousKey, "several keys share the kid");
+    // Two keys behind one kid (or one beside a broken key with that kid): which one the issuer
+    // meant is unknowable, so neither is trusted.
+    if (n_kid > 1 || (n_kid == 1 && keys.IsKidAmbiguous(header.kid))) {
+      return Unauthenticated(Reason::kAmbiguousKey, "several keys share the kid");
+    }
   }
   if (!kid_matched) {
     for (const Jwk& k : all) {
@@ -222,10 +230,13 @@ Status ParseClaims(std::string_view payload_b64, const JwsLimits& limits,
   claims->nbf.reset();
   claims->iat.reset();
   std::string_view s;
+  json_dom::MemberNames names;
   const simdjson::dom::object obj = root.get_object().value_unsafe();
   for (auto field : obj) {
     const std::string_view key = field.key;
     const element v = field.value;
+    if (!names.Add(key)) return json_dom::DuplicateMember();
+    TESSERA_RETURN_IF_ERROR(json_dom::CheckNestedNoDuplicates(v));
     for (size_t i = 0; i < required_claims.size() && i < 64; ++i) {
       if (required_claims[i] == key) seen->required |= uint64_t{1} << i;
     }
@@ -264,6 +275,7 @@ Status ParseClaims(std::string_view payload_b64, const JwsLimits& limits,
       }
     }
   }
+  if (!names.Finish()) return json_dom::DuplicateMember();
   claims->payload.assign(reinterpret_cast<const char*>(payload_json.buf.data()), payload_json.size);
   return Status::Ok();
 }

@@ -44,6 +44,12 @@ Result<Jwks> Jwks::Parse(std::string_view text) {
       if (list[i].is_object() && list[i].contains("kid") && list[i]["kid"].is_string()) {
         skipped.kid = list[i]["kid"].get<std::string>();
       }
+      // A key for another purpose ("use":"enc", an encryption alg) may share a kid with its
+      // signing twin (RFC 7517 section 4.5); a broken key may not.
+      const Reason r = skipped.status.reason();
+      if (!skipped.kid.empty() && r != Reason::kKeyUseMismatch && r != Reason::kAlgUnsupported) {
+        set.broken_kids_.push_back(skipped.kid);
+      }
       set.skipped_.push_back(std::move(skipped));
       continue;
     }
@@ -51,6 +57,13 @@ Result<Jwks> Jwks::Parse(std::string_view text) {
   }
   TESSERA_RETURN_IF_ERROR(CheckNotMixed(set.keys_));
   return set;
+}
+
+bool Jwks::IsKidAmbiguous(std::string_view kid) const {
+  for (const auto& k : broken_kids_) {
+    if (k == kid) return true;
+  }
+  return false;
 }
 
 Result<Jwks> Jwks::FromKeys(std::vector<Jwk> keys) {

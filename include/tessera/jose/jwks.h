@@ -31,6 +31,9 @@ class Jwks {
   static Result<Jwks> FromKeys(std::vector<Jwk> keys);
 
   const std::vector<Jwk>& keys() const { return keys_; }
+  // True when a key skipped as broken (not merely "not for signatures") carried this kid: what
+  // the issuer meant by that kid is unknowable, so tokens naming it are not verified at all.
+  bool IsKidAmbiguous(std::string_view kid) const;
   const std::vector<SkippedKey>& skipped() const { return skipped_; }
   bool empty() const { return keys_.empty(); }
 
@@ -40,6 +43,7 @@ class Jwks {
  private:
   std::vector<Jwk> keys_;
   std::vector<SkippedKey> skipped_;
+  std::vector<std::string> broken_kids_;
 };
 
 }  // namespace tessera::jose

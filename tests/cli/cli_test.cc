@@ -1,0 +1,197 @@
+// Drives the real `tessera` binary (TESSERA_BIN) through the CLI contract of DESIGN.md: output,
+// exit codes 0 / 1 / 2, and nothing secret on stderr.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+#include "tessera/jose/jwk.h"
+#include "tessera/jose/jwks.h"
+#include "tessera/jose/jwt.h"
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("TESSERA_BIN");
+    ASSERT_TRUE(bin && *bin) << "TESSERA_BIN not set";
+    bin_ = bin;
+    char tmpl[] = "/tmp/tessera-cli-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Outcome Tessera(const std::vector<std::string>& args, const std::string& stdin_text = "") {
+    std::ofstream(dir_ / "in") << stdin_text;
+    std::string cmd = Quote(bin_);
+    for (const auto& a : args) cmd += " " + Quote(a);
+    cmd += " <" + Quote(dir_ / "in") + " >" + Quote(dir_ / "out") + " 2>" + Quote(dir_ / "err");
+    const int status = std::system(cmd.c_str());
+    Outcome r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = Slurp(dir_ / "out");
+    r.err = Slurp(dir_ / "err");
+    return r;
+  }
+
+  std::string Write(const std::string& name, const std::string& content) {
+    std::ofstream(dir_ / name) << content;
+    return dir_ / name;
+  }
+
+  // A private key file and the matching public JWKS file for `alg`.
+  std::pair<std::string, std::string> KeyFiles(const std::string& alg) {
+    Outcome gen = Tessera({"keys", "generate", "--alg", alg, "--kid", "k1"});
+    EXPECT_EQ(gen.code, 0) << gen.err;
+    auto key = jose::Jwk::Parse(gen.out);
+    EXPECT_TRUE(key);
+    std::string pub = key->is_symmetric() ? key->ToJson(true) : key->ToJson(false);
+    return {Write(alg + ".jwk", gen.out), Write(alg + ".jwks", "{\"keys\":[" + pub + "]}")};
+  }
+
+  std::string bin_;
+  fs::path dir_;
+};
+
+TEST_F(Cli, KeysGeneratePrintsAPrivateJwkForEveryAlg) {
+  for (const char* alg : {"HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "ES384", "ES512",
+                          "EdDSA"}) {
+    Outcome r = Tessera({"keys", "generate", "--alg", alg});
+    ASSERT_EQ(r.code, 0) << alg << r.err;
+    auto key = jose::Jwk::Parse(r.out);
+    ASSERT_TRUE(key) << alg;
+    EXPECT_TRUE(key->is_private());
+    EXPECT_EQ(jose::AlgName(*key->alg()), alg);
+    EXPECT_EQ(key->kid(), key->Thumbprint());
+  }
+}
+
+TEST_F(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(Tessera({}).code, 2);
+  EXPECT_EQ(Tessera({"frobnicate"}).code, 2);
+  EXPECT_EQ(Tessera({"keys", "generate"}).code, 2);
+  EXPECT_EQ(Tessera({"keys", "generate", "--alg", "none"}).code, 2);
+  EXPECT_EQ(Tessera({"jwt", "verify", "tok"}).code, 2);  // --jwks missing
+  EXPECT_EQ(Tessera({"jwt", "verify", "--jwks", "/nonexistent", "tok"}).code, 2);
+  EXPECT_EQ(Tessera({"jwt", "sign", "--jwk", "/nonexistent", "{}"}).code, 2);
+  EXPECT_EQ(Tessera({"--help"}).code, 0);
+}
+
+TEST_F(Cli, SignThenVerifyPrintsThePayload) {
+  auto [jwk, jwks] = KeyFiles("ES256");
+  Outcome sign = Tessera({"jwt", "sign", "--jwk", jwk, "-"},
+                     "{\"sub\":\"alice\", \"iss\":\"me\", \"aud\":\"api\", \"exp\":4102444800}\n");
+  ASSERT_EQ(sign.code, 0) << sign.err;
+  const std::string token = sign.out.substr(0, sign.out.find('\n'));
+  Outcome verify = Tessera({"jwt", "verify", "--jwks", jwks, "--iss", "me", "--aud", "api", token});
+  ASSERT_EQ(verify.code, 0) << verify.err;
+  EXPECT_EQ(verify.out, "{\"sub\":\"alice\",\"iss\":\"me\",\"aud\":\"api\",\"exp\":4102444800}\n");
+  // The token also verifies through the library with the same key set.
+  auto set = jose::Jwks::Parse(Slurp(jwks));
+  ASSERT_TRUE(set);
+  jose::JwtVerifier v(std::make_shared<jose::Jwks>(*set), {.audiences = {"api"}});
+  EXPECT_TRUE(v.Verify(token, 1800000000));
+  // Token from standard input.
+  EXPECT_EQ(Tessera({"jwt", "verify", "--jwks", jwks, "--aud", "api", "-"}, token + "\n").code, 0);
+}
+
+TEST_F(Cli, VerifyDeniesWithOneAndAReason) {
+  auto [jwk, jwks] = KeyFiles("HS256");
+  Outcome sign = Tessera({"jwt", "sign", "--jwk", jwk, R"({"exp":2000000000,"iss":"me"})"});
+  ASSERT_EQ(sign.code, 0);
+  const std::string token = sign.out.substr(0, sign.out.size() - 1);
+  auto verify = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"jwt", "verify", "--jwks", jwks};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(token);
+    return Tessera(args);
+  };
+  EXPECT_EQ(verify({"--now", "1999999999"}).code, 0);
+  Outcome expired = verify({"--now", "2000000000"});
+  EXPECT_EQ(expired.code, 1);
+  EXPECT_NE(expired.err.find("expired"), std::string::npos) << expired.err;
+  EXPECT_TRUE(expired.out.empty());
+  EXPECT_EQ(verify({"--now", "2000000000", "--leeway", "5"}).code, 0);
+  EXPECT_EQ(verify({"--alg", "HS512"}).code, 1);
+  EXPECT_EQ(verify({"--alg", "HS512", "--alg", "HS256"}).code, 0);
+  EXPECT_EQ(verify({"--iss", "you"}).code, 1);
+  EXPECT_EQ(verify({"--typ", "at+jwt"}).code, 1);
+  EXPECT_EQ(verify({"--typ", "jwt"}).code, 0);
+  EXPECT_EQ(verify({"--alg", "nonsense"}).code, 2);
+  Outcome garbage = Tessera({"jwt", "verify", "--jwks", jwks, "not.a.token"});
+  EXPECT_EQ(garbage.code, 1);
+  std::string tampered = token;
+  tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(Tessera({"jwt", "verify", "--jwks", jwks, tampered}).code, 1);
+}
+
+TEST_F(Cli, SignRefusesBadClaimsAndPublicKeysWithoutLeakingTheKey) {
+  auto [jwk, jwks] = KeyFiles("ES256");
+  const std::string d = nlohmann::json::parse(Slurp(jwk))["d"];
+  for (const char* claims : {"[1]", "{", R"({"a":1,"a":2})"}) {
+    Outcome r = Tessera({"jwt", "sign", "--jwk", jwk, claims});
+    EXPECT_EQ(r.code, 2) << claims;
+    EXPECT_EQ(r.err.find(d), std::string::npos);
+    EXPECT_TRUE(r.out.empty());
+  }
+  auto set = nlohmann::json::parse(Slurp(jwks));
+  const std::string pub = Write("pub.jwk", set["keys"][0].dump());
+  EXPECT_EQ(Tessera({"jwt", "sign", "--jwk", pub, "{}"}).code, 2);
+  EXPECT_EQ(Tessera({"jwt", "sign", "--jwk", jwk, "--alg", "ES384", "{}"}).code, 2);
+}
+
+TEST_F(Cli, DecodeSaysPlainlyItDidNotVerify) {
+  auto [jwk, jwks] = KeyFiles("EdDSA");
+  Outcome sign = Tessera({"jwt", "sign", "--jwk", jwk, R"({"sub":"bob","exp":1})"});
+  ASSERT_EQ(sign.code, 0);
+  Outcome decode = Tessera({"jwt", "decode", sign.out.substr(0, sign.out.size() - 1)});
+  ASSERT_EQ(decode.code, 0) << decode.err;
+  auto j = nlohmann::json::parse(decode.out);
+  EXPECT_EQ(j["verified"], false);
+  EXPECT_EQ(j["header"]["alg"], "EdDSA");
+  EXPECT_EQ(j["payload"]["sub"], "bob");
+  EXPECT_NE(decode.err.find("NOT VERIFIED"), std::string::npos);
+  EXPECT_EQ(Tessera({"jwt", "decode", "garbage"}).code, 1);
+}
+
+TEST_F(Cli, VerifyReportsSkippedKeys) {
+  auto [jwk, jwks] = KeyFiles("ES256");
+  auto set = nlohmann::json::parse(Slurp(jwks));
+  set["keys"].push_back({{"kty", "RSA"}, {"kid", "tiny"}, {"n", "AQAB"}, {"e", "AQAB"}});
+  const std::string mixed = Write("mixed.jwks", set.dump());
+  Outcome sign = Tessera({"jwt", "sign", "--jwk", jwk, R"({"exp":4102444800})"});
+  Outcome r = Tessera({"jwt", "verify", "--jwks", mixed, sign.out.substr(0, sign.out.size() - 1)});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("skipped key 1 (kid tiny)"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace tessera
