@@ -27,6 +27,20 @@ struct ThreadJson {
 thread_local ThreadJson header_json;
 thread_local ThreadJson payload_json;
 
+// The last header this thread parsed successfully. Tokens from one issuer share their header
+// byte for byte (same alg, kid, typ), and parsing is a pure function of those bytes and the
+// limits, so an exact match may reuse the result; no check is skipped, only repeated work.
+struct HeaderMemo {
+  bool valid = false;
+  std::string b64;
+  size_t max_header_bytes = 0;
+  size_t max_json_depth = 0;
+  Alg alg = Alg::kHS256;
+  std::string kid;
+  std::string typ;
+};
+thread_local HeaderMemo header_memo;
+
 Status DecodeAndParse(ThreadJson& t, std::string_view b64, size_t max_decoded, size_t max_depth,
                       element* root) {
   const auto n = Base64UrlDecodedSize(b64.size());
@@ -52,6 +66,18 @@ Status DecodeAndParse(ThreadJson& t, std::string_view b64, size_t max_decoded, s
 
 Status BadHeader(const char* m) { return InvalidArgument(Reason::kBadHeader, m); }
 Status BadClaim(const char* m) { return InvalidArgument(Reason::kBadClaimType, m); }
+
+// The registered names tessera reads are all three bytes long, so a member name is classified
+// with one length check and one switch on its bytes packed into an integer.
+constexpr uint32_t Name3(const char (&s)[4]) {
+  return static_cast<uint8_t>(s[0]) | static_cast<uint8_t>(s[1]) << 8 |
+         static_cast<uint32_t>(static_cast<uint8_t>(s[2])) << 16;
+}
+uint32_t Name3(std::string_view key) {
+  if (key.size() != 3) return 0;
+  return static_cast<uint8_t>(key[0]) | static_cast<uint8_t>(key[1]) << 8 |
+         static_cast<uint32_t>(static_cast<uint8_t>(key[2])) << 16;
+}
 
 bool ReadString(element v, std::string_view* out) {
   if (v.type() != element_type::STRING) return false;
@@ -103,6 +129,15 @@ Status Split(std::string_view token, const JwsLimits& limits, Segments* out) {
 }
 
 Status ParseHeader(std::string_view header_b64, const JwsLimits& limits, HeaderView* out) {
+  HeaderMemo& memo = header_memo;
+  if (memo.valid && memo.b64 == header_b64 && memo.max_header_bytes == limits.max_header_bytes &&
+      memo.max_json_depth == limits.max_json_depth) {
+    out->alg = memo.alg;
+    out->kid = memo.kid;
+    out->typ = memo.typ;
+    return Status::Ok();
+  }
+  memo.valid = false;
   element root;
   TESSERA_RETURN_IF_ERROR(
       DecodeAndParse(header_json, header_b64, limits.max_header_bytes, limits.max_json_depth, &root));
@@ -116,34 +151,54 @@ Status ParseHeader(std::string_view header_b64, const JwsLimits& limits, HeaderV
     const std::string_view key = field.key;
     if (!names.Add(key)) return json_dom::DuplicateMember();
     TESSERA_RETURN_IF_ERROR(json_dom::CheckNestedNoDuplicates(field.value));
-    if (key == "alg") {
-      std::string_view alg;
-      if (!ReadString(field.value, &alg)) return BadHeader("\"alg\" must be a string");
-      // "none" in any spelling: an unsigned token is never accepted (RFC 8725 section 3.1).
-      if (IsNoneAlg(alg)) return Unauthenticated(Reason::kAlgNone, "alg \"none\" is never accepted");
-      const auto parsed = AlgFromName(alg);
-      if (!parsed) return Unauthenticated(Reason::kAlgUnsupported, "unsupported alg");
-      out->alg = *parsed;
-      have_alg = true;
-    } else if (key == "kid") {
-      if (!ReadString(field.value, &out->kid)) return BadHeader("\"kid\" must be a string");
-    } else if (key == "typ") {
-      if (!ReadString(field.value, &out->typ)) return BadHeader("\"typ\" must be a string");
-    } else if (key == "crit") {
-      // RFC 7515 section 4.1.11: extensions listed in "crit" must be understood, and tessera
-      // implements none, so any "crit" is a token we cannot process correctly.
-      return Unauthenticated(Reason::kCritUnsupported, "\"crit\" names an unsupported extension");
-    } else if (key == "b64") {
-      // RFC 7797 unencoded payloads change what is signed; refuse rather than misread.
-      if (field.value.type() != element_type::BOOL || !field.value.get_bool().value_unsafe()) {
-        return Unauthenticated(Reason::kCritUnsupported, "unencoded payloads are not supported");
+    switch (Name3(key)) {
+      case Name3("alg"): {
+        std::string_view alg;
+        if (!ReadString(field.value, &alg)) return BadHeader("\"alg\" must be a string");
+        // "none" in any spelling: an unsigned token is never accepted (RFC 8725 section 3.1).
+        if (IsNoneAlg(alg)) {
+          return Unauthenticated(Reason::kAlgNone, "alg \"none\" is never accepted");
+        }
+        const auto parsed = AlgFromName(alg);
+        if (!parsed) return Unauthenticated(Reason::kAlgUnsupported, "unsupported alg");
+        out->alg = *parsed;
+        have_alg = true;
+        break;
       }
+      case Name3("kid"):
+        if (!ReadString(field.value, &out->kid)) return BadHeader("\"kid\" must be a string");
+        break;
+      case Name3("typ"):
+        if (!ReadString(field.value, &out->typ)) return BadHeader("\"typ\" must be a string");
+        break;
+      case Name3("b64"):
+        // RFC 7797 unencoded payloads change what is signed; refuse rather than misread.
+        if (field.value.type() != element_type::BOOL || !field.value.get_bool().value_unsafe()) {
+          return Unauthenticated(Reason::kCritUnsupported, "unencoded payloads are not supported");
+        }
+        break;
+      default:
+        if (key == "crit") {
+          // RFC 7515 section 4.1.11: extensions listed in "crit" must be understood, and tessera
+          // implements none, so any "crit" is a token we cannot process correctly.
+          return Unauthenticated(Reason::kCritUnsupported,
+                                 "\"crit\" names an unsupported extension");
+        }
     }
     // "jwk", "jku", "x5u", "x5c" and every other member are ignored: keys come only from the
     // verifier's own set, never from the token (RFC 8725 section 3.10).
   }
   if (!names.Finish()) return json_dom::DuplicateMember();
   if (!have_alg) return BadHeader("header lacks \"alg\"");
+  memo.b64.assign(header_b64);
+  memo.max_header_bytes = limits.max_header_bytes;
+  memo.max_json_depth = limits.max_json_depth;
+  memo.alg = out->alg;
+  memo.kid.assign(out->kid);
+  memo.typ.assign(out->typ);
+  memo.valid = true;
+  out->kid = memo.kid;
+  out->typ = memo.typ;
   return Status::Ok();
 }
 
@@ -238,41 +293,53 @@ Status ParseClaims(std::string_view payload_b64, const JwsLimits& limits,
     if (!names.Add(key)) return json_dom::DuplicateMember();
     TESSERA_RETURN_IF_ERROR(json_dom::CheckNestedNoDuplicates(v));
     for (size_t i = 0; i < required_claims.size() && i < 64; ++i) {
-      if (required_claims[i] == key) seen->required |= uint64_t{1} << i;
+      if (json_dom::SameName(required_claims[i], key)) seen->required |= uint64_t{1} << i;
     }
-    if (key == "exp") {
-      if (!ReadNumericDate(v, &claims->exp)) return BadClaim("\"exp\" must be a number");
-      seen->exp = true;
-    } else if (key == "nbf" || key == "iat") {
-      int64_t t;
-      if (!ReadNumericDate(v, &t)) return BadClaim("\"nbf\" and \"iat\" must be numbers");
-      (key == "nbf" ? claims->nbf : claims->iat) = t;
-    } else if (key == "iss") {
-      if (!ReadString(v, &s)) return BadClaim("\"iss\" must be a string");
-      claims->iss.assign(s);
-      seen->iss = true;
-    } else if (key == "sub") {
-      if (!ReadString(v, &s)) return BadClaim("\"sub\" must be a string");
-      claims->sub.assign(s);
-    } else if (key == "jti") {
-      if (!ReadString(v, &s)) return BadClaim("\"jti\" must be a string");
-      claims->jti.assign(s);
-    } else if (key == "sid") {
-      if (!ReadString(v, &s)) return BadClaim("\"sid\" must be a string");
-      claims->sid.assign(s);
-    } else if (key == "aud") {
-      seen->aud = true;
-      if (ReadString(v, &s)) {
-        claims->aud.emplace_back(s);
-      } else if (v.type() == element_type::ARRAY) {
-        const simdjson::dom::array arr = v.get_array().value_unsafe();
-        for (element a : arr) {
-          if (!ReadString(a, &s)) return BadClaim("\"aud\" must hold strings");
-          claims->aud.emplace_back(s);
-        }
-      } else {
-        return BadClaim("\"aud\" must be a string or an array of strings");
+    switch (Name3(key)) {
+      case Name3("exp"):
+        if (!ReadNumericDate(v, &claims->exp)) return BadClaim("\"exp\" must be a number");
+        seen->exp = true;
+        break;
+      case Name3("nbf"):
+      case Name3("iat"): {
+        int64_t t;
+        if (!ReadNumericDate(v, &t)) return BadClaim("\"nbf\" and \"iat\" must be numbers");
+        (key[0] == 'n' ? claims->nbf : claims->iat) = t;
+        break;
       }
+      case Name3("iss"):
+        if (!ReadString(v, &s)) return BadClaim("\"iss\" must be a string");
+        claims->iss.assign(s);
+        seen->iss = true;
+        break;
+      case Name3("sub"):
+        if (!ReadString(v, &s)) return BadClaim("\"sub\" must be a string");
+        claims->sub.assign(s);
+        break;
+      case Name3("jti"):
+        if (!ReadString(v, &s)) return BadClaim("\"jti\" must be a string");
+        claims->jti.assign(s);
+        break;
+      case Name3("sid"):
+        if (!ReadString(v, &s)) return BadClaim("\"sid\" must be a string");
+        claims->sid.assign(s);
+        break;
+      case Name3("aud"):
+        seen->aud = true;
+        if (ReadString(v, &s)) {
+          claims->aud.emplace_back(s);
+        } else if (v.type() == element_type::ARRAY) {
+          const simdjson::dom::array arr = v.get_array().value_unsafe();
+          for (element a : arr) {
+            if (!ReadString(a, &s)) return BadClaim("\"aud\" must hold strings");
+            claims->aud.emplace_back(s);
+          }
+        } else {
+          return BadClaim("\"aud\" must be a string or an array of strings");
+        }
+        break;
+      default:
+        break;
     }
   }
   if (!names.Finish()) return json_dom::DuplicateMember();

@@ -23,7 +23,7 @@ Status Split(std::string_view token, const JwsLimits& limits, Segments* out);
 
 struct HeaderView {
   Alg alg = Alg::kHS256;
-  std::string_view kid;  // views into a per-thread buffer, valid until the next ParseHeader
+  std::string_view kid;  // views into per-thread memory, valid until the next ParseHeader
   std::string_view typ;
 };
 

@@ -151,6 +151,32 @@ TEST_F(JwtTest, ClaimsObjectIsReusedWithoutStaleFields) {
   EXPECT_FALSE(c.nbf);
 }
 
+// The verifier memoises the last header it parsed on each thread; alternating headers, and a
+// repeated header under tighter limits, must each get their own verdict.
+TEST_F(JwtTest, RepeatedHeadersAreJudgedAfresh) {
+  auto a = Jwk::Generate(Alg::kES256, "a");
+  auto b = Jwk::Generate(Alg::kES256, "b");
+  auto keys = SetOf({a->PublicKey(), b->PublicKey()});
+  const std::string ta = *JwtSigner::Create(*a)->Sign(Exp(1900000000));
+  const std::string tb = *JwtSigner::Create(*b)->Sign(Exp(1900000000));
+  const std::string forged = *JwtSigner::Create(b->WithKid("a"))->Sign(Exp(1900000000));
+  JwtVerifier v(keys, {});
+  Claims c;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(v.Verify(ta, kNow, &c).ok());
+    EXPECT_EQ(c.kid, "a");
+    ASSERT_TRUE(v.Verify(tb, kNow, &c).ok());
+    EXPECT_EQ(c.kid, "b");
+    EXPECT_EQ(v.Verify(forged, kNow, &c).reason(), Reason::kBadSignature);
+  }
+  JwtVerifyOptions tight;
+  tight.limits.max_header_bytes = 10;
+  JwtVerifier small(keys, tight);
+  ASSERT_TRUE(v.Verify(ta, kNow, &c).ok());
+  EXPECT_EQ(small.Verify(ta, kNow, &c).reason(), Reason::kTooLarge);
+  ASSERT_TRUE(v.Verify(ta, kNow, &c).ok());
+}
+
 TEST_F(JwtTest, PayloadMustBeAJsonObject) {
   const Jwk& k = PrivateKey(Alg::kES256);
   for (const char* payload : {"[1]", "\"s\"", "1", "", "{", "{\"exp\":1900000000}x"}) {
