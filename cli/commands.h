@@ -12,5 +12,7 @@ using Action = std::function<int()>;
 
 void RegisterJwt(CLI::App& app, Action* run);
 void RegisterKeys(CLI::App& app, Action* run);
+void RegisterUser(CLI::App& app, Action* run);
+void RegisterSessions(CLI::App& app, Action* run);
 
 }  // namespace tessera::cli

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   Action run;
   RegisterJwt(app, &run);
   RegisterKeys(app, &run);
+  RegisterUser(app, &run);
+  RegisterSessions(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -58,9 +58,21 @@ enum class Reason {
   kIssuerMismatch,
   kAudienceMismatch,
   kTypMismatch,
+  // Accounts and sessions.
+  kBadUsername,
+  kBadPassword,      // fails the password policy (length, encoding)
+  kUserExists,
+  kUnknownUser,
+  kUnknownSession,   // no such session (never existed, revoked, or purged)
+  kSessionExpired,   // idle or absolute timeout passed
+  kSessionLimit,     // the per-user limit rejects a new session
   // Environment.
+  kBadConfig,   // a configuration value is invalid; the message names the key
   kIo,
-  kCrypto,  // the crypto library failed in a way input cannot explain
+  kCrypto,      // the crypto library failed in a way input cannot explain
+  kStore,       // a store failed; fail closed
+  kStoreBusy,   // a store is locked or overloaded; retry later
+  kOverloaded,  // a bounded queue is full
 };
 
 std::string_view ReasonName(Reason reason);

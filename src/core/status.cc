@@ -35,8 +35,19 @@ std::string_view ReasonName(Reason reason) {
     case Reason::kIssuerMismatch: return "issuer_mismatch";
     case Reason::kAudienceMismatch: return "audience_mismatch";
     case Reason::kTypMismatch: return "typ_mismatch";
+    case Reason::kBadUsername: return "bad_username";
+    case Reason::kBadPassword: return "bad_password";
+    case Reason::kUserExists: return "user_exists";
+    case Reason::kUnknownUser: return "unknown_user";
+    case Reason::kUnknownSession: return "unknown_session";
+    case Reason::kSessionExpired: return "session_expired";
+    case Reason::kSessionLimit: return "session_limit";
+    case Reason::kBadConfig: return "bad_config";
     case Reason::kIo: return "io";
     case Reason::kCrypto: return "crypto";
+    case Reason::kStore: return "store";
+    case Reason::kStoreBusy: return "store_busy";
+    case Reason::kOverloaded: return "overloaded";
   }
   return "unknown";
 }

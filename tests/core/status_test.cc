@@ -39,7 +39,7 @@ TEST(Status, ToStringNamesCodeReasonAndMessage) {
 
 TEST(Status, EveryReasonHasADistinctName) {
   std::set<std::string_view> names;
-  for (int r = 0; r <= static_cast<int>(Reason::kCrypto); ++r) {
+  for (int r = 0; r <= static_cast<int>(Reason::kOverloaded); ++r) {
     auto name = ReasonName(static_cast<Reason>(r));
     EXPECT_NE(name, "unknown");
     EXPECT_TRUE(names.insert(name).second) << name;

@@ -1,0 +1,40 @@
+// What the subcommands that work on a data directory share: --config/--data, loading the
+// configuration, and opening the stores the server uses, so the CLI and a running server work on
+// the same data at once.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "tessera/config.h"
+#include "tessera/result.h"
+#include "tessera/session/session_store.h"
+#include "tessera/user/user_store.h"
+
+namespace tessera::cli {
+
+struct DataOptions {
+  std::string config_file;
+  std::string data_dir;
+};
+
+void AddDataOptions(CLI::App* app, DataOptions* options);
+
+// Defaults < --config file < TESSERA_* environment < flags.
+Result<Config> LoadCliConfig(const DataOptions& options);
+
+// Creates the data directory (mode 0700) when it does not exist.
+Status EnsureDataDir(const std::string& dir);
+
+// The SQLite database in the data directory.
+std::string DatabasePath(const Config& config);
+
+Result<std::unique_ptr<user::UserStore>> OpenUserStore(const Config& config);
+Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& config);
+
+// Formats Unix seconds as UTC "2026-11-27T03:04:05Z".
+std::string FormatTime(int64_t unix_seconds);
+
+}  // namespace tessera::cli

@@ -1,0 +1,34 @@
+// Server-side sessions: the record a store keeps, one per login, cookie and token alike.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace tessera::session {
+
+enum class SessionKind : uint8_t {
+  kCookie,  // a browser session: the secret rides in the session cookie
+  kToken,   // an API login: the secret is the refresh-token family (issue 4)
+};
+
+struct Session {
+  // SHA-256 (binary, 32 bytes) of the session secret. The secret itself is never stored, so a
+  // copy of the database yields no usable cookie.
+  std::string id_hash;
+  // A public handle (random, unrelated to the secret) that names the session in listings and
+  // revocation requests. Knowing it grants nothing.
+  std::string handle;
+  std::string user_id;
+  // SHA-256 of the CSRF token bound to this session (cookie sessions only).
+  std::string csrf_hash;
+  SessionKind kind = SessionKind::kCookie;
+  int64_t created_at = 0;
+  int64_t last_seen_at = 0;
+  int64_t expires_at = 0;  // the absolute deadline; idle expiry is last_seen_at + idle timeout
+  std::string user_agent;  // as sent, truncated to 256 bytes
+  std::string ip;
+
+  friend bool operator==(const Session&, const Session&) = default;
+};
+
+}  // namespace tessera::session

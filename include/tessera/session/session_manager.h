@@ -1,0 +1,113 @@
+// SessionManager: the session policy, held once for every store (Chromium's CookieMonster over
+// its persistent store): 256-bit secrets kept only as SHA-256, a new secret on every login, idle
+// and absolute timeouts, throttled last-seen writes, the per-user limit, and a read cache that
+// keeps the request path free of disk I/O while revocations still take effect at once.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tessera/clock.h"
+#include "tessera/result.h"
+#include "tessera/session/session.h"
+#include "tessera/session/session_store.h"
+
+namespace tessera::session {
+
+struct SessionOptions {
+  int64_t idle_timeout_seconds = 24 * 3600;      // no activity for this long ends a session
+  int64_t absolute_timeout_seconds = 14 * 86400;  // no session lives longer, active or not
+  LimitPolicy limit;                              // sessions per user
+  // last_seen_at is written at most once per this many seconds per session: activity within a
+  // minute does not need a write, and idle timeouts are minutes to hours.
+  int64_t touch_interval_seconds = 60;
+  // Cached records at most; the cache is cleared when full.
+  size_t cache_capacity = 100000;
+};
+
+struct DeviceInfo {
+  std::string user_agent;
+  std::string ip;
+};
+
+// What a login hands to the client. The secret and the CSRF token exist only here and in the
+// client: the store holds their hashes.
+struct NewSession {
+  std::string secret;      // 256 bits from the OS CSPRNG, base64url (43 characters)
+  std::string csrf_token;  // likewise; empty for token sessions
+  Session record;
+  std::vector<Session> evicted;  // sessions the per-user limit ended to make room
+};
+
+class SessionManager {
+ public:
+  // REQUIRES: `store` and `clock` outlive the manager.
+  SessionManager(SessionStore* store, SessionOptions options, const Clock* clock);
+
+  // Starts a session for `user_id`. Always a fresh secret: an identifier the client had before
+  // login is never adopted (session fixation).
+  Result<NewSession> Create(std::string_view user_id, SessionKind kind, const DeviceInfo& device);
+
+  // The live session behind `secret`. kUnauthenticated with kUnknownSession or kSessionExpired
+  // otherwise; kUnavailable when the store cannot answer. `passive` requests (background polls)
+  // do not count as activity.
+  Result<Session> Authenticate(std::string_view secret, bool passive);
+
+  // When the session ends if nothing else happens: min(absolute deadline, last seen + idle).
+  int64_t ExpiresAt(const Session& s) const;
+
+  // True when `token` is the CSRF token bound to `s` (constant-time).
+  static bool CheckCsrf(const Session& s, std::string_view token);
+
+  // The user's live sessions, oldest first.
+  Result<std::vector<Session>> List(std::string_view user_id);
+
+  // Ends the session behind `secret` (logout). Returns it, or nullopt when there was none.
+  Result<std::optional<Session>> Revoke(std::string_view secret);
+
+  // Ends the user's session with this public handle. kNotFound when the user has no such
+  // session: another user's handle is indistinguishable from a made-up one (no IDOR oracle).
+  Result<Session> RevokeByHandle(std::string_view user_id, std::string_view handle);
+
+  // Ends the session with this public handle, whoever owns it (administrators). nullopt when
+  // there is none.
+  Result<std::optional<Session>> RevokeHandle(std::string_view handle);
+
+  // Ends every session of the user except `keep_id_hash` (may be empty: all). Returns them.
+  Result<std::vector<Session>> RevokeAll(std::string_view user_id, std::string_view keep_id_hash);
+
+  // Deletes expired records from the store. Returns how many.
+  Result<size_t> PurgeExpired();
+
+  // Sessions alive now (for a gauge).
+  Result<size_t> CountAlive();
+
+  const SessionOptions& options() const { return options_; }
+
+  // SHA-256 of a secret, the key under which the store keeps its session.
+  static std::string HashSecret(std::string_view secret);
+
+ private:
+  bool Expired(const Session& s, int64_t now) const;
+  // Drops cached records when another process may have changed the store.
+  Status SyncCache();
+  void CacheErase(std::string_view id_hash);
+
+  SessionStore* store_;
+  SessionOptions options_;
+  const Clock* clock_;
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, Session> cache_;  // GUARDED_BY(mu_); by id_hash
+  uint64_t external_version_ = 0;                   // GUARDED_BY(mu_)
+  // Bumped by every removal from the cache; a store read only enters the cache when no removal
+  // happened while it ran.
+  uint64_t epoch_ = 0;  // GUARDED_BY(mu_)
+  bool have_version_ = false;                        // GUARDED_BY(mu_)
+};
+
+}  // namespace tessera::session

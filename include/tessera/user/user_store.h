@@ -1,0 +1,41 @@
+// UserStore: where accounts live. Implementations: memory, SQLite (embedded default), later
+// PostgreSQL. Every method is thread-safe. A method that cannot reach its storage returns an
+// error with Code::kUnavailable (Reason::kStore or kStoreBusy), never a made-up answer: callers
+// fail closed.
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "tessera/result.h"
+#include "tessera/user/user.h"
+
+namespace tessera::user {
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+
+  // Adds `user`. REQUIRES: user.username is canonical. kAlreadyExists/kUserExists when the name
+  // or the id is taken.
+  virtual Status Add(const User& user) = 0;
+
+  // The user, or nullopt when there is none.
+  virtual Result<std::optional<User>> FindByName(std::string_view canonical_name) = 0;
+  virtual Result<std::optional<User>> FindById(std::string_view id) = 0;
+
+  // Every user, ordered by username.
+  virtual Result<std::vector<User>> List() = 0;
+
+  // Removes the user. kNotFound/kUnknownUser when absent.
+  virtual Status Remove(std::string_view canonical_name) = 0;
+
+  // Replaces the stored hash. kNotFound/kUnknownUser when absent. Idempotent.
+  virtual Status SetPasswordHash(std::string_view id, std::string_view password_hash) = 0;
+
+  // OK when the store answers (readiness).
+  virtual Status Ping() = 0;
+};
+
+}  // namespace tessera::user

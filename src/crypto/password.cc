@@ -1,0 +1,344 @@
+#include "crypto/password.h"
+
+#include <argon2.h>
+#include <crypt.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "crypto/random.h"
+
+namespace tessera::crypto {
+namespace {
+
+constexpr uint32_t kParallelism = 1;
+constexpr size_t kSaltBytes = 16;
+constexpr size_t kHashBytes = 32;
+constexpr uint32_t kArgon2Version13 = 0x13;  // v=19
+constexpr uint32_t kArgon2Version10 = 0x10;  // v=16
+
+// Stored-hash bounds: anything longer or outside these is not a hash this server could have
+// written or would import, and parsing it further only gives an attacker with database write
+// access more surface.
+constexpr size_t kMaxStoredChars = 256;
+constexpr size_t kMinSaltBytes = 8;   // RFC 9106 and both libraries
+constexpr size_t kMinHashBytes = 16;  // libsodium's minimum; shorter tags are too weak to trust
+constexpr size_t kMaxB64Bytes = 64;
+
+// (m, t) pairs from the OWASP Password Storage Cheat Sheet, all of equal strength.
+struct CostPoint {
+  uint32_t memory_kib;
+  uint32_t iterations;
+};
+constexpr CostPoint kOwaspFloor[] = {{47104, 1}, {19456, 2}, {12288, 3}, {9216, 4}, {7168, 5}};
+
+Status UnreadableHash(std::string_view what) {
+  // The message names the defect only: the stored hash itself is a secret (offline cracking).
+  return InternalError(Reason::kCrypto, "stored password hash unreadable: " + std::string(what));
+}
+
+Status TooLong() { return ResourceExhausted(Reason::kTooLarge, "password longer than 1024 bytes"); }
+
+// Code points in `s` when it is valid UTF-8 (RFC 3629: shortest form, no surrogates, at most
+// U+10FFFF) and contains no NUL; nullopt otherwise.
+std::optional<size_t> CountCodePoints(std::string_view s) {
+  size_t count = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<uint8_t>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (lead < 0x80) {
+      if (lead == 0) return std::nullopt;
+      len = 1;
+      cp = lead;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {  // 0xC0, 0xC1 would only start overlong forms
+      len = 2;
+      cp = lead & 0x1Fu;
+    } else if ((lead & 0xF0) == 0xE0) {
+      len = 3;
+      cp = lead & 0x0Fu;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      len = 4;
+      cp = lead & 0x07u;
+    } else {
+      return std::nullopt;
+    }
+    if (s.size() - i < len) return std::nullopt;
+    for (size_t k = 1; k < len; ++k) {
+      const auto c = static_cast<uint8_t>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (c & 0x3Fu);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return std::nullopt;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return std::nullopt;
+    i += len;
+    ++count;
+  }
+  return count;
+}
+
+// ---- PHC Argon2 strings ------------------------------------------------------------------------
+
+enum class Argon2Variant { kD, kI, kId };
+
+struct Argon2Phc {
+  Argon2Variant variant;
+  uint32_t version;
+  uint32_t memory_kib;
+  uint32_t iterations;
+  uint32_t parallelism;
+  size_t salt_bytes;
+  size_t hash_bytes;
+};
+
+// Removes `prefix` from the front of `s` when it is there.
+bool Consume(std::string_view& s, std::string_view prefix) {
+  if (!s.starts_with(prefix)) return false;
+  s.remove_prefix(prefix.size());
+  return true;
+}
+
+// A PHC decimal: digits, no leading zero, at most UINT32_MAX.
+bool ConsumeDecimal(std::string_view& s, uint32_t& out) {
+  size_t n = 0;
+  uint64_t value = 0;
+  while (n < s.size() && s[n] >= '0' && s[n] <= '9') {
+    value = value * 10 + static_cast<uint64_t>(s[n] - '0');
+    if (value > UINT32_MAX) return false;
+    ++n;
+  }
+  if (n == 0 || (n > 1 && s[0] == '0')) return false;
+  out = static_cast<uint32_t>(value);
+  s.remove_prefix(n);
+  return true;
+}
+
+// Decoded length of unpadded standard base64 (the PHC "B64" encoding), rejecting any other byte,
+// a length no encoder produces, and non-zero trailing bits.
+std::optional<size_t> B64DecodedSize(std::string_view b64) {
+  if (b64.empty() || b64.size() > (kMaxB64Bytes * 4 + 2) / 3) return std::nullopt;
+  unsigned char bin[kMaxB64Bytes];
+  size_t bin_len = 0;
+  if (sodium_base642bin(bin, sizeof bin, b64.data(), b64.size(), nullptr, &bin_len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0) {
+    return std::nullopt;
+  }
+  return bin_len;
+}
+
+// Parses `$argon2{d,i,id}[$v=16|19]$m=M,t=T,p=P$SALT$HASH` in that exact order, the grammar that
+// both libraries' decoders accept, with parameters checked against the verification bounds.
+Result<Argon2Phc> ParseArgon2Phc(std::string_view s) {
+  Argon2Phc phc{};
+  if (Consume(s, "$argon2id$")) {
+    phc.variant = Argon2Variant::kId;
+  } else if (Consume(s, "$argon2i$")) {
+    phc.variant = Argon2Variant::kI;
+  } else if (Consume(s, "$argon2d$")) {
+    phc.variant = Argon2Variant::kD;
+  } else {
+    return UnreadableHash("unknown Argon2 variant");
+  }
+  phc.version = kArgon2Version10;  // strings from before the version field are Argon2 1.0
+  if (Consume(s, "v=")) {
+    if (!ConsumeDecimal(s, phc.version) || !Consume(s, "$")) return UnreadableHash("bad version");
+    if (phc.version != kArgon2Version13 && phc.version != kArgon2Version10) {
+      return UnreadableHash("unsupported Argon2 version");
+    }
+  }
+  if (!Consume(s, "m=") || !ConsumeDecimal(s, phc.memory_kib) || !Consume(s, ",t=") ||
+      !ConsumeDecimal(s, phc.iterations) || !Consume(s, ",p=") ||
+      !ConsumeDecimal(s, phc.parallelism) || !Consume(s, "$")) {
+    return UnreadableHash("bad Argon2 parameters");
+  }
+  // Bounds: a hostile m or t would turn one login into gigabytes or hours of work.
+  if (phc.parallelism < 1 || phc.parallelism > PasswordHasher::kMaxParallelism ||
+      phc.iterations < 1 || phc.iterations > PasswordHasher::kMaxIterations ||
+      phc.memory_kib < 8 * phc.parallelism || phc.memory_kib > PasswordHasher::kMaxMemoryKib) {
+    return UnreadableHash("Argon2 parameters out of range");
+  }
+  const size_t dollar = s.find('$');
+  if (dollar == std::string_view::npos) return UnreadableHash("missing Argon2 hash");
+  const std::optional<size_t> salt = B64DecodedSize(s.substr(0, dollar));
+  const std::optional<size_t> hash = B64DecodedSize(s.substr(dollar + 1));
+  if (!salt || *salt < kMinSaltBytes) return UnreadableHash("bad Argon2 salt");
+  if (!hash || *hash < kMinHashBytes) return UnreadableHash("bad Argon2 hash");
+  phc.salt_bytes = *salt;
+  phc.hash_bytes = *hash;
+  return phc;
+}
+
+// ---- bcrypt ------------------------------------------------------------------------------------
+
+// `$2a$`, `$2b$` or `$2y$`, a two-digit cost, `$`, 22 salt and 31 hash characters of bcrypt's
+// base64 alphabet. `$2x$` (crypt_blowfish's sign-extension bug) is not accepted.
+Status CheckBcrypt(std::string_view s) {
+  constexpr size_t kBcryptChars = 60;
+  if (s.size() != kBcryptChars || s[3] != '$' || s[6] != '$') return UnreadableHash("bad bcrypt");
+  if (s[4] < '0' || s[4] > '9' || s[5] < '0' || s[5] > '9') return UnreadableHash("bad bcrypt");
+  const int cost = (s[4] - '0') * 10 + (s[5] - '0');
+  // Cost 2^cost rounds: a stored cost of 31 would take days per login.
+  if (cost < 4 || cost > PasswordHasher::kMaxBcryptCost) {
+    return UnreadableHash("bcrypt cost out of range");
+  }
+  for (const char c : s.substr(7)) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '/';
+    if (!ok) return UnreadableHash("bad bcrypt");
+  }
+  return Status::Ok();
+}
+
+Result<bool> VerifyBcrypt(std::string_view stored, std::string_view password) {
+  TESSERA_RETURN_IF_ERROR(CheckBcrypt(stored));
+  // crypt reads a C string: a NUL would end the password early, so "abc\0xyz" would pass as
+  // "abc". libxcrypt refuses passphrases of CRYPT_MAX_PASSPHRASE_SIZE bytes or more.
+  if (password.find('\0') != std::string_view::npos ||
+      password.size() >= CRYPT_MAX_PASSPHRASE_SIZE) {
+    return false;
+  }
+  std::string phrase(password);
+  std::string setting(stored);
+  auto data = std::make_unique<crypt_data>();  // 32 KiB: value-initialised, so `initialized` = 0
+  const char* out = crypt_rn(phrase.c_str(), setting.c_str(), data.get(), sizeof(crypt_data));
+  // Constant time, so a byte-by-byte timing probe learns nothing.
+  const bool match = out != nullptr && ConstantTimeEquals(out, stored);
+  SecureZero(phrase.data(), phrase.size());
+  SecureZero(data.get(), sizeof(crypt_data));
+  if (out == nullptr) return UnreadableHash("bcrypt rejected by libcrypt");
+  return match;
+}
+
+// ---- Argon2 ------------------------------------------------------------------------------------
+
+Result<bool> VerifyArgon2(const Argon2Phc& phc, std::string_view stored,
+                          std::string_view password) {
+  const std::string encoded(stored);  // both libraries want a C string
+  if (phc.version == kArgon2Version13 && phc.variant != Argon2Variant::kD) {
+    // libsodium: our own hashes and Argon2i. It reports a mismatch as -1 with errno EINVAL and
+    // any other failure (decoding, memory) as -1 without touching errno.
+    errno = 0;
+    const int rc = crypto_pwhash_str_verify(encoded.c_str(), password.data(), password.size());
+    if (rc == 0) return true;
+    if (errno == EINVAL) return false;
+    return UnreadableHash("rejected by libsodium");
+  }
+  // libargon2 (reference implementation): Argon2d, and Argon2 1.0 of any variant.
+  const argon2_type type = phc.variant == Argon2Variant::kD   ? Argon2_d
+                           : phc.variant == Argon2Variant::kI ? Argon2_i
+                                                              : Argon2_id;
+  const int rc = argon2_verify(encoded.c_str(), password.data(), password.size(), type);
+  if (rc == ARGON2_OK) return true;
+  if (rc == ARGON2_VERIFY_MISMATCH) return false;
+  return UnreadableHash("rejected by libargon2");
+}
+
+}  // namespace
+
+Status CheckNewPassword(std::string_view password) {
+  // Size first, before looking at a single byte: a 1 MiB body must cost nothing (PW-03).
+  if (password.size() > kMaxPasswordBytes) return TooLong();
+  const std::optional<size_t> code_points = CountCodePoints(password);
+  if (!code_points) {
+    return InvalidArgument(Reason::kBadPassword,
+                           "password must be valid UTF-8 without NUL characters");
+  }
+  // Length is counted in characters, not bytes, so "pässwörd" is 8 long (ASVS 5.0 6.2.1).
+  if (*code_points < kMinPasswordCodePoints) {
+    return InvalidArgument(Reason::kBadPassword, "password must be at least 8 characters long");
+  }
+  return Status::Ok();
+}
+
+PasswordHasher::PasswordHasher(Options options, std::string dummy_hash)
+    : options_(options), dummy_hash_(std::move(dummy_hash)) {}
+
+Result<PasswordHasher> PasswordHasher::Create(Options options) {
+  // A cost below the floor makes a stolen database cheap to crack: refuse to start (PW-01).
+  const bool strong_enough =
+      std::any_of(std::begin(kOwaspFloor), std::end(kOwaspFloor), [&](const CostPoint& p) {
+        return options.memory_kib >= p.memory_kib && options.iterations >= p.iterations;
+      });
+  if (!strong_enough) {
+    return InvalidArgument(
+        Reason::kBadConfig,
+        "argon2 parameters m=" + std::to_string(options.memory_kib) +
+            " KiB, t=" + std::to_string(options.iterations) +
+            " are below the OWASP minimum (one of m=47104,t=1; m=19456,t=2; m=12288,t=3; "
+            "m=9216,t=4; m=7168,t=5, or more of both)");
+  }
+  if (options.memory_kib > kMaxMemoryKib || options.iterations > kMaxIterations) {
+    return InvalidArgument(Reason::kBadConfig, "argon2 parameters above the supported maximum (m=" +
+                                              std::to_string(kMaxMemoryKib) +
+                                              " KiB, t=" + std::to_string(kMaxIterations) + ")");
+  }
+  // Selects libsodium's fastest Argon2 implementation for this CPU; idempotent, thread-safe.
+  if (sodium_init() < 0) return InternalError(Reason::kCrypto, "libsodium failed to initialise");
+
+  PasswordHasher hasher(options, std::string());
+  std::string random_password = RandomString(32);
+  Result<std::string> dummy = hasher.Hash(random_password);
+  SecureZero(random_password.data(), random_password.size());
+  if (!dummy) return std::move(dummy).error();
+  hasher.dummy_hash_ = std::move(dummy).value();
+  return hasher;
+}
+
+Result<std::string> PasswordHasher::Hash(std::string_view password) const {
+  if (password.size() > kMaxPasswordBytes) return TooLong();
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), options_.iterations,
+                            size_t{options_.memory_kib} * 1024,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return InternalError(Reason::kCrypto, "argon2id hashing failed (out of memory?)");
+  }
+  std::string phc_string(out);
+  // libsodium picks the salt and output sizes itself; check it wrote exactly the promised format.
+  Result<Argon2Phc> phc = ParseArgon2Phc(phc_string);
+  if (!phc || phc->variant != Argon2Variant::kId || phc->version != kArgon2Version13 ||
+      phc->memory_kib != options_.memory_kib || phc->iterations != options_.iterations ||
+      phc->parallelism != kParallelism || phc->salt_bytes != kSaltBytes ||
+      phc->hash_bytes != kHashBytes) {
+    return InternalError(Reason::kCrypto, "argon2id output not in the expected PHC format");
+  }
+  return phc_string;
+}
+
+Result<VerifyOutcome> PasswordHasher::Verify(std::string_view stored,
+                                             std::string_view password) const {
+  // Before any hashing: an oversized password must not cost a hash (PW-03).
+  if (password.size() > kMaxPasswordBytes) return TooLong();
+  if (stored.size() > kMaxStoredChars) return UnreadableHash("too long");
+
+  VerifyOutcome outcome;
+  if (stored.starts_with("$argon2")) {
+    TESSERA_ASSIGN_OR_RETURN(const Argon2Phc phc, ParseArgon2Phc(stored));
+    TESSERA_ASSIGN_OR_RETURN(outcome.ok, VerifyArgon2(phc, stored, password));
+    outcome.needs_rehash = phc.variant != Argon2Variant::kId || phc.version != kArgon2Version13 ||
+                           phc.memory_kib != options_.memory_kib ||
+                           phc.iterations != options_.iterations ||
+                           phc.parallelism != kParallelism || phc.salt_bytes < kSaltBytes ||
+                           phc.hash_bytes != kHashBytes;
+    return outcome;
+  }
+  if (stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$")) {
+    TESSERA_ASSIGN_OR_RETURN(outcome.ok, VerifyBcrypt(stored, password));
+    outcome.needs_rehash = true;  // bcrypt: 72-byte limit, no memory hardness
+    return outcome;
+  }
+  return UnreadableHash("unsupported scheme");
+}
+
+void PasswordHasher::DummyVerify(std::string_view password) const {
+  // Same code path and parameters as a real user's wrong password; the outcome is meaningless.
+  (void)Verify(dummy_hash_, password);
+}
+
+}  // namespace tessera::crypto

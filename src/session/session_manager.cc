@@ -1,0 +1,194 @@
+#include "tessera/session/session_manager.h"
+
+#include <algorithm>
+
+#include "crypto/hash.h"
+#include "crypto/random.h"
+#include "tessera/jose/base64url.h"
+
+namespace tessera::session {
+namespace {
+
+constexpr size_t kSecretBytes = 32;   // 256 bits (DESIGN.md; ASVS 5 asks at least 128)
+constexpr size_t kHandleBytes = 16;
+constexpr size_t kMaxUserAgent = 256;
+
+std::string RandomToken(size_t bytes) { return jose::Base64UrlEncode(crypto::RandomString(bytes)); }
+
+// A secret can only be 43 base64url characters; anything else is refused before any lookup, so
+// garbage cookies cost nothing and never reach the store.
+bool WellFormedSecret(std::string_view s) {
+  return s.size() == jose::Base64UrlEncodedSize(kSecretBytes) &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+         });
+}
+
+Status Unknown() { return Unauthenticated(Reason::kUnknownSession, "no such session"); }
+
+}  // namespace
+
+SessionManager::SessionManager(SessionStore* store, SessionOptions options, const Clock* clock)
+    : store_(store), options_(options), clock_(clock) {}
+
+std::string SessionManager::HashSecret(std::string_view secret) { return crypto::Sha256(secret); }
+
+bool SessionManager::CheckCsrf(const Session& s, std::string_view token) {
+  if (s.csrf_hash.empty() || token.empty()) return false;
+  return crypto::ConstantTimeEquals(crypto::Sha256(token), s.csrf_hash);
+}
+
+int64_t SessionManager::ExpiresAt(const Session& s) const {
+  return std::min(s.expires_at, s.last_seen_at + options_.idle_timeout_seconds);
+}
+
+bool SessionManager::Expired(const Session& s, int64_t now) const { return now >= ExpiresAt(s); }
+
+Result<NewSession> SessionManager::Create(std::string_view user_id, SessionKind kind,
+                                          const DeviceInfo& device) {
+  const int64_t now = clock_->NowSeconds();
+  NewSession out;
+  out.secret = RandomToken(kSecretBytes);
+  if (kind == SessionKind::kCookie) out.csrf_token = RandomToken(kSecretBytes);
+  Session& s = out.record;
+  s.id_hash = HashSecret(out.secret);
+  s.handle = RandomToken(kHandleBytes);
+  s.user_id = std::string(user_id);
+  s.csrf_hash = out.csrf_token.empty() ? std::string() : crypto::Sha256(out.csrf_token);
+  s.kind = kind;
+  s.created_at = s.last_seen_at = now;
+  s.expires_at = now + options_.absolute_timeout_seconds;
+  s.user_agent = device.user_agent.substr(0, kMaxUserAgent);
+  s.ip = device.ip;
+  TESSERA_RETURN_IF_ERROR(store_->Create(s, options_.limit, now, &out.evicted));
+  std::unique_lock lock(mu_);
+  for (const Session& e : out.evicted) cache_.erase(e.id_hash);
+  return out;
+}
+
+Status SessionManager::SyncCache() {
+  TESSERA_ASSIGN_OR_RETURN(uint64_t version, store_->ExternalVersion());
+  {
+    std::shared_lock lock(mu_);
+    if (have_version_ && version == external_version_) return Status::Ok();
+  }
+  std::unique_lock lock(mu_);
+  // Another process (the CLI, another instance) wrote: any cached record may be revoked.
+  cache_.clear();
+  ++epoch_;
+  external_version_ = version;
+  have_version_ = true;
+  return Status::Ok();
+}
+
+void SessionManager::CacheErase(std::string_view id_hash) {
+  std::unique_lock lock(mu_);
+  cache_.erase(std::string(id_hash));
+  ++epoch_;
+}
+
+Result<Session> SessionManager::Authenticate(std::string_view secret, bool passive) {
+  if (!WellFormedSecret(secret)) return Unknown();
+  const int64_t now = clock_->NowSeconds();
+  const std::string id_hash = HashSecret(secret);
+  TESSERA_RETURN_IF_ERROR(SyncCache());
+  std::optional<Session> found;
+  uint64_t epoch;
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = cache_.find(id_hash); it != cache_.end()) found = it->second;
+    epoch = epoch_;
+  }
+  if (!found) {
+    TESSERA_ASSIGN_OR_RETURN(found, store_->Get(id_hash));
+    if (!found) return Unknown();
+    std::unique_lock lock(mu_);
+    // A revocation that ran while we read the store may have removed this record after we read
+    // it; caching it then would bring it back. Serve this one request, but do not cache.
+    if (epoch_ == epoch) {
+      if (cache_.size() >= options_.cache_capacity) cache_.clear();
+      cache_[id_hash] = *found;
+    }
+  }
+  Session s = std::move(*found);
+  if (Expired(s, now)) {
+    // An expired session is over for good; remove it so that it cannot come back.
+    CacheErase(id_hash);
+    TESSERA_RETURN_IF_ERROR(store_->Remove(id_hash).status());
+    return Unauthenticated(Reason::kSessionExpired, "session expired");
+  }
+  if (!passive && now - s.last_seen_at >= options_.touch_interval_seconds) {
+    s.last_seen_at = now;
+    TESSERA_RETURN_IF_ERROR(store_->Touch(id_hash, now));
+    std::unique_lock lock(mu_);
+    if (auto it = cache_.find(id_hash); it != cache_.end()) it->second.last_seen_at = now;
+  }
+  return s;
+}
+
+Result<std::vector<Session>> SessionManager::List(std::string_view user_id) {
+  const int64_t now = clock_->NowSeconds();
+  TESSERA_ASSIGN_OR_RETURN(std::vector<Session> all, store_->ListByUser(user_id));
+  std::erase_if(all, [&](const Session& s) { return Expired(s, now); });
+  return all;
+}
+
+Result<std::optional<Session>> SessionManager::Revoke(std::string_view secret) {
+  if (!WellFormedSecret(secret)) return std::optional<Session>();
+  const std::string id_hash = HashSecret(secret);
+  // The cache entry goes first, so that from this moment no request is served from it whatever
+  // the store answers, and again after the store forgot it, in case a concurrent miss cached it
+  // in between.
+  CacheErase(id_hash);
+  auto gone = store_->Remove(id_hash);
+  CacheErase(id_hash);
+  return gone;
+}
+
+Result<Session> SessionManager::RevokeByHandle(std::string_view user_id, std::string_view handle) {
+  TESSERA_ASSIGN_OR_RETURN(std::vector<Session> all, store_->ListByUser(user_id));
+  for (const Session& s : all) {
+    if (s.handle != handle) continue;
+    CacheErase(s.id_hash);
+    auto removed = store_->Remove(s.id_hash);
+    CacheErase(s.id_hash);
+    TESSERA_ASSIGN_OR_RETURN(std::optional<Session> gone, std::move(removed));
+    if (gone) return *gone;
+    break;
+  }
+  return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
+}
+
+Result<std::optional<Session>> SessionManager::RevokeHandle(std::string_view handle) {
+  TESSERA_ASSIGN_OR_RETURN(std::optional<Session> gone, store_->RemoveByHandle(handle));
+  // The id is known only now; a request that cached the record meanwhile loses it here, and one
+  // still reading the store sees the epoch move and does not cache.
+  if (gone) CacheErase(gone->id_hash);
+  return gone;
+}
+
+Result<std::vector<Session>> SessionManager::RevokeAll(std::string_view user_id,
+                                                       std::string_view keep_id_hash) {
+  // As in Revoke: the cache forgets the user's sessions before and after the store does.
+  auto forget = [&] {
+    std::unique_lock lock(mu_);
+    std::erase_if(cache_, [&](const auto& kv) {
+      return kv.second.user_id == user_id && kv.first != keep_id_hash;
+    });
+    ++epoch_;
+  };
+  forget();
+  auto gone = store_->RemoveByUser(user_id, keep_id_hash);
+  forget();
+  return gone;
+}
+
+Result<size_t> SessionManager::PurgeExpired() {
+  const int64_t now = clock_->NowSeconds();
+  return store_->RemoveExpired(now, now - options_.idle_timeout_seconds);
+}
+
+Result<size_t> SessionManager::CountAlive() { return store_->CountAlive(clock_->NowSeconds()); }
+
+}  // namespace tessera::session

@@ -1,0 +1,161 @@
+#include "store/sqlite/database.h"
+
+#include <sys/stat.h>
+
+namespace tessera::store::sqlite {
+namespace {
+
+// Schema versions, applied in order; PRAGMA user_version records how many have run. Append only:
+// a released migration never changes.
+constexpr const char* kMigrations[] = {
+    // 1: accounts and sessions.
+    R"sql(
+    CREATE TABLE users (
+      id            TEXT PRIMARY KEY,
+      username      TEXT NOT NULL UNIQUE,
+      password_hash TEXT NOT NULL,
+      roles         TEXT NOT NULL,   -- space-separated role names ([a-z0-9_.:-]+)
+      created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+      id_hash      BLOB PRIMARY KEY,  -- SHA-256 of the secret; the secret is never stored
+      handle       TEXT NOT NULL UNIQUE,
+      user_id      TEXT NOT NULL,
+      csrf_hash    BLOB NOT NULL,
+      kind         INTEGER NOT NULL,
+      created_at   INTEGER NOT NULL,
+      last_seen_at INTEGER NOT NULL,
+      expires_at   INTEGER NOT NULL,
+      user_agent   TEXT NOT NULL,
+      ip           TEXT NOT NULL
+    );
+    CREATE INDEX sessions_by_user ON sessions(user_id, created_at);
+    )sql",
+};
+
+}  // namespace
+
+Status FromCode(int rc, std::string_view what) {
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    return Status(Code::kUnavailable, Reason::kStoreBusy,
+                  std::string(what) + ": database is locked");
+  }
+  return Status(Code::kUnavailable, Reason::kStore,
+                std::string(what) + ": " + sqlite3_errstr(rc));
+}
+
+Statement& Statement::Bind(int i, std::string_view text) {
+  sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::BindBlob(int i, std::string_view bytes) {
+  sqlite3_bind_blob(s_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+
+Result<bool> Statement::Step() {
+  const int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return FromCode(rc, "query");
+}
+
+Status Statement::Run() {
+  const int rc = sqlite3_step(s_);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
+  return FromCode(rc, "write");
+}
+
+std::string Statement::Text(int col) const {
+  const auto* p = sqlite3_column_text(s_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(s_, col)))
+           : std::string();
+}
+
+std::string Statement::Blob(int col) const {
+  const auto* p = sqlite3_column_blob(s_, col);
+  return p ? std::string(static_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(s_, col)))
+           : std::string();
+}
+
+void Statement::Reset() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const SqliteOptions& o) {
+  sqlite3* raw = nullptr;
+  // The file holds password hashes: readable by its owner only, from its first byte.
+  const mode_t old_mask = umask(077);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  umask(old_mask);
+  std::unique_ptr<Database> db(new Database(raw));
+  if (rc != SQLITE_OK) return FromCode(rc, "open " + path);
+  sqlite3_busy_timeout(raw, o.busy_timeout_ms);
+  std::lock_guard lock(db->mu_);
+  // WAL lets readers (the server) and a writer (the CLI) work at once. synchronous=FULL because
+  // the writes that matter most here are revocations, and losing one resurrects a session.
+  TESSERA_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+  TESSERA_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
+  TESSERA_RETURN_IF_ERROR(db->Migrate());
+  return db;
+}
+
+Database::~Database() {
+  statements_.clear();
+  sqlite3_close_v2(db_);
+}
+
+Result<Statement*> Database::Prepare(const char* sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    sqlite3_stmt* s = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+    if (rc != SQLITE_OK) return FromCode(rc, "prepare");
+    it = statements_.emplace(sql, std::make_unique<Statement>(s)).first;
+  }
+  it->second->Reset();
+  return it->second.get();
+}
+
+Status Database::Exec(const char* sql) {
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK ? Status::Ok() : FromCode(rc, "exec");
+}
+
+Status Database::Migrate() {
+  // Two processes may open a new database at once; the immediate transaction serialises them and
+  // the version is re-read inside it.
+  return InTransaction(*this, [&]() -> Status {
+    TESSERA_ASSIGN_OR_RETURN(Statement * q, Prepare("PRAGMA user_version"));
+    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+    const int64_t version = row ? q->Int(0) : 0;
+    q->Reset();
+    constexpr int64_t kLatest = static_cast<int64_t>(std::size(kMigrations));
+    if (version > kLatest) {
+      return Status(Code::kUnavailable, Reason::kStore,
+                    "database schema is newer than this tessera; upgrade tessera");
+    }
+    for (int64_t v = version; v < kLatest; ++v) {
+      TESSERA_RETURN_IF_ERROR(Exec(kMigrations[v]));
+    }
+    if (version != kLatest) {
+      const std::string set = "PRAGMA user_version = " + std::to_string(kLatest);
+      TESSERA_RETURN_IF_ERROR(Exec(set.c_str()));
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace tessera::store::sqlite

@@ -1,0 +1,219 @@
+#include "tessera/session/session_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "store_conformance/store_factory.h"
+#include "tessera/jose/base64url.h"
+
+namespace tessera::session {
+namespace {
+
+constexpr int64_t kT0 = 1'800'000'000;
+
+class SessionManagerTest : public ::testing::Test {
+ protected:
+  SessionManager Manager(SessionOptions o = {}) { return SessionManager(store_.get(), o, &clock_); }
+  FakeClock clock_{kT0};
+  std::unique_ptr<SessionStore> store_ = store::NewMemorySessionStore();
+};
+
+TEST_F(SessionManagerTest, SecretsAre256BitsAndStoredOnlyAsHashes) {
+  auto m = Manager();
+  std::set<std::string> secrets;
+  for (int i = 0; i < 200; ++i) {
+    auto s = m.Create("u1", SessionKind::kCookie, {"UA", "10.0.0.1"});
+    ASSERT_TRUE(s) << s.error().ToString();
+    EXPECT_EQ(s->secret.size(), 43u);
+    EXPECT_EQ(jose::Base64UrlDecode(s->secret)->size(), 32u);
+    EXPECT_TRUE(secrets.insert(s->secret).second);
+    EXPECT_EQ(s->record.id_hash, SessionManager::HashSecret(s->secret));
+    EXPECT_NE(s->record.handle, s->secret);
+    EXPECT_NE(s->record.csrf_hash, s->csrf_token);
+    EXPECT_EQ(s->record.csrf_hash.size(), 32u);
+  }
+  // Nothing in the store holds a secret or a CSRF token in the clear.
+  const auto records = store_->ListByUser("u1");
+  ASSERT_TRUE(records);
+  for (const Session& r : *records) {
+    EXPECT_EQ(secrets.count(r.id_hash), 0u);
+    EXPECT_EQ(secrets.count(r.handle), 0u);
+  }
+}
+
+TEST_F(SessionManagerTest, AuthenticateFindsTheSessionAndRejectsOthers) {
+  auto m = Manager();
+  auto s = m.Create("u1", SessionKind::kCookie, {});
+  ASSERT_TRUE(s);
+  auto ok = m.Authenticate(s->secret, false);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->user_id, "u1");
+  // A well-formed but unknown secret, and garbage, are both unknown sessions.
+  const std::string unknown = jose::Base64UrlEncode(std::string(32, 'x'));
+  EXPECT_EQ(m.Authenticate(unknown, false).error().reason(), Reason::kUnknownSession);
+  for (const char* bad : {"", "short", "AAAA AAAA", "%00"}) {
+    EXPECT_EQ(m.Authenticate(bad, false).error().reason(), Reason::kUnknownSession) << bad;
+  }
+  std::string tweaked = s->secret;
+  tweaked[0] = tweaked[0] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(m.Authenticate(tweaked, false).error().reason(), Reason::kUnknownSession);
+}
+
+TEST_F(SessionManagerTest, IdleTimeoutAtTheBoundary) {
+  auto m = Manager({.idle_timeout_seconds = 300, .absolute_timeout_seconds = 3600,
+                    .touch_interval_seconds = 0});
+  auto s = m.Create("u1", SessionKind::kCookie, {});
+  clock_.Set(kT0 + 299);
+  ASSERT_TRUE(m.Authenticate(s->secret, false));  // activity: idle clock restarts at T0+299
+  clock_.Set(kT0 + 299 + 299);
+  ASSERT_TRUE(m.Authenticate(s->secret, false));
+  clock_.Set(kT0 + 598 + 300);
+  EXPECT_EQ(m.Authenticate(s->secret, false).error().reason(), Reason::kSessionExpired);
+  // Gone for good: the record was removed.
+  EXPECT_FALSE(store_->Get(s->record.id_hash)->has_value());
+}
+
+TEST_F(SessionManagerTest, PassiveRequestsDoNotExtendIdleTime) {
+  auto m = Manager({.idle_timeout_seconds = 300, .touch_interval_seconds = 0});
+  auto s = m.Create("u1", SessionKind::kCookie, {});
+  clock_.Set(kT0 + 200);
+  ASSERT_TRUE(m.Authenticate(s->secret, /*passive=*/true));
+  clock_.Set(kT0 + 299);
+  ASSERT_TRUE(m.Authenticate(s->secret, true));
+  clock_.Set(kT0 + 300);
+  EXPECT_EQ(m.Authenticate(s->secret, true).error().reason(), Reason::kSessionExpired);
+}
+
+TEST_F(SessionManagerTest, AbsoluteTimeoutDespiteActivity) {
+  auto m = Manager({.idle_timeout_seconds = 100, .absolute_timeout_seconds = 250,
+                    .touch_interval_seconds = 0});
+  auto s = m.Create("u1", SessionKind::kCookie, {});
+  for (int64_t t = 50; t < 250; t += 50) {
+    clock_.Set(kT0 + t);
+    ASSERT_TRUE(m.Authenticate(s->secret, false)) << t;
+  }
+  clock_.Set(kT0 + 249);
+  ASSERT_TRUE(m.Authenticate(s->secret, false));
+  EXPECT_EQ(m.ExpiresAt(*m.Authenticate(s->secret, false)), kT0 + 250);
+  clock_.Set(kT0 + 250);
+  EXPECT_EQ(m.Authenticate(s->secret, false).error().reason(), Reason::kSessionExpired);
+}
+
+TEST_F(SessionManagerTest, LastSeenWritesAreThrottled) {
+  auto m = Manager({.idle_timeout_seconds = 3600, .touch_interval_seconds = 60});
+  auto s = m.Create("u1", SessionKind::kCookie, {});
+  clock_.Set(kT0 + 59);
+  ASSERT_TRUE(m.Authenticate(s->secret, false));
+  EXPECT_EQ(store_->Get(s->record.id_hash)->value().last_seen_at, kT0);
+  clock_.Set(kT0 + 60);
+  ASSERT_TRUE(m.Authenticate(s->secret, false));
+  EXPECT_EQ(store_->Get(s->record.id_hash)->value().last_seen_at, kT0 + 60);
+}
+
+TEST_F(SessionManagerTest, RevocationTakesEffectAtOnceDespiteTheCache) {
+  auto m = Manager();
+  auto a = m.Create("u1", SessionKind::kCookie, {});
+  auto b = m.Create("u1", SessionKind::kCookie, {});
+  auto c = m.Create("u1", SessionKind::kCookie, {});
+  for (const auto* s : {&*a, &*b, &*c}) ASSERT_TRUE(m.Authenticate(s->secret, false));  // cached
+  ASSERT_TRUE(m.Revoke(a->secret)->has_value());
+  EXPECT_EQ(m.Authenticate(a->secret, false).error().reason(), Reason::kUnknownSession);
+  auto gone = m.RevokeAll("u1", c->record.id_hash);
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->size(), 1u);
+  EXPECT_FALSE(m.Authenticate(b->secret, false));
+  EXPECT_TRUE(m.Authenticate(c->secret, false));
+}
+
+TEST_F(SessionManagerTest, RevokeByHandleOnlyForTheOwner) {
+  auto m = Manager();
+  auto mine = m.Create("u1", SessionKind::kCookie, {});
+  auto theirs = m.Create("u2", SessionKind::kCookie, {});
+  EXPECT_EQ(m.RevokeByHandle("u1", theirs->record.handle).status().code(), Code::kNotFound);
+  EXPECT_TRUE(m.Authenticate(theirs->secret, false));
+  EXPECT_EQ(m.RevokeByHandle("u1", "made-up").status().code(), Code::kNotFound);
+  ASSERT_TRUE(m.RevokeByHandle("u1", mine->record.handle));
+  EXPECT_FALSE(m.Authenticate(mine->secret, false));
+}
+
+TEST_F(SessionManagerTest, CsrfTokenIsBoundToItsSession) {
+  auto m = Manager();
+  auto a = m.Create("u1", SessionKind::kCookie, {});
+  auto b = m.Create("u1", SessionKind::kCookie, {});
+  EXPECT_TRUE(SessionManager::CheckCsrf(a->record, a->csrf_token));
+  EXPECT_FALSE(SessionManager::CheckCsrf(a->record, b->csrf_token));
+  EXPECT_FALSE(SessionManager::CheckCsrf(a->record, ""));
+  auto token = m.Create("u1", SessionKind::kToken, {});
+  EXPECT_TRUE(token->csrf_token.empty());
+  EXPECT_FALSE(SessionManager::CheckCsrf(token->record, ""));
+}
+
+TEST_F(SessionManagerTest, ListHidesExpiredAndPurgeRemovesThem) {
+  auto m = Manager({.idle_timeout_seconds = 100, .touch_interval_seconds = 0});
+  auto old_session = m.Create("u1", SessionKind::kCookie, {});
+  clock_.Set(kT0 + 90);
+  auto fresh = m.Create("u1", SessionKind::kCookie, {"Firefox", "::1"});
+  clock_.Set(kT0 + 150);
+  auto list = m.List("u1");
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].user_agent, "Firefox");
+  EXPECT_EQ(m.PurgeExpired().value(), 1u);
+  EXPECT_EQ(store_->ListByUser("u1")->size(), 1u);
+}
+
+TEST_F(SessionManagerTest, UserAgentIsTruncated) {
+  auto m = Manager();
+  auto s = m.Create("u1", SessionKind::kCookie, {std::string(5000, 'a'), "::1"});
+  EXPECT_EQ(s->record.user_agent.size(), 256u);
+}
+
+// Two processes on one SQLite file: a revocation by the CLI (another connection) reaches the
+// server's cache on its next request.
+TEST(SessionManagerSqlite, RevocationByAnotherProcessReachesTheCache) {
+  testing::TempDir dir;
+  FakeClock clock(kT0);
+  auto server_store = testing::SqliteBackend::Sessions(dir.path());
+  auto cli_store = testing::SqliteBackend::Sessions(dir.path());
+  SessionManager server(server_store.get(), {}, &clock);
+  SessionManager cli(cli_store.get(), {}, &clock);
+  auto s = server.Create("u1", SessionKind::kCookie, {});
+  ASSERT_TRUE(server.Authenticate(s->secret, false));  // now cached in the server
+  ASSERT_TRUE(cli.RevokeAll("u1", ""));
+  EXPECT_EQ(server.Authenticate(s->secret, false).error().reason(), Reason::kUnknownSession);
+}
+
+// A store that cannot answer must never yield an authenticated session.
+class FailingStore final : public SessionStore {
+ public:
+  Status Fail() const { return Status(Code::kUnavailable, Reason::kStore, "down"); }
+  Status Create(const Session&, const LimitPolicy&, int64_t, std::vector<Session>*) override {
+    return Fail();
+  }
+  Result<std::optional<Session>> Get(std::string_view) override { return Fail(); }
+  Result<std::vector<Session>> ListByUser(std::string_view) override { return Fail(); }
+  Result<std::vector<Session>> ListAll(size_t) override { return Fail(); }
+  Result<std::optional<Session>> RemoveByHandle(std::string_view) override { return Fail(); }
+  Status Touch(std::string_view, int64_t) override { return Fail(); }
+  Result<std::optional<Session>> Remove(std::string_view) override { return Fail(); }
+  Result<std::vector<Session>> RemoveByUser(std::string_view, std::string_view) override {
+    return Fail();
+  }
+  Result<size_t> RemoveExpired(int64_t, int64_t) override { return Fail(); }
+  Result<size_t> CountAlive(int64_t) override { return Fail(); }
+  Result<uint64_t> ExternalVersion() override { return Fail(); }
+};
+
+TEST(SessionManagerFailClosed, StoreDownIsUnavailableNeverAuthenticated) {
+  FailingStore store;
+  FakeClock clock(kT0);
+  SessionManager m(&store, {}, &clock);
+  EXPECT_EQ(m.Create("u1", SessionKind::kCookie, {}).error().code(), Code::kUnavailable);
+  const std::string secret = jose::Base64UrlEncode(std::string(32, 's'));
+  EXPECT_EQ(m.Authenticate(secret, false).error().code(), Code::kUnavailable);
+  EXPECT_EQ(m.List("u1").error().code(), Code::kUnavailable);
+  EXPECT_EQ(m.Revoke(secret).error().code(), Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tessera::session

@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include "store_conformance/store_factory.h"
+#include "tessera/user/user_store.h"
+
+namespace tessera::user {
+namespace {
+
+using testing::TempDir;
+
+User Make(const std::string& name) {
+  return User{.id = "id-" + name,
+              .username = name,
+              .password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+              .roles = {"admin", "ops"},
+              .created_at = 1700000000};
+}
+
+template <typename Backend>
+class UserStoreTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  std::unique_ptr<UserStore> store_ = Backend::Users(dir_.path());
+};
+TYPED_TEST_SUITE(UserStoreTest, testing::Backends);
+
+TYPED_TEST(UserStoreTest, AddFindListRemove) {
+  ASSERT_TRUE(this->store_->Add(Make("bob")).ok());
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  auto alice = this->store_->FindByName("alice");
+  ASSERT_TRUE(alice && alice->has_value());
+  EXPECT_EQ((*alice)->id, "id-alice");
+  EXPECT_EQ((*alice)->roles, (std::vector<std::string>{"admin", "ops"}));
+  EXPECT_EQ((*alice)->password_hash, Make("alice").password_hash);
+  EXPECT_EQ(this->store_->FindById("id-bob")->value().username, "bob");
+  EXPECT_FALSE(this->store_->FindByName("carol")->has_value());
+  EXPECT_FALSE(this->store_->FindById("id-carol")->has_value());
+  auto all = this->store_->List();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].username, "alice");
+  ASSERT_TRUE(this->store_->Remove("alice").ok());
+  EXPECT_FALSE(this->store_->FindByName("alice")->has_value());
+  Status again = this->store_->Remove("alice");
+  EXPECT_EQ(again.code(), Code::kNotFound);
+  EXPECT_EQ(again.reason(), Reason::kUnknownUser);
+}
+
+TYPED_TEST(UserStoreTest, NamesAndIdsAreUnique) {
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  Status dup = this->store_->Add(Make("alice"));
+  EXPECT_EQ(dup.code(), Code::kAlreadyExists);
+  EXPECT_EQ(dup.reason(), Reason::kUserExists);
+  User same_id = Make("other");
+  same_id.id = "id-alice";
+  EXPECT_EQ(this->store_->Add(same_id).code(), Code::kAlreadyExists);
+}
+
+TYPED_TEST(UserStoreTest, SetPasswordHash) {
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  ASSERT_TRUE(this->store_->SetPasswordHash("id-alice", "$argon2id$new").ok());
+  EXPECT_EQ(this->store_->FindByName("alice")->value().password_hash, "$argon2id$new");
+  EXPECT_EQ(this->store_->SetPasswordHash("id-nobody", "x").code(), Code::kNotFound);
+}
+
+TYPED_TEST(UserStoreTest, UserWithoutRoles) {
+  User u = Make("plain");
+  u.roles.clear();
+  ASSERT_TRUE(this->store_->Add(u).ok());
+  EXPECT_TRUE(this->store_->FindByName("plain")->value().roles.empty());
+  EXPECT_TRUE(this->store_->Ping().ok());
+}
+
+}  // namespace
+}  // namespace tessera::user
