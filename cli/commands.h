@@ -14,5 +14,6 @@ void RegisterJwt(CLI::App& app, Action* run);
 void RegisterKeys(CLI::App& app, Action* run);
 void RegisterUser(CLI::App& app, Action* run);
 void RegisterSessions(CLI::App& app, Action* run);
+void RegisterServe(CLI::App& app, Action* run);
 
 }  // namespace tessera::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "tessera 0.1.0");
   Action run;
+  RegisterServe(app, &run);
   RegisterJwt(app, &run);
   RegisterKeys(app, &run);
   RegisterUser(app, &run);

@@ -1,0 +1,123 @@
+// tessera serve [--config FILE] [--listen HOST:PORT] [--data DIR]: the authentication server.
+#include <algorithm>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "app.h"
+#include "commands.h"
+#include "context.h"
+#include "http_server.h"
+#include "io.h"
+#include "tessera/clock.h"
+
+namespace tessera::cli {
+namespace {
+
+struct ServeArgs {
+  DataOptions data;
+  std::string listen;
+};
+
+// Deletes expired sessions every few minutes until stopped, so the store does not grow without
+// bound (expired sessions are already refused; this only reclaims space).
+class Purger {
+ public:
+  explicit Purger(session::SessionManager* m) : thread_([this, m] { Loop(m); }) {}
+  ~Purger() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Loop(session::SessionManager* m) {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::minutes(5), [this] { return stop_; })) {
+      lock.unlock();
+      (void)m->PurgeExpired();
+      lock.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+int Serve(const ServeArgs& a) {
+  ConfigSources sources;
+  if (!a.data.config_file.empty()) sources.file = a.data.config_file;
+  sources.env = ProcessEnvironment();
+  if (!a.data.data_dir.empty()) sources.data = a.data.data_dir;
+  if (!a.listen.empty()) sources.listen = a.listen;
+  auto config = LoadConfig(sources);
+  if (!config) return Fail(kExitUsage, config.error().message());
+  if (!config->server.tls_cert.empty()) {
+    return Fail(kExitUsage, "server.tls_cert: TLS is not available in this version yet; "
+                            "terminate TLS at the reverse proxy in front of tessera");
+  }
+  auto users = OpenUserStore(*config);
+  if (!users) return Fail(kExitUsage, users.error().message());
+  auto sessions = OpenSessionStore(*config);
+  if (!sessions) return Fail(kExitUsage, sessions.error().message());
+  auto hasher = crypto::PasswordHasher::Create(
+      {config->password.argon2_memory_kib, config->password.argon2_iterations});
+  if (!hasher) return Fail(kExitUsage, "password: " + hasher.error().message());
+  // Argon2id runs on its own bounded pool; a full queue answers 503 at once instead of letting
+  // sign-ins pile up behind each other.
+  WorkerPool password_pool(config->password.workers, /*queue_capacity=*/64);
+  session::SessionOptions session_options;
+  session_options.idle_timeout_seconds = config->session.idle_timeout.count();
+  session_options.absolute_timeout_seconds = config->session.absolute_timeout.count();
+  // last_seen is written at most once a minute, or a quarter of the idle timeout when that is
+  // shorter, so activity always keeps a session alive.
+  session_options.touch_interval_seconds =
+      std::clamp<int64_t>(session_options.idle_timeout_seconds / 4, 0, 60);
+  session_options.limit.max_per_user = config->session.max_per_user;
+  session_options.limit.on_limit = config->session.on_limit == SessionLimitAction::kReject
+                                       ? session::OnLimit::kReject
+                                       : session::OnLimit::kEvictOldest;
+  session::SessionManager manager(sessions->get(), session_options, &SystemClock::Instance());
+  server::App app({.config = &*config,
+                   .users = users->get(),
+                   .sessions = sessions->get(),
+                   .session_manager = &manager,
+                   .hasher = &*hasher,
+                   .password_pool = &password_pool});
+  server::HttpServerOptions http;
+  http.host = config->server.listen.host;
+  http.port = config->server.listen.port;
+  auto server = server::HttpServer::Start(http, &app);
+  if (!server) return Fail(kExitUsage, server.error().message());
+  const bool v6 = http.host.find(':') != std::string::npos;
+  const std::string url = "http://" + (v6 ? "[" + http.host + "]" : http.host) + ":" +
+                          std::to_string((*server)->bound_port());
+  std::cout << "tessera: listening on " << url << "\n"
+            << "tessera: data in " << config->server.data << "\n"
+            << "tessera: add the first user with: tessera user add NAME --role admin --data "
+            << config->server.data << std::endl;
+  {
+    Purger purger(&manager);
+    (*server)->Run();
+  }
+  password_pool.Shutdown();
+  std::cout << "tessera: stopped" << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app, Action* run) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run the authentication server");
+  AddDataOptions(cmd, &args->data);
+  cmd->add_option("--listen", args->listen, "HOST:PORT (default 127.0.0.1:8080)");
+  cmd->callback([run, args] { *run = [args] { return Serve(*args); }; });
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,318 @@
+// The real `tessera serve` over real sockets: the session-mode HTTP contract of DESIGN.md, its
+// security rules (cookie attributes, CSRF, fixation, identical failures) and malformed input.
+// Run by ctest (server_integration) with TESSERA_BIN set, or by hand:
+//   TESSERA_BIN=build/tessera node --test tests/integration/server.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const BIN = process.env.TESSERA_BIN;
+const PASSWORD = 'correct horse battery';
+
+function tessera(args, input = '', env = {}) {
+  const r = spawnSync(BIN, args, { input, env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+// Starts a server on a free port; resolves when it prints its URL.
+async function startServer(dataDir, env = {}) {
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL from tessera serve: ${out}`)), 15000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('exit', (code) => reject(new Error(`tessera serve exited ${code}: ${out}`)));
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { url, child, exited, output: () => out };
+}
+
+async function stopServer(server) {
+  server.child.kill('SIGTERM');
+  return server.exited;
+}
+
+function cookieOf(res) {
+  const set = res.headers.get('set-cookie') ?? '';
+  const m = set.match(/__Host-tessera_session=([^;]*)/);
+  return m ? m[1] : null;
+}
+
+// A raw HTTP exchange: writes `request`, reads until the server closes or `ms` passes.
+function raw(url, request, ms = 3000) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), hostname);
+    let data = '';
+    sock.setTimeout(ms, () => { sock.destroy(); resolve(data); });
+    sock.on('data', (d) => { data += d; });
+    sock.on('end', () => resolve(data));
+    sock.on('error', reject);
+    sock.write(request);
+  });
+}
+
+let dir, server, base;
+
+async function login(username = 'alice', password = PASSWORD, headers = {}) {
+  const res = await fetch(`${base}/v1/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await res.json();
+  return { res, body, cookie: cookieOf(res) };
+}
+
+function withCookie(cookie, extra = {}) {
+  return { cookie: `__Host-tessera_session=${cookie}`, ...extra };
+}
+
+before(async () => {
+  assert.ok(BIN && fs.existsSync(BIN), 'TESSERA_BIN must name the tessera binary');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-it-'));
+  const data = path.join(dir, 'data');
+  for (const [name, roles] of [['alice', ['admin', 'ops']], ['bob', []]]) {
+    const args = ['user', 'add', name, '--password-stdin', '--data', data];
+    for (const r of roles) args.push('--role', r);
+    const r = tessera(args, PASSWORD + '\n');
+    assert.equal(r.code, 0, r.err);
+  }
+  server = await startServer(data);
+  base = server.url;
+});
+
+after(async () => {
+  if (server) await stopServer(server);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('health and readiness answer JSON with security headers', async () => {
+  for (const p of ['/healthz', '/readyz']) {
+    const res = await fetch(base + p);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal((await res.json()).status, 'ok');
+  }
+});
+
+test('login sets exactly the cookie DESIGN.md prescribes', async () => {
+  const { res, body, cookie } = await login('Alice');
+  assert.equal(res.status, 200);
+  const set = res.headers.get('set-cookie');
+  assert.match(set, /^__Host-tessera_session=[A-Za-z0-9_-]{43}; /);
+  const attrs = set.split('; ').slice(1);
+  assert.deepEqual(attrs.filter((a) => !a.startsWith('Max-Age=')).sort(),
+                   ['HttpOnly', 'Path=/', 'SameSite=Lax', 'Secure']);
+  const maxAge = Number(attrs.find((a) => a.startsWith('Max-Age=')).slice(8));
+  assert.ok(maxAge > 0 && maxAge <= 14 * 86400, `Max-Age ${maxAge}`);
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+  assert.deepEqual(body.user, { sub: body.user.sub, username: 'alice', roles: ['admin', 'ops'] });
+  assert.match(body.csrf_token, /^[A-Za-z0-9_-]{43}$/);
+  assert.ok(body.session.id && body.session.id !== cookie, 'session id is a public handle');
+  assert.ok(!JSON.stringify(body).includes(cookie), 'the cookie value never appears in a body');
+  assert.ok(Number(res.headers.get('x-auth-expires-at')) > Date.now() / 1000);
+});
+
+test('wrong password, unknown user and a malformed name get the same answer', async () => {
+  const answers = [];
+  for (const [u, p] of [['alice', 'wrong password!'], ['nobody', PASSWORD], [' x', PASSWORD]]) {
+    const res = await fetch(`${base}/v1/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: u, password: p }),
+    });
+    answers.push({ status: res.status, body: await res.text(),
+                   headers: [...res.headers].filter(([k]) => k !== 'date') });
+  }
+  assert.equal(answers[0].status, 401);
+  assert.deepEqual(JSON.parse(answers[0].body).error, 'invalid_credentials');
+  assert.deepEqual(answers[1], answers[0]);
+  assert.deepEqual(answers[2], answers[0]);
+});
+
+test('me, sessions and forward-auth recognise the cookie and nothing else', async () => {
+  const { cookie, body } = await login();
+  const me = await fetch(`${base}/v1/me`, { headers: withCookie(cookie) });
+  assert.equal(me.status, 200);
+  assert.deepEqual(await me.json(), { sub: body.user.sub, username: 'alice',
+                                      roles: ['admin', 'ops'], sid: body.session.id,
+                                      auth: 'session' });
+  assert.ok(me.headers.get('x-auth-expires-at'));
+  for (const headers of [{}, withCookie('A'.repeat(43)), withCookie('garbage'),
+                         { 'x-session': cookie }, { authorization: `Bearer ${cookie}` }]) {
+    const res = await fetch(`${base}/v1/me`, { headers });
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).error, 'invalid_token');
+  }
+  const inQuery = await fetch(`${base}/v1/me?session=${cookie}`);
+  assert.equal(inQuery.status, 401);
+
+  const auth = await fetch(`${base}/v1/auth`, { headers: withCookie(cookie) });
+  assert.equal(auth.status, 200);
+  assert.equal(auth.headers.get('x-auth-user'), 'alice');
+  assert.equal(auth.headers.get('x-auth-subject'), body.user.sub);
+  assert.equal(auth.headers.get('x-auth-roles'), 'admin,ops');
+  assert.equal(auth.headers.get('x-auth-session'), body.session.id);
+  const head = await fetch(`${base}/v1/auth`, { method: 'HEAD', headers: withCookie(cookie) });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('x-auth-user'), 'alice');
+  assert.equal((await fetch(`${base}/v1/auth`)).status, 401);
+  assert.equal((await fetch(`${base}/v1/auth`, { method: 'HEAD' })).status, 401);
+});
+
+test('state-changing requests need the CSRF token and an allowed Origin', async () => {
+  const { cookie, body } = await login();
+  const logout = (headers) => fetch(`${base}/v1/logout`, { method: 'POST', headers });
+  for (const headers of [withCookie(cookie),
+                         withCookie(cookie, { 'x-csrf-token': 'A'.repeat(43) }),
+                         withCookie(cookie, { 'x-csrf-token': body.csrf_token,
+                                              origin: 'http://evil.example' }),
+                         withCookie(cookie, { 'x-csrf-token': body.csrf_token, origin: 'null' })]) {
+    const res = await logout(headers);
+    assert.equal(res.status, 403);
+    assert.equal((await res.json()).error, 'csrf_failed');
+  }
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 200);
+  const ok = await logout(withCookie(cookie, { 'x-csrf-token': body.csrf_token, origin: base }));
+  assert.equal(ok.status, 204);
+  assert.match(ok.headers.get('set-cookie'), /^__Host-tessera_session=; Path=\/; Max-Age=0;/);
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 401);
+  // Logging out again is harmless.
+  assert.equal((await logout(withCookie(cookie))).status, 204);
+});
+
+test('a login never adopts the identifier the client brought (fixation)', async () => {
+  const planted = (await login()).cookie;
+  const { cookie } = await login('alice', PASSWORD, withCookie(planted));
+  assert.notEqual(cookie, planted);
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(planted) })).status, 401);
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 200);
+});
+
+test('users list and end their own sessions only', async () => {
+  const a1 = await login();
+  const a2 = await login();
+  const b = await login('bob');
+  const list = await (await fetch(`${base}/v1/sessions`, { headers: withCookie(a1.cookie) })).json();
+  const ids = list.map((s) => s.id);
+  assert.ok(ids.includes(a1.body.session.id) && ids.includes(a2.body.session.id));
+  assert.ok(!ids.includes(b.body.session.id), 'another user\'s session is never listed');
+  assert.equal(list.filter((s) => s.current).length, 1);
+  assert.equal(list.find((s) => s.current).id, a1.body.session.id);
+  for (const s of list) {
+    assert.deepEqual(Object.keys(s).sort(), ['created_at', 'current', 'expires_at', 'id', 'ip',
+                                             'kind', 'last_seen_at', 'user_agent']);
+    assert.equal(s.ip, '127.0.0.1');
+  }
+  const del = (cookie, csrf, p) => fetch(`${base}${p}`, {
+    method: 'DELETE', headers: withCookie(cookie, { 'x-csrf-token': csrf }) });
+  // Bob's handle through Alice's session: not found, and Bob stays signed in (no IDOR).
+  assert.equal((await del(a1.cookie, a1.body.csrf_token, `/v1/sessions/${b.body.session.id}`)).status, 404);
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(b.cookie) })).status, 200);
+  assert.equal((await del(a1.cookie, a1.body.csrf_token, `/v1/sessions/${a2.body.session.id}`)).status, 204);
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(a2.cookie) })).status, 401);
+  const a3 = await login();
+  const all = await del(a1.cookie, a1.body.csrf_token, '/v1/sessions');
+  assert.equal(all.status, 200);
+  assert.ok((await all.json()).revoked >= 1);
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(a3.cookie) })).status, 401);
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(a1.cookie) })).status, 200);
+  assert.equal((await del(a1.cookie, '', '/v1/sessions')).status, 403);
+});
+
+test('a revocation by the CLI takes effect on the running server at once', async () => {
+  const { cookie, body } = await login('bob');
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 200);
+  const r = tessera(['sessions', 'revoke', body.session.id, '--data', path.join(dir, 'data')]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 401);
+});
+
+test('bad requests get precise errors and the server keeps serving', async () => {
+  const post = (body, type = 'application/json') => fetch(`${base}/v1/login`, {
+    method: 'POST', headers: { 'content-type': type }, body });
+  for (const [body, type] of [['{"username":"alice","password":"x"', 'application/json'],
+                              ['[1,2]', 'application/json'],
+                              ['{"username":"alice"}', 'application/json'],
+                              ['{"username":"a","password":"b","password":"c"}', 'application/json'],
+                              [`username=alice&password=${PASSWORD}`, 'application/x-www-form-urlencoded'],
+                              [JSON.stringify({ username: 'alice', password: PASSWORD }), 'text/plain'],
+                              [JSON.stringify({ username: 'alice', password: 'x'.repeat(2000) }), 'application/json'],
+                              [JSON.stringify({ username: 'alice', password: PASSWORD, mode: 'magic' }), 'application/json']]) {
+    const res = await post(body, type);
+    assert.equal(res.status, 400, body.slice(0, 60));
+    assert.equal((await res.json()).error, 'invalid_request');
+  }
+  const huge = await post(JSON.stringify({ username: 'alice', password: 'x'.repeat(1 << 20) }));
+  assert.equal(huge.status, 413);
+  const get = await fetch(`${base}/v1/login?username=alice&password=x`);
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.get('allow'), 'POST');
+  assert.equal((await get.json()).error, 'invalid_request');
+  const missing = await fetch(`${base}/v1/nothing`);
+  assert.equal(missing.status, 404);
+  assert.equal((await missing.json()).error, 'not_found');
+
+  const bigHeader = await raw(base, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`);
+  assert.match(bigHeader, /^HTTP\/1\.1 431 /);
+  for (const bad of ['NONSENSE\r\n\r\n',
+                     'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+                     'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+                     'GET /healthz HTTP/1.1\r\nHo\0st: x\r\n\r\n',
+                     'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\nb\r\n\r\n']) {
+    const answer = await raw(base, bad);
+    assert.match(answer, /^HTTP\/1\.1 400 /, JSON.stringify(bad));
+  }
+  const chunkedForever = await raw(base, 'POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+                                   `10000\r\n${'a'.repeat(0x10000)}\r\n10000\r\n${'a'.repeat(0x10000)}\r\n`);
+  assert.match(chunkedForever, /^HTTP\/1\.1 413 /);
+  assert.equal((await fetch(`${base}/healthz`)).status, 200);
+});
+
+test('sessions survive a restart; SIGTERM stops cleanly', async () => {
+  const { cookie } = await login();
+  const stopped = await stopServer(server);
+  assert.equal(stopped.code, 0);
+  server = await startServer(path.join(dir, 'data'));
+  base = server.url;
+  assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 200);
+});
+
+test('idle sessions expire on the server, whatever the cookie says', async () => {
+  const data = path.join(dir, 'idle');
+  assert.equal(tessera(['user', 'add', 'carol', '--password-stdin', '--data', data], PASSWORD + '\n').code, 0);
+  const s = await startServer(data, { TESSERA_SESSION_IDLE_TIMEOUT: '2s' });
+  try {
+    const res = await fetch(`${s.url}/v1/login`, { method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'carol', password: PASSWORD }) });
+    const cookie = cookieOf(res);
+    assert.equal((await fetch(`${s.url}/v1/me`, { headers: withCookie(cookie) })).status, 200);
+    await new Promise((r) => setTimeout(r, 3000));
+    const late = await fetch(`${s.url}/v1/me`, { headers: withCookie(cookie) });
+    assert.equal(late.status, 401);
+    assert.equal((await late.json()).error_description, 'session expired');
+  } finally {
+    await stopServer(s);
+  }
+});
+
+test('configuration errors stop startup with exit code 2 and the key named', () => {
+  const r = tessera(['serve', '--data', path.join(dir, 'x')], '', { TESSERA_SESSION_IDLE_TIMEOUT: 'soon' });
+  assert.equal(r.code, 2);
+  assert.match(r.err, /session\.idle_timeout/);
+});
