@@ -58,6 +58,12 @@ Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& co
   return store::OpenSqliteSessionStore(DatabasePath(config));
 }
 
+Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& config) {
+  if (config.session.store == "memory") return store::NewMemoryThrottleStore();
+  TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
+  return store::OpenSqliteThrottleStore(DatabasePath(config));
+}
+
 std::string FormatTime(int64_t unix_seconds) {
   const std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};

@@ -11,6 +11,7 @@
 #include "tessera/config.h"
 #include "tessera/result.h"
 #include "tessera/session/session_store.h"
+#include "tessera/user/throttle.h"
 #include "tessera/user/user_store.h"
 
 namespace tessera::cli {
@@ -33,6 +34,8 @@ std::string DatabasePath(const Config& config);
 
 Result<std::unique_ptr<user::UserStore>> OpenUserStore(const Config& config);
 Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& config);
+// Sign-in counters live beside the sessions, so every instance that shares sessions shares them.
+Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& config);
 
 // Formats Unix seconds as UTC "2026-11-27T03:04:05Z".
 std::string FormatTime(int64_t unix_seconds);

@@ -20,11 +20,11 @@ struct ServeArgs {
   std::string listen;
 };
 
-// Deletes expired sessions every few minutes until stopped, so the store does not grow without
-// bound (expired sessions are already refused; this only reclaims space).
+// Deletes expired sessions and stale sign-in counters every few minutes until stopped, so the
+// store does not grow without bound (expired sessions are already refused; this reclaims space).
 class Purger {
  public:
-  explicit Purger(session::SessionManager* m) : thread_([this, m] { Loop(m); }) {}
+  Purger(session::SessionManager* m, user::ThrottleStore* t) : thread_([this, m, t] { Loop(m, t); }) {}
   ~Purger() {
     {
       std::lock_guard lock(mu_);
@@ -35,11 +35,12 @@ class Purger {
   }
 
  private:
-  void Loop(session::SessionManager* m) {
+  void Loop(session::SessionManager* m, user::ThrottleStore* t) {
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::minutes(5), [this] { return stop_; })) {
       lock.unlock();
       (void)m->PurgeExpired();
+      (void)t->RemoveStale(SystemClock::Instance().NowSeconds() - 2 * 3600);
       lock.lock();
     }
   }
@@ -65,6 +66,13 @@ int Serve(const ServeArgs& a) {
   if (!users) return Fail(kExitUsage, users.error().message());
   auto sessions = OpenSessionStore(*config);
   if (!sessions) return Fail(kExitUsage, sessions.error().message());
+  auto throttle_store = OpenThrottleStore(*config);
+  if (!throttle_store) return Fail(kExitUsage, throttle_store.error().message());
+  const auto limit = [](const Rate& r) {
+    return user::ThrottleLimit{r.count, static_cast<int64_t>(r.per.count())};
+  };
+  user::LoginThrottle throttle(throttle_store->get(), limit(config->throttle.login_per_user),
+                               limit(config->throttle.login_per_ip), &SystemClock::Instance());
   auto hasher = crypto::PasswordHasher::Create(
       {config->password.argon2_memory_kib, config->password.argon2_iterations});
   if (!hasher) return Fail(kExitUsage, "password: " + hasher.error().message());
@@ -88,7 +96,8 @@ int Serve(const ServeArgs& a) {
                    .sessions = sessions->get(),
                    .session_manager = &manager,
                    .hasher = &*hasher,
-                   .password_pool = &password_pool});
+                   .password_pool = &password_pool,
+                   .throttle = &throttle});
   server::HttpServerOptions http;
   http.host = config->server.listen.host;
   http.port = config->server.listen.port;
@@ -102,7 +111,7 @@ int Serve(const ServeArgs& a) {
             << "tessera: add the first user with: tessera user add NAME --role admin --data "
             << config->server.data << std::endl;
   {
-    Purger purger(&manager);
+    Purger purger(&manager, throttle_store->get());
     (*server)->Run();
   }
   password_pool.Shutdown();

@@ -313,6 +313,22 @@ void App::Login(const HttpRequest& request, Responder respond) {
     const HttpResponse denied =
         Error(401, "invalid_credentials", "wrong username or password");
     auto name = user::CanonicalUsername(username);
+    // Throttling counts by name whether or not the account exists, so its answers tell nothing
+    // about existence either.
+    const std::string account = name ? *name : username.substr(0, 256);
+    auto wait = d_.throttle->Check(account, device.ip);
+    if (!wait) return respond(FromStatus(wait.error()));
+    if (*wait > 0) {
+      HttpResponse r = Error(429, "too_many_attempts",
+                             "too many attempts; try again in " + std::to_string(*wait) + " s");
+      r.Set("Retry-After", std::to_string(*wait));
+      return respond(std::move(r));
+    }
+    auto reject = [&]() {
+      // A failure that cannot be counted must not become a free guess: fail closed.
+      Status counted = d_.throttle->RecordFailure(account, device.ip);
+      respond(counted.ok() ? denied : FromStatus(counted));
+    };
     std::optional<user::User> found;
     if (name) {
       auto lookup = d_.users->FindByName(*name);
@@ -321,10 +337,11 @@ void App::Login(const HttpRequest& request, Responder respond) {
     }
     if (!found) {
       d_.hasher->DummyVerify(password);
-      return respond(denied);
+      return reject();
     }
     auto outcome = d_.hasher->Verify(found->password_hash, password);
-    if (!outcome || !outcome->ok) return respond(denied);
+    if (!outcome || !outcome->ok) return reject();
+    (void)d_.throttle->RecordSuccess(account);
     if (outcome->needs_rehash) {
       // Upgrade an old or imported hash now that the password is known; a failure here only
       // postpones the upgrade to the next login.

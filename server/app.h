@@ -10,6 +10,7 @@
 #include "http.h"
 #include "tessera/config.h"
 #include "tessera/session/session_manager.h"
+#include "tessera/user/throttle.h"
 #include "tessera/user/user_store.h"
 
 namespace tessera::server {
@@ -21,6 +22,7 @@ struct AppDeps {
   session::SessionManager* session_manager;
   const crypto::PasswordHasher* hasher;
   WorkerPool* password_pool;  // Argon2id runs here, never on an I/O thread
+  user::LoginThrottle* throttle;
 };
 
 class App final : public Handler {

@@ -15,6 +15,20 @@ constexpr size_t kMaxUserAgent = 256;
 
 std::string RandomToken(size_t bytes) { return jose::Base64UrlEncode(crypto::RandomString(bytes)); }
 
+// Handles are hex: they are typed and pasted into commands, where a leading '-' (possible in
+// base64url) would read as an option.
+std::string RandomHandle(size_t bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::string raw = crypto::RandomString(bytes);
+  std::string out;
+  out.reserve(2 * bytes);
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
 // A secret can only be 43 base64url characters; anything else is refused before any lookup, so
 // garbage cookies cost nothing and never reach the store.
 bool WellFormedSecret(std::string_view s) {
@@ -53,7 +67,7 @@ Result<NewSession> SessionManager::Create(std::string_view user_id, SessionKind 
   if (kind == SessionKind::kCookie) out.csrf_token = RandomToken(kSecretBytes);
   Session& s = out.record;
   s.id_hash = HashSecret(out.secret);
-  s.handle = RandomToken(kHandleBytes);
+  s.handle = RandomHandle(kHandleBytes);
   s.user_id = std::string(user_id);
   s.csrf_hash = out.csrf_token.empty() ? std::string() : crypto::Sha256(out.csrf_token);
   s.kind = kind;

@@ -316,3 +316,39 @@ test('configuration errors stop startup with exit code 2 and the key named', () 
   assert.equal(r.code, 2);
   assert.match(r.err, /session\.idle_timeout/);
 });
+
+test('failed sign-ins are throttled per account and per IP, never forever', async () => {
+  const data = path.join(dir, 'throttle');
+  assert.equal(tessera(['user', 'add', 'dave', '--password-stdin', '--data', data], PASSWORD + '\n').code, 0);
+  const s = await startServer(data, { TESSERA_THROTTLE_LOGIN_PER_USER: '3/3s',
+                                      TESSERA_THROTTLE_LOGIN_PER_IP: '8/min' });
+  const attempt = async (username, password) => {
+    const res = await fetch(`${s.url}/v1/login`, { method: 'POST',
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    return { status: res.status, retry: res.headers.get('retry-after'), body: await res.json() };
+  };
+  try {
+    for (const name of ['dave', 'ghost']) {
+      for (let i = 0; i < 3; ++i) assert.equal((await attempt(name, 'wrong password')).status, 401);
+    }
+    // Blocked: even the right password is refused, and a real account looks like a made-up one.
+    const real = await attempt('dave', PASSWORD);
+    const ghost = await attempt('ghost', PASSWORD);
+    assert.equal(real.status, 429);
+    assert.equal(real.body.error, 'too_many_attempts');
+    assert.ok(Number(real.retry) >= 1 && Number(real.retry) <= 3, real.retry);
+    // The same answer for both; only the seconds left may differ, as the two blocks began a few
+    // milliseconds apart.
+    assert.equal(ghost.status, real.status);
+    assert.equal(ghost.body.error, real.body.error);
+    assert.ok(Math.abs(Number(ghost.retry) - Number(real.retry)) <= 1);
+    await new Promise((r) => setTimeout(r, (Number(real.retry) + 1) * 1000));
+    assert.equal((await attempt('dave', PASSWORD)).status, 200);
+    // The IP has 6 failures of 8; two more names to spray and the address is blocked too.
+    assert.equal((await attempt('eve', 'x'.repeat(9))).status, 401);
+    assert.equal((await attempt('mallory', 'x'.repeat(9))).status, 401);
+    assert.equal((await attempt('trent', 'x'.repeat(9))).status, 429);
+  } finally {
+    await stopServer(s);
+  }
+});

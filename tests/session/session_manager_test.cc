@@ -30,6 +30,9 @@ TEST_F(SessionManagerTest, SecretsAre256BitsAndStoredOnlyAsHashes) {
     EXPECT_TRUE(secrets.insert(s->secret).second);
     EXPECT_EQ(s->record.id_hash, SessionManager::HashSecret(s->secret));
     EXPECT_NE(s->record.handle, s->secret);
+    // Hex, so that a handle pasted into a command can never look like an option.
+    EXPECT_EQ(s->record.handle.find_first_not_of("0123456789abcdef"), std::string::npos);
+    EXPECT_EQ(s->record.handle.size(), 32u);
     EXPECT_NE(s->record.csrf_hash, s->csrf_token);
     EXPECT_EQ(s->record.csrf_hash.size(), 32u);
   }

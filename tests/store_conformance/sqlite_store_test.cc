@@ -26,7 +26,7 @@ TEST(SqliteStore, FileIsPrivateAndInWalMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 1);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 2);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }

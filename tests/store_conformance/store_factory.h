@@ -33,6 +33,9 @@ struct MemoryBackend {
   static std::unique_ptr<user::UserStore> Users(const std::string&) {
     return store::NewMemoryUserStore();
   }
+  static std::unique_ptr<user::ThrottleStore> Throttle(const std::string&) {
+    return store::NewMemoryThrottleStore();
+  }
 };
 
 struct SqliteBackend {
@@ -43,6 +46,11 @@ struct SqliteBackend {
   }
   static std::unique_ptr<user::UserStore> Users(const std::string& dir) {
     auto s = store::OpenSqliteUserStore(dir + "/tessera.db");
+    EXPECT_TRUE(s) << s.error().ToString();
+    return std::move(s).value();
+  }
+  static std::unique_ptr<user::ThrottleStore> Throttle(const std::string& dir) {
+    auto s = store::OpenSqliteThrottleStore(dir + "/tessera.db");
     EXPECT_TRUE(s) << s.error().ToString();
     return std::move(s).value();
   }

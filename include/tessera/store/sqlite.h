@@ -8,6 +8,7 @@
 
 #include "tessera/result.h"
 #include "tessera/session/session_store.h"
+#include "tessera/user/throttle.h"
 #include "tessera/user/user_store.h"
 
 namespace tessera::store {
@@ -23,5 +24,7 @@ Result<std::unique_ptr<session::SessionStore>> OpenSqliteSessionStore(const std:
                                                                       SqliteOptions options = {});
 Result<std::unique_ptr<user::UserStore>> OpenSqliteUserStore(const std::string& path,
                                                              SqliteOptions options = {});
+Result<std::unique_ptr<user::ThrottleStore>> OpenSqliteThrottleStore(const std::string& path,
+                                                                     SqliteOptions options = {});
 
 }  // namespace tessera::store

@@ -199,7 +199,42 @@ class MemoryUserStore final : public user::UserStore {
   std::map<std::string, user::User, std::less<>> by_name_;  // GUARDED_BY(mu_)
 };
 
+class MemoryThrottleStore final : public user::ThrottleStore {
+ public:
+  Result<user::ThrottleRecord> Update(
+      std::string_view key, const std::function<void(user::ThrottleRecord&)>& update) override {
+    std::lock_guard lock(mu_);
+    user::ThrottleRecord& r = records_[std::string(key)];
+    update(r);
+    return r;
+  }
+  Result<user::ThrottleRecord> Get(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    auto it = records_.find(key);
+    return it == records_.end() ? user::ThrottleRecord{} : it->second;
+  }
+  Status Remove(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    if (auto it = records_.find(key); it != records_.end()) records_.erase(it);
+    return Status::Ok();
+  }
+  Result<size_t> RemoveStale(int64_t before) override {
+    std::lock_guard lock(mu_);
+    return static_cast<size_t>(std::erase_if(records_, [&](const auto& kv) {
+      return kv.second.window_start < before && kv.second.blocked_until < before;
+    }));
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, user::ThrottleRecord, std::less<>> records_;  // GUARDED_BY(mu_)
+};
+
 }  // namespace
+
+std::unique_ptr<user::ThrottleStore> NewMemoryThrottleStore() {
+  return std::make_unique<MemoryThrottleStore>();
+}
 
 std::unique_ptr<session::SessionStore> NewMemorySessionStore() {
   return std::make_unique<MemorySessionStore>();

@@ -31,6 +31,16 @@ constexpr const char* kMigrations[] = {
     );
     CREATE INDEX sessions_by_user ON sessions(user_id, created_at);
     )sql",
+    // 2: sign-in throttling counters, shared by every process on the database.
+    R"sql(
+    CREATE TABLE throttle (
+      key           TEXT PRIMARY KEY,  -- "user:<name>" or "ip:<address>"
+      window_start  INTEGER NOT NULL,
+      failures      INTEGER NOT NULL,
+      blocked_until INTEGER NOT NULL,
+      strikes       INTEGER NOT NULL
+    );
+    )sql",
 };
 
 }  // namespace

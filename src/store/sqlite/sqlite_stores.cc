@@ -297,7 +297,77 @@ class SqliteUserStore final : public user::UserStore {
   std::unique_ptr<Database> db_;
 };
 
+class SqliteThrottleStore final : public user::ThrottleStore {
+ public:
+  explicit SqliteThrottleStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  Result<user::ThrottleRecord> Update(
+      std::string_view key, const std::function<void(user::ThrottleRecord&)>& update) override {
+    std::lock_guard lock(db_->mu());
+    user::ThrottleRecord r;
+    Status s = sqlite::InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(r, ReadLocked(key));
+      update(r);
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * q,
+          db_->Prepare("INSERT OR REPLACE INTO throttle (key, window_start, failures, "
+                       "blocked_until, strikes) VALUES (?1, ?2, ?3, ?4, ?5)"));
+      q->Bind(1, key).Bind(2, r.window_start).Bind(3, static_cast<int64_t>(r.failures));
+      return q->Bind(4, r.blocked_until).Bind(5, static_cast<int64_t>(r.strikes)).Run();
+    });
+    if (!s.ok()) return s;
+    return r;
+  }
+
+  Result<user::ThrottleRecord> Get(std::string_view key) override {
+    std::lock_guard lock(db_->mu());
+    return ReadLocked(key);
+  }
+
+  Status Remove(std::string_view key) override {
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare("DELETE FROM throttle WHERE key = ?1"));
+    return q->Bind(1, key).Run();
+  }
+
+  Result<size_t> RemoveStale(int64_t before) override {
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("DELETE FROM throttle WHERE window_start < ?1 AND blocked_until < ?1"));
+    TESSERA_RETURN_IF_ERROR(q->Bind(1, before).Run());
+    return static_cast<size_t>(sqlite3_changes(db_->raw()));
+  }
+
+ private:
+  // REQUIRES: db_->mu() held.
+  Result<user::ThrottleRecord> ReadLocked(std::string_view key) {
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q, db_->Prepare("SELECT window_start, failures, blocked_until, strikes "
+                                    "FROM throttle WHERE key = ?1"));
+    q->Bind(1, key);
+    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+    user::ThrottleRecord r;
+    if (row) {
+      r.window_start = q->Int(0);
+      r.failures = static_cast<uint32_t>(q->Int(1));
+      r.blocked_until = q->Int(2);
+      r.strikes = static_cast<uint32_t>(q->Int(3));
+    }
+    q->Reset();
+    return r;
+  }
+
+  std::unique_ptr<Database> db_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<user::ThrottleStore>> OpenSqliteThrottleStore(const std::string& path,
+                                                                     SqliteOptions options) {
+  TESSERA_ASSIGN_OR_RETURN(auto db, Database::Open(path, options));
+  return std::unique_ptr<user::ThrottleStore>(new SqliteThrottleStore(std::move(db)));
+}
 
 Result<std::unique_ptr<session::SessionStore>> OpenSqliteSessionStore(const std::string& path,
                                                                       SqliteOptions options) {

@@ -1,0 +1,502 @@
+// tessera behind REAL nginx (auth_request), with the configuration we ship: docs/deploy/nginx.conf
+// is read, and only its addresses and certificate paths are substituted (each substitution must
+// match exactly once, so an edit to the shipped file that the test no longer understands fails
+// here instead of silently testing something else). A minimal main configuration wraps it with
+// temporary pid, log and temp paths; nginx runs in the foreground as the current user, over TLS
+// with a throwaway self-signed certificate, in front of a node upstream that echoes the request
+// it received as JSON.
+// Run by ctest (nginx_forward_auth) with TESSERA_BIN set, or by hand:
+//   TESSERA_BIN=build/tessera node --test tests/integration/nginx.test.mjs
+// Needs nginx and openssl (scripts/install-deps installs both); fails, never skips, without them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = process.env.TESSERA_BIN;
+const PASSWORD = 'correct horse battery';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SHIPPED = path.join(ROOT, 'docs/deploy/nginx.conf');
+const COOKIE = '__Host-tessera_session';
+
+function findNginx() {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean).concat(['/usr/sbin'])) {
+    const p = path.join(dir, 'nginx');
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch { /* next */ }
+  }
+  return null;
+}
+
+// A port nobody listens on right now (nginx cannot report the port it chose for :0).
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('connect', () => { sock.destroy(); resolve(true); });
+    sock.on('error', () => resolve(false));
+  });
+}
+
+// `text` with `from` replaced by `to`; `from` must occur exactly once.
+function replaceOnce(text, from, to) {
+  const n = text.split(from).length - 1;
+  assert.equal(n, 1, `docs/deploy/nginx.conf: expected "${from}" exactly once, found ${n}`);
+  return text.replace(from, () => to);
+}
+
+// The shipped file, pointed at this test's processes. Everything else stays as shipped.
+function deriveSiteConfig(shipped, p) {
+  let conf = shipped;
+  conf = replaceOnce(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${p.tessera};`);
+  conf = replaceOnce(conf, 'server 127.0.0.1:3000;', `server 127.0.0.1:${p.app};`);
+  conf = replaceOnce(conf, 'listen 80;', `listen 127.0.0.1:${p.http};`);
+  conf = replaceOnce(conf, 'listen 443 ssl http2;', `listen 127.0.0.1:${p.https} ssl http2;`);
+  conf = replaceOnce(conf, '/etc/letsencrypt/live/app.example.com/fullchain.pem', p.cert);
+  conf = replaceOnce(conf, '/etc/letsencrypt/live/app.example.com/privkey.pem', p.key);
+  // IPv6 may be missing on a test machine; the IPv4 listeners above are the ones tested.
+  const lines = conf.split('\n');
+  const v6 = lines.filter((l) => /^\s*listen \[::\]:/.test(l));
+  assert.equal(v6.length, 2, 'docs/deploy/nginx.conf: expected two IPv6 listen lines');
+  return lines.filter((l) => !v6.includes(l)).join('\n');
+}
+
+// The main configuration a distribution would provide, with everything under `dir`.
+function mainConfig(dir, sitePath) {
+  const tmp = path.join(dir, 'tmp');
+  return [
+    'daemon off;',
+    'master_process on;',
+    'worker_processes 1;',
+    // As root nginx would switch its workers to "nobody", who cannot enter the 0700 temp dir.
+    ...(process.getuid() === 0 ? [`user ${os.userInfo().username};`] : []),
+    `pid ${path.join(dir, 'nginx.pid')};`,
+    `error_log ${path.join(dir, 'error.log')} info;`,
+    'events { worker_connections 64; }',
+    'http {',
+    `  access_log ${path.join(dir, 'access.log')};`,
+    `  client_body_temp_path ${tmp}/body;`,
+    `  proxy_temp_path ${tmp}/proxy;`,
+    `  fastcgi_temp_path ${tmp}/fastcgi;`,
+    `  uwsgi_temp_path ${tmp}/uwsgi;`,
+    `  scgi_temp_path ${tmp}/scgi;`,
+    `  include ${sitePath};`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+function tessera(args, input = '') {
+  const r = spawnSync(BIN, args, { input, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+async function startTessera(dataDir) {
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir], {
+    // nginx is the only proxy; it connects from loopback (security note 5 of the shipped file).
+    env: { ...process.env, TESSERA_SERVER_TRUSTED_PROXIES: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let out = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL from tessera serve: ${out}`)), 15000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.stderr.on('data', (d) => { out += d; });
+    exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`tessera serve exited ${code}: ${out}`)); });
+  });
+  return { child, exited, port: Number(new URL(url).port) };
+}
+
+// The upstream app: answers every request with what it received, and records it.
+function startApp() {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      const record = { method: req.method, url: req.url, headers: req.headers, body };
+      seen.push(record);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(record));
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({ server, seen, port: server.address().port }));
+  });
+}
+
+async function startNginx(bin, dir, sitePorts) {
+  const shipped = fs.readFileSync(SHIPPED, 'utf8');
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  let lastError = '';
+  // Ports are chosen before nginx binds them; another process may win the race: try again.
+  for (let attempt = 0; attempt < 5; ++attempt) {
+    const ports = { ...sitePorts, http: await freePort(), https: await freePort() };
+    const sitePath = path.join(dir, 'tessera.conf');
+    fs.writeFileSync(sitePath, deriveSiteConfig(shipped, ports));
+    const confPath = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(confPath, mainConfig(dir, sitePath));
+    const child = spawn(bin, ['-p', `${dir}/`, '-c', confPath, '-e', path.join(dir, 'error.log')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    let exit = null;
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    }));
+    const deadline = Date.now() + 15000;
+    while (exit === null && Date.now() < deadline) {
+      if (await canConnect(ports.https) && await canConnect(ports.http)) {
+        return { child, exited, ports, running: () => exit === null };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (exit === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    let log = '';
+    try { log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { /* none */ }
+    lastError = `nginx did not start (${JSON.stringify(exit)}): ${out}\n${log}`;
+    if (!/Address already in use/.test(lastError)) break;
+  }
+  throw new Error(lastError);
+}
+
+async function stopNginx(nginx) {
+  if (!nginx || !nginx.running()) return;
+  nginx.child.kill('SIGQUIT');  // graceful: the master waits for its workers, removes the pid file
+  const timer = setTimeout(() => nginx.child.kill('SIGKILL'), 10000);
+  await nginx.exited;
+  clearTimeout(timer);
+}
+
+// ---- the client side --------------------------------------------------------------------------
+
+let dir, nginx, app, server, ca, base, nginxBin;
+
+// One HTTP(S) exchange with full control over the headers sent; `json` parses the body.
+function request(method, urlPath, { headers = {}, body, localAddress, url } = {}) {
+  const target = new URL(urlPath, url ?? base);
+  const lib = target.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = lib.request(target, {
+      method, headers, ca, localAddress, agent: false,
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({
+        status: res.statusCode,
+        headers: res.headers,
+        text,
+        json: () => JSON.parse(text),
+      }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10000, () => req.destroy(new Error(`${method} ${urlPath}: timeout`)));
+    req.end(body);
+  });
+}
+
+const cookieHeader = (secret) => ({ cookie: `${COOKIE}=${secret}` });
+
+async function login(username = 'alice', extra = {}) {
+  const res = await request('POST', '/v1/login', {
+    headers: { 'content-type': 'application/json', ...(extra.headers ?? {}) },
+    body: JSON.stringify({ username, password: PASSWORD }),
+    localAddress: extra.localAddress,
+  });
+  assert.equal(res.status, 200, res.text);
+  const m = (res.headers['set-cookie'] ?? []).join('\n').match(/__Host-tessera_session=([^;]+)/);
+  assert.ok(m, 'login through nginx sets the session cookie');
+  return { res, body: res.json(), secret: m[1] };
+}
+
+// The request the app received for the last call, or null when nginx never contacted it.
+async function throughApp(method, urlPath, options) {
+  const before = app.seen.length;
+  const res = await request(method, urlPath, options);
+  const seen = app.seen.length > before ? app.seen[app.seen.length - 1] : null;
+  assert.ok(app.seen.length - before <= 1, 'one request reaches the app at most');
+  return { res, seen };
+}
+
+before(async () => {
+  assert.ok(BIN && fs.existsSync(BIN), 'TESSERA_BIN must name the tessera binary');
+  nginxBin = findNginx();
+  assert.ok(nginxBin, 'nginx is not installed (not in PATH nor /usr/sbin): run scripts/install-deps');
+  const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+  assert.equal(openssl.status, 0, 'openssl is not installed: run scripts/install-deps');
+
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-nginx-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                                    'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+                                    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                                    '-keyout', key, '-out', cert], { encoding: 'utf8' });
+  assert.equal(gen.status, 0, gen.stderr);
+  ca = fs.readFileSync(cert);
+
+  const data = path.join(dir, 'data');
+  for (const [name, roles] of [['alice', ['ops', 'viewer']], ['bob', []]]) {
+    const args = ['user', 'add', name, '--password-stdin', '--data', data];
+    for (const r of roles) args.push('--role', r);
+    const r = tessera(args, PASSWORD + '\n');
+    assert.equal(r.code, 0, r.err);
+  }
+  server = await startTessera(data);
+  app = await startApp();
+  nginx = await startNginx(nginxBin, dir, { tessera: server.port, app: app.port, cert, key });
+  base = `https://127.0.0.1:${nginx.ports.https}`;
+});
+
+// Every process and the temp dir go, whatever happened above.
+after(async () => {
+  await stopNginx(nginx);
+  if (server && server.child.exitCode === null && server.child.signalCode === null) {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+  if (app) await new Promise((resolve) => { app.server.closeAllConnections(); app.server.close(resolve); });
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// Last resort if the test process dies in between: no nginx or tessera left behind.
+process.on('exit', () => {
+  for (const p of [nginx?.child, server?.child]) {
+    if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+});
+
+test('the shipped file passes nginx -t unchanged apart from addresses and paths', () => {
+  const t = spawnSync(nginxBin, ['-t', '-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'),
+                                 '-e', path.join(dir, 'error-t.log')], { encoding: 'utf8' });
+  assert.equal(t.status, 0, t.stderr);
+  const derived = fs.readFileSync(path.join(dir, 'tessera.conf'), 'utf8');
+  const shipped = fs.readFileSync(SHIPPED, 'utf8');
+  // Same directives apart from the substituted lines.
+  const changed = shipped.split('\n').filter((l) => !derived.split('\n').includes(l));
+  assert.equal(changed.length, 8, changed.join('\n'));
+});
+
+test('(1) no cookie: the API answers 401 JSON, the browser app redirects to sign-in', async () => {
+  const api = await throughApp('GET', '/api/things');
+  assert.equal(api.res.status, 401);
+  assert.equal(api.seen, null, 'the app is never contacted');
+  assert.match(api.res.headers['content-type'], /^application\/json/);
+  assert.deepEqual(api.res.json(), { error: 'invalid_token', error_description: 'not signed in' });
+  assert.match(api.res.headers['strict-transport-security'], /^max-age=\d{8,}/);
+
+  const page = await throughApp('GET', '/app/reports?year=2024');
+  assert.equal(page.res.status, 302);
+  assert.equal(page.seen, null);
+  assert.equal(page.res.headers.location, '/?next=/app/reports?year=2024');
+  assert.match(page.res.headers['strict-transport-security'], /^max-age=/);
+
+  // A garbage or unknown cookie is no better than none.
+  for (const secret of ['garbage', 'A'.repeat(43)]) {
+    const r = await throughApp('GET', '/api/x', { headers: cookieHeader(secret) });
+    assert.equal(r.res.status, 401);
+    assert.equal(r.seen, null);
+  }
+  // The sign-in page itself is tessera's, not the app's, and needs no session.
+  const signin = await throughApp('GET', '/');
+  assert.equal(signin.seen, null);
+  assert.notEqual(signin.res.status, 302);
+  assert.equal(signin.res.headers['x-content-type-options'], 'nosniff', 'answered by tessera');
+});
+
+test('(2) login through nginx, then the app sees who is calling', async () => {
+  const { res, body, secret } = await login();
+  assert.match(res.headers['strict-transport-security'], /^max-age=/);
+  assert.equal(res.headers['cache-control'], 'no-store');
+  assert.match(body.csrf_token, /^[A-Za-z0-9_-]{43}$/);
+
+  for (const p of ['/app/', '/api/things?x=1']) {
+    const { res: r, seen } = await throughApp('GET', p, { headers: cookieHeader(secret) });
+    assert.equal(r.status, 200, p);
+    assert.ok(seen, `${p} reaches the app`);
+    assert.equal(seen.url, p);
+    assert.equal(seen.headers['x-auth-user'], 'alice');
+    assert.equal(seen.headers['x-auth-subject'], body.user.sub);
+    assert.equal(seen.headers['x-auth-roles'], 'ops,viewer');
+    assert.equal(seen.headers['x-auth-session'], body.session.id);
+    assert.equal(seen.headers['x-auth-expires-at'], String(body.session.expires_at));
+    assert.equal(seen.headers['x-forwarded-proto'], 'https');
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(seen.headers.cookie, undefined, 'the session secret never reaches the app');
+    assert.deepEqual(r.json().headers, seen.headers, 'the answer is the app\'s');
+  }
+
+  // Other cookies reach the app, tessera's never does, wherever it stands in the header.
+  for (const [sent, expected] of [[`theme=dark; ${COOKIE}=${secret}; lang=en`, 'theme=dark; lang=en'],
+                                  [`${COOKIE}=${secret}; theme=dark`, 'theme=dark'],
+                                  [`theme=dark; ${COOKIE}=${secret}`, 'theme=dark']]) {
+    const { res: r, seen } = await throughApp('GET', '/app/', { headers: { cookie: sent } });
+    assert.equal(r.status, 200, sent);
+    assert.equal(seen.headers.cookie, expected);
+    assert.equal(seen.headers['x-auth-user'], 'alice');
+  }
+
+  // A POST with a body: the auth subrequest leaves the body for the app.
+  const post = await throughApp('POST', '/api/items', {
+    headers: { ...cookieHeader(secret), 'content-type': 'application/json' },
+    body: '{"name":"widget"}',
+  });
+  assert.equal(post.res.status, 200);
+  assert.equal(post.seen.method, 'POST');
+  assert.equal(post.seen.body, '{"name":"widget"}');
+  assert.equal(post.seen.headers['x-auth-user'], 'alice');
+});
+
+test('(3) forged X-Auth-* headers never reach the app', async () => {
+  const forged = {
+    'x-auth-user': 'admin', 'x-auth-subject': 'admin-sub', 'x-auth-roles': 'admin',
+    'x-auth-session': 'forged', 'x-auth-expires-at': '9999999999',
+  };
+  for (const p of ['/api/admin', '/app/admin']) {
+    const r = await throughApp('GET', p, { headers: forged });
+    assert.ok(r.res.status === 401 || r.res.status === 302, `${p}: ${r.res.status}`);
+    assert.equal(r.seen, null, 'a forged identity without a cookie is refused');
+  }
+
+  const alice = await login();
+  const { res, seen } = await throughApp('GET', '/api/admin', {
+    headers: { ...forged, ...cookieHeader(alice.secret), 'x-auth_user': 'admin' },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(seen.headers['x-auth-user'], 'alice');
+  assert.equal(seen.headers['x-auth-subject'], alice.body.user.sub);
+  assert.equal(seen.headers['x-auth-roles'], 'ops,viewer');
+  assert.equal(seen.headers['x-auth-session'], alice.body.session.id);
+  assert.equal(seen.headers['x-auth-expires-at'], String(alice.body.session.expires_at));
+  assert.equal(seen.headers['x-auth_user'], undefined, 'underscore look-alikes are dropped');
+  assert.ok(!JSON.stringify(seen.headers).includes('admin-sub'));
+
+  // bob has no roles: tessera's empty X-Auth-Roles must remove the client's, not let it through.
+  const bob = await login('bob');
+  const b = await throughApp('GET', '/api/admin', { headers: { ...forged, ...cookieHeader(bob.secret) } });
+  assert.equal(b.res.status, 200);
+  assert.equal(b.seen.headers['x-auth-user'], 'bob');
+  assert.ok(!b.seen.headers['x-auth-roles'], `bob's roles: ${b.seen.headers['x-auth-roles']}`);
+
+  // X-Forwarded-For is nginx's to set: the app sees the client's real address only.
+  for (const p of ['/app/', '/api/x']) {
+    const r = await throughApp('GET', p, {
+      headers: { ...cookieHeader(alice.secret), 'x-forwarded-for': '203.0.113.9' },
+      localAddress: '127.0.0.2' });
+    assert.equal(r.res.status, 200);
+    assert.equal(r.seen.headers['x-forwarded-for'], '127.0.0.2', p);
+  }
+  // Nor does a forged one choose the address tessera records: nginx sets it to its peer and
+  // tessera believes nginx because trusted_proxies lists it. From 127.0.0.2 (an untrusted
+  // client) and from 127.0.0.1 (a client on a trusted address, where appending would let the
+  // forged value through).
+  for (const from of ['127.0.0.2', '127.0.0.1']) {
+    const s = await login('alice', { headers: { 'x-forwarded-for': '203.0.113.9' }, localAddress: from });
+    const list = await request('GET', '/v1/sessions', { headers: cookieHeader(s.secret) });
+    assert.equal(list.status, 200, list.text);
+    const current = list.json().find((x) => x.current);
+    assert.equal(current.id, s.body.session.id);
+    assert.equal(current.ip, from);
+  }
+});
+
+test('(4) logout through nginx ends access through nginx', async () => {
+  const { body, secret } = await login();
+  assert.equal((await throughApp('GET', '/app/', { headers: cookieHeader(secret) })).res.status, 200);
+
+  // nginx passes the browser's Host on, so tessera's Origin check still works behind it.
+  const crossSite = await request('POST', '/v1/logout', {
+    headers: { ...cookieHeader(secret), 'x-csrf-token': body.csrf_token,
+               origin: 'https://evil.example' } });
+  assert.equal(crossSite.status, 403);
+  const noToken = await request('POST', '/v1/logout', { headers: cookieHeader(secret) });
+  assert.equal(noToken.status, 403);
+  assert.equal((await throughApp('GET', '/api/x', { headers: cookieHeader(secret) })).res.status, 200);
+
+  const out = await request('POST', '/v1/logout', {
+    headers: { ...cookieHeader(secret), 'x-csrf-token': body.csrf_token, origin: base } });
+  assert.equal(out.status, 204, out.text);
+  assert.match(out.headers['set-cookie'].join('\n'), /^__Host-tessera_session=; Path=\/; Max-Age=0;/);
+
+  const api = await throughApp('GET', '/api/x', { headers: cookieHeader(secret) });
+  assert.equal(api.res.status, 401);
+  assert.equal(api.seen, null);
+  const page = await throughApp('GET', '/app/', { headers: cookieHeader(secret) });
+  assert.equal(page.res.status, 302);
+  assert.equal(page.seen, null);
+});
+
+test('(5) HEAD is authenticated like GET', async () => {
+  const { body, secret } = await login();
+  const ok = await throughApp('HEAD', '/app/page', { headers: cookieHeader(secret) });
+  assert.equal(ok.res.status, 200);
+  assert.equal(ok.res.text, '');
+  assert.equal(ok.seen.method, 'HEAD');
+  assert.equal(ok.seen.headers['x-auth-user'], 'alice');
+  assert.equal(ok.seen.headers['x-auth-session'], body.session.id);
+
+  const api = await throughApp('HEAD', '/api/x');
+  assert.equal(api.res.status, 401);
+  assert.equal(api.seen, null);
+  const page = await throughApp('HEAD', '/app/page');
+  assert.equal(page.res.status, 302);
+  assert.equal(page.res.headers.location, '/?next=/app/page');
+  assert.equal(page.seen, null);
+  const forged = await throughApp('HEAD', '/api/x', { headers: { 'x-auth-user': 'admin' } });
+  assert.equal(forged.res.status, 401);
+  assert.equal(forged.seen, null);
+});
+
+test('only what the file lists is reachable; plain HTTP only redirects', async () => {
+  for (const p of ['/_tessera_auth', '/healthz', '/readyz', '/metrics', '/other']) {
+    const r = await throughApp('GET', p);
+    assert.equal(r.res.status, 404, p);
+    assert.equal(r.seen, null, p);
+  }
+  const plain = await throughApp('GET', '/app/x?y=1', { url: `http://127.0.0.1:${nginx.ports.http}` });
+  assert.equal(plain.res.status, 301);
+  assert.equal(plain.res.headers.location, 'https://127.0.0.1/app/x?y=1');
+  assert.equal(plain.seen, null);
+});
+
+// Last: it stops tessera.
+test('tessera unreachable: nginx fails closed', async () => {
+  const { secret } = await login();
+  server.child.kill('SIGTERM');
+  await server.exited;
+  for (const p of ['/app/', '/api/x']) {
+    const r = await throughApp('GET', p, { headers: cookieHeader(secret) });
+    assert.equal(r.res.status, 500, p);
+    assert.equal(r.seen, null, p);
+  }
+});
