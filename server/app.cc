@@ -229,6 +229,27 @@ std::string App::SessionCookie(const std::string& value, int64_t max_age) const 
   return s;
 }
 
+Result<std::optional<user::User>> App::FindUser(const std::string& id) {
+  const uint64_t generation = d_.session_manager->external_generation();
+  {
+    std::lock_guard lock(users_mu_);
+    if (users_generation_ != generation) {
+      users_.clear();
+      users_generation_ = generation;
+    }
+    if (auto it = users_.find(id); it != users_.end()) return std::optional<user::User>(it->second);
+  }
+  TESSERA_ASSIGN_OR_RETURN(std::optional<user::User> found, d_.users->FindById(id));
+  if (found) {
+    std::lock_guard lock(users_mu_);
+    if (users_generation_ == generation) {
+      if (users_.size() >= 100000) users_.clear();
+      users_[id] = *found;
+    }
+  }
+  return found;
+}
+
 std::unique_ptr<App::Caller> App::Authenticate(const HttpRequest& request, bool state_changing,
                                                HttpResponse* error) {
   const std::string_view secret = CookieValue(request, d_.config->cookie.name);
@@ -242,7 +263,7 @@ std::unique_ptr<App::Caller> App::Authenticate(const HttpRequest& request, bool 
     *error = FromStatus(session.error());
     return nullptr;
   }
-  auto user = d_.users->FindById(session->user_id);
+  auto user = FindUser(session->user_id);
   if (!user) {
     *error = FromStatus(user.error());
     return nullptr;

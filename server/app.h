@@ -3,7 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "crypto/password.h"
 #include "core/worker_pool.h"
@@ -48,9 +51,15 @@ class App final : public Handler {
   std::unique_ptr<Caller> Authenticate(const HttpRequest& request, bool state_changing,
                                        HttpResponse* error);
   std::string ClientIp(const HttpRequest& request) const;
+  // The user by id, from a cache that is dropped whenever another process writes to the stores
+  // (SessionManager::external_generation), so the request path does no store read for it.
+  Result<std::optional<user::User>> FindUser(const std::string& id);
   std::string SessionCookie(const std::string& value, int64_t max_age) const;
 
   AppDeps d_;
+  std::mutex users_mu_;
+  std::unordered_map<std::string, user::User> users_;  // GUARDED_BY(users_mu_); by id
+  uint64_t users_generation_ = 0;                      // GUARDED_BY(users_mu_)
 };
 
 }  // namespace tessera::server

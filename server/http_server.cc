@@ -210,8 +210,9 @@ void Connection::OnRead(beast::error_code ec) {
 }
 
 void Connection::Respond(HttpResponse response) {
-  // Handlers may answer from a worker thread: hop back onto this connection's strand.
-  net::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+  // Handlers may answer from a worker thread: hop back onto this connection's strand. A handler
+  // that answered at once is already on it, and dispatch then writes without a queue round trip.
+  net::dispatch(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
     self->server_->in_flight.fetch_sub(1);
     self->Write(std::move(r));
   });

@@ -1,6 +1,7 @@
 #include "tessera/session/session_manager.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "crypto/hash.h"
 #include "crypto/random.h"
@@ -82,7 +83,23 @@ Result<NewSession> SessionManager::Create(std::string_view user_id, SessionKind 
 }
 
 Status SessionManager::SyncCache() {
-  TESSERA_ASSIGN_OR_RETURN(uint64_t version, store_->ExternalVersion());
+  if (options_.external_check_interval_ms > 0) {
+    // One caller per interval asks the store; the others go on with the cache.
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    int64_t due = next_external_check_.load(std::memory_order_relaxed);
+    if (now < due) return Status::Ok();
+    const int64_t next = now + options_.external_check_interval_ms * 1'000'000;
+    if (!next_external_check_.compare_exchange_strong(due, next)) return Status::Ok();
+  }
+  auto checked = store_->ExternalVersion();
+  if (!checked) {
+    // Fail closed, and ask again on the next request rather than after an interval.
+    next_external_check_.store(0);
+    return checked.error();
+  }
+  const uint64_t version = *checked;
   {
     std::shared_lock lock(mu_);
     if (have_version_ && version == external_version_) return Status::Ok();
@@ -91,6 +108,7 @@ Status SessionManager::SyncCache() {
   // Another process (the CLI, another instance) wrote: any cached record may be revoked.
   cache_.clear();
   ++epoch_;
+  if (have_version_) external_generation_.fetch_add(1);
   external_version_ = version;
   have_version_ = true;
   return Status::Ok();

@@ -234,11 +234,14 @@ test('users list and end their own sessions only', async () => {
   assert.equal((await del(a1.cookie, '', '/v1/sessions')).status, 403);
 });
 
-test('a revocation by the CLI takes effect on the running server at once', async () => {
+test('a revocation by the CLI reaches the running server within 50 ms', async () => {
   const { cookie, body } = await login('bob');
   assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 200);
   const r = tessera(['sessions', 'revoke', body.session.id, '--data', path.join(dir, 'data')]);
   assert.equal(r.code, 0, r.err);
+  // The server asks the database for other writers' changes at most every 50 ms
+  // (session.external_check_interval), so by then the session is gone.
+  await new Promise((res) => setTimeout(res, 60));
   assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 401);
 });
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "store_conformance/store_factory.h"
 #include "tessera/jose/base64url.h"
@@ -178,11 +180,27 @@ TEST(SessionManagerSqlite, RevocationByAnotherProcessReachesTheCache) {
   FakeClock clock(kT0);
   auto server_store = testing::SqliteBackend::Sessions(dir.path());
   auto cli_store = testing::SqliteBackend::Sessions(dir.path());
-  SessionManager server(server_store.get(), {}, &clock);
-  SessionManager cli(cli_store.get(), {}, &clock);
+  SessionManager server(server_store.get(), {.external_check_interval_ms = 0}, &clock);
+  SessionManager cli(cli_store.get(), {.external_check_interval_ms = 0}, &clock);
   auto s = server.Create("u1", SessionKind::kCookie, {});
   ASSERT_TRUE(server.Authenticate(s->secret, false));  // now cached in the server
   ASSERT_TRUE(cli.RevokeAll("u1", ""));
+  EXPECT_EQ(server.Authenticate(s->secret, false).error().reason(), Reason::kUnknownSession);
+  EXPECT_GT(server.external_generation(), 0u);
+}
+
+// With an interval, another process's revocation is noticed within it (the server's own
+// revocations are immediate, see above).
+TEST(SessionManagerSqlite, ExternalRevocationNoticedWithinTheInterval) {
+  testing::TempDir dir;
+  FakeClock clock(kT0);
+  auto server_store = testing::SqliteBackend::Sessions(dir.path());
+  auto cli_store = testing::SqliteBackend::Sessions(dir.path());
+  SessionManager server(server_store.get(), {.external_check_interval_ms = 20}, &clock);
+  auto s = server.Create("u1", SessionKind::kCookie, {});
+  ASSERT_TRUE(server.Authenticate(s->secret, false));
+  ASSERT_TRUE(cli_store->RemoveByUser("u1", ""));
+  std::this_thread::sleep_for(std::chrono::milliseconds(25));
   EXPECT_EQ(server.Authenticate(s->secret, false).error().reason(), Reason::kUnknownSession);
 }
 

@@ -4,6 +4,7 @@
 // keeps the request path free of disk I/O while revocations still take effect at once.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
@@ -28,6 +29,11 @@ struct SessionOptions {
   int64_t touch_interval_seconds = 60;
   // Cached records at most; the cache is cleared when full.
   size_t cache_capacity = 100000;
+  // How often the store is asked whether another process wrote to it (a CLI revocation, another
+  // instance on the same SQLite file), in milliseconds. Revocations made through this manager
+  // take effect at once regardless; this bounds how late another process's revocation can be
+  // noticed. 0: on every request (tests).
+  int64_t external_check_interval_ms = 50;
 };
 
 struct DeviceInfo {
@@ -89,6 +95,10 @@ class SessionManager {
 
   const SessionOptions& options() const { return options_; }
 
+  // Changes whenever cached state was dropped because another process wrote to the store; caches
+  // kept beside this one (of users, say) drop theirs when it moves.
+  uint64_t external_generation() const { return external_generation_.load(); }
+
   // SHA-256 of a secret, the key under which the store keeps its session.
   static std::string HashSecret(std::string_view secret);
 
@@ -104,6 +114,8 @@ class SessionManager {
   std::shared_mutex mu_;
   std::unordered_map<std::string, Session> cache_;  // GUARDED_BY(mu_); by id_hash
   uint64_t external_version_ = 0;                   // GUARDED_BY(mu_)
+  std::atomic<int64_t> next_external_check_{0};     // steady-clock nanoseconds
+  std::atomic<uint64_t> external_generation_{0};
   // Bumped by every removal from the cache; a store read only enters the cache when no removal
   // happened while it ran.
   uint64_t epoch_ = 0;  // GUARDED_BY(mu_)

@@ -40,8 +40,17 @@ Result<std::vector<Session>> ReadSessions(Statement* q) {
   return out;
 }
 
-#define SESSION_SELECT "SELECT id_hash, handle, user_id, csrf_hash, kind, created_at, " \
-                       "last_seen_at, expires_at, user_agent, ip FROM sessions "
+// Column order matches ReadSession.
+#define SESSION_COLUMNS \
+  "id_hash, handle, user_id, csrf_hash, kind, created_at, last_seen_at, expires_at, user_agent, ip"
+#define SESSION_SELECT "SELECT " SESSION_COLUMNS " FROM sessions "
+
+// Runs a DELETE ... RETURNING that matches at most one row.
+Result<std::optional<Session>> TakeOne(Statement* q) {
+  TESSERA_ASSIGN_OR_RETURN(std::vector<Session> gone, ReadSessions(q));
+  if (gone.empty()) return std::optional<Session>();
+  return std::optional<Session>(std::move(gone.front()));
+}
 
 class SqliteSessionStore final : public session::SessionStore {
  public:
@@ -73,8 +82,7 @@ class SqliteSessionStore final : public session::SessionStore {
       }
       TESSERA_ASSIGN_OR_RETURN(
           Statement * ins,
-          db_->Prepare("INSERT INTO sessions (id_hash, handle, user_id, csrf_hash, kind, "
-                       "created_at, last_seen_at, expires_at, user_agent, ip) "
+          db_->Prepare("INSERT INTO sessions (" SESSION_COLUMNS ") "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
       ins->BindBlob(1, s.id_hash).Bind(2, s.handle).Bind(3, s.user_id).BindBlob(4, s.csrf_hash);
       ins->Bind(5, static_cast<int64_t>(s.kind)).Bind(6, s.created_at).Bind(7, s.last_seen_at);
@@ -117,13 +125,10 @@ class SqliteSessionStore final : public session::SessionStore {
   Result<std::optional<Session>> RemoveByHandle(std::string_view handle) override {
     std::lock_guard lock(db_->mu());
     TESSERA_ASSIGN_OR_RETURN(
-        Statement * q, db_->Prepare("DELETE FROM sessions WHERE handle = ?1 RETURNING "
-                                    "id_hash, handle, user_id, csrf_hash, kind, created_at, "
-                                    "last_seen_at, expires_at, user_agent, ip"));
+        Statement * q,
+        db_->Prepare("DELETE FROM sessions WHERE handle = ?1 RETURNING " SESSION_COLUMNS));
     q->Bind(1, handle);
-    TESSERA_ASSIGN_OR_RETURN(std::vector<Session> gone, ReadSessions(q));
-    if (gone.empty()) return std::optional<Session>();
-    return std::optional<Session>(std::move(gone.front()));
+    return TakeOne(q);
   }
 
   Status Touch(std::string_view id_hash, int64_t last_seen_at) override {
@@ -136,13 +141,10 @@ class SqliteSessionStore final : public session::SessionStore {
   Result<std::optional<Session>> Remove(std::string_view id_hash) override {
     std::lock_guard lock(db_->mu());
     TESSERA_ASSIGN_OR_RETURN(
-        Statement * q, db_->Prepare("DELETE FROM sessions WHERE id_hash = ?1 RETURNING "
-                                    "id_hash, handle, user_id, csrf_hash, kind, created_at, "
-                                    "last_seen_at, expires_at, user_agent, ip"));
+        Statement * q,
+        db_->Prepare("DELETE FROM sessions WHERE id_hash = ?1 RETURNING " SESSION_COLUMNS));
     q->BindBlob(1, id_hash);
-    TESSERA_ASSIGN_OR_RETURN(std::vector<Session> gone, ReadSessions(q));
-    if (gone.empty()) return std::optional<Session>();
-    return std::optional<Session>(std::move(gone.front()));
+    return TakeOne(q);
   }
 
   Result<std::vector<Session>> RemoveByUser(std::string_view user_id,
@@ -150,8 +152,7 @@ class SqliteSessionStore final : public session::SessionStore {
     std::lock_guard lock(db_->mu());
     TESSERA_ASSIGN_OR_RETURN(
         Statement * q, db_->Prepare("DELETE FROM sessions WHERE user_id = ?1 AND id_hash != ?2 "
-                                    "RETURNING id_hash, handle, user_id, csrf_hash, kind, "
-                                    "created_at, last_seen_at, expires_at, user_agent, ip"));
+                                    "RETURNING " SESSION_COLUMNS));
     q->Bind(1, user_id).BindBlob(2, keep_id_hash);
     return ReadSessions(q);
   }
