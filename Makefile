@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
 CMAKE_COMMON := -G Ninja -DTESSERA_WERROR=ON
 
-.PHONY: all deps build run test unit fuzz-build fuzz-smoke fuzz bench format clean
+.PHONY: all deps build run test unit fuzz-build fuzz-smoke fuzz bench bench-http format clean
 
 all: build
 
@@ -49,6 +49,10 @@ bench: deps
 	  -DTESSERA_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS) --target tessera tessera_bench
 	@./bench/run $(BUILD)
+
+# Only the HTTP benchmarks (wrk against tessera, nginx and the Node peer; also run by make bench).
+bench-http: build
+	@./bench/http/run $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')
