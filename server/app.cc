@@ -134,15 +134,23 @@ struct App::Caller {
   user::User user;
 };
 
+namespace {
+
+// Every answer: no sniffing, never cached (they carry identities and tokens), no referrer.
+void AddCommonHeaders(HttpResponse& r) {
+  r.Set("X-Content-Type-Options", "nosniff");
+  r.Set("Cache-Control", "no-store");
+  r.Set("Referrer-Policy", "no-referrer");
+}
+
+}  // namespace
+
 void App::Handle(HttpRequest request, Responder respond) {
   const std::string_view path = request.Path();
   const std::string& m = request.method;
   const bool get = m == "GET" || m == "HEAD";
   auto finish = [&](HttpResponse r) {
-    // Every answer: no sniffing, never cached (they carry identities and tokens).
-    r.Set("X-Content-Type-Options", "nosniff");
-    r.Set("Cache-Control", "no-store");
-    r.Set("Referrer-Policy", "no-referrer");
+    AddCommonHeaders(r);
     respond(std::move(r));
   };
   auto not_allowed = [&](const char* allow) {
@@ -157,10 +165,9 @@ void App::Handle(HttpRequest request, Responder respond) {
   if (path == "/v1/me") return get ? finish(Me(request)) : not_allowed("GET, HEAD");
   if (path == "/v1/login") {
     if (m != "POST") return not_allowed("POST");
+    // Login answers later, from the password pool.
     auto wrapped = [finish_respond = std::move(respond)](HttpResponse r) mutable {
-      r.Set("X-Content-Type-Options", "nosniff");
-      r.Set("Cache-Control", "no-store");
-      r.Set("Referrer-Policy", "no-referrer");
+      AddCommonHeaders(r);
       finish_respond(std::move(r));
     };
     return Login(request, std::move(wrapped));
