@@ -19,7 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BIN = process.env.TESSERA_BIN;
+import { BIN, startServer, tessera } from './tessera.mjs';
+
 const PASSWORD = 'correct horse battery';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHIPPED = path.join(ROOT, 'docs/deploy/nginx.conf');
@@ -104,30 +105,9 @@ function mainConfig(dir, sitePath) {
   ].join('\n');
 }
 
-function tessera(args, input = '') {
-  const r = spawnSync(BIN, args, { input, encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-async function startTessera(dataDir) {
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir], {
-    // nginx is the only proxy; it connects from loopback (security note 5 of the shipped file).
-    env: { ...process.env, TESSERA_SERVER_TRUSTED_PROXIES: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from tessera serve: ${out}`)), 15000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.stderr.on('data', (d) => { out += d; });
-    exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`tessera serve exited ${code}: ${out}`)); });
-  });
-  return { child, exited, port: Number(new URL(url).port) };
+function startTessera(dataDir) {
+  // nginx is the only proxy; it connects from loopback (security note 5 of the shipped file).
+  return startServer(dataDir, { TESSERA_SERVER_TRUSTED_PROXIES: '127.0.0.1' });
 }
 
 // The upstream app: answers every request with what it received, and records it.

@@ -4,40 +4,14 @@
 //   TESSERA_BIN=build/tessera node --test tests/integration/server.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-const BIN = process.env.TESSERA_BIN;
+import { BIN, startServer, tessera } from './tessera.mjs';
+
 const PASSWORD = 'correct horse battery';
-
-function tessera(args, input = '', env = {}) {
-  const r = spawnSync(BIN, args, { input, env: { ...process.env, ...env }, encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-// Starts a server on a free port; resolves when it prints its URL.
-async function startServer(dataDir, env = {}) {
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from tessera serve: ${out}`)), 15000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('exit', (code) => reject(new Error(`tessera serve exited ${code}: ${out}`)));
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { url, child, exited, output: () => out };
-}
 
 async function stopServer(server) {
   server.child.kill('SIGTERM');
