@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 import { BIN, startServer, tessera } from './tessera.mjs';
@@ -326,6 +327,39 @@ test('failed sign-ins are throttled per account and per IP, never forever', asyn
     assert.equal((await attempt('mallory', 'x'.repeat(9))).status, 401);
     assert.equal((await attempt('trent', 'x'.repeat(9))).status, 429);
   } finally {
+    await stopServer(s);
+  }
+});
+
+test('a database locked by another process gives 503 after waiting, never 500 or a false yes', async () => {
+  const data = path.join(dir, 'locked');
+  assert.equal(tessera(['user', 'add', 'erin', '--password-stdin', '--data', data], PASSWORD + '\n').code, 0);
+  const s = await startServer(data);
+  const attempt = (password) => fetch(`${s.url}/v1/login`, { method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'erin', password }) });
+  // Another process takes the database's write lock for 5 s.
+  const holder = spawn('python3', ['-c', `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(5)
+db.execute("ROLLBACK")`, path.join(data, 'tessera.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const good = await attempt(PASSWORD);       // the session cannot be written
+    assert.equal(good.status, 503);
+    assert.equal((await good.json()).error, 'unavailable');
+    assert.equal(good.headers.get('set-cookie'), null);
+    const bad = await attempt('wrong password');  // the failure cannot be counted: no free guess
+    assert.equal(bad.status, 503);
+    assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+    await new Promise((resolve) => holder.on('exit', resolve));
+    const after = await attempt(PASSWORD);
+    assert.equal(after.status, 200);
+  } finally {
+    holder.kill();
     await stopServer(s);
   }
 });
