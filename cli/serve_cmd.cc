@@ -1,4 +1,6 @@
 // tessera serve [--config FILE] [--listen HOST:PORT] [--data DIR]: the authentication server.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <iostream>
@@ -50,7 +52,18 @@ class Purger {
   std::thread thread_;
 };
 
+// Every connection is a file descriptor; the usual soft limit of 1024 would cap a server at
+// fewer connections than the configured cap, so raise it to the hard limit.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int Serve(const ServeArgs& a) {
+  RaiseFileLimit();
   ConfigSources sources;
   if (!a.data.config_file.empty()) sources.file = a.data.config_file;
   sources.env = ProcessEnvironment();

@@ -52,7 +52,7 @@ class Server final : public HttpServer {
  public:
   Server(const HttpServerOptions& options, Handler* handler)
       : options_(options), handler_(handler), acceptor_(ioc_), signals_(ioc_, SIGINT, SIGTERM),
-        drain_timer_(ioc_) {}
+        drain_timer_(ioc_), accept_pause_(ioc_) {}
 
   Status Listen() {
     beast::error_code ec;
@@ -111,7 +111,13 @@ class Server final : public HttpServer {
     acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (!acceptor_.is_open()) return;  // stopping
-      } else if (connections.load() >= options_.max_connections) {
+        // Out of file descriptors (or a similar transient failure): accepting again at once
+        // would spin; pause briefly so existing connections can finish and free some.
+        accept_pause_.expires_after(std::chrono::milliseconds(50));
+        accept_pause_.async_wait([this](beast::error_code) { Accept(); });
+        return;
+      }
+      if (connections.load() >= options_.max_connections) {
         // Over the cap: refuse this one rather than let it starve the others.
         beast::error_code ignored;
         s.close(ignored);
@@ -139,6 +145,7 @@ class Server final : public HttpServer {
   tcp::acceptor acceptor_;
   net::signal_set signals_;
   net::steady_timer drain_timer_;
+  net::steady_timer accept_pause_;
   std::atomic<bool> draining_{false};
   std::chrono::steady_clock::time_point drain_deadline_;
 };

@@ -363,3 +363,28 @@ db.execute("ROLLBACK")`, path.join(data, 'tessera.db')], { stdio: ['ignore', 'pi
     await stopServer(s);
   }
 });
+
+test('a thousand idle and half-sent connections do not starve other clients', async () => {
+  const { hostname, port } = new URL(base);
+  const sockets = [];
+  try {
+    for (let i = 0; i < 1000; ++i) {
+      const sock = net.connect(Number(port), hostname);
+      sock.on('error', () => {});
+      // Half of them start a request and never finish it (slowloris); the rest say nothing.
+      if (i % 2) sock.write('GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      sockets.push(sock);
+    }
+    await Promise.all(sockets.map((s) => new Promise((resolve) => {
+      if (s.readyState === 'open') resolve(); else s.once('connect', resolve).once('error', resolve);
+    })));
+    const { cookie } = await login();
+    for (let i = 0; i < 20; ++i) {
+      const res = await fetch(`${base}/v1/me`, { headers: withCookie(cookie) });
+      assert.equal(res.status, 200);
+    }
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
+});
