@@ -13,6 +13,11 @@ cv = {}
 allocs = {}
 for b in data["benchmarks"]:
     name = b["run_name"]
+    if b.get("run_type") == "iteration" and name not in median:
+        # REPS=1 gives no aggregates: the single run stands for the median.
+        median[name] = b["cpu_time"]
+        if "allocs/op" in b:
+            allocs[name] = b["allocs/op"]
     if b.get("aggregate_name") == "cv":
         cv[name] = b["cpu_time"]  # coefficient of variation across repetitions
     if b.get("aggregate_name") != "median":
