@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -255,21 +257,31 @@ Status CheckAddressOrCidr(std::string_view text) {
   return Status::Ok();
 }
 
+namespace {
+
+// What follows the first of `schemes` that `text` starts with, or nullopt when none does.
+std::optional<std::string_view> AfterScheme(std::string_view text,
+                                            std::initializer_list<std::string_view> schemes) {
+  for (std::string_view scheme : schemes) {
+    if (text.starts_with(scheme)) return text.substr(scheme.size());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Status CheckOrigin(std::string_view text) {
   // An allow-list entry "*" or "null" would let any site, or any sandboxed page, send
   // cookie-authenticated writes: exactly what the Origin check exists to stop (CSRF).
   if (text == "*" || text == "null") {
     return BadValue(Q(text) + " is not allowed; list each origin, e.g. \"https://app.example\"");
   }
-  std::string_view rest;
-  if (text.starts_with("https://")) {
-    rest = text.substr(8);
-  } else if (text.starts_with("http://")) {
-    rest = text.substr(7);
-  } else {
+  const auto after = AfterScheme(text, {"https://", "http://"});
+  if (!after) {
     return BadValue(Q(text) + " is not an origin (use http:// or https:// and a host, e.g. "
                     "\"https://app.example\")");
   }
+  const std::string_view rest = *after;
   if (rest.find_first_of("/?#") != std::string_view::npos) {
     return BadValue(Q(text) + " is not an origin: no path, query or trailing slash (browsers "
                     "send \"https://app.example\")");
@@ -281,14 +293,9 @@ Status CheckOrigin(std::string_view text) {
 }
 
 Status CheckIssuer(std::string_view text) {
-  std::string_view rest;
-  if (text.starts_with("https://")) {
-    rest = text.substr(8);
-  } else if (text.starts_with("http://")) {
-    rest = text.substr(7);
-  } else {
-    return BadValue(Q(text) + " is not an http(s) URL");
-  }
+  const auto after = AfterScheme(text, {"https://", "http://"});
+  if (!after) return BadValue(Q(text) + " is not an http(s) URL");
+  const std::string_view rest = *after;
   if (text.find_first_of("?#") != std::string_view::npos) {
     return BadValue(Q(text) + ": an issuer has no query or fragment");
   }
@@ -312,14 +319,9 @@ Status CheckCookieName(std::string_view name) {
 }
 
 Status CheckRedisUrl(std::string_view url) {
-  std::string_view rest;
-  if (url.starts_with("redis://")) {
-    rest = url.substr(8);
-  } else if (url.starts_with("rediss://")) {
-    rest = url.substr(9);
-  } else {
-    return BadValue(Q(RedactUrl(url)) + " is not a redis:// or rediss:// URL");
-  }
+  const auto after = AfterScheme(url, {"redis://", "rediss://"});
+  if (!after) return BadValue(Q(RedactUrl(url)) + " is not a redis:// or rediss:// URL");
+  const std::string_view rest = *after;
   if (HasSpaceOrControl(url)) {
     return BadValue(Q(RedactUrl(url)) + " contains spaces or control characters");
   }
