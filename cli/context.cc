@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <iostream>
 
 #include "tessera/store/memory.h"
 #include "tessera/store/sqlite.h"
@@ -35,6 +36,18 @@ Status EnsureDataDir(const std::string& dir) {
                   "cannot restrict " + dir + ": " + std::strerror(errno));
   }
   return Status::Ok();
+}
+
+std::string AuditPath(const Config& config) {
+  return config.audit.path.empty() ? config.server.data + "/audit.log" : config.audit.path;
+}
+
+std::unique_ptr<log::AuditLog> OpenCliAudit(const Config& config) {
+  auto audit = log::AuditLog::Open(AuditPath(config));
+  if (audit) return std::move(*audit);
+  std::cerr << "tessera: warning: audit.path: " << audit.error().message()
+            << "; this action is not audited\n";
+  return log::AuditLog::Discard();
 }
 
 std::string DatabasePath(const Config& config) { return config.server.data + "/tessera.db"; }
@@ -71,6 +84,14 @@ std::string FormatTime(int64_t unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+token::KeysetOptions KeysetOptionsFor(const Config& config) {
+  token::KeysetOptions options;
+  // LoadConfig admits only the asymmetric algorithms' names, each of which parses.
+  if (auto alg = jose::AlgFromName(config.token.alg)) options.alg = *alg;
+  options.access_ttl_seconds = config.token.access_ttl.count();
+  return options;
 }
 
 }  // namespace tessera::cli

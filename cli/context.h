@@ -8,9 +8,11 @@
 #include <memory>
 #include <string>
 
+#include "core/log.h"
 #include "tessera/config.h"
 #include "tessera/result.h"
 #include "tessera/session/session_store.h"
+#include "tessera/token/keyset.h"
 #include "tessera/user/throttle.h"
 #include "tessera/user/user_store.h"
 
@@ -37,7 +39,18 @@ Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& co
 // Sign-in counters live beside the sessions, so every instance that shares sessions shares them.
 Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& config);
 
+// Where audit events go: audit.path, or <data>/audit.log when it is empty ("-": stdout).
+std::string AuditPath(const Config& config);
+
+// The audit trail for an administrative command. When it cannot be opened the command still runs
+// (an emergency revocation must not wait on a full disk), with a warning on stderr.
+std::unique_ptr<log::AuditLog> OpenCliAudit(const Config& config);
+
 // Formats Unix seconds as UTC "2026-11-27T03:04:05Z".
 std::string FormatTime(int64_t unix_seconds);
+
+// The signing keyset's settings from token.alg and token.access_ttl: one function for `tessera
+// serve` and `tessera keys`, so that both derive the same key states from the same file.
+token::KeysetOptions KeysetOptionsFor(const Config& config);
 
 }  // namespace tessera::cli

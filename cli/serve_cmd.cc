@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "core/log.h"
 #include "context.h"
 #include "http_server.h"
 #include "io.h"
@@ -22,12 +23,15 @@ struct ServeArgs {
   std::string listen;
 };
 
-// Deletes expired sessions and stale sign-in counters every few minutes until stopped, so the
-// store does not grow without bound (expired sessions are already refused; this reclaims space).
-class Purger {
+// The server's background chores until stopped: every second, write the queued last-seen
+// updates in one batch (SessionOptions::defer_touches); every five minutes, delete expired
+// sessions and stale sign-in counters so the store does not grow without bound (expired sessions
+// are already refused; this reclaims space). A last flush runs on the way out.
+class Maintenance {
  public:
-  Purger(session::SessionManager* m, user::ThrottleStore* t) : thread_([this, m, t] { Loop(m, t); }) {}
-  ~Purger() {
+  Maintenance(session::SessionManager* m, user::ThrottleStore* t)
+      : thread_([this, m, t] { Loop(m, t); }) {}
+  ~Maintenance() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
@@ -38,11 +42,18 @@ class Purger {
 
  private:
   void Loop(session::SessionManager* m, user::ThrottleStore* t) {
+    auto next_purge = std::chrono::steady_clock::now() + std::chrono::minutes(5);
     std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::minutes(5), [this] { return stop_; })) {
+    for (;;) {
+      const bool stopping = cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
       lock.unlock();
-      (void)m->PurgeExpired();
-      (void)t->RemoveStale(SystemClock::Instance().NowSeconds() - 2 * 3600);
+      (void)m->FlushTouches();  // a failure re-queues them for the next round
+      if (stopping) return;
+      if (std::chrono::steady_clock::now() >= next_purge) {
+        next_purge += std::chrono::minutes(5);
+        (void)m->PurgeExpired();
+        (void)t->RemoveStale(SystemClock::Instance().NowSeconds() - 2 * 3600);
+      }
       lock.lock();
     }
   }
@@ -71,10 +82,6 @@ int Serve(const ServeArgs& a) {
   if (!a.listen.empty()) sources.listen = a.listen;
   auto config = LoadConfig(sources);
   if (!config) return Fail(kExitUsage, config.error().message());
-  if (!config->server.tls_cert.empty()) {
-    return Fail(kExitUsage, "server.tls_cert: TLS is not available in this version yet; "
-                            "terminate TLS at the reverse proxy in front of tessera");
-  }
   auto users = OpenUserStore(*config);
   if (!users) return Fail(kExitUsage, users.error().message());
   auto sessions = OpenSessionStore(*config);
@@ -99,32 +106,45 @@ int Serve(const ServeArgs& a) {
   // shorter, so activity always keeps a session alive.
   session_options.touch_interval_seconds =
       std::clamp<int64_t>(session_options.idle_timeout_seconds / 4, 0, 60);
+  // Requests never wait for a last-seen write; Maintenance writes them once a second.
+  session_options.defer_touches = true;
   session_options.limit.max_per_user = config->session.max_per_user;
   session_options.limit.on_limit = config->session.on_limit == SessionLimitAction::kReject
                                        ? session::OnLimit::kReject
                                        : session::OnLimit::kEvictOldest;
   session::SessionManager manager(sessions->get(), session_options, &SystemClock::Instance());
+  auto audit = log::AuditLog::Open(AuditPath(*config));
+  if (!audit) return Fail(kExitUsage, "audit.path: " + audit.error().message());
+  auto access_log = log::AccessLog::Open(config->server.access_log);
+  if (!access_log) return Fail(kExitUsage, "server.access_log: " + access_log.error().message());
   server::App app({.config = &*config,
                    .users = users->get(),
                    .sessions = sessions->get(),
                    .session_manager = &manager,
                    .hasher = &*hasher,
                    .password_pool = &password_pool,
-                   .throttle = &throttle});
+                   .throttle = &throttle,
+                   .audit = audit->get(),
+                   .access_log = access_log->get()});
   server::HttpServerOptions http;
   http.host = config->server.listen.host;
   http.port = config->server.listen.port;
+  // HTTPS when both are set (the configuration refuses one without the other); Start() loads and
+  // checks them, and fails naming the key and the file.
+  http.tls_cert_file = config->server.tls_cert;
+  http.tls_key_file = config->server.tls_key;
   auto server = server::HttpServer::Start(http, &app);
   if (!server) return Fail(kExitUsage, server.error().message());
   const bool v6 = http.host.find(':') != std::string::npos;
-  const std::string url = "http://" + (v6 ? "[" + http.host + "]" : http.host) + ":" +
+  const std::string scheme = http.tls_cert_file.empty() ? "http://" : "https://";
+  const std::string url = scheme + (v6 ? "[" + http.host + "]" : http.host) + ":" +
                           std::to_string((*server)->bound_port());
   std::cout << "tessera: listening on " << url << "\n"
             << "tessera: data in " << config->server.data << "\n"
             << "tessera: add the first user with: tessera user add NAME --role admin --data "
             << config->server.data << std::endl;
   {
-    Purger purger(&manager, throttle_store->get());
+    Maintenance maintenance(&manager, throttle_store->get());
     (*server)->Run();
   }
   password_pool.Shutdown();

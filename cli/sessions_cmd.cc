@@ -14,6 +14,8 @@
 namespace tessera::cli {
 namespace {
 
+using nlohmann::json;
+
 struct SessionsArgs {
   DataOptions data;
   std::string username;
@@ -85,6 +87,9 @@ int Revoke(const SessionsArgs& a) {
   auto gone = o->sessions->RemoveByHandle(a.handle);
   if (!gone) return Fail(kExitDenied, gone.error().message());
   if (!gone->has_value()) return Fail(kExitDenied, "no session " + a.handle);
+  OpenCliAudit(o->config)->Record("session.revoked", {{"sub", (*gone)->user_id},
+                                                      {"session", a.handle},
+                                                      {"by", "cli"}});
   std::cout << "revoked session " << a.handle << '\n';
   return kExitOk;
 }
@@ -96,6 +101,14 @@ int RevokeAll(const SessionsArgs& a) {
   if (!id) return Fail(ExitFor(id.error()), id.error().message());
   auto gone = o->sessions->RemoveByUser(*id, "");
   if (!gone) return Fail(kExitDenied, gone.error().message());
+  json handles = json::array();
+  for (const auto& s : *gone) handles.push_back(s.handle);
+  OpenCliAudit(o->config)->Record("admin.sessions_revoked",
+                                  {{"username", *user::CanonicalUsername(a.username)},
+                                   {"sub", *id},
+                                   {"by", "cli"},
+                                   {"revoked", gone->size()},
+                                   {"sessions", std::move(handles)}});
   std::cout << "revoked " << gone->size() << " session(s)\n";
   return kExitOk;
 }

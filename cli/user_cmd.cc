@@ -1,14 +1,18 @@
-// tessera user add | list | remove | set-password: account administration on the data directory,
-// safe while the server runs (SQLite WAL; the server notices changes on its next request).
+// tessera user add | list | remove | set-password | import: account administration on the data
+// directory, safe while the server runs (SQLite WAL; the server notices changes on its next
+// request).
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "commands.h"
 #include "context.h"
+#include "core/json.h"
 #include "crypto/password.h"
 #include "io.h"
 #include "tessera/clock.h"
@@ -98,6 +102,10 @@ int Add(const UserArgs& a) {
                .roles = a.roles,
                .created_at = SystemClock::Instance().NowSeconds()};
   if (Status s = (*users)->Add(u); !s.ok()) return Fail(kExitDenied, s.message());
+  OpenCliAudit(*config)->Record("admin.user_created", {{"username", u.username},
+                                                       {"sub", u.id},
+                                                       {"roles", u.roles},
+                                                       {"by", "cli"}});
   std::cout << "added user " << u.username << " (id " << u.id << ")\n";
   return kExitOk;
 }
@@ -153,6 +161,11 @@ int Remove(const UserArgs& a) {
   if (Status s = t->users->Remove(t->user.username); !s.ok()) return Fail(kExitDenied, s.message());
   auto raced = t->sessions->RemoveByUser(t->user.id, "");
   if (!raced) return Fail(kExitDenied, raced.error().message());
+  OpenCliAudit(t->config)->Record("admin.user_removed",
+                                  {{"username", t->user.username},
+                                   {"sub", t->user.id},
+                                   {"sessions_ended", ended->size() + raced->size()},
+                                   {"by", "cli"}});
   std::cout << "removed user " << t->user.username << " and ended "
             << ended->size() + raced->size() << " session(s)\n";
   return kExitOk;
@@ -169,8 +182,189 @@ int SetPassword(const UserArgs& a) {
   // A password reset is a security event: whoever held the old password loses their sessions.
   auto ended = t->sessions->RemoveByUser(t->user.id, "");
   if (!ended) return Fail(kExitDenied, ended.error().message());
+  OpenCliAudit(t->config)->Record("admin.password_set", {{"username", t->user.username},
+                                                         {"sub", t->user.id},
+                                                         {"sessions_ended", ended->size()},
+                                                         {"by", "cli"}});
   std::cout << "password changed for " << t->user.username << "; ended " << ended->size()
             << " session(s)\n";
+  return kExitOk;
+}
+
+// ---- import -------------------------------------------------------------------------------------
+
+struct ImportArgs {
+  DataOptions data;
+  std::string file;  // "-": standard input
+  bool skip_existing = false;
+};
+
+// Largest input: about 300 000 accounts. One line: far more than any hash and 64 roles need.
+constexpr size_t kMaxImportBytes = size_t{64} << 20;
+constexpr size_t kMaxImportLineBytes = size_t{16} << 10;
+
+constexpr char kImportHelp[] = R"(FILE holds one JSON object per line (blank lines are skipped):
+  {"username": "alice", "password_hash": "$argon2id$v=19$...", "roles": ["admin"]}
+"roles" is optional; any other field is refused, so a misspelt "role" cannot import an account
+without its roles. password_hash: an Argon2id, Argon2i or Argon2d PHC string, or a bcrypt hash
+($2a$, $2b$, $2y$). Users whose hash is not Argon2id at the configured cost keep it until their
+first successful login, which replaces it with Argon2id (bcrypt reads only the first 72 bytes of
+a password until then).
+
+All or nothing: every line is checked first (JSON, fields, username, hash format, roles,
+duplicates within the file, accounts that already exist) and each bad line is reported as
+"line N: reason" on stderr; then nothing is imported and the exit code is 1. If adding fails
+midway (the store fails, or the server creates one of the names meanwhile), the accounts this run
+added are removed again. Hashes are never printed. Exit codes: 0 imported, 1 bad lines or store
+failure, 2 usage error (unreadable FILE, bad configuration).)";
+
+// One account read from the input, with the line it came from.
+struct ImportedUser {
+  size_t line = 0;
+  user::User user;
+};
+
+// Reads one non-blank line into a user (without id and created_at). Messages never contain the
+// hash, nor any input beyond a field name.
+Result<user::User> ParseImportLine(std::string_view text) {
+  auto bad = [](std::string m) { return InvalidArgument(Reason::kBadJson, std::move(m)); };
+  if (text.size() > kMaxImportLineBytes) return bad("line longer than 16 KiB");
+  TESSERA_ASSIGN_OR_RETURN(
+      nlohmann::json j,
+      json::ParseStrict(text, {.max_bytes = kMaxImportLineBytes, .max_depth = 3}));
+  if (!j.is_object()) return bad("expected a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    if (key == "username" || key == "password_hash" || key == "roles") continue;
+    // A field name, not a value: quoted and cut short, so it can neither break the report nor
+    // carry much of anything else.
+    std::string name =
+        nlohmann::json(key.substr(0, 32))
+            .dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+    return bad("unknown field " + name + " (only \"username\", \"password_hash\" and \"roles\")");
+  }
+  user::User u;
+  const auto name = j.find("username");
+  if (name == j.end() || !name->is_string()) return bad("\"username\" must be a string");
+  TESSERA_ASSIGN_OR_RETURN(u.username,
+                           user::CanonicalUsername(name->get_ref<const std::string&>()));
+  const auto hash = j.find("password_hash");
+  if (hash == j.end() || !hash->is_string()) return bad("\"password_hash\" must be a string");
+  u.password_hash = hash->get<std::string>();
+  TESSERA_RETURN_IF_ERROR(crypto::CheckStoredHash(u.password_hash));
+  if (const auto roles = j.find("roles"); roles != j.end()) {
+    if (!roles->is_array()) return bad("\"roles\" must be an array of strings");
+    for (const auto& role : *roles) {
+      if (!role.is_string()) return bad("\"roles\" must be an array of strings");
+      const std::string& r = role.get_ref<const std::string&>();
+      TESSERA_RETURN_IF_ERROR(user::CheckRoleName(r));
+      if (std::find(u.roles.begin(), u.roles.end(), r) != u.roles.end()) {
+        return bad("role " + r + " listed twice");
+      }
+      u.roles.push_back(r);
+    }
+  }
+  return u;
+}
+
+// Removes the accounts an import added before it failed, sessions first (as `user remove` does),
+// so a login that slipped in meanwhile does not outlive its account. Returns the names it could
+// not remove.
+std::vector<std::string> UndoImport(const Config& config, user::UserStore* users,
+                                    const std::vector<user::User>& added) {
+  auto sessions = OpenSessionStore(config);
+  std::vector<std::string> left;
+  for (const auto& u : added) {
+    bool ok = true;
+    if (sessions) ok = (*sessions)->RemoveByUser(u.id, "").has_value();
+    ok = users->Remove(u.username).ok() && ok;
+    if (sessions) ok = (*sessions)->RemoveByUser(u.id, "").has_value() && ok;
+    if (!ok) left.push_back(u.username);
+  }
+  return left;
+}
+
+int Import(const ImportArgs& a) {
+  auto config = LoadCliConfig(a.data);
+  if (!config) return Fail(kExitUsage, config.error().message());
+  auto input = a.file == "-" ? ReadStdin(kMaxImportBytes) : ReadFile(a.file, kMaxImportBytes);
+  if (!input) return Fail(kExitUsage, input.error().message());
+  auto users = OpenUserStore(*config);
+  if (!users) return Fail(kExitUsage, users.error().message());
+
+  // Pass 1: check every line and report every problem; nothing is written yet.
+  std::vector<ImportedUser> accepted;
+  std::map<std::string, size_t> first_line;  // canonical name -> line it first appeared on
+  size_t bad_lines = 0;
+  size_t skipped = 0;
+  auto report = [&bad_lines](size_t line, std::string_view reason) {
+    std::cerr << "tessera: line " << line << ": " << reason << '\n';
+    ++bad_lines;
+  };
+  std::string_view rest = *input;
+  for (size_t number = 1; !rest.empty(); ++number) {
+    const size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    Result<user::User> parsed = ParseImportLine(line);
+    if (!parsed) {
+      report(number, parsed.error().message());
+      continue;
+    }
+    const std::string& name = parsed->username;
+    if (auto [it, fresh] = first_line.emplace(name, number); !fresh) {
+      report(number, "user " + name + " already appears on line " + std::to_string(it->second));
+      continue;
+    }
+    auto existing = (*users)->FindByName(name);
+    if (!existing) return Fail(kExitDenied, existing.error().message());
+    if (existing->has_value()) {
+      if (a.skip_existing) {
+        ++skipped;
+      } else {
+        report(number, "user " + name + " already exists (--skip-existing leaves it unchanged)");
+      }
+      continue;
+    }
+    accepted.push_back({number, std::move(parsed).value()});
+  }
+  if (bad_lines > 0) {
+    return Fail(kExitDenied, "nothing imported: " + std::to_string(bad_lines) + " bad line(s)");
+  }
+
+  // Pass 2: add them. The UserStore has no multi-account transaction, so a failure midway (the
+  // store fails, or a name was taken since pass 1) removes what this run added.
+  const int64_t now = SystemClock::Instance().NowSeconds();
+  std::vector<user::User> added;
+  added.reserve(accepted.size());
+  for (auto& [line, u] : accepted) {
+    u.id = user::NewUserId();
+    u.created_at = now;
+    if (Status s = (*users)->Add(u); !s.ok()) {
+      const std::string why = s.code() == Code::kAlreadyExists
+                                  ? "user " + u.username + " was created meanwhile"
+                                  : s.message();
+      std::cerr << "tessera: line " << line << ": " << why << '\n';
+      const std::vector<std::string> left = UndoImport(*config, users->get(), added);
+      if (left.empty()) return Fail(kExitDenied, "nothing imported");
+      std::string names;
+      for (const auto& n : left) names += (names.empty() ? "" : ", ") + n;
+      return Fail(kExitDenied,
+                  "import failed; these accounts were added and could not be "
+                  "removed again: " +
+                      names);
+    }
+    added.push_back(u);
+  }
+  auto audit = OpenCliAudit(*config);
+  for (const user::User& u : added) {
+    audit->Record("admin.user_imported",
+                  {{"username", u.username}, {"sub", u.id}, {"roles", u.roles}, {"by", "cli"}});
+  }
+  std::cout << "imported " << added.size() << " users";
+  if (a.skip_existing) std::cout << " (skipped " << skipped << " that already exist)";
+  std::cout << '\n';
   return kExitOk;
 }
 
@@ -208,6 +402,19 @@ void RegisterUser(CLI::App& app, Action* run) {
   setpw_cmd->add_flag("--password-stdin", setpw->password_stdin,
                       "Read the password from standard input instead of prompting");
   setpw_cmd->callback([run, setpw] { *run = [setpw] { return SetPassword(*setpw); }; });
+
+  auto import_args = std::make_shared<ImportArgs>();
+  CLI::App* import_cmd = cmd->add_subcommand(
+      "import", "Add accounts with existing password hashes from JSON lines, all or nothing");
+  AddDataOptions(import_cmd, &import_args->data);
+  import_cmd->add_option("file", import_args->file, "JSON-lines file, or - for standard input")
+      ->required();
+  import_cmd->add_flag("--skip-existing", import_args->skip_existing,
+                       "Skip (leave unchanged) accounts that already exist instead of failing, "
+                       "so an interrupted import can be run again");
+  import_cmd->footer(kImportHelp);
+  import_cmd->callback(
+      [run, import_args] { *run = [import_args] { return Import(*import_args); }; });
 }
 
 }  // namespace tessera::cli

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -9,6 +11,7 @@
 
 #include "core/json.h"
 #include "tessera/user/user.h"
+#include "web_assets.h"
 
 namespace tessera::server {
 namespace {
@@ -20,7 +23,8 @@ constexpr char kJsonType[] = "application/json; charset=utf-8";
 HttpResponse Json(int status, const json& body) {
   HttpResponse r;
   r.status = status;
-  r.body = body.dump();
+  // A stored User-Agent may hold bytes that are not UTF-8: replaced, never an exception.
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   r.Set("Content-Type", kJsonType);
   return r;
 }
@@ -120,6 +124,16 @@ json UserJson(const user::User& u) {
   return {{"sub", u.id}, {"username", u.username}, {"roles", u.roles}};
 }
 
+json SessionJson(const session::SessionManager& m, const session::Session& s) {
+  return {{"id", s.handle},
+          {"created_at", s.created_at},
+          {"last_seen_at", s.last_seen_at},
+          {"expires_at", m.ExpiresAt(s)},
+          {"user_agent", s.user_agent},
+          {"ip", s.ip},
+          {"kind", s.kind == session::SessionKind::kCookie ? "session" : "token"}};
+}
+
 std::string JoinRoles(const std::vector<std::string>& roles) {
   std::string out;
   for (const auto& r : roles) out += (out.empty() ? "" : ",") + r;
@@ -136,57 +150,188 @@ struct App::Caller {
 
 namespace {
 
-// Every answer: no sniffing, never cached (they carry identities and tokens), no referrer.
-void AddCommonHeaders(HttpResponse& r) {
-  r.Set("X-Content-Type-Options", "nosniff");
-  r.Set("Cache-Control", "no-store");
-  r.Set("Referrer-Policy", "no-referrer");
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// What the access log and metrics need of a request, held as copies for answers that come later
+// from the password pool.
+struct RequestSummary {
+  std::string method, path, ip, user_agent;
+};
+
+// The access log's timestamp, formatted once per second per thread.
+const std::string& CachedTimestamp() {
+  thread_local int64_t second = -1;
+  thread_local std::string text;
+  const auto now = std::chrono::system_clock::now();
+  const int64_t s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (s != second) {
+    second = s;
+    text = log::Timestamp(std::chrono::system_clock::time_point(std::chrono::seconds(s)));
+    text.resize(text.size() - 5);  // whole seconds: drop ".000Z", re-added below
+    text += 'Z';
+  }
+  return text;
 }
 
 }  // namespace
 
+void App::AccessLogLine(const HttpRequest& request, const HttpResponse& response,
+                        int64_t nanoseconds) {
+  std::string line;
+  line.reserve(256);
+  line += "{\"ts\":\"";
+  line += CachedTimestamp();
+  line += "\",\"log\":\"access\",\"method\":\"";
+  log::AppendJsonEscaped(line, request.method);
+  // The path only: a query string may carry what must not be logged.
+  line += "\",\"path\":\"";
+  log::AppendJsonEscaped(line, request.Path().substr(0, 512));
+  line += "\",\"status\":";
+  line += std::to_string(response.status);
+  line += ",\"bytes\":";
+  line += std::to_string(response.body.size());
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.3f", static_cast<double>(nanoseconds) / 1e6);
+  line += ",\"ms\":";
+  line += ms;
+  line += ",\"ip\":\"";
+  log::AppendJsonEscaped(line, ClientIp(request));
+  line += "\",\"ua\":\"";
+  log::AppendJsonEscaped(line, request.Header("User-Agent").substr(0, 256));
+  line += "\"}";
+  d_.access_log->Append(line);
+}
+
+// Every answer: no sniffing, never cached (they carry identities and tokens), no referrer; HSTS
+// when tessera itself serves TLS.
+void App::AddCommonHeaders(HttpResponse& r) const {
+  r.Set("X-Content-Type-Options", "nosniff");
+  r.Set("Cache-Control", "no-store");
+  r.Set("Referrer-Policy", "no-referrer");
+  if (!d_.config->server.tls_cert.empty()) {
+    r.Set("Strict-Transport-Security", "max-age=31536000");
+  }
+}
+
 void App::Handle(HttpRequest request, Responder respond) {
+  const int64_t start = NowNs();
+  server::Route route = Route::kOther;
+  std::optional<HttpResponse> answer = Dispatch(request, respond, &route);
+  if (!answer) return;  // answered later, from the password pool (see Deferred)
+  AddCommonHeaders(*answer);
+  metrics_.Request(route, answer->status, NowNs() - start);
+  if (d_.access_log) AccessLogLine(request, *answer, NowNs() - start);
+  respond(std::move(*answer));
+}
+
+Responder App::Deferred(const HttpRequest& request, server::Route route, Responder respond) {
+  const int64_t start = NowNs();
+  std::shared_ptr<HttpRequest> summary;
+  if (d_.access_log) {
+    summary = std::make_shared<HttpRequest>();
+    summary->method = request.method;
+    summary->target = std::string(request.Path());
+    summary->peer_ip = request.peer_ip;
+    summary->headers = request.headers;
+  }
+  return [this, start, route, summary, respond = std::move(respond)](HttpResponse r) mutable {
+    AddCommonHeaders(r);
+    metrics_.Request(route, r.status, NowNs() - start);
+    if (summary) AccessLogLine(*summary, r, NowNs() - start);
+    respond(std::move(r));
+  };
+}
+
+std::optional<HttpResponse> App::Dispatch(const HttpRequest& request, Responder& respond,
+                                          server::Route* route) {
   const std::string_view path = request.Path();
   const std::string& m = request.method;
   const bool get = m == "GET" || m == "HEAD";
-  auto finish = [&](HttpResponse r) {
-    AddCommonHeaders(r);
-    respond(std::move(r));
-  };
-  auto not_allowed = [&](const char* allow) {
+  auto not_allowed = [](const char* allow) {
     HttpResponse r = Error(405, "invalid_request", "method not allowed");
     r.Set("Allow", allow);
-    finish(std::move(r));
+    return r;
   };
 
-  if (path == "/healthz") return get ? finish(Health()) : not_allowed("GET, HEAD");
-  if (path == "/readyz") return get ? finish(Ready()) : not_allowed("GET, HEAD");
-  if (path == "/v1/auth") return get ? finish(ForwardAuth(request)) : not_allowed("GET, HEAD");
-  if (path == "/v1/me") return get ? finish(Me(request)) : not_allowed("GET, HEAD");
-  if (path == "/v1/login") {
-    if (m != "POST") return not_allowed("POST");
-    // Login answers later, from the password pool.
-    auto wrapped = [finish_respond = std::move(respond)](HttpResponse r) mutable {
-      AddCommonHeaders(r);
-      finish_respond(std::move(r));
-    };
-    return Login(request, std::move(wrapped));
+  if (path == "/v1/auth") {
+    *route = Route::kAuth;
+    return get ? ForwardAuth(request) : not_allowed("GET, HEAD");
   }
-  if (path == "/v1/logout") return m == "POST" ? finish(Logout(request)) : not_allowed("POST");
+  if (path == "/healthz" || path == "/readyz") {
+    *route = Route::kHealth;
+    if (!get) return not_allowed("GET, HEAD");
+    return path == "/healthz" ? Health() : Ready();
+  }
+  if (path == "/metrics") {
+    *route = Route::kMetrics;
+    return get ? MetricsPage() : not_allowed("GET, HEAD");
+  }
+  if (path == "/v1/me") {
+    *route = Route::kMe;
+    return get ? Me(request) : not_allowed("GET, HEAD");
+  }
+  if (path == "/v1/login") {
+    *route = Route::kLogin;
+    if (m != "POST") return not_allowed("POST");
+    Login(request, Deferred(request, *route, std::move(respond)));
+    return std::nullopt;
+  }
+  if (path == "/v1/logout") {
+    *route = Route::kLogout;
+    return m == "POST" ? Logout(request) : not_allowed("POST");
+  }
   if (path == "/v1/sessions") {
-    if (get) return finish(ListSessions(request));
-    if (m == "DELETE") return finish(RevokeOtherSessions(request));
+    *route = Route::kSessions;
+    if (get) return ListSessions(request);
+    if (m == "DELETE") return RevokeOtherSessions(request);
     return not_allowed("GET, HEAD, DELETE");
   }
   constexpr std::string_view kSessionPrefix = "/v1/sessions/";
-  if (path.substr(0, kSessionPrefix.size()) == kSessionPrefix) {
+  if (path.starts_with(kSessionPrefix)) {
+    *route = Route::kSessions;
     const std::string_view handle = path.substr(kSessionPrefix.size());
     if (handle.empty() || handle.find('/') != std::string_view::npos) {
-      return finish(Error(404, "not_found", "no such resource"));
+      return Error(404, "not_found", "no such resource");
     }
-    return m == "DELETE" ? finish(RevokeSession(request, handle)) : not_allowed("DELETE");
+    return m == "DELETE" ? RevokeSession(request, handle) : not_allowed("DELETE");
   }
-  finish(Error(404, "not_found", "no such resource"));
+  if (path == "/v1/users") {
+    *route = Route::kUsers;
+    if (m != "POST") return not_allowed("POST");
+    Register(request, Deferred(request, *route, std::move(respond)));
+    return std::nullopt;
+  }
+  if (path == "/v1/admin/users") {
+    *route = Route::kAdmin;
+    if (get) return AdminListUsers(request);
+    if (m != "POST") return not_allowed("GET, HEAD, POST");
+    AdminCreateUser(request, Deferred(request, *route, std::move(respond)));
+    return std::nullopt;
+  }
+  constexpr std::string_view kAdminUserPrefix = "/v1/admin/users/";
+  constexpr std::string_view kSessionsSuffix = "/sessions";
+  if (path.starts_with(kAdminUserPrefix)) {
+    *route = Route::kAdmin;
+    std::string_view rest = path.substr(kAdminUserPrefix.size());
+    if (!rest.ends_with(kSessionsSuffix) || rest.size() == kSessionsSuffix.size()) {
+      return Error(404, "not_found", "no such resource");
+    }
+    rest.remove_suffix(kSessionsSuffix.size());
+    if (get) return AdminUserSessions(request, rest, /*revoke=*/false);
+    if (m == "DELETE") return AdminUserSessions(request, rest, /*revoke=*/true);
+    return not_allowed("GET, HEAD, DELETE");
+  }
+  if (get) {
+    if (auto page = ServeWebAsset(path)) {
+      *route = Route::kWeb;
+      return page;
+    }
+  }
+  return Error(404, "not_found", "no such resource");
 }
 
 HttpResponse App::Health() { return Json(200, {{"status", "ok"}}); }
@@ -267,7 +412,11 @@ std::unique_ptr<App::Caller> App::Authenticate(const HttpRequest& request, bool 
   const bool passive = request.Header("Tessera-Passive") == "1";
   auto session = d_.session_manager->Authenticate(secret, passive);
   if (!session) {
-    *error = FromStatus(session.error());
+    // A cookie that names no live session: the client knows it sent one, so saying the session
+    // ended (signed out elsewhere, revoked) tells it nothing new and lets a page explain.
+    *error = session.error().reason() == Reason::kUnknownSession
+                 ? Error(401, "invalid_token", "session ended")
+                 : FromStatus(session.error());
     return nullptr;
   }
   auto user = FindUser(session->user_id);
@@ -283,15 +432,9 @@ std::unique_ptr<App::Caller> App::Authenticate(const HttpRequest& request, bool 
   if (state_changing) {
     // CSRF: a cross-site page can make the browser send the cookie, but it cannot read the
     // token from the login response, and it cannot forge the Origin header.
-    const std::string_view origin = request.Header("Origin");
-    if (!origin.empty()) {
-      bool allowed = origin != "null" && OriginHost(origin) == request.Header("Host") &&
-                     !request.Header("Host").empty();
-      for (const auto& o : d_.config->server.allowed_origins) allowed |= origin == o;
-      if (!allowed) {
-        *error = Error(403, "csrf_failed", "cross-site request refused");
-        return nullptr;
-      }
+    if (!OriginAllowed(request)) {
+      *error = Error(403, "csrf_failed", "cross-site request refused");
+      return nullptr;
     }
     if (!session::SessionManager::CheckCsrf(*session, request.Header("X-CSRF-Token"))) {
       *error = Error(403, "csrf_failed", "missing or wrong X-CSRF-Token");
@@ -305,82 +448,166 @@ std::unique_ptr<App::Caller> App::Authenticate(const HttpRequest& request, bool 
   return caller;
 }
 
-void App::Login(const HttpRequest& request, Responder respond) {
-  // A form post cannot send application/json without a CORS preflight, so requiring it stops
-  // login CSRF (signing a victim into the attacker's account) from plain HTML forms.
+bool App::OriginAllowed(const HttpRequest& request) const {
+  const std::string_view origin = request.Header("Origin");
+  for (const auto& o : d_.config->server.allowed_origins) {
+    if (origin == o) return true;
+  }
+  if (origin.empty()) {
+    // No Origin: a same-origin GET-like navigation or a non-browser client. A browser that says
+    // the request is cross-site is believed (Fetch Metadata), even without an Origin.
+    return request.Header("Sec-Fetch-Site") != "cross-site";
+  }
+  const std::string_view host = request.Header("Host");
+  return origin != "null" && !host.empty() && OriginHost(origin) == host;
+}
+
+std::optional<HttpResponse> App::CheckUnauthenticatedPost(const HttpRequest& request) const {
+  // A form post cannot send application/json without a CORS preflight (which tessera never
+  // grants), so requiring it stops login CSRF from plain HTML forms; the Origin check stops
+  // the rest (OWASP CSRF cheat sheet; SECURITY.md CS-04, CS-05).
   if (!IsJson(request.Header("Content-Type"))) {
-    return respond(Error(400, "invalid_request", "Content-Type must be application/json"));
+    return Error(415, "invalid_request", "Content-Type must be application/json");
   }
-  auto body = tessera::json::ParseStrict(request.body, {.max_bytes = 64 * 1024, .max_depth = 16});
-  if (!body || !body->is_object()) {
-    return respond(Error(400, "invalid_request", "body must be a JSON object"));
+  if (!OriginAllowed(request)) return Error(403, "csrf_failed", "cross-site request refused");
+  return std::nullopt;
+}
+
+nlohmann::json App::RequestFields(const HttpRequest& request) const {
+  return {{"ip", ClientIp(request)},
+          {"user_agent", std::string(request.Header("User-Agent").substr(0, 256))}};
+}
+
+namespace {
+
+// Reads {"username": string, "password": string, ...} from a request body; on failure returns
+// the answer to send.
+std::optional<HttpResponse> ParseCredentials(const HttpRequest& request, json* body) {
+  auto parsed = tessera::json::ParseStrict(request.body, {.max_bytes = 64 * 1024, .max_depth = 16});
+  if (!parsed || !parsed->is_object()) {
+    return Error(400, "invalid_request", "body must be a JSON object");
   }
-  const json& b = *body;
+  const json& b = *parsed;
   if (!b.contains("username") || !b["username"].is_string() || !b.contains("password") ||
       !b["password"].is_string()) {
-    return respond(Error(400, "invalid_request", "username and password (strings) are required"));
+    return Error(400, "invalid_request", "username and password (strings) are required");
   }
+  if (b["password"].get_ref<const std::string&>().size() > crypto::kMaxPasswordBytes) {
+    return Error(400, "invalid_request", "password longer than 1024 bytes");
+  }
+  *body = std::move(*parsed);
+  return std::nullopt;
+}
+
+HttpResponse Busy() {
+  HttpResponse busy = Error(503, "unavailable", "too many sign-ins in progress; retry shortly");
+  busy.Set("Retry-After", "1");
+  return busy;
+}
+
+}  // namespace
+
+void App::Login(const HttpRequest& request, Responder respond) {
+  auto invalid = [&](HttpResponse r) {
+    metrics_.Login(LoginOutcome::kInvalid);  // refused before any password work
+    respond(std::move(r));
+  };
+  if (auto refused = CheckUnauthenticatedPost(request)) return invalid(std::move(*refused));
+  json b;
+  if (auto bad = ParseCredentials(request, &b)) return invalid(std::move(*bad));
   std::string mode = "session";
   if (b.contains("mode")) {
-    if (!b["mode"].is_string()) return respond(Error(400, "invalid_request", "mode must be a string"));
+    if (!b["mode"].is_string()) return invalid(Error(400, "invalid_request", "mode must be a string"));
     mode = b["mode"].get<std::string>();
   }
   if (mode != "session") {
-    return respond(Error(400, "invalid_request", "mode must be \"session\" (\"token\" is not "
-                                                 "available in this version)"));
-  }
-  std::string password = b["password"].get<std::string>();
-  if (password.size() > crypto::kMaxPasswordBytes) {
-    return respond(Error(400, "invalid_request", "password longer than 1024 bytes"));
+    return invalid(Error(400, "invalid_request",
+                         "mode must be \"session\" (\"token\" is not available in this version)"));
   }
   session::DeviceInfo device{std::string(request.Header("User-Agent")), ClientIp(request)};
   const std::string previous(CookieValue(request, d_.config->cookie.name));
-  auto work = [this, username = b["username"].get<std::string>(), password = std::move(password),
-               device = std::move(device), previous, respond]() mutable {
+  auto work = [this, username = b["username"].get<std::string>(),
+               password = b["password"].get<std::string>(), device = std::move(device), previous,
+               respond]() mutable {
     // Unknown user, malformed name and wrong password: the same work and the same answer.
-    const HttpResponse denied =
-        Error(401, "invalid_credentials", "wrong username or password");
+    const HttpResponse denied = Error(401, "invalid_credentials", "wrong username or password");
     auto name = user::CanonicalUsername(username);
     // Throttling counts by name whether or not the account exists, so its answers tell nothing
     // about existence either.
     const std::string account = name ? *name : username.substr(0, 256);
+    const json who = {{"username", account}, {"ip", device.ip},
+                      {"user_agent", device.user_agent.substr(0, 256)}};
+    auto unavailable = [&](const Status& s) {
+      metrics_.Login(LoginOutcome::kUnavailable);
+      respond(FromStatus(s));
+    };
     auto wait = d_.throttle->Check(account, device.ip);
-    if (!wait) return respond(FromStatus(wait.error()));
+    if (!wait) return unavailable(wait.error());
     if (*wait > 0) {
+      metrics_.Login(LoginOutcome::kThrottled);
+      json e = who;
+      e["retry_after"] = *wait;
+      d_.audit->Record("login.throttled", std::move(e));
       HttpResponse r = Error(429, "too_many_attempts",
                              "too many attempts; try again in " + std::to_string(*wait) + " s");
       r.Set("Retry-After", std::to_string(*wait));
       return respond(std::move(r));
     }
-    auto reject = [&]() {
+    auto reject = [&](std::string_view reason) {
       // A failure that cannot be counted must not become a free guess: fail closed.
       Status counted = d_.throttle->RecordFailure(account, device.ip);
-      respond(counted.ok() ? denied : FromStatus(counted));
+      if (!counted.ok()) return unavailable(counted);
+      metrics_.Login(LoginOutcome::kFailure);
+      json e = who;
+      e["reason"] = reason;
+      d_.audit->Record("login.failed", std::move(e));
+      respond(denied);
     };
     std::optional<user::User> found;
     if (name) {
       auto lookup = d_.users->FindByName(*name);
-      if (!lookup) return respond(FromStatus(lookup.error()));
+      if (!lookup) return unavailable(lookup.error());
       found = std::move(*lookup);
     }
     if (!found) {
       d_.hasher->DummyVerify(password);
-      return reject();
+      return reject("unknown_user");
     }
     auto outcome = d_.hasher->Verify(found->password_hash, password);
-    if (!outcome || !outcome->ok) return reject();
+    if (!outcome || !outcome->ok) return reject("wrong_password");
     (void)d_.throttle->RecordSuccess(account);
     if (outcome->needs_rehash) {
       // Upgrade an old or imported hash now that the password is known; a failure here only
       // postpones the upgrade to the next login.
       if (auto rehashed = d_.hasher->Hash(password)) {
-        (void)d_.users->SetPasswordHash(found->id, *rehashed);
+        if (d_.users->SetPasswordHash(found->id, *rehashed).ok()) {
+          d_.audit->Record("password.rehashed", {{"username", found->username}, {"sub", found->id}});
+        }
       }
     }
     // A new secret on every login; the session the client came with (if any) ends.
     if (!previous.empty()) (void)d_.session_manager->Revoke(previous);
     auto created = d_.session_manager->Create(found->id, session::SessionKind::kCookie, device);
-    if (!created) return respond(FromStatus(created.error()));
+    if (!created) {
+      if (created.error().code() == Code::kUnavailable) return unavailable(created.error());
+      metrics_.Login(LoginOutcome::kFailure);
+      json e = who;
+      e["reason"] = "session_limit";
+      d_.audit->Record("login.failed", std::move(e));
+      return respond(FromStatus(created.error()));
+    }
+    metrics_.Login(LoginOutcome::kSuccess);
+    for (const session::Session& gone : created->evicted) {
+      d_.audit->Record("session.revoked", {{"username", found->username},
+                                           {"sub", found->id},
+                                           {"session", gone.handle},
+                                           {"by", "session_limit"}});
+    }
+    json e = who;
+    e["username"] = found->username;
+    e["sub"] = found->id;
+    e["session"] = created->record.handle;
+    d_.audit->Record("login.succeeded", std::move(e));
     const int64_t expires = d_.session_manager->ExpiresAt(created->record);
     HttpResponse r = Json(200, {{"user", UserJson(*found)},
                                 {"session", {{"id", created->record.handle}, {"expires_at", expires}}},
@@ -391,19 +618,86 @@ void App::Login(const HttpRequest& request, Responder respond) {
     respond(std::move(r));
   };
   if (!d_.password_pool->TrySubmit(work)) {
-    HttpResponse busy = Error(503, "unavailable", "too many sign-ins in progress; retry shortly");
-    busy.Set("Retry-After", "1");
-    respond(std::move(busy));
+    metrics_.Login(LoginOutcome::kBusy);
+    respond(Busy());
   }
 }
 
+void App::Register(const HttpRequest& request, Responder respond) {
+  auto refuse = [&](HttpResponse r) {
+    metrics_.Registration(false);
+    respond(std::move(r));
+  };
+  if (!d_.config->users.registration) {
+    return refuse(Error(403, "forbidden", "registration is disabled on this server"));
+  }
+  if (auto refused = CheckUnauthenticatedPost(request)) return refuse(std::move(*refused));
+  json b;
+  if (auto bad = ParseCredentials(request, &b)) return refuse(std::move(*bad));
+  auto name = user::CanonicalUsername(b["username"].get<std::string>());
+  if (!name) return refuse(Error(400, "invalid_request", name.error().message()));
+  std::string password = b["password"].get<std::string>();
+  if (Status policy = crypto::CheckNewPassword(password); !policy.ok()) {
+    return refuse(Error(400, "invalid_request", policy.message()));
+  }
+  const json who = RequestFields(request);
+  auto work = [this, name = *name, password = std::move(password), who, respond]() mutable {
+    // The per-IP sign-in budget also bounds registrations, so the endpoint cannot be used to
+    // test which names exist faster than sign-in could, nor to create accounts in bulk.
+    const std::string ip = who["ip"].get<std::string>();
+    auto wait = d_.throttle->CheckIp(ip);
+    if (!wait) return respond(FromStatus(wait.error()));
+    if (*wait == 0) {
+      if (Status counted = d_.throttle->RecordIpAttempt(ip); !counted.ok()) {
+        return respond(FromStatus(counted));
+      }
+    }
+    if (*wait > 0) {
+      metrics_.Registration(false);
+      HttpResponse r = Error(429, "too_many_attempts",
+                             "too many attempts; try again in " + std::to_string(*wait) + " s");
+      r.Set("Retry-After", std::to_string(*wait));
+      return respond(std::move(r));
+    }
+    // Hash first: an existing name costs the same time as a new one.
+    auto hash = d_.hasher->Hash(password);
+    if (!hash) return respond(FromStatus(hash.error()));
+    user::User u{.id = user::NewUserId(),
+                 .username = name,
+                 .password_hash = std::move(*hash),
+                 .roles = {},
+                 .created_at = SystemClock::Instance().NowSeconds()};
+    Status added = d_.users->Add(u);
+    if (added.code() == Code::kAlreadyExists) {
+      metrics_.Registration(false);
+      return respond(Error(409, "username_taken", "that username is taken"));
+    }
+    if (!added.ok()) return respond(FromStatus(added));
+    metrics_.Registration(true);
+    json e = who;
+    e["username"] = u.username;
+    e["sub"] = u.id;
+    d_.audit->Record("user.registered", std::move(e));
+    respond(Json(201, {{"user", UserJson(u)}}));
+  };
+  if (!d_.password_pool->TrySubmit(work)) refuse(Busy());
+}
+
 HttpResponse App::Logout(const HttpRequest& request) {
+  // Checked before anything else: even without a live session, a cross-site page must not be
+  // able to make the browser drop its cookie (a forced sign-out).
+  if (!OriginAllowed(request)) return Error(403, "csrf_failed", "cross-site request refused");
   HttpResponse error;
   auto caller = Authenticate(request, /*state_changing=*/true, &error);
   if (!caller && error.status != 401) return error;  // CSRF failure or store down
   if (caller) {
     auto gone = d_.session_manager->Revoke(caller->secret);
     if (!gone) return FromStatus(gone.error());
+    json e = RequestFields(request);
+    e["username"] = caller->user.username;
+    e["sub"] = caller->user.id;
+    e["session"] = caller->session.handle;
+    d_.audit->Record("logout", std::move(e));
   }
   // Logging out twice, or with a dead cookie, still ends with no cookie.
   HttpResponse r = NoContent();
@@ -418,6 +712,9 @@ HttpResponse App::Me(const HttpRequest& request) {
   json j = UserJson(caller->user);
   j["sid"] = caller->session.handle;
   j["auth"] = "session";
+  // The page's script cannot read the HttpOnly cookie, so it learns the CSRF token here; a
+  // cross-site page cannot read this answer (no CORS).
+  j["csrf_token"] = session::SessionManager::CsrfTokenFor(caller->secret);
   HttpResponse r = Json(200, j);
   r.Set("X-Auth-Expires-At", std::to_string(d_.session_manager->ExpiresAt(caller->session)));
   return r;
@@ -431,14 +728,9 @@ HttpResponse App::ListSessions(const HttpRequest& request) {
   if (!list) return FromStatus(list.error());
   json out = json::array();
   for (const auto& s : *list) {
-    out.push_back({{"id", s.handle},
-                   {"created_at", s.created_at},
-                   {"last_seen_at", s.last_seen_at},
-                   {"expires_at", d_.session_manager->ExpiresAt(s)},
-                   {"user_agent", s.user_agent},
-                   {"ip", s.ip},
-                   {"kind", s.kind == session::SessionKind::kCookie ? "session" : "token"},
-                   {"current", s.id_hash == caller->session.id_hash}});
+    json j = SessionJson(*d_.session_manager, s);
+    j["current"] = s.id_hash == caller->session.id_hash;
+    out.push_back(std::move(j));
   }
   HttpResponse r = Json(200, out);
   r.Set("X-Auth-Expires-At", std::to_string(d_.session_manager->ExpiresAt(caller->session)));
@@ -451,6 +743,12 @@ HttpResponse App::RevokeSession(const HttpRequest& request, std::string_view han
   if (!caller) return error;
   auto gone = d_.session_manager->RevokeByHandle(caller->user.id, handle);
   if (!gone) return FromStatus(gone.error());
+  json e = RequestFields(request);
+  e["username"] = caller->user.username;
+  e["sub"] = caller->user.id;
+  e["session"] = gone->handle;
+  e["by"] = "user";
+  d_.audit->Record("session.revoked", std::move(e));
   HttpResponse r = NoContent();
   if (gone->id_hash == caller->session.id_hash) r.Set("Set-Cookie", SessionCookie("", 0));
   return r;
@@ -462,13 +760,25 @@ HttpResponse App::RevokeOtherSessions(const HttpRequest& request) {
   if (!caller) return error;
   auto gone = d_.session_manager->RevokeAll(caller->user.id, caller->session.id_hash);
   if (!gone) return FromStatus(gone.error());
+  for (const session::Session& s : *gone) {
+    json e = RequestFields(request);
+    e["username"] = caller->user.username;
+    e["sub"] = caller->user.id;
+    e["session"] = s.handle;
+    e["by"] = "user";
+    d_.audit->Record("session.revoked", std::move(e));
+  }
   return Json(200, {{"revoked", gone->size()}});
 }
 
 HttpResponse App::ForwardAuth(const HttpRequest& request) {
   HttpResponse error;
   auto caller = Authenticate(request, false, &error);
-  if (!caller) return error;
+  if (!caller) {
+    metrics_.AuthCheck(error.status == 503 ? AuthOutcome::kUnavailable : AuthOutcome::kDenied);
+    return error;
+  }
+  metrics_.AuthCheck(AuthOutcome::kAllowed);
   HttpResponse r;
   r.status = 200;
   r.Set("X-Auth-User", caller->user.username);
@@ -476,6 +786,178 @@ HttpResponse App::ForwardAuth(const HttpRequest& request) {
   r.Set("X-Auth-Roles", JoinRoles(caller->user.roles));
   r.Set("X-Auth-Session", caller->session.handle);
   r.Set("X-Auth-Expires-At", std::to_string(d_.session_manager->ExpiresAt(caller->session)));
+  return r;
+}
+
+HttpResponse App::MetricsPage() {
+  Metrics::Gauges g;
+  auto alive = d_.sessions->CountAlive(SystemClock::Instance().NowSeconds());
+  g.active_sessions = alive ? static_cast<int64_t>(*alive) : -1;
+  g.password_queue_depth = d_.password_pool->queue_depth();
+  g.password_queue_capacity = d_.password_pool->queue_capacity();
+  g.password_workers = d_.password_pool->thread_count();
+  HttpResponse r;
+  r.body = metrics_.Render(g);
+  r.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  return r;
+}
+
+std::unique_ptr<App::Caller> App::AuthenticateAdmin(const HttpRequest& request,
+                                                    bool state_changing, HttpResponse* error) {
+  auto caller = Authenticate(request, state_changing, error);
+  if (!caller) return nullptr;
+  const auto& roles = caller->user.roles;
+  if (std::find(roles.begin(), roles.end(), "admin") == roles.end()) {
+    *error = Error(403, "forbidden", "this needs the admin role");
+    return nullptr;
+  }
+  return caller;
+}
+
+namespace {
+
+// Percent-decodes a path segment (RFC 3986 section 2.1); nullopt on a malformed escape or an
+// encoded '/' or NUL, which no username contains.
+std::optional<std::string> DecodeSegment(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    const char c = static_cast<char>(hi * 16 + lo);
+    if (c == '/' || c == '\0') return std::nullopt;
+    out.push_back(c);
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+void App::AdminCreateUser(const HttpRequest& request, Responder respond) {
+  if (!IsJson(request.Header("Content-Type"))) {
+    return respond(Error(415, "invalid_request", "Content-Type must be application/json"));
+  }
+  HttpResponse error;
+  auto admin = AuthenticateAdmin(request, /*state_changing=*/true, &error);
+  if (!admin) return respond(std::move(error));
+  json b;
+  if (auto bad = ParseCredentials(request, &b)) return respond(std::move(*bad));
+  auto name = user::CanonicalUsername(b["username"].get<std::string>());
+  if (!name) return respond(Error(400, "invalid_request", name.error().message()));
+  std::vector<std::string> roles;
+  if (b.contains("roles")) {
+    if (!b["roles"].is_array()) {
+      return respond(Error(400, "invalid_request", "roles must be an array of strings"));
+    }
+    for (const json& r : b["roles"]) {
+      if (!r.is_string()) {
+        return respond(Error(400, "invalid_request", "roles must be an array of strings"));
+      }
+      const std::string role = r.get<std::string>();
+      if (Status ok = user::CheckRoleName(role); !ok.ok()) {
+        return respond(Error(400, "invalid_request", ok.message()));
+      }
+      if (std::find(roles.begin(), roles.end(), role) == roles.end()) roles.push_back(role);
+    }
+  }
+  std::string password = b["password"].get<std::string>();
+  if (Status policy = crypto::CheckNewPassword(password); !policy.ok()) {
+    return respond(Error(400, "invalid_request", policy.message()));
+  }
+  json who = RequestFields(request);
+  who["by"] = admin->user.username;
+  auto work = [this, name = *name, roles = std::move(roles), password = std::move(password),
+               who = std::move(who), respond]() mutable {
+    auto hash = d_.hasher->Hash(password);
+    if (!hash) return respond(FromStatus(hash.error()));
+    user::User u{.id = user::NewUserId(),
+                 .username = name,
+                 .password_hash = std::move(*hash),
+                 .roles = std::move(roles),
+                 .created_at = SystemClock::Instance().NowSeconds()};
+    Status added = d_.users->Add(u);
+    if (added.code() == Code::kAlreadyExists) {
+      return respond(Error(409, "username_taken", "that username is taken"));
+    }
+    if (!added.ok()) return respond(FromStatus(added));
+    json e = who;
+    e["username"] = u.username;
+    e["sub"] = u.id;
+    e["roles"] = u.roles;
+    d_.audit->Record("admin.user_created", std::move(e));
+    respond(Json(201, {{"user", UserJson(u)}}));
+  };
+  if (!d_.password_pool->TrySubmit(work)) respond(Busy());
+}
+
+HttpResponse App::AdminListUsers(const HttpRequest& request) {
+  HttpResponse error;
+  auto admin = AuthenticateAdmin(request, false, &error);
+  if (!admin) return error;
+  auto users = d_.users->List();
+  if (!users) return FromStatus(users.error());
+  json out = json::array();
+  for (const user::User& u : *users) {
+    json j = UserJson(u);
+    j["created_at"] = u.created_at;
+    out.push_back(std::move(j));
+  }
+  return Json(200, out);
+}
+
+HttpResponse App::AdminUserSessions(const HttpRequest& request, std::string_view encoded,
+                                    bool revoke) {
+  HttpResponse error;
+  auto admin = AuthenticateAdmin(request, /*state_changing=*/revoke, &error);
+  if (!admin) return error;
+  auto raw = DecodeSegment(encoded);
+  if (!raw) return Error(400, "invalid_request", "malformed username in the path");
+  auto name = user::CanonicalUsername(*raw);
+  if (!name) return Error(404, "not_found", "no such user");
+  auto target = d_.users->FindByName(*name);
+  if (!target) return FromStatus(target.error());
+  if (!target->has_value()) return Error(404, "not_found", "no such user");
+  const user::User& u = **target;
+  if (!revoke) {
+    auto list = d_.session_manager->List(u.id);
+    if (!list) return FromStatus(list.error());
+    json out = json::array();
+    for (const auto& s : *list) {
+      json j = SessionJson(*d_.session_manager, s);
+      j["current"] = s.id_hash == admin->session.id_hash;
+      out.push_back(std::move(j));
+    }
+    return Json(200, out);
+  }
+  // Every session of the user, the admin's own included when they revoke themselves.
+  auto gone = d_.session_manager->RevokeAll(u.id, /*keep_id_hash=*/"");
+  if (!gone) return FromStatus(gone.error());
+  json e = RequestFields(request);
+  e["username"] = u.username;
+  e["sub"] = u.id;
+  e["by"] = admin->user.username;
+  e["revoked"] = gone->size();
+  json handles = json::array();
+  for (const auto& s : *gone) handles.push_back(s.handle);
+  e["sessions"] = std::move(handles);
+  d_.audit->Record("admin.sessions_revoked", std::move(e));
+  HttpResponse r = Json(200, {{"revoked", gone->size()}});
+  const bool self = std::any_of(gone->begin(), gone->end(), [&](const session::Session& s) {
+    return s.id_hash == admin->session.id_hash;
+  });
+  if (self) r.Set("Set-Cookie", SessionCookie("", 0));
   return r;
 }
 

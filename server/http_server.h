@@ -1,4 +1,5 @@
-// HTTP/1.1 server over Boost.Beast/Asio. The only translation unit that includes Beast.
+// HTTP/1.1 server, plain or over TLS, on Boost.Beast/Asio. http_server.cc is the only translation
+// unit that includes Beast or Asio (ssl included).
 #pragma once
 
 #include <chrono>
@@ -23,11 +24,26 @@ struct HttpServerOptions {
   std::chrono::seconds read_timeout{15};
   size_t max_connections = 10000;          // beyond: closed at accept
   std::chrono::seconds drain_timeout{10};  // graceful stop: how long in-flight requests get
+
+  // HTTPS (server.tls_cert, server.tls_key): a PEM file holding the certificate chain, leaf
+  // first, and a PEM file holding its unencrypted private key. Both empty: plain HTTP. Start()
+  // loads both and fails, naming the config key and the file, when either is missing or
+  // unreadable, when the key file is readable or writable by other users (mode 0600 or 0640
+  // expected), when the key is encrypted, or when it does not match the certificate.
+  // TLS 1.2 and 1.3 only, ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2, no compression,
+  // no renegotiation, no session tickets.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // With TLS: how long closing a connection waits for the peer's close_notify before it drops
+  // the socket anyway.
+  std::chrono::seconds tls_shutdown_timeout{2};
 };
 
 class HttpServer {
  public:
-  // Binds and listens; REQUIRES: `handler` outlives the server.
+  // Loads the TLS credentials when configured, then binds and listens. Errors: kInvalidArgument
+  // (kBadConfig) for TLS files, naming the config key; kUnavailable when it cannot listen.
+  // REQUIRES: `handler` outlives the server.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                    Handler* handler);
   virtual ~HttpServer() = default;

@@ -56,6 +56,9 @@ struct Config {
     // Origins ("https://app.example", no path) allowed in the Origin header of cookie-
     // authenticated state-changing requests, besides the server's own origin.
     std::vector<std::string> allowed_origins;
+    // JSON access log, one line per request (no secrets, no query strings): "-" stdout, "off"
+    // none, else a file path (created 0600). An addition to DESIGN.md's keys.
+    std::string access_log = "-";
     friend bool operator==(const Server&, const Server&) = default;
   };
 

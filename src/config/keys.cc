@@ -189,6 +189,9 @@ const Key kKeys[] = {
     {"server", "allowed_origins", Kind::kList,
      [](const Value& v, Config* c) { return SetList(v, &c->server.allowed_origins, CheckOrigin); },
      [](const Config& c) { return PrintList(c.server.allowed_origins); }},
+    {"server", "access_log", Kind::kString,
+     [](const Value& v, Config* c) { return SetNonEmpty(v, &c->server.access_log); },
+     [](const Config& c) { return PrintString(c.server.access_log); }},
 
     {"session", "idle_timeout", Kind::kDuration,
      [](const Value& v, Config* c) {

@@ -38,9 +38,11 @@ struct CostPoint {
 };
 constexpr CostPoint kOwaspFloor[] = {{47104, 1}, {19456, 2}, {12288, 3}, {9216, 4}, {7168, 5}};
 
+constexpr std::string_view kUnreadable = "stored password hash unreadable: ";
+
 Status UnreadableHash(std::string_view what) {
   // The message names the defect only: the stored hash itself is a secret (offline cracking).
-  return InternalError(Reason::kCrypto, "stored password hash unreadable: " + std::string(what));
+  return InternalError(Reason::kCrypto, std::string(kUnreadable) + std::string(what));
 }
 
 Status TooLong() { return ResourceExhausted(Reason::kTooLarge, "password longer than 1024 bytes"); }
@@ -216,6 +218,26 @@ Result<bool> VerifyBcrypt(std::string_view stored, std::string_view password) {
   return match;
 }
 
+// The value of one character of bcrypt's base64 alphabet ("./A-Za-z0-9"). REQUIRES: CheckBcrypt
+// accepted the string the character comes from.
+int BcryptDigit(char c) {
+  if (c == '.') return 0;
+  if (c == '/') return 1;
+  if (c >= 'A' && c <= 'Z') return c - 'A' + 2;
+  if (c >= 'a' && c <= 'z') return c - 'a' + 28;
+  return c - '0' + 54;
+}
+
+// bcrypt encodes a 16-byte salt in 22 characters and a 23-byte checksum in 31: the last character
+// of each has unused low bits (4 and 2), which crypt() always writes as zero. A stored hash with
+// them set can never equal crypt()'s output, so it would never verify.
+Status CheckBcryptPadding(std::string_view s) {
+  constexpr size_t kSaltEnd = 7 + 22 - 1;
+  if ((BcryptDigit(s[kSaltEnd]) & 0x0f) != 0) return UnreadableHash("bcrypt salt not canonical");
+  if ((BcryptDigit(s.back()) & 0x03) != 0) return UnreadableHash("bcrypt hash not canonical");
+  return Status::Ok();
+}
+
 // ---- Argon2 ------------------------------------------------------------------------------------
 
 Result<bool> VerifyArgon2(const Argon2Phc& phc, std::string_view stored,
@@ -255,6 +277,23 @@ Status CheckNewPassword(std::string_view password) {
     return InvalidArgument(Reason::kBadPassword, "password must be at least 8 characters long");
   }
   return Status::Ok();
+}
+
+Status CheckStoredHash(std::string_view stored) {
+  // Verify's own parsers, in Verify's order: what passes here, Verify can read.
+  const Status s = [&]() -> Status {
+    if (stored.size() > kMaxStoredChars) return UnreadableHash("too long");
+    if (stored.starts_with("$argon2")) return ParseArgon2Phc(stored).status();
+    if (stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$")) {
+      TESSERA_RETURN_IF_ERROR(CheckBcrypt(stored));
+      return CheckBcryptPadding(stored);
+    }
+    return UnreadableHash("unsupported scheme (Argon2 PHC or bcrypt $2a$/$2b$/$2y$ expected)");
+  }();
+  if (s.ok()) return s;
+  std::string_view defect = s.message();
+  if (defect.starts_with(kUnreadable)) defect.remove_prefix(kUnreadable.size());
+  return InvalidArgument(Reason::kBadPassword, "password hash: " + std::string(defect));
 }
 
 PasswordHasher::PasswordHasher(Options options, std::string dummy_hash)

@@ -51,6 +51,15 @@ inline constexpr size_t kMinPasswordCodePoints = 8;
 //   kInvalidArgument/kBadPassword  invalid UTF-8, a NUL byte, or fewer than 8 code points
 Status CheckNewPassword(std::string_view password);
 
+// Checks, without hashing, that `stored` is a hash PasswordHasher::Verify can read: a PHC Argon2
+// string (argon2id, argon2i or argon2d; v=19, v=16 or no version) or a bcrypt hash ($2a$, $2b$,
+// $2y$), within Verify's bounds and through the same parser, so a hash accepted here is never
+// "unreadable" at login. Stricter than Verify in one respect: a bcrypt salt or checksum whose
+// last character carries non-zero padding bits is refused, because crypt() re-encodes them and
+// such a hash could never match any password. For importing accounts (`tessera user import`).
+// Errors: kInvalidArgument/kBadPassword, the message naming the defect, never the hash.
+Status CheckStoredHash(std::string_view stored);
+
 // Argon2id cost. Parallelism is always 1 (OWASP; one worker thread per hash).
 struct PasswordHashOptions {
   // Memory per hash in KiB. OWASP's default point is 19 MiB.

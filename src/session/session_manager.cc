@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "crypto/hash.h"
+#include "crypto/hmac.h"
 #include "crypto/random.h"
 #include "tessera/jose/base64url.h"
 
@@ -49,6 +50,16 @@ SessionManager::SessionManager(SessionStore* store, SessionOptions options, cons
 
 std::string SessionManager::HashSecret(std::string_view secret) { return crypto::Sha256(secret); }
 
+std::string SessionManager::CsrfTokenFor(std::string_view secret) {
+  // HMAC keyed by the session secret: whoever holds the cookie can compute it (and already owns
+  // the session); a cross-site page, which can make the browser send the cookie but never read
+  // it, cannot. Deriving it lets the page ask for it again (GET /v1/me) instead of storing it.
+  const crypto::HmacKey key(crypto::Hash::kSha256, secret);
+  uint8_t tag[32];
+  key.Compute("tessera csrf v1", tag);
+  return jose::Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(tag), sizeof tag));
+}
+
 bool SessionManager::CheckCsrf(const Session& s, std::string_view token) {
   if (s.csrf_hash.empty() || token.empty()) return false;
   return crypto::ConstantTimeEquals(crypto::Sha256(token), s.csrf_hash);
@@ -65,7 +76,7 @@ Result<NewSession> SessionManager::Create(std::string_view user_id, SessionKind 
   const int64_t now = clock_->NowSeconds();
   NewSession out;
   out.secret = RandomToken(kSecretBytes);
-  if (kind == SessionKind::kCookie) out.csrf_token = RandomToken(kSecretBytes);
+  if (kind == SessionKind::kCookie) out.csrf_token = CsrfTokenFor(out.secret);
   Session& s = out.record;
   s.id_hash = HashSecret(out.secret);
   s.handle = RandomHandle(kHandleBytes);
@@ -135,6 +146,13 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
   if (!found) {
     TESSERA_ASSIGN_OR_RETURN(found, store_->Get(id_hash));
     if (!found) return Unknown();
+    if (options_.defer_touches) {
+      // A touch still queued is newer than what the store holds.
+      std::lock_guard lock(touches_mu_);
+      if (auto it = touches_.find(id_hash); it != touches_.end()) {
+        found->last_seen_at = std::max(found->last_seen_at, it->second);
+      }
+    }
     std::unique_lock lock(mu_);
     // A revocation that ran while we read the store may have removed this record after we read
     // it; caching it then would bring it back. Serve this one request, but do not cache.
@@ -152,7 +170,12 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
   }
   if (!passive && now - s.last_seen_at >= options_.touch_interval_seconds) {
     s.last_seen_at = now;
-    TESSERA_RETURN_IF_ERROR(store_->Touch(id_hash, now));
+    if (options_.defer_touches) {
+      std::lock_guard lock(touches_mu_);
+      touches_[id_hash] = now;
+    } else {
+      TESSERA_RETURN_IF_ERROR(store_->Touch(id_hash, now));
+    }
     std::unique_lock lock(mu_);
     if (auto it = cache_.find(id_hash); it != cache_.end()) it->second.last_seen_at = now;
   }
@@ -214,6 +237,25 @@ Result<std::vector<Session>> SessionManager::RevokeAll(std::string_view user_id,
   auto gone = store_->RemoveByUser(user_id, keep_id_hash);
   forget();
   return gone;
+}
+
+Status SessionManager::FlushTouches() {
+  std::unordered_map<std::string, int64_t> batch;
+  {
+    std::lock_guard lock(touches_mu_);
+    batch.swap(touches_);
+  }
+  if (batch.empty()) return Status::Ok();
+  std::vector<std::pair<std::string, int64_t>> touches(batch.begin(), batch.end());
+  Status written = store_->TouchMany(touches);
+  if (!written.ok()) {
+    std::lock_guard lock(touches_mu_);
+    for (auto& [id_hash, at] : batch) {
+      int64_t& queued = touches_[id_hash];
+      queued = std::max(queued, at);
+    }
+  }
+  return written;
 }
 
 Result<size_t> SessionManager::PurgeExpired() {

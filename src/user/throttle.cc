@@ -54,6 +54,16 @@ Status LoginThrottle::RecordFailure(std::string_view account, std::string_view i
   return Fail(IpKey(ip), per_ip_, now);
 }
 
+Result<int64_t> LoginThrottle::CheckIp(std::string_view ip) {
+  const int64_t now = clock_->NowSeconds();
+  TESSERA_ASSIGN_OR_RETURN(ThrottleRecord i, store_->Get(IpKey(ip)));
+  return i.blocked_until > now ? i.blocked_until - now : 0;
+}
+
+Status LoginThrottle::RecordIpAttempt(std::string_view ip) {
+  return Fail(IpKey(ip), per_ip_, clock_->NowSeconds());
+}
+
 Status LoginThrottle::RecordSuccess(std::string_view account) {
   return store_->Remove(AccountKey(account));
 }

@@ -167,6 +167,8 @@ const std::vector<KeyCase>& KeyCases() {
          return c.server.allowed_origins ==
                 std::vector<std::string>{"https://app.example", "http://localhost:3000"};
        }},
+      {"server.access_log", "\"/var/log/tessera/access.log\"", "/var/log/tessera/access.log",
+       [](const Config& c) { return c.server.access_log == "/var/log/tessera/access.log"; }},
       {"session.idle_timeout", "\"30m\"", "30m",
        [](const Config& c) { return c.session.idle_timeout == std::chrono::minutes(30); }},
       {"session.absolute_timeout", "\"400d\"", "400d",
@@ -220,7 +222,7 @@ TEST(LoadConfig, EveryKeyHasACase) {
   for (const Key& key : AllKeys()) keys.insert(DottedName(key));
   for (const KeyCase& c : KeyCases()) cased.insert(c.key);
   EXPECT_EQ(keys, cased);
-  EXPECT_EQ(keys.size(), 28u);
+  EXPECT_EQ(keys.size(), 29u);
 }
 
 TEST(LoadConfig, EveryKeyFromToml) {
@@ -362,6 +364,7 @@ const std::vector<BadCase>& BadCases() {
       {"server.listen", "8080", nullptr, "expected a string, got an integer"},
       {"server.data", "\"\"", "", "must not be empty"},
       {"server.tls_cert", "1", nullptr, "expected a string, got an integer"},
+      {"server.access_log", "\"\"", "", "must not be empty"},
       {"server.tls_key", "false", nullptr, "expected a string, got a boolean"},
       {"server.trusted_proxies", "[\"10.0.0.0/33\"]", "10.0.0.0/33", "prefix length"},
       {"server.trusted_proxies", "[\"proxy.internal\"]", "proxy.internal", "not an IP address"},

@@ -312,6 +312,14 @@ test('(1) no cookie: the API answers 401 JSON, the browser app redirects to sign
   assert.equal(signin.seen, null);
   assert.notEqual(signin.res.status, 302);
   assert.equal(signin.res.headers['x-content-type-options'], 'nosniff', 'answered by tessera');
+  assert.match(signin.res.headers['content-security-policy'], /default-src 'none'/);
+  // ...and so are its style sheet and script, or the page would render bare behind nginx.
+  for (const [p, type] of [['/assets/app.css', /^text\/css/], ['/assets/signin.js', /javascript/]]) {
+    const asset = await throughApp('GET', p);
+    assert.equal(asset.res.status, 200, p);
+    assert.match(asset.res.headers['content-type'], type, p);
+    assert.equal(asset.seen, null, p);
+  }
 });
 
 test('(2) login through nginx, then the app sees who is calling', async () => {
@@ -458,7 +466,8 @@ test('(5) HEAD is authenticated like GET', async () => {
 });
 
 test('only what the file lists is reachable; plain HTTP only redirects', async () => {
-  for (const p of ['/_tessera_auth', '/healthz', '/readyz', '/metrics', '/other']) {
+  for (const p of ['/_tessera_auth', '/healthz', '/readyz', '/metrics', '/other',
+                   '/assets/a/b.css', '/account/x']) {
     const r = await throughApp('GET', p);
     assert.equal(r.res.status, 404, p);
     assert.equal(r.seen, null, p);

@@ -125,7 +125,7 @@ test('me, sessions and forward-auth recognise the cookie and nothing else', asyn
   assert.equal(me.status, 200);
   assert.deepEqual(await me.json(), { sub: body.user.sub, username: 'alice',
                                       roles: ['admin', 'ops'], sid: body.session.id,
-                                      auth: 'session' });
+                                      auth: 'session', csrf_token: body.csrf_token });
   assert.ok(me.headers.get('x-auth-expires-at'));
   for (const headers of [{}, withCookie('A'.repeat(43)), withCookie('garbage'),
                          { 'x-session': cookie }, { authorization: `Bearer ${cookie}` }]) {
@@ -151,9 +151,15 @@ test('me, sessions and forward-auth recognise the cookie and nothing else', asyn
 
 test('state-changing requests need the CSRF token and an allowed Origin', async () => {
   const { cookie, body } = await login();
+  const other = await login();
   const logout = (headers) => fetch(`${base}/v1/logout`, { method: 'POST', headers });
   for (const headers of [withCookie(cookie),
                          withCookie(cookie, { 'x-csrf-token': 'A'.repeat(43) }),
+                         // Another session's token is no good here (bound to the session).
+                         withCookie(cookie, { 'x-csrf-token': other.body.csrf_token }),
+                         // A browser that says "cross-site" is believed even without Origin.
+                         withCookie(cookie, { 'x-csrf-token': body.csrf_token,
+                                              'sec-fetch-site': 'cross-site' }),
                          withCookie(cookie, { 'x-csrf-token': body.csrf_token,
                                               origin: 'http://evil.example' }),
                          withCookie(cookie, { 'x-csrf-token': body.csrf_token, origin: 'null' })]) {
@@ -168,6 +174,19 @@ test('state-changing requests need the CSRF token and an allowed Origin', async 
   assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 401);
   // Logging out again is harmless.
   assert.equal((await logout(withCookie(cookie))).status, 204);
+  // GET /v1/me tells a page the CSRF token of its session (derived from it, so stable).
+  const me = await (await fetch(`${base}/v1/me`, { headers: withCookie(other.cookie) })).json();
+  assert.equal(me.csrf_token, other.body.csrf_token);
+});
+
+test('a cross-site login is refused (login CSRF)', async () => {
+  for (const headers of [{ origin: 'http://evil.example' }, { origin: 'null' },
+                         { 'sec-fetch-site': 'cross-site' }]) {
+    const { res } = await login('alice', PASSWORD, headers);
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get('set-cookie'), null);
+  }
+  assert.equal((await login('alice', PASSWORD, { origin: base })).res.status, 200);
 });
 
 test('a login never adopts the identifier the client brought (fixation)', async () => {
@@ -227,13 +246,20 @@ test('bad requests get precise errors and the server keeps serving', async () =>
                               ['[1,2]', 'application/json'],
                               ['{"username":"alice"}', 'application/json'],
                               ['{"username":"a","password":"b","password":"c"}', 'application/json'],
-                              [`username=alice&password=${PASSWORD}`, 'application/x-www-form-urlencoded'],
-                              [JSON.stringify({ username: 'alice', password: PASSWORD }), 'text/plain'],
                               [JSON.stringify({ username: 'alice', password: 'x'.repeat(2000) }), 'application/json'],
                               [JSON.stringify({ username: 'alice', password: PASSWORD, mode: 'magic' }), 'application/json']]) {
     const res = await post(body, type);
     assert.equal(res.status, 400, body.slice(0, 60));
     assert.equal((await res.json()).error, 'invalid_request');
+  }
+  // Simple (CORS-safelisted) types a cross-site form can send: 415, never a session.
+  for (const [body, type] of [[`username=alice&password=${PASSWORD}`, 'application/x-www-form-urlencoded'],
+                              [JSON.stringify({ username: 'alice', password: PASSWORD }), 'text/plain'],
+                              [JSON.stringify({ username: 'alice', password: PASSWORD }), 'multipart/form-data; boundary=x']]) {
+    const res = await post(body, type);
+    assert.equal(res.status, 415, type);
+    assert.equal((await res.json()).error, 'invalid_request');
+    assert.equal(res.headers.get('set-cookie'), null);
   }
   const huge = await post(JSON.stringify({ username: 'alice', password: 'x'.repeat(1 << 20) }));
   assert.equal(huge.status, 413);
@@ -259,6 +285,43 @@ test('bad requests get precise errors and the server keeps serving', async () =>
                                    `10000\r\n${'a'.repeat(0x10000)}\r\n10000\r\n${'a'.repeat(0x10000)}\r\n`);
   assert.match(chunkedForever, /^HTTP\/1\.1 413 /);
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
+});
+
+test('responses are framed exactly: pipelining, HEAD, 204, HTTP/1.0 keep-alive', async () => {
+  const { cookie, body } = await login();
+  const c = `Cookie: __Host-tessera_session=${cookie}\r\n`;
+  // Three pipelined requests on one connection, the last asking to close.
+  const three = await raw(base, `GET /v1/auth HTTP/1.1\r\nHost: x\r\n${c}\r\n` +
+                                `HEAD /v1/auth HTTP/1.1\r\nHost: x\r\n${c}\r\n` +
+                                `GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  const heads = three.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(heads.length, 3, three);
+  assert.match(heads[0], /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(heads[0], /\r\nX-Auth-User: alice\r\n/);
+  assert.match(heads[0], /\r\nContent-Length: 0\r\n/);
+  assert.doesNotMatch(heads[0], /Connection:/i, 'HTTP/1.1 keeps alive without saying so');
+  assert.match(heads[1], /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n$/, 'HEAD: headers only');
+  assert.match(heads[2], /\r\nConnection: close\r\nContent-Length: 15\r\n\r\n\{"status":"ok"\}$/);
+  // HEAD announces the length GET would send, and sends no body.
+  const getMe = await raw(base, `GET /v1/me HTTP/1.1\r\nHost: x\r\n${c}Connection: close\r\n\r\n`);
+  const headMe = await raw(base, `HEAD /v1/me HTTP/1.1\r\nHost: x\r\n${c}Connection: close\r\n\r\n`);
+  const len = getMe.match(/\r\nContent-Length: (\d+)\r\n/)[1];
+  assert.equal(getMe.split('\r\n\r\n')[1].length, Number(len));
+  assert.match(headMe, new RegExp(`\\r\\nContent-Length: ${len}\\r\\n\\r\\n$`));
+  // 204 has neither a body nor a Content-Length (RFC 9110 section 8.6).
+  const other = await login();
+  const revoke = await raw(base, `DELETE /v1/sessions/${other.body.session.id} HTTP/1.1\r\nHost: x\r\n${c}` +
+                                 `X-CSRF-Token: ${body.csrf_token}\r\nConnection: close\r\n\r\n`);
+  assert.match(revoke, /^HTTP\/1\.1 204 No Content\r\n/);
+  assert.doesNotMatch(revoke, /Content-Length/i);
+  assert.ok(revoke.endsWith('\r\n\r\n'));
+  // An HTTP/1.0 client that asks for keep-alive is told so, and gets two answers on one socket.
+  const old = await raw(base, 'GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' +
+                              'GET /healthz HTTP/1.0\r\n\r\n');
+  const olds = old.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(olds.length, 2, old);
+  assert.match(olds[0], /\r\nConnection: keep-alive\r\n/);
+  assert.match(olds[1], /\r\nConnection: close\r\n/);
 });
 
 test('sessions survive a restart; SIGTERM stops cleanly', async () => {

@@ -9,10 +9,12 @@ export function tessera(args, input = '', env = {}) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-// Starts `tessera serve` on 127.0.0.1 and a free port; resolves once it prints its URL.
-// `exited` resolves with {code, signal} when the process ends.
-export async function startServer(dataDir, env = {}) {
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir], {
+// Starts `tessera serve` on 127.0.0.1 and a free port; resolves once it prints its URL
+// (http:// or, with TLS configured, https://). `env` is added to the environment; `args` are
+// appended to the command line (e.g. ['--config', file]). `exited` resolves with {code, signal}
+// when the process ends.
+export async function startServer(dataDir, env = {}, { args = [] } = {}) {
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -22,7 +24,7 @@ export async function startServer(dataDir, env = {}) {
     const timer = setTimeout(() => reject(new Error(`no URL from tessera serve: ${out}`)), 15000);
     child.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
+      const m = out.match(/listening on (https?:\/\/\S+)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
     child.stderr.on('data', (d) => { out += d; });

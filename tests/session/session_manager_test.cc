@@ -116,6 +116,41 @@ TEST_F(SessionManagerTest, LastSeenWritesAreThrottled) {
   EXPECT_EQ(store_->Get(s->record.id_hash)->value().last_seen_at, kT0 + 60);
 }
 
+TEST_F(SessionManagerTest, DeferredTouchesWaitForFlushAndAreNeverLost) {
+  SessionOptions o;
+  o.touch_interval_seconds = 10;
+  o.idle_timeout_seconds = 100;
+  o.defer_touches = true;
+  auto m = Manager(o);
+  auto s = m.Create("u1", SessionKind::kCookie, {});
+  ASSERT_TRUE(s);
+  const std::string& id = s->record.id_hash;
+  clock_.Advance(60);
+  auto seen = m.Authenticate(s->secret, false);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->last_seen_at, kT0 + 60);                       // the caller sees it at once
+  EXPECT_EQ(store_->Get(id)->value().last_seen_at, kT0);         // the store not yet
+  ASSERT_TRUE(m.FlushTouches().ok());
+  EXPECT_EQ(store_->Get(id)->value().last_seen_at, kT0 + 60);
+  ASSERT_TRUE(m.FlushTouches().ok());                            // nothing queued: no-op
+
+  // A queued touch counts even when the record is read from the store again (the cache dropped
+  // it): without it the session would look idle since kT0 + 60 and be expired at kT0 + 200.
+  o.cache_capacity = 1;
+  auto small = Manager(o);
+  auto other = small.Create("u2", SessionKind::kCookie, {});
+  ASSERT_TRUE(other);
+  clock_.Set(kT0 + 150);
+  ASSERT_TRUE(small.Authenticate(s->secret, false));      // queues kT0 + 150
+  ASSERT_TRUE(small.Authenticate(other->secret, false));  // the cache is full: cleared
+  clock_.Set(kT0 + 200);
+  auto later = small.Authenticate(s->secret, /*passive=*/true);
+  ASSERT_TRUE(later) << later.error().ToString();
+  EXPECT_EQ(later->last_seen_at, kT0 + 150);
+  ASSERT_TRUE(small.FlushTouches().ok());
+  EXPECT_EQ(store_->Get(id)->value().last_seen_at, kT0 + 150);
+}
+
 TEST_F(SessionManagerTest, RevocationTakesEffectAtOnceDespiteTheCache) {
   auto m = Manager();
   auto a = m.Create("u1", SessionKind::kCookie, {});

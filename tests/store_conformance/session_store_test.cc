@@ -1,6 +1,12 @@
 // One suite, every SessionStore backend (Chromium's cookie_store_unittest.h pattern).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+#include <latch>
+#include <thread>
+
+#include "crypto/hash.h"
 #include "store_conformance/store_factory.h"
 #include "tessera/session/session_store.h"
 
@@ -22,9 +28,46 @@ Session Make(const std::string& id, const std::string& user, int64_t created, in
                  .ip = "127.0.0.1"};
 }
 
+// A token session: no CSRF token, its secret is the refresh family.
+Session MakeToken(const std::string& id, const std::string& user, int64_t created,
+                  int64_t expires) {
+  Session s = Make(id, user, created, expires);
+  s.kind = SessionKind::kToken;
+  s.csrf_hash.clear();
+  return s;
+}
+
+// The stored form of the refresh token called `name`: binary SHA-256, as the token layer keeps it.
+std::string Rt(const std::string& name) { return crypto::Sha256("refresh token " + name); }
+
+// Presents `presented` at `now`, offering `successor` to replace it.
+RefreshRotation Present(const std::string& presented, const std::string& successor, int64_t now,
+                        int64_t grace = 10) {
+  return RefreshRotation{.presented_hash = Rt(presented),
+                         .successor_hash = Rt(successor),
+                         .sealed_successor = "sealed(" + successor + ")",
+                         .now = now,
+                         .grace_seconds = grace};
+}
+
 template <typename Backend>
 class SessionStoreTest : public ::testing::Test {
  protected:
+  // The outcome of a rotation that must not fail.
+  RefreshOutcome Outcome(const RefreshRotation& r) {
+    auto got = store_->RotateRefresh(r);
+    EXPECT_TRUE(got) << got.error().ToString();
+    return got ? got->outcome : RefreshOutcome::kUnknown;
+  }
+  std::vector<Revocation> Revocations(int64_t now) {
+    auto got = store_->ListRevocations(now);
+    EXPECT_TRUE(got) << got.error().ToString();
+    std::vector<Revocation> out = got ? *got : std::vector<Revocation>();
+    std::sort(out.begin(), out.end(),
+              [](const Revocation& a, const Revocation& b) { return a.handle < b.handle; });
+    return out;
+  }
+
   TempDir dir_;
   std::unique_ptr<SessionStore> store_ = Backend::Sessions(dir_.path());
 };
@@ -85,6 +128,21 @@ TYPED_TEST(SessionStoreTest, TouchUpdatesLastSeenAndIgnoresMissing) {
   ASSERT_TRUE(this->store_->Touch(s.id_hash, 150).ok());
   EXPECT_EQ(this->store_->Get(s.id_hash)->value().last_seen_at, 150);
   EXPECT_TRUE(this->store_->Touch(std::string(33, 'q'), 150).ok());
+}
+
+TYPED_TEST(SessionStoreTest, TouchManyMovesLastSeenForwardOnly) {
+  const Session a = Make("a", "u1", 100, 1000), b = Make("b", "u1", 100, 1000);
+  ASSERT_TRUE(this->store_->Create(a, {}, 100, nullptr).ok());
+  ASSERT_TRUE(this->store_->Create(b, {}, 100, nullptr).ok());
+  ASSERT_TRUE(this->store_->TouchMany({}).ok());
+  ASSERT_TRUE(
+      this->store_->TouchMany({{a.id_hash, 170}, {b.id_hash, 160}, {std::string(33, 'q'), 150}})
+          .ok());
+  EXPECT_EQ(this->store_->Get(a.id_hash)->value().last_seen_at, 170);
+  EXPECT_EQ(this->store_->Get(b.id_hash)->value().last_seen_at, 160);
+  EXPECT_FALSE(this->store_->Get(std::string(33, 'q'))->has_value());  // never created
+  ASSERT_TRUE(this->store_->TouchMany({{a.id_hash, 120}}).ok());
+  EXPECT_EQ(this->store_->Get(a.id_hash)->value().last_seen_at, 170);
 }
 
 TYPED_TEST(SessionStoreTest, RemoveReturnsTheRecordOnce) {
@@ -168,6 +226,349 @@ TYPED_TEST(SessionStoreTest, BinaryAndUnicodeFieldsRoundTrip) {
   s.user_agent = "Mozilla/5.0 (📱; ü)";
   ASSERT_TRUE(this->store_->Create(s, {}, 100, nullptr).ok());
   EXPECT_EQ(this->store_->Get(s.id_hash)->value(), s);
+}
+
+// Token sessions (issue 4): refresh-token families, rotation, reuse detection, revocations.
+
+TYPED_TEST(SessionStoreTest, TokenSessionRotatesItsLiveToken) {
+  const Session s = MakeToken("a", "u1", 100, 1000);
+  ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("1"), {}, 100, nullptr).ok());
+  EXPECT_EQ(this->store_->Get(s.id_hash)->value(), s);
+  RefreshRotation r = Present("1", "2", 150);
+  r.access_expires_at = 1050;
+  auto got = this->store_->RotateRefresh(r);
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(got->outcome, RefreshOutcome::kRotated);
+  EXPECT_EQ(got->presented, (RefreshRecord{.hash = Rt("1"),
+                                           .session_id_hash = s.id_hash,
+                                           .issued_at = 100,
+                                           .rotated_at = 150,
+                                           .successor_hash = Rt("2"),
+                                           .sealed_successor = "sealed(2)"}));
+  Session updated = s;
+  updated.last_seen_at = 150;  // a refresh is activity
+  updated.tokens_until = 1050;
+  EXPECT_EQ(got->session, updated);
+  EXPECT_EQ(this->store_->Get(s.id_hash)->value(), updated);
+  // The successor is live, issued at the rotation.
+  auto next = this->store_->RotateRefresh(Present("2", "3", 200));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->outcome, RefreshOutcome::kRotated);
+  EXPECT_EQ(next->presented.issued_at, 150);
+  EXPECT_EQ(next->session.tokens_until, 1050);  // never lowered
+}
+
+TYPED_TEST(SessionStoreTest, CreateTokenSessionRefusesWhatItCannotKeep) {
+  EXPECT_EQ(this->store_->CreateTokenSession(Make("c", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+                .code(),
+            Code::kInvalidArgument);  // a cookie session has no family
+  EXPECT_EQ(this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), "", {}, 100, nullptr)
+                .code(),
+            Code::kInvalidArgument);
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+          .ok());
+  // Another login whose first token collides stores nothing at all.
+  const Session b = MakeToken("b", "u1", 100, 1000);
+  EXPECT_EQ(this->store_->CreateTokenSession(b, Rt("1"), {}, 100, nullptr).code(),
+            Code::kAlreadyExists);
+  EXPECT_FALSE(this->store_->Get(b.id_hash)->has_value());
+  EXPECT_EQ(this->store_->ListByUser("u1")->size(), 1u);
+  EXPECT_EQ(this->Outcome(Present("1", "2", 150)), RefreshOutcome::kRotated);
+}
+
+TYPED_TEST(SessionStoreTest, UnknownTokenChangesNothing) {
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+          .ok());
+  auto got = this->store_->RotateRefresh(Present("forged", "2", 150));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->outcome, RefreshOutcome::kUnknown);
+  EXPECT_EQ(got->presented, RefreshRecord{});
+  EXPECT_EQ(got->session, Session{});
+  EXPECT_EQ(this->Outcome(Present("2", "3", 150)), RefreshOutcome::kUnknown);  // not stored
+  EXPECT_EQ(this->Outcome(Present("1", "2", 150)), RefreshOutcome::kRotated);
+}
+
+TYPED_TEST(SessionStoreTest, RotateRefusesMalformedRequests) {
+  RefreshRotation r = Present("1", "2", 150);
+  r.presented_hash.clear();
+  EXPECT_EQ(this->store_->RotateRefresh(r).error().code(), Code::kInvalidArgument);
+  r = Present("1", "2", 150);
+  r.successor_hash.clear();
+  EXPECT_EQ(this->store_->RotateRefresh(r).error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->store_->RotateRefresh(Present("1", "2", 0)).error().code(),
+            Code::kInvalidArgument);  // rotated_at 0 would read as live
+}
+
+// Two tabs refresh with one token: the second gets the first one's successor, not a second one.
+TYPED_TEST(SessionStoreTest, ReplayInsideGraceReturnsTheSameSuccessor) {
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+          .ok());
+  ASSERT_EQ(this->Outcome(Present("1", "2", 200)), RefreshOutcome::kRotated);
+  RefreshRotation replay = Present("1", "x", 210);  // the last second of the window
+  replay.access_expires_at = 1100;
+  auto got = this->store_->RotateRefresh(replay);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->outcome, RefreshOutcome::kGraceReplay);
+  EXPECT_EQ(got->presented.successor_hash, Rt("2"));
+  EXPECT_EQ(got->presented.sealed_successor, "sealed(2)");
+  EXPECT_EQ(got->presented.rotated_at, 200);
+  EXPECT_EQ(got->session.handle, "h-a");
+  EXPECT_EQ(got->session.tokens_until, 1100);  // the access token issued with the replay
+  EXPECT_EQ(this->store_->Get(got->session.id_hash)->value().tokens_until, 1100);
+  EXPECT_EQ(this->Outcome(Present("x", "y", 211)), RefreshOutcome::kUnknown);  // never stored
+  EXPECT_EQ(this->Outcome(Present("2", "3", 211)), RefreshOutcome::kRotated);
+}
+
+TYPED_TEST(SessionStoreTest, ReplayAfterTheGraceWindowIsTheft) {
+  const Session s = MakeToken("a", "u1", 100, 1000);
+  ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("1"), {}, 100, nullptr).ok());
+  RefreshRotation r = Present("1", "2", 200);
+  r.access_expires_at = 1100;
+  ASSERT_EQ(this->Outcome(r), RefreshOutcome::kRotated);
+  auto got = this->store_->RotateRefresh(Present("1", "x", 211));  // one second too late
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->outcome, RefreshOutcome::kReuseDetected);
+  EXPECT_EQ(got->presented.hash, Rt("1"));
+  EXPECT_EQ(got->presented.successor_hash, Rt("2"));
+  EXPECT_EQ(got->session.handle, "h-a");
+  EXPECT_EQ(got->session.tokens_until, 1100);
+  // The session and the live successor the thief (or the victim) holds are gone.
+  EXPECT_FALSE(this->store_->Get(s.id_hash)->has_value());
+  EXPECT_EQ(this->Outcome(Present("2", "3", 212)), RefreshOutcome::kUnknown);
+  EXPECT_EQ(this->Outcome(Present("1", "3", 212)), RefreshOutcome::kUnknown);
+  EXPECT_EQ(this->Revocations(211), (std::vector<Revocation>{{"h-a", 1100}}));
+}
+
+TYPED_TEST(SessionStoreTest, ReplayOfAnAncestorIsTheftEvenInsideGrace) {
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+          .ok());
+  ASSERT_EQ(this->Outcome(Present("1", "2", 200)), RefreshOutcome::kRotated);
+  ASSERT_EQ(this->Outcome(Present("2", "3", 201)), RefreshOutcome::kRotated);
+  // Token 1's successor was used already: no tab can still be waiting for it.
+  EXPECT_EQ(this->Outcome(Present("1", "x", 202)), RefreshOutcome::kReuseDetected);
+  EXPECT_EQ(this->Outcome(Present("3", "4", 202)), RefreshOutcome::kUnknown);
+}
+
+TYPED_TEST(SessionStoreTest, WithoutGraceEveryReuseIsTheft) {
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+          .ok());
+  ASSERT_EQ(this->Outcome(Present("1", "2", 200, /*grace=*/0)), RefreshOutcome::kRotated);
+  EXPECT_EQ(this->Outcome(Present("1", "x", 200, /*grace=*/0)), RefreshOutcome::kReuseDetected);
+  EXPECT_TRUE(this->store_->ListByUser("u1")->empty());
+}
+
+TYPED_TEST(SessionStoreTest, FamilyEndsWithItsSessionsDeadlines) {
+  Session s = MakeToken("a", "u1", 100, 1000);
+  s.last_seen_at = 500;
+  ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("1"), {}, 100, nullptr).ok());
+  EXPECT_EQ(this->Outcome(Present("1", "2", 1000)), RefreshOutcome::kUnknown);  // absolute
+  RefreshRotation idle = Present("1", "2", 900);
+  idle.idle_cutoff = 501;  // last seen at 500: one second past the idle timeout
+  EXPECT_EQ(this->Outcome(idle), RefreshOutcome::kUnknown);
+  // Neither refusal changed anything: one second earlier each, the token is still live.
+  idle.idle_cutoff = 500;
+  idle.now = 999;
+  EXPECT_EQ(this->Outcome(idle), RefreshOutcome::kRotated);
+  EXPECT_TRUE(this->store_->Get(s.id_hash)->has_value());  // the store keeps policy out
+}
+
+TYPED_TEST(SessionStoreTest, SuccessorCollisionChangesNothing) {
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+          .ok());
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("b", "u1", 100, 1000), Rt("9"), {}, 100, nullptr)
+          .ok());
+  EXPECT_EQ(this->store_->RotateRefresh(Present("1", "9", 150)).error().code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(this->Outcome(Present("1", "2", 150)), RefreshOutcome::kRotated);  // still live
+  auto b = this->store_->RotateRefresh(Present("9", "10", 150));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->outcome, RefreshOutcome::kRotated);
+  EXPECT_EQ(b->session.handle, "h-b");
+}
+
+TYPED_TEST(SessionStoreTest, TheftEndsOnlyThatFamily) {
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+          .ok());
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("b", "u1", 110, 1000), Rt("9"), {}, 110, nullptr)
+          .ok());
+  ASSERT_TRUE(this->store_->Create(Make("c", "u1", 120, 1000), {}, 120, nullptr).ok());
+  ASSERT_EQ(this->Outcome(Present("1", "2", 200, 0)), RefreshOutcome::kRotated);
+  ASSERT_EQ(this->Outcome(Present("1", "3", 200, 0)), RefreshOutcome::kReuseDetected);
+  EXPECT_EQ(this->Outcome(Present("9", "10", 200)), RefreshOutcome::kRotated);
+  auto left = this->store_->ListByUser("u1");
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[0].handle, "h-b");
+  EXPECT_EQ((*left)[1].handle, "h-c");
+}
+
+// However a session ends, its refresh tokens die with it and its handle stays revoked while its
+// access tokens live (DESIGN.md, the bridge).
+TYPED_TEST(SessionStoreTest, EveryRemovalEndsTheFamilyAndRevokesTheHandle) {
+  SessionStore& store = *this->store_;
+  const LimitPolicy one{.max_per_user = 1, .on_limit = OnLimit::kEvictOldest};
+  const std::vector<std::pair<std::string, std::function<void(const Session&)>>> ways = {
+      {"Remove", [&](const Session& s) { ASSERT_TRUE(store.Remove(s.id_hash)->has_value()); }},
+      {"RemoveByHandle",
+       [&](const Session& s) { ASSERT_TRUE(store.RemoveByHandle(s.handle)->has_value()); }},
+      {"RemoveByUser",
+       [&](const Session& s) { ASSERT_EQ(store.RemoveByUser(s.user_id, "")->size(), 1u); }},
+      {"RemoveExpired",
+       [&](const Session& s) { ASSERT_EQ(store.RemoveExpired(s.expires_at, 0).value(), 1u); }},
+      {"RemoveByRefresh",
+       [&](const Session& s) {
+         auto gone = store.RemoveByRefresh(Rt(s.user_id + "-old"));  // a rotated token will do
+         ASSERT_TRUE(gone && gone->has_value());
+         EXPECT_EQ((*gone)->id_hash, s.id_hash);
+       }},
+      {"Create evicting",
+       [&](const Session& s) {
+         std::vector<Session> evicted;
+         ASSERT_TRUE(
+             store.Create(Make("n" + s.user_id, s.user_id, 150, 700), one, 150, &evicted).ok());
+         ASSERT_EQ(evicted.size(), 1u);
+         EXPECT_EQ(evicted[0].tokens_until, 600);
+       }},
+      {"CreateTokenSession evicting",
+       [&](const Session& s) {
+         std::vector<Session> evicted;
+         ASSERT_TRUE(store
+                         .CreateTokenSession(MakeToken("n" + s.user_id, s.user_id, 150, 700),
+                                             Rt(s.user_id + "-next"), one, 150, &evicted)
+                         .ok());
+         ASSERT_EQ(evicted.size(), 1u);
+       }},
+  };
+  for (const auto& [name, remove] : ways) {
+    SCOPED_TRACE(name);
+    const std::string user = "user-" + name;
+    const Session s = MakeToken(name, user, 100, 500);
+    ASSERT_TRUE(store.CreateTokenSession(s, Rt(user + "-old"), {}, 100, nullptr).ok());
+    ASSERT_EQ(this->Outcome(Present(user + "-old", user + "-live", 110)), RefreshOutcome::kRotated);
+    ASSERT_TRUE(store.ExtendTokensUntil(s.id_hash, 600).ok());
+    remove(s);
+    EXPECT_FALSE(store.Get(s.id_hash)->has_value());
+    EXPECT_EQ(this->Outcome(Present(user + "-live", user + "-x", 120)), RefreshOutcome::kUnknown);
+    EXPECT_EQ(this->Outcome(Present(user + "-old", user + "-x", 120)), RefreshOutcome::kUnknown);
+    const std::vector<Revocation> revoked = this->Revocations(500);
+    EXPECT_TRUE(std::find(revoked.begin(), revoked.end(), Revocation{s.handle, 600}) !=
+                revoked.end());
+  }
+  EXPECT_EQ(this->Revocations(500).size(), ways.size());
+}
+
+TYPED_TEST(SessionStoreTest, RemovalWithoutAccessTokensRevokesNothing) {
+  ASSERT_TRUE(this->store_->Create(Make("c", "u1", 100, 1000), {}, 100, nullptr).ok());
+  ASSERT_TRUE(
+      this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
+          .ok());
+  EXPECT_EQ(this->store_->RemoveByUser("u1", "")->size(), 2u);
+  EXPECT_TRUE(this->Revocations(0).empty());
+}
+
+TYPED_TEST(SessionStoreTest, RevocationLastsUntilTheLastAccessTokenExpires) {
+  const Session s = MakeToken("a", "u1", 100, 1000);
+  ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("1"), {}, 100, nullptr).ok());
+  ASSERT_TRUE(this->store_->ExtendTokensUntil(s.id_hash, 900).ok());
+  ASSERT_TRUE(this->store_->Remove(s.id_hash)->has_value());
+  EXPECT_EQ(this->Revocations(899), (std::vector<Revocation>{{"h-a", 900}}));
+  EXPECT_TRUE(this->Revocations(900).empty());
+  ASSERT_TRUE(this->store_->RemoveExpired(899, 0));
+  EXPECT_EQ(this->Revocations(0).size(), 1u);  // still needed at 899
+  ASSERT_TRUE(this->store_->RemoveExpired(900, 0));
+  EXPECT_TRUE(this->Revocations(0).empty());  // purged once its tokens are all expired
+}
+
+TYPED_TEST(SessionStoreTest, ExtendTokensUntilOnlyMovesForward) {
+  const Session c = Make("c", "u1", 100, 1000);  // a cookie session may carry tokens too
+  ASSERT_TRUE(this->store_->Create(c, {}, 100, nullptr).ok());
+  ASSERT_TRUE(this->store_->ExtendTokensUntil(c.id_hash, 500).ok());
+  ASSERT_TRUE(this->store_->ExtendTokensUntil(c.id_hash, 400).ok());
+  EXPECT_EQ(this->store_->Get(c.id_hash)->value().tokens_until, 500);
+  ASSERT_TRUE(this->store_->ExtendTokensUntil(c.id_hash, 500).ok());  // idempotent
+  // A session that is gone gets no token: no revocation entry would ever cover it.
+  Status gone = this->store_->ExtendTokensUntil(std::string(33, 'q'), 500);
+  EXPECT_EQ(gone.code(), Code::kNotFound);
+  EXPECT_EQ(gone.reason(), Reason::kUnknownSession);
+  EXPECT_FALSE(this->store_->Get(std::string(33, 'q'))->has_value());
+}
+
+TYPED_TEST(SessionStoreTest, RemoveByRefreshTakesTheWholeFamilyOnce) {
+  const Session s = MakeToken("a", "u1", 100, 1000);
+  ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("1"), {}, 100, nullptr).ok());
+  ASSERT_EQ(this->Outcome(Present("1", "2", 150)), RefreshOutcome::kRotated);
+  auto gone = this->store_->RemoveByRefresh(Rt("2"));
+  ASSERT_TRUE(gone && gone->has_value());
+  EXPECT_EQ((*gone)->handle, "h-a");
+  EXPECT_FALSE(this->store_->RemoveByRefresh(Rt("1"))->has_value());
+  EXPECT_FALSE(this->store_->RemoveByRefresh(Rt("never"))->has_value());
+}
+
+// Many requests present one live token at the same moment (RT-04, F10).
+TYPED_TEST(SessionStoreTest, ConcurrentRefreshesMakeOneSuccessor) {
+  for (const int64_t grace : {int64_t{10}, int64_t{0}}) {
+    SCOPED_TRACE(grace);
+    const std::string family = "g" + std::to_string(grace);
+    const Session s = MakeToken(family, "u1", 100, 1000);
+    ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt(family), {}, 100, nullptr).ok());
+    constexpr int kThreads = 8;
+    std::vector<Result<RefreshResult>> results(kThreads,
+                                               Status(Code::kInternal, Reason::kNone, ""));
+    std::latch start(kThreads);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        start.arrive_and_wait();
+        results[i] = this->store_->RotateRefresh(
+            Present(family, family + "-" + std::to_string(i), 200, grace));
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::vector<int> rotated, replayed, reused, unknown;
+    for (int i = 0; i < kThreads; ++i) {
+      ASSERT_TRUE(results[i]) << results[i].error().ToString();
+      switch (results[i]->outcome) {
+        case RefreshOutcome::kRotated:
+          rotated.push_back(i);
+          break;
+        case RefreshOutcome::kGraceReplay:
+          replayed.push_back(i);
+          break;
+        case RefreshOutcome::kReuseDetected:
+          reused.push_back(i);
+          break;
+        case RefreshOutcome::kUnknown:
+          unknown.push_back(i);
+          break;
+      }
+    }
+    ASSERT_EQ(rotated.size(), 1u);
+    const std::string winner = family + "-" + std::to_string(rotated[0]);
+    if (grace > 0) {
+      EXPECT_EQ(replayed.size(), kThreads - 1u);
+      for (int i : replayed) EXPECT_EQ(results[i]->presented.successor_hash, Rt(winner));
+    } else {
+      // The first late request ends the family; the ones after it find nothing.
+      EXPECT_EQ(reused.size(), 1u);
+      EXPECT_EQ(unknown.size(), kThreads - 2u);
+    }
+    // At most one live token: no loser's successor was stored.
+    for (int i = 0; i < kThreads; ++i) {
+      if (i == rotated[0]) continue;
+      const std::string loser = family + "-" + std::to_string(i);
+      EXPECT_EQ(this->Outcome(Present(loser, loser + "+", 201)), RefreshOutcome::kUnknown);
+    }
+    EXPECT_EQ(this->Outcome(Present(winner, winner + "+", 201)),
+              grace > 0 ? RefreshOutcome::kRotated : RefreshOutcome::kUnknown);
+  }
 }
 
 }  // namespace

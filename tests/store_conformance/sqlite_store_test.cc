@@ -3,12 +3,59 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <fstream>
+#include <iterator>
+#include <latch>
+#include <thread>
+
+#include "crypto/hash.h"
+#include "crypto/random.h"
 #include "store_conformance/store_factory.h"
+#include "tessera/jose/base64url.h"
 
 namespace tessera::store {
 namespace {
 
+using session::RefreshOutcome;
+using session::RefreshResult;
+using session::RefreshRotation;
+using session::Revocation;
+using session::Session;
+using session::SessionKind;
 using testing::TempDir;
+
+// The first value of a one-row query on a separate connection (another process, or an operator
+// with the sqlite3 shell).
+int64_t QueryInt(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &q, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  EXPECT_EQ(sqlite3_step(q), SQLITE_ROW);
+  const int64_t v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return v;
+}
+
+void ExecOn(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+Session TokenSession(const std::string& id, int64_t created, int64_t expires) {
+  return Session{.id_hash = crypto::Sha256("session " + id),
+                 .handle = "h-" + id,
+                 .user_id = "u1",
+                 .kind = SessionKind::kToken,
+                 .created_at = created,
+                 .last_seen_at = created,
+                 .expires_at = expires};
+}
 
 TEST(SqliteStore, FileIsPrivateAndInWalMode) {
   TempDir dir;
@@ -26,7 +73,7 @@ TEST(SqliteStore, FileIsPrivateAndInWalMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 2);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 3);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -86,6 +133,164 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
   auto again = OpenSqliteUserStore(path);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), Code::kUnavailable);
+}
+
+// The schema as tessera shipped it at version 2 (migrations 1 and 2), before token sessions.
+constexpr const char* kSchemaV2 = R"sql(
+  CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE,
+                      password_hash TEXT NOT NULL, roles TEXT NOT NULL, created_at INTEGER NOT NULL);
+  CREATE TABLE sessions (id_hash BLOB PRIMARY KEY, handle TEXT NOT NULL UNIQUE,
+                         user_id TEXT NOT NULL, csrf_hash BLOB NOT NULL, kind INTEGER NOT NULL,
+                         created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL,
+                         expires_at INTEGER NOT NULL, user_agent TEXT NOT NULL, ip TEXT NOT NULL);
+  CREATE INDEX sessions_by_user ON sessions(user_id, created_at);
+  CREATE TABLE throttle (key TEXT PRIMARY KEY, window_start INTEGER NOT NULL,
+                         failures INTEGER NOT NULL, blocked_until INTEGER NOT NULL,
+                         strikes INTEGER NOT NULL);
+  INSERT INTO sessions VALUES (x'0101', 'h-old', 'u1', x'0202', 0, 100, 150, 1000, 'UA', '::1');
+  PRAGMA user_version = 2;
+)sql";
+
+TEST(SqliteStore, VersionTwoDatabaseUpgradesInPlace) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  ExecOn(path, kSchemaV2);
+  auto store = OpenSqliteSessionStore(path);
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 3);
+  const std::string old_id("\x01\x01", 2);
+  auto old = (*store)->Get(old_id);
+  ASSERT_TRUE(old && old->has_value());
+  EXPECT_EQ((*old)->handle, "h-old");
+  EXPECT_EQ((*old)->last_seen_at, 150);
+  EXPECT_EQ((*old)->tokens_until, 0);  // the new column's default
+  // The old session takes part in the bridge, and token sessions work beside it.
+  ASSERT_TRUE((*store)->ExtendTokensUntil(old_id, 900).ok());
+  ASSERT_TRUE((*store)->Remove(old_id)->has_value());
+  EXPECT_EQ((*store)->ListRevocations(500).value(), (std::vector<Revocation>{{"h-old", 900}}));
+  ASSERT_TRUE(
+      (*store)->CreateTokenSession(TokenSession("a", 100, 1000), "rt", {}, 100, nullptr).ok());
+  auto rotated =
+      (*store)->RotateRefresh({.presented_hash = "rt", .successor_hash = "rt2", .now = 200});
+  ASSERT_TRUE(rotated);
+  EXPECT_EQ(rotated->outcome, RefreshOutcome::kRotated);
+  // Reopening an upgraded database runs no migration twice.
+  store->reset();
+  EXPECT_TRUE(OpenSqliteSessionStore(path));
+}
+
+// SC-09: a copy of the database yields no usable refresh token.
+TEST(SqliteStore, FileHoldsNoRawRefreshToken) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  const std::string raw1 = crypto::RandomString(32), raw2 = crypto::RandomString(32);
+  const std::string rt1 = jose::Base64UrlEncode(raw1), rt2 = jose::Base64UrlEncode(raw2);
+  {
+    auto store = OpenSqliteSessionStore(path);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)
+                    ->CreateTokenSession(TokenSession("a", 100, 1000), crypto::Sha256(rt1), {}, 100,
+                                         nullptr)
+                    .ok());
+    // The token layer seals rt2 under a key derived from rt1; any opaque bytes stand in here.
+    auto r = (*store)->RotateRefresh({.presented_hash = crypto::Sha256(rt1),
+                                      .successor_hash = crypto::Sha256(rt2),
+                                      .sealed_successor = crypto::RandomString(60),
+                                      .now = 200});
+    ASSERT_TRUE(r && r->outcome == RefreshOutcome::kRotated);
+  }
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream in(path + suffix, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // The hashes are there (so this search does see the records) ...
+  EXPECT_NE(bytes.find(crypto::Sha256(rt2)), std::string::npos);
+  // ... the tokens are not, in text or in binary.
+  for (const std::string& secret : {rt1, rt2, raw1, raw2}) {
+    EXPECT_EQ(bytes.find(secret), std::string::npos);
+  }
+}
+
+// However a session row goes, even by hand in the sqlite3 shell, its family goes with it and its
+// handle is revoked (the trigger of migration 3).
+TEST(SqliteStore, DeletingASessionRowAnyWayEndsItsFamily) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto store = OpenSqliteSessionStore(path);
+  ASSERT_TRUE(store);
+  const Session s = TokenSession("a", 100, 1000);
+  ASSERT_TRUE((*store)->CreateTokenSession(s, "rt1", {}, 100, nullptr).ok());
+  ASSERT_TRUE((*store)->RotateRefresh(
+      {.presented_hash = "rt1", .successor_hash = "rt2", .now = 200, .access_expires_at = 1100}));
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens"), 2);
+  ExecOn(path, "DELETE FROM sessions");
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens"), 0);
+  EXPECT_EQ((*store)->ListRevocations(200).value(), (std::vector<Revocation>{{"h-a", 1100}}));
+  auto r = (*store)->RotateRefresh({.presented_hash = "rt2", .successor_hash = "rt3", .now = 201});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->outcome, RefreshOutcome::kUnknown);
+}
+
+// A refresh token cannot belong to a session that does not exist (PRAGMA foreign_keys).
+TEST(SqliteStore, RefreshTokensNeedTheirSession) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto store = OpenSqliteSessionStore(path);
+  ASSERT_TRUE(store);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
+  EXPECT_EQ(sqlite3_exec(db, "INSERT INTO refresh_tokens VALUES (x'01', x'02', 1, 0, x'', x'')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_CONSTRAINT);
+  sqlite3_close(db);
+}
+
+// RT-04 / F10 across processes: two connections (two server instances, or the server and the
+// CLI) present one token at once. BEGIN IMMEDIATE lets exactly one of them rotate it.
+TEST(SqliteStore, TwoConnectionsRotateOneTokenOnce) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto a = OpenSqliteSessionStore(path, {.busy_timeout_ms = 10000});
+  auto b = OpenSqliteSessionStore(path, {.busy_timeout_ms = 10000});
+  ASSERT_TRUE(a && b);
+  const Session s = TokenSession("a", 100, 1000);
+  ASSERT_TRUE((*a)->CreateTokenSession(s, "rt", {}, 100, nullptr).ok());
+  constexpr int kThreads = 8;
+  std::vector<Result<RefreshResult>> results(kThreads, Status(Code::kInternal, Reason::kNone, ""));
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      session::SessionStore& store = i % 2 ? **a : **b;
+      start.arrive_and_wait();
+      results[i] = store.RotateRefresh({.presented_hash = "rt",
+                                        .successor_hash = "rt-" + std::to_string(i),
+                                        .sealed_successor = "sealed-" + std::to_string(i),
+                                        .now = 200,
+                                        .grace_seconds = 10});
+    });
+  }
+  for (auto& t : threads) t.join();
+  int rotated = 0;
+  std::string successor;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r) << r.error().ToString();
+    if (r->outcome == RefreshOutcome::kRotated) {
+      ++rotated;
+      successor = r->presented.successor_hash;
+    }
+  }
+  ASSERT_EQ(rotated, 1);
+  for (const auto& r : results) {
+    if (r->outcome == RefreshOutcome::kRotated) continue;
+    EXPECT_EQ(r->outcome, RefreshOutcome::kGraceReplay);
+    EXPECT_EQ(r->presented.successor_hash, successor);
+  }
+  // FB-06's invariant, read straight from the file: one live token in the family.
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens WHERE rotated_at = 0"), 1);
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens"), 2);
 }
 
 }  // namespace

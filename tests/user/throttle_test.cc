@@ -90,6 +90,16 @@ TYPED_TEST(ThrottleTest, PasswordSprayFromOneIpIsBlocked) {
   EXPECT_EQ(t.Check("fresh-name", "elsewhere").value(), 0);
 }
 
+TYPED_TEST(ThrottleTest, IpAttemptsShareTheIpBudgetOnly) {
+  auto t = this->Throttle({5, 60}, {3, 60});
+  EXPECT_EQ(t.CheckIp("ip").value(), 0);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(t.RecordIpAttempt("ip").ok());
+  EXPECT_EQ(t.CheckIp("ip").value(), 60);
+  EXPECT_EQ(t.Check("anyone", "ip").value(), 60);  // sign-ins from that address wait too
+  EXPECT_EQ(t.CheckIp("other").value(), 0);
+  EXPECT_EQ(t.Check("anyone", "other").value(), 0);  // no account was charged
+}
+
 // Two processes with two connections share one count (SECURITY.md BF-07, on SQLite).
 TEST(ThrottleSqlite, InstancesShareCounters) {
   testing::TempDir dir;

@@ -25,6 +25,10 @@ struct Session {
   int64_t created_at = 0;
   int64_t last_seen_at = 0;
   int64_t expires_at = 0;  // the absolute deadline; idle expiry is last_seen_at + idle timeout
+  // The latest `exp` of any access token issued for this session (its handle is their `sid`);
+  // 0: none. While it lies ahead, removing the session leaves the handle in the store's
+  // revocation list until then, so a restarted verifier still rejects those tokens.
+  int64_t tokens_until = 0;
   std::string user_agent;  // as sent, truncated to 256 bytes
   std::string ip;
 

@@ -27,6 +27,11 @@ struct SessionOptions {
   // last_seen_at is written at most once per this many seconds per session: activity within a
   // minute does not need a write, and idle timeouts are minutes to hours.
   int64_t touch_interval_seconds = 60;
+  // true: last_seen_at writes are queued in memory and written in batches by FlushTouches(),
+  // which the owner calls every second or so from a background thread, so that no request waits
+  // for a disk write (SQLite syncs every commit). The in-memory record is current at once; a
+  // crash loses at most the queued touches, which only makes idle expiry come a little early.
+  bool defer_touches = false;
   // Cached records at most; the cache is cleared when full.
   size_t cache_capacity = 100000;
   // How often the store is asked whether another process wrote to it (a CLI revocation, another
@@ -45,7 +50,7 @@ struct DeviceInfo {
 // client: the store holds their hashes.
 struct NewSession {
   std::string secret;      // 256 bits from the OS CSPRNG, base64url (43 characters)
-  std::string csrf_token;  // likewise; empty for token sessions
+  std::string csrf_token;  // CsrfTokenFor(secret); empty for token sessions
   Session record;
   std::vector<Session> evicted;  // sessions the per-user limit ended to make room
 };
@@ -67,6 +72,10 @@ class SessionManager {
   // When the session ends if nothing else happens: min(absolute deadline, last seen + idle).
   int64_t ExpiresAt(const Session& s) const;
 
+  // The CSRF token of the cookie session behind `secret`: derived from it, so the holder of the
+  // cookie can be told it again on any page load.
+  static std::string CsrfTokenFor(std::string_view secret);
+
   // True when `token` is the CSRF token bound to `s` (constant-time).
   static bool CheckCsrf(const Session& s, std::string_view token);
 
@@ -86,6 +95,10 @@ class SessionManager {
 
   // Ends every session of the user except `keep_id_hash` (may be empty: all). Returns them.
   Result<std::vector<Session>> RevokeAll(std::string_view user_id, std::string_view keep_id_hash);
+
+  // Writes the queued last_seen_at updates (defer_touches) in one batch. Thread-safe. On failure
+  // the batch is queued again (a newer touch of the same session wins).
+  Status FlushTouches();
 
   // Deletes expired records from the store. Returns how many.
   Result<size_t> PurgeExpired();
@@ -119,6 +132,8 @@ class SessionManager {
   // Bumped by every removal from the cache; a store read only enters the cache when no removal
   // happened while it ran.
   uint64_t epoch_ = 0;  // GUARDED_BY(mu_)
+  std::mutex touches_mu_;
+  std::unordered_map<std::string, int64_t> touches_;  // GUARDED_BY(touches_mu_); by id_hash
   bool have_version_ = false;                        // GUARDED_BY(mu_)
 };
 

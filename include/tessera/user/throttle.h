@@ -59,6 +59,11 @@ class LoginThrottle {
   // Counts a failed sign-in against the account and the IP.
   Status RecordFailure(std::string_view account, std::string_view ip);
 
+  // The per-IP half alone, for requests that are not sign-ins but must not be made in bulk from
+  // one address (self-registration): the seconds to wait, and counting one attempt.
+  Result<int64_t> CheckIp(std::string_view ip);
+  Status RecordIpAttempt(std::string_view ip);
+
   // A successful sign-in clears the account's counter (not the IP's: one good password does not
   // excuse a spray from that address).
   Status RecordSuccess(std::string_view account);

@@ -1,54 +1,48 @@
 // In-memory SessionStore and UserStore: one mutex each, maps by key.
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "tessera/store/memory.h"
 
 namespace tessera::store {
 namespace {
 
+using session::RefreshOutcome;
+using session::RefreshRecord;
+using session::RefreshResult;
+using session::RefreshRotation;
+using session::Revocation;
 using session::Session;
+
+Status UnknownSession() {
+  return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
+}
 
 class MemorySessionStore final : public session::SessionStore {
  public:
   Status Create(const Session& s, const session::LimitPolicy& limit, int64_t now,
                 std::vector<Session>* evicted) override {
     std::lock_guard lock(mu_);
-    if (sessions_.count(s.id_hash)) {
-      return Status(Code::kAlreadyExists, Reason::kNone, "session exists");
+    return CreateLocked(s, /*refresh_hash=*/{}, limit, now, evicted);
+  }
+
+  Status CreateTokenSession(const Session& s, std::string_view refresh_hash,
+                            const session::LimitPolicy& limit, int64_t now,
+                            std::vector<Session>* evicted) override {
+    if (s.kind != session::SessionKind::kToken || refresh_hash.empty()) {
+      return InvalidArgument(Reason::kNone, "a token session needs kind kToken and a refresh hash");
     }
-    for (const auto& [k, v] : sessions_) {
-      if (v.handle == s.handle) return Status(Code::kAlreadyExists, Reason::kNone, "handle exists");
-    }
-    if (limit.max_per_user > 0) {
-      std::vector<const Session*> alive;
-      for (const auto& [k, v] : sessions_) {
-        if (v.user_id == s.user_id && v.expires_at > now) alive.push_back(&v);
-      }
-      if (alive.size() >= limit.max_per_user) {
-        if (limit.on_limit == session::OnLimit::kReject) {
-          return ResourceExhausted(Reason::kSessionLimit, "session limit reached");
-        }
-        std::sort(alive.begin(), alive.end(), [](const Session* a, const Session* b) {
-          return a->created_at < b->created_at;
-        });
-        const size_t excess = alive.size() - limit.max_per_user + 1;
-        std::vector<std::string> doomed;
-        for (size_t i = 0; i < excess; ++i) {
-          if (evicted) evicted->push_back(*alive[i]);
-          doomed.push_back(alive[i]->id_hash);
-        }
-        for (const auto& id : doomed) sessions_.erase(id);
-      }
-    }
-    sessions_.emplace(s.id_hash, s);
-    return Status::Ok();
+    std::lock_guard lock(mu_);
+    return CreateLocked(s, refresh_hash, limit, now, evicted);
   }
 
   Result<std::optional<Session>> Get(std::string_view id_hash) override {
     std::lock_guard lock(mu_);
-    auto it = sessions_.find(std::string(id_hash));
+    auto it = sessions_.find(id_hash);
     if (it == sessions_.end()) return std::optional<Session>();
     return std::optional<Session>(it->second);
   }
@@ -77,29 +71,23 @@ class MemorySessionStore final : public session::SessionStore {
   Result<std::optional<Session>> RemoveByHandle(std::string_view handle) override {
     std::lock_guard lock(mu_);
     for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-      if (it->second.handle == handle) {
-        Session s = std::move(it->second);
-        sessions_.erase(it);
-        return std::optional<Session>(std::move(s));
-      }
+      if (it->second.handle == handle) return std::optional<Session>(EndLocked(it));
     }
     return std::optional<Session>();
   }
 
   Status Touch(std::string_view id_hash, int64_t last_seen_at) override {
     std::lock_guard lock(mu_);
-    auto it = sessions_.find(std::string(id_hash));
+    auto it = sessions_.find(id_hash);
     if (it != sessions_.end()) it->second.last_seen_at = last_seen_at;
     return Status::Ok();
   }
 
   Result<std::optional<Session>> Remove(std::string_view id_hash) override {
     std::lock_guard lock(mu_);
-    auto it = sessions_.find(std::string(id_hash));
+    auto it = sessions_.find(id_hash);
     if (it == sessions_.end()) return std::optional<Session>();
-    Session s = std::move(it->second);
-    sessions_.erase(it);
-    return std::optional<Session>(std::move(s));
+    return std::optional<Session>(EndLocked(it));
   }
 
   Result<std::vector<Session>> RemoveByUser(std::string_view user_id,
@@ -107,21 +95,28 @@ class MemorySessionStore final : public session::SessionStore {
     std::lock_guard lock(mu_);
     std::vector<Session> out;
     for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto next = std::next(it);
       if (it->second.user_id == user_id && it->first != keep_id_hash) {
-        out.push_back(std::move(it->second));
-        it = sessions_.erase(it);
-      } else {
-        ++it;
+        out.push_back(EndLocked(it));
       }
+      it = next;
     }
     return out;
   }
 
   Result<size_t> RemoveExpired(int64_t now, int64_t idle_cutoff) override {
     std::lock_guard lock(mu_);
-    return static_cast<size_t>(std::erase_if(sessions_, [&](const auto& kv) {
-      return kv.second.expires_at <= now || kv.second.last_seen_at < idle_cutoff;
-    }));
+    size_t n = 0;
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto next = std::next(it);
+      if (it->second.expires_at <= now || it->second.last_seen_at < idle_cutoff) {
+        EndLocked(it);
+        ++n;
+      }
+      it = next;
+    }
+    std::erase_if(revocations_, [&](const auto& kv) { return kv.second <= now; });
+    return n;
   }
 
   Result<size_t> CountAlive(int64_t now) override {
@@ -132,9 +127,154 @@ class MemorySessionStore final : public session::SessionStore {
 
   Result<uint64_t> ExternalVersion() override { return uint64_t{0}; }
 
+  Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
+    if (r.presented_hash.empty() || r.successor_hash.empty() || r.now <= 0) {
+      return InvalidArgument(Reason::kNone, "a rotation needs both hashes and a time");
+    }
+    std::lock_guard lock(mu_);
+    RefreshResult out;  // kUnknown
+    auto p = refresh_.find(r.presented_hash);
+    if (p == refresh_.end()) return out;
+    auto s = sessions_.find(p->second.session_id_hash);
+    // The family lives only as long as its session, absolute and idle deadlines alike.
+    if (s == sessions_.end() || s->second.expires_at <= r.now ||
+        s->second.last_seen_at < r.idle_cutoff) {
+      return out;
+    }
+    RefreshRecord& presented = p->second;
+    Session& session = s->second;
+    if (presented.rotated_at == 0) {
+      if (refresh_.count(r.successor_hash)) {
+        return Status(Code::kAlreadyExists, Reason::kNone, "refresh token exists");
+      }
+      presented.rotated_at = r.now;
+      presented.successor_hash = r.successor_hash;
+      presented.sealed_successor = r.sealed_successor;
+      refresh_.emplace(r.successor_hash, RefreshRecord{.hash = r.successor_hash,
+                                                       .session_id_hash = session.id_hash,
+                                                       .issued_at = r.now});
+      families_[session.id_hash].push_back(r.successor_hash);
+      session.last_seen_at = std::max(session.last_seen_at, r.now);
+      session.tokens_until = std::max(session.tokens_until, r.access_expires_at);
+      out.outcome = RefreshOutcome::kRotated;
+      out.presented = presented;
+      out.session = session;
+      return out;
+    }
+    auto successor = refresh_.find(presented.successor_hash);
+    const bool successor_live = successor != refresh_.end() && successor->second.rotated_at == 0;
+    // Two tabs refreshing at once: the slower one gets the successor the faster one created.
+    if (r.grace_seconds > 0 && r.now - presented.rotated_at <= r.grace_seconds && successor_live) {
+      session.tokens_until = std::max(session.tokens_until, r.access_expires_at);
+      out.outcome = RefreshOutcome::kGraceReplay;
+      out.presented = presented;
+      out.session = session;
+      return out;
+    }
+    // Anything else is a token used twice: one of the two holders is a thief, and we cannot tell
+    // which, so the whole family and its session end (RFC 9700 section 4.14.2).
+    out.outcome = RefreshOutcome::kReuseDetected;
+    out.presented = presented;
+    out.session = EndLocked(s);
+    return out;
+  }
+
+  Result<std::optional<Session>> RemoveByRefresh(std::string_view refresh_hash) override {
+    std::lock_guard lock(mu_);
+    auto p = refresh_.find(refresh_hash);
+    if (p == refresh_.end()) return std::optional<Session>();
+    auto s = sessions_.find(p->second.session_id_hash);
+    if (s == sessions_.end()) return std::optional<Session>();
+    return std::optional<Session>(EndLocked(s));
+  }
+
+  Status ExtendTokensUntil(std::string_view id_hash, int64_t exp) override {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(id_hash);
+    // A session that is gone has no revocation entry to come: its tokens must not be issued.
+    if (it == sessions_.end()) return UnknownSession();
+    it->second.tokens_until = std::max(it->second.tokens_until, exp);
+    return Status::Ok();
+  }
+
+  Result<std::vector<Revocation>> ListRevocations(int64_t now) override {
+    std::lock_guard lock(mu_);
+    std::vector<Revocation> out;
+    for (const auto& [handle, until] : revocations_) {
+      if (until > now) out.push_back(Revocation{.handle = handle, .until = until});
+    }
+    return out;
+  }
+
  private:
+  using SessionMap = std::map<std::string, Session, std::less<>>;
+
+  // Create, and when `refresh_hash` is not empty the first token of the family: every check runs
+  // before anything changes, so a refusal stores nothing. REQUIRES: mu_ held.
+  Status CreateLocked(const Session& s, std::string_view refresh_hash,
+                      const session::LimitPolicy& limit, int64_t now,
+                      std::vector<Session>* evicted) {
+    if (sessions_.count(s.id_hash)) {
+      return Status(Code::kAlreadyExists, Reason::kNone, "session exists");
+    }
+    for (const auto& [k, v] : sessions_) {
+      if (v.handle == s.handle) return Status(Code::kAlreadyExists, Reason::kNone, "handle exists");
+    }
+    if (!refresh_hash.empty() && refresh_.count(refresh_hash)) {
+      return Status(Code::kAlreadyExists, Reason::kNone, "refresh token exists");
+    }
+    if (limit.max_per_user > 0) {
+      std::vector<const Session*> alive;
+      for (const auto& [k, v] : sessions_) {
+        if (v.user_id == s.user_id && v.expires_at > now) alive.push_back(&v);
+      }
+      if (alive.size() >= limit.max_per_user) {
+        if (limit.on_limit == session::OnLimit::kReject) {
+          return ResourceExhausted(Reason::kSessionLimit, "session limit reached");
+        }
+        std::sort(alive.begin(), alive.end(),
+                  [](const Session* a, const Session* b) { return a->created_at < b->created_at; });
+        const size_t excess = alive.size() - limit.max_per_user + 1;
+        std::vector<std::string> doomed;
+        for (size_t i = 0; i < excess; ++i) doomed.push_back(alive[i]->id_hash);
+        for (const auto& id : doomed) {
+          Session gone = EndLocked(sessions_.find(id));
+          if (evicted) evicted->push_back(std::move(gone));
+        }
+      }
+    }
+    sessions_.emplace(s.id_hash, s);
+    if (!refresh_hash.empty()) {
+      refresh_.emplace(std::string(refresh_hash), RefreshRecord{.hash = std::string(refresh_hash),
+                                                                .session_id_hash = s.id_hash,
+                                                                .issued_at = s.created_at});
+      families_[s.id_hash].push_back(std::string(refresh_hash));
+    }
+    return Status::Ok();
+  }
+
+  // Ends a session the one way every removal shares: its refresh family goes with it, and its
+  // handle stays revoked while its access tokens may still be presented. REQUIRES: mu_ held.
+  Session EndLocked(SessionMap::iterator it) {
+    Session s = std::move(it->second);
+    sessions_.erase(it);
+    if (auto f = families_.find(s.id_hash); f != families_.end()) {
+      for (const auto& h : f->second) refresh_.erase(h);
+      families_.erase(f);
+    }
+    if (s.tokens_until > 0) {
+      int64_t& until = revocations_[s.handle];
+      until = std::max(until, s.tokens_until);
+    }
+    return s;
+  }
+
   std::mutex mu_;
-  std::map<std::string, Session, std::less<>> sessions_;  // GUARDED_BY(mu_)
+  SessionMap sessions_;                                        // GUARDED_BY(mu_)
+  std::map<std::string, RefreshRecord, std::less<>> refresh_;  // GUARDED_BY(mu_); by hash
+  // Each session's refresh token hashes, by session id_hash.
+  std::map<std::string, std::vector<std::string>, std::less<>> families_;  // GUARDED_BY(mu_)
+  std::map<std::string, int64_t, std::less<>> revocations_;  // GUARDED_BY(mu_); handle -> until
 };
 
 class MemoryUserStore final : public user::UserStore {

@@ -41,6 +41,35 @@ constexpr const char* kMigrations[] = {
       strikes       INTEGER NOT NULL
     );
     )sql",
+    // 3: token sessions (refresh-token families) and the revocation list of the bridge.
+    R"sql(
+    -- The latest exp of the session's access tokens; 0: none issued.
+    ALTER TABLE sessions ADD COLUMN tokens_until INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE refresh_tokens (
+      hash             BLOB PRIMARY KEY,  -- SHA-256 of the token; the token is never stored
+      session_id_hash  BLOB NOT NULL REFERENCES sessions(id_hash) ON DELETE CASCADE,
+      issued_at        INTEGER NOT NULL,
+      rotated_at       INTEGER NOT NULL,  -- 0 while live
+      successor_hash   BLOB NOT NULL,     -- empty while live
+      sealed_successor BLOB NOT NULL      -- sealed by the caller under a key only the token gives
+    );
+    CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id_hash);
+    -- Handles of removed sessions whose access tokens (sid = handle) may still be presented.
+    CREATE TABLE revocations (
+      handle TEXT PRIMARY KEY,
+      until  INTEGER NOT NULL
+    );
+    CREATE INDEX revocations_by_until ON revocations(until);
+    -- However a session row goes (any store method, the CLI, another process, a hand-run DELETE),
+    -- its refresh family goes in the same statement and its handle stays revoked while its access
+    -- tokens live: no code path can forget either.
+    CREATE TRIGGER sessions_end AFTER DELETE ON sessions BEGIN
+      DELETE FROM refresh_tokens WHERE session_id_hash = OLD.id_hash;
+      INSERT INTO revocations (handle, until) SELECT OLD.handle, OLD.tokens_until
+        WHERE OLD.tokens_until > 0
+        ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until);
+    END;
+    )sql",
 };
 
 }  // namespace
@@ -118,6 +147,9 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   // the writes that matter most here are revocations, and losing one resurrects a session.
   TESSERA_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
   TESSERA_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
+  // Per connection, and before any transaction: a refresh token can only belong to a session that
+  // exists (no orphaned family).
+  TESSERA_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   TESSERA_RETURN_IF_ERROR(db->Migrate());
   return db;
 }

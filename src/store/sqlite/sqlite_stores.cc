@@ -9,10 +9,14 @@
 namespace tessera::store {
 namespace {
 
+using session::RefreshOutcome;
+using session::RefreshRecord;
+using session::RefreshResult;
+using session::RefreshRotation;
+using session::Revocation;
 using session::Session;
 using sqlite::Database;
 using sqlite::Statement;
-
 
 Session ReadSession(const Statement& q) {
   Session s;
@@ -26,6 +30,7 @@ Session ReadSession(const Statement& q) {
   s.expires_at = q.Int(7);
   s.user_agent = q.Text(8);
   s.ip = q.Text(9);
+  s.tokens_until = q.Int(10);
   return s;
 }
 
@@ -41,8 +46,9 @@ Result<std::vector<Session>> ReadSessions(Statement* q) {
 }
 
 // Column order matches ReadSession.
-#define SESSION_COLUMNS \
-  "id_hash, handle, user_id, csrf_hash, kind, created_at, last_seen_at, expires_at, user_agent, ip"
+#define SESSION_COLUMNS                                                                           \
+  "id_hash, handle, user_id, csrf_hash, kind, created_at, last_seen_at, expires_at, user_agent, " \
+  "ip, tokens_until"
 #define SESSION_SELECT "SELECT " SESSION_COLUMNS " FROM sessions "
 
 // Runs a DELETE ... RETURNING that matches at most one row.
@@ -52,6 +58,13 @@ Result<std::optional<Session>> TakeOne(Statement* q) {
   return std::optional<Session>(std::move(gone.front()));
 }
 
+bool IsConstraint(Database& db) {
+  return (sqlite3_extended_errcode(db.raw()) & 0xff) == SQLITE_CONSTRAINT;
+}
+
+// Every removal of a session row, whichever statement does it, also removes its refresh family
+// and records its revocation: the sessions_end trigger (database.cc, migration 3) does both inside
+// the deleting statement.
 class SqliteSessionStore final : public session::SessionStore {
  public:
   explicit SqliteSessionStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
@@ -59,51 +72,22 @@ class SqliteSessionStore final : public session::SessionStore {
   Status Create(const Session& s, const session::LimitPolicy& limit, int64_t now,
                 std::vector<Session>* evicted) override {
     std::lock_guard lock(db_->mu());
-    return sqlite::InTransaction(*db_, [&]() -> Status {
-      if (limit.max_per_user > 0) {
-        TESSERA_ASSIGN_OR_RETURN(
-            Statement * q, db_->Prepare(SESSION_SELECT
-                                        "WHERE user_id = ?1 AND expires_at > ?2 "
-                                        "ORDER BY created_at, rowid"));
-        q->Bind(1, s.user_id).Bind(2, now);
-        TESSERA_ASSIGN_OR_RETURN(std::vector<Session> alive, ReadSessions(q));
-        if (alive.size() >= limit.max_per_user) {
-          if (limit.on_limit == session::OnLimit::kReject) {
-            return ResourceExhausted(Reason::kSessionLimit, "session limit reached");
-          }
-          const size_t excess = alive.size() - limit.max_per_user + 1;
-          for (size_t i = 0; i < excess; ++i) {
-            TESSERA_ASSIGN_OR_RETURN(Statement * d,
-                                     db_->Prepare("DELETE FROM sessions WHERE id_hash = ?1"));
-            TESSERA_RETURN_IF_ERROR(d->BindBlob(1, alive[i].id_hash).Run());
-            if (evicted) evicted->push_back(alive[i]);
-          }
-        }
-      }
-      TESSERA_ASSIGN_OR_RETURN(
-          Statement * ins,
-          db_->Prepare("INSERT INTO sessions (" SESSION_COLUMNS ") "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
-      ins->BindBlob(1, s.id_hash).Bind(2, s.handle).Bind(3, s.user_id).BindBlob(4, s.csrf_hash);
-      ins->Bind(5, static_cast<int64_t>(s.kind)).Bind(6, s.created_at).Bind(7, s.last_seen_at);
-      ins->Bind(8, s.expires_at).Bind(9, s.user_agent).Bind(10, s.ip);
-      Status st = ins->Run();
-      if (!st.ok() && (sqlite3_extended_errcode(db_->raw()) & 0xff) == SQLITE_CONSTRAINT) {
-        return Status(Code::kAlreadyExists, Reason::kNone, "session exists");
-      }
-      return st;
-    });
+    return CreateLocked(s, /*refresh_hash=*/{}, limit, now, evicted);
+  }
+
+  Status CreateTokenSession(const Session& s, std::string_view refresh_hash,
+                            const session::LimitPolicy& limit, int64_t now,
+                            std::vector<Session>* evicted) override {
+    if (s.kind != session::SessionKind::kToken || refresh_hash.empty()) {
+      return InvalidArgument(Reason::kNone, "a token session needs kind kToken and a refresh hash");
+    }
+    std::lock_guard lock(db_->mu());
+    return CreateLocked(s, refresh_hash, limit, now, evicted);
   }
 
   Result<std::optional<Session>> Get(std::string_view id_hash) override {
     std::lock_guard lock(db_->mu());
-    TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare(SESSION_SELECT "WHERE id_hash = ?1"));
-    q->BindBlob(1, id_hash);
-    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
-    std::optional<Session> out;
-    if (row) out = ReadSession(*q);
-    q->Reset();
-    return out;
+    return GetLocked(id_hash);
   }
 
   Result<std::vector<Session>> ListByUser(std::string_view user_id) override {
@@ -138,6 +122,21 @@ class SqliteSessionStore final : public session::SessionStore {
     return q->BindBlob(1, id_hash).Bind(2, last_seen_at).Run();
   }
 
+  Status TouchMany(const std::vector<std::pair<std::string, int64_t>>& touches) override {
+    if (touches.empty()) return Status::Ok();
+    std::lock_guard lock(db_->mu());
+    return InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * q, db_->Prepare("UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) "
+                                      "WHERE id_hash = ?1"));
+      for (const auto& [id_hash, at] : touches) {
+        q->Reset();
+        TESSERA_RETURN_IF_ERROR(q->BindBlob(1, id_hash).Bind(2, at).Run());
+      }
+      return Status::Ok();
+    });
+  }
+
   Result<std::optional<Session>> Remove(std::string_view id_hash) override {
     std::lock_guard lock(db_->mu());
     TESSERA_ASSIGN_OR_RETURN(
@@ -159,11 +158,20 @@ class SqliteSessionStore final : public session::SessionStore {
 
   Result<size_t> RemoveExpired(int64_t now, int64_t idle_cutoff) override {
     std::lock_guard lock(db_->mu());
-    TESSERA_ASSIGN_OR_RETURN(
-        Statement * q,
-        db_->Prepare("DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at < ?2"));
-    TESSERA_RETURN_IF_ERROR(q->Bind(1, now).Bind(2, idle_cutoff).Run());
-    return static_cast<size_t>(sqlite3_changes(db_->raw()));
+    size_t removed = 0;
+    Status st = sqlite::InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * q,
+          db_->Prepare("DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at < ?2"));
+      TESSERA_RETURN_IF_ERROR(q->Bind(1, now).Bind(2, idle_cutoff).Run());
+      // Counts the sessions only: rows the trigger touched are not included.
+      removed = static_cast<size_t>(sqlite3_changes(db_->raw()));
+      TESSERA_ASSIGN_OR_RETURN(Statement * p,
+                               db_->Prepare("DELETE FROM revocations WHERE until <= ?1"));
+      return p->Bind(1, now).Run();
+    });
+    if (!st.ok()) return st;
+    return removed;
   }
 
   Result<size_t> CountAlive(int64_t now) override {
@@ -186,7 +194,216 @@ class SqliteSessionStore final : public session::SessionStore {
     return v;
   }
 
+  Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
+    if (r.presented_hash.empty() || r.successor_hash.empty() || r.now <= 0) {
+      return InvalidArgument(Reason::kNone, "a rotation needs both hashes and a time");
+    }
+    std::lock_guard lock(db_->mu());
+    RefreshResult out;  // kUnknown
+    // BEGIN IMMEDIATE: the read and the rotation hold the write lock together, so two processes
+    // presenting one token cannot both see it live (two live successors).
+    Status st = sqlite::InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(std::optional<RefreshRecord> presented,
+                               GetRefreshLocked(r.presented_hash));
+      if (!presented) return Status::Ok();
+      TESSERA_ASSIGN_OR_RETURN(std::optional<Session> session,
+                               GetLocked(presented->session_id_hash));
+      // The family lives only as long as its session, absolute and idle deadlines alike.
+      if (!session || session->expires_at <= r.now || session->last_seen_at < r.idle_cutoff) {
+        return Status::Ok();
+      }
+      if (presented->rotated_at == 0) {
+        TESSERA_RETURN_IF_ERROR(RotateLocked(*presented, *session, r));
+        out = {RefreshOutcome::kRotated, std::move(*presented), std::move(*session)};
+        return Status::Ok();
+      }
+      TESSERA_ASSIGN_OR_RETURN(std::optional<RefreshRecord> successor,
+                               GetRefreshLocked(presented->successor_hash));
+      const bool successor_live = successor && successor->rotated_at == 0;
+      // Two tabs refreshing at once: the slower one gets the successor the faster one created.
+      if (r.grace_seconds > 0 && r.now - presented->rotated_at <= r.grace_seconds &&
+          successor_live) {
+        if (r.access_expires_at > session->tokens_until) {
+          TESSERA_RETURN_IF_ERROR(RaiseTokensUntilLocked(session->id_hash, r.access_expires_at));
+          session->tokens_until = r.access_expires_at;
+        }
+        out = {RefreshOutcome::kGraceReplay, std::move(*presented), std::move(*session)};
+        return Status::Ok();
+      }
+      // Anything else is a token used twice: one of the two holders is a thief, and we cannot
+      // tell which, so the whole family and its session end (RFC 9700 section 4.14.2). The
+      // trigger removes the family and records the revocation in this same transaction.
+      TESSERA_ASSIGN_OR_RETURN(Statement * d,
+                               db_->Prepare("DELETE FROM sessions WHERE id_hash = ?1"));
+      TESSERA_RETURN_IF_ERROR(d->BindBlob(1, session->id_hash).Run());
+      out = {RefreshOutcome::kReuseDetected, std::move(*presented), std::move(*session)};
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::optional<Session>> RemoveByRefresh(std::string_view refresh_hash) override {
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q, db_->Prepare("DELETE FROM sessions WHERE id_hash = "
+                                    "(SELECT session_id_hash FROM refresh_tokens WHERE hash = ?1) "
+                                    "RETURNING " SESSION_COLUMNS));
+    q->BindBlob(1, refresh_hash);
+    return TakeOne(q);
+  }
+
+  Status ExtendTokensUntil(std::string_view id_hash, int64_t exp) override {
+    std::lock_guard lock(db_->mu());
+    TESSERA_RETURN_IF_ERROR(RaiseTokensUntilLocked(id_hash, exp));
+    // A session that is gone has no revocation entry to come: its tokens must not be issued.
+    if (sqlite3_changes(db_->raw()) == 0) {
+      return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<Revocation>> ListRevocations(int64_t now) override {
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q, db_->Prepare("SELECT handle, until FROM revocations WHERE until > ?1"));
+    q->Bind(1, now);
+    std::vector<Revocation> out;
+    while (true) {
+      TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      out.push_back(Revocation{.handle = q->Text(0), .until = q->Int(1)});
+    }
+    return out;
+  }
+
  private:
+  // Create, and when `refresh_hash` is not empty the first token of the family, in one
+  // transaction: a refusal stores nothing and evicts nobody. REQUIRES: db_->mu() held.
+  Status CreateLocked(const Session& s, std::string_view refresh_hash,
+                      const session::LimitPolicy& limit, int64_t now,
+                      std::vector<Session>* evicted) {
+    std::vector<Session> gone;
+    Status st = sqlite::InTransaction(*db_, [&]() -> Status {
+      if (limit.max_per_user > 0) {
+        TESSERA_ASSIGN_OR_RETURN(
+            Statement * q, db_->Prepare(SESSION_SELECT "WHERE user_id = ?1 AND expires_at > ?2 "
+                                                       "ORDER BY created_at, rowid"));
+        q->Bind(1, s.user_id).Bind(2, now);
+        TESSERA_ASSIGN_OR_RETURN(std::vector<Session> alive, ReadSessions(q));
+        if (alive.size() >= limit.max_per_user) {
+          if (limit.on_limit == session::OnLimit::kReject) {
+            return ResourceExhausted(Reason::kSessionLimit, "session limit reached");
+          }
+          const size_t excess = alive.size() - limit.max_per_user + 1;
+          for (size_t i = 0; i < excess; ++i) {
+            TESSERA_ASSIGN_OR_RETURN(Statement * d,
+                                     db_->Prepare("DELETE FROM sessions WHERE id_hash = ?1"));
+            TESSERA_RETURN_IF_ERROR(d->BindBlob(1, alive[i].id_hash).Run());
+            gone.push_back(std::move(alive[i]));
+          }
+        }
+      }
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * ins, db_->Prepare("INSERT INTO sessions (" SESSION_COLUMNS ") "
+                                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+      ins->BindBlob(1, s.id_hash).Bind(2, s.handle).Bind(3, s.user_id).BindBlob(4, s.csrf_hash);
+      ins->Bind(5, static_cast<int64_t>(s.kind)).Bind(6, s.created_at).Bind(7, s.last_seen_at);
+      ins->Bind(8, s.expires_at).Bind(9, s.user_agent).Bind(10, s.ip).Bind(11, s.tokens_until);
+      Status inserted = ins->Run();
+      if (!inserted.ok() && IsConstraint(*db_)) {
+        return Status(Code::kAlreadyExists, Reason::kNone, "session exists");
+      }
+      TESSERA_RETURN_IF_ERROR(inserted);
+      if (refresh_hash.empty()) return Status::Ok();
+      return InsertRefreshLocked(refresh_hash, s.id_hash, s.created_at);
+    });
+    // Only a committed eviction is reported.
+    if (st.ok() && evicted) {
+      for (Session& e : gone) evicted->push_back(std::move(e));
+    }
+    return st;
+  }
+
+  // REQUIRES: db_->mu() held.
+  Result<std::optional<Session>> GetLocked(std::string_view id_hash) {
+    TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare(SESSION_SELECT "WHERE id_hash = ?1"));
+    q->BindBlob(1, id_hash);
+    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+    std::optional<Session> out;
+    if (row) out = ReadSession(*q);
+    q->Reset();
+    return out;
+  }
+
+  // REQUIRES: db_->mu() held.
+  Result<std::optional<RefreshRecord>> GetRefreshLocked(std::string_view hash) {
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("SELECT hash, session_id_hash, issued_at, rotated_at, successor_hash, "
+                     "sealed_successor FROM refresh_tokens WHERE hash = ?1"));
+    q->BindBlob(1, hash);
+    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+    std::optional<RefreshRecord> out;
+    if (row) {
+      out = RefreshRecord{.hash = q->Blob(0),
+                          .session_id_hash = q->Blob(1),
+                          .issued_at = q->Int(2),
+                          .rotated_at = q->Int(3),
+                          .successor_hash = q->Blob(4),
+                          .sealed_successor = q->Blob(5)};
+    }
+    q->Reset();
+    return out;
+  }
+
+  // A live token of the session's family. kAlreadyExists when the hash is taken.
+  // REQUIRES: db_->mu() held, inside a transaction.
+  Status InsertRefreshLocked(std::string_view hash, std::string_view session_id_hash,
+                             int64_t issued_at) {
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("INSERT INTO refresh_tokens (hash, session_id_hash, issued_at, rotated_at, "
+                     "successor_hash, sealed_successor) VALUES (?1, ?2, ?3, 0, x'', x'')"));
+    Status st = q->BindBlob(1, hash).BindBlob(2, session_id_hash).Bind(3, issued_at).Run();
+    if (!st.ok() && IsConstraint(*db_)) {
+      return Status(Code::kAlreadyExists, Reason::kNone, "refresh token exists");
+    }
+    return st;
+  }
+
+  // The kRotated writes; updates `presented` and `session` to what is now stored.
+  // REQUIRES: db_->mu() held, inside a transaction; presented is live.
+  Status RotateLocked(RefreshRecord& presented, Session& session, const RefreshRotation& r) {
+    TESSERA_RETURN_IF_ERROR(InsertRefreshLocked(r.successor_hash, session.id_hash, r.now));
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * u,
+        db_->Prepare("UPDATE refresh_tokens SET rotated_at = ?2, successor_hash = ?3, "
+                     "sealed_successor = ?4 WHERE hash = ?1"));
+    u->BindBlob(1, presented.hash).Bind(2, r.now).BindBlob(3, r.successor_hash);
+    TESSERA_RETURN_IF_ERROR(u->BindBlob(4, r.sealed_successor).Run());
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * t, db_->Prepare("UPDATE sessions SET last_seen_at = max(last_seen_at, ?2), "
+                                    "tokens_until = max(tokens_until, ?3) WHERE id_hash = ?1"));
+    t->BindBlob(1, session.id_hash).Bind(2, r.now).Bind(3, r.access_expires_at);
+    TESSERA_RETURN_IF_ERROR(t->Run());
+    presented.rotated_at = r.now;
+    presented.successor_hash = r.successor_hash;
+    presented.sealed_successor = r.sealed_successor;
+    session.last_seen_at = std::max(session.last_seen_at, r.now);
+    session.tokens_until = std::max(session.tokens_until, r.access_expires_at);
+    return Status::Ok();
+  }
+
+  // REQUIRES: db_->mu() held.
+  Status RaiseTokensUntilLocked(std::string_view id_hash, int64_t exp) {
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare(
+            "UPDATE sessions SET tokens_until = max(tokens_until, ?2) WHERE id_hash = ?1"));
+    return q->BindBlob(1, id_hash).Bind(2, exp).Run();
+  }
+
   std::unique_ptr<Database> db_;
 };
 

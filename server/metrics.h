@@ -1,0 +1,65 @@
+// Prometheus metrics (text exposition format 0.0.4) for GET /metrics: lock-free counters that the
+// request path bumps with relaxed atomic adds, rendered on scrape.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace tessera::server {
+
+// Routes, as a fixed label set (a path from the request would let clients create series).
+enum class Route : uint8_t {
+  kAuth, kLogin, kLogout, kMe, kSessions, kUsers, kAdmin, kWeb, kHealth, kMetrics, kOther,
+  kCount_
+};
+const char* RouteName(Route r);
+
+enum class LoginOutcome : uint8_t {
+  kSuccess,      // a session was created
+  kFailure,      // wrong password or unknown user
+  kThrottled,    // refused by the brute-force throttle (429)
+  kBusy,         // the password pool was full (503)
+  kUnavailable,  // a store could not answer (503)
+  kInvalid,      // refused before any password work: malformed (400/415) or cross-site (403)
+  kCount_
+};
+
+enum class AuthOutcome : uint8_t { kAllowed, kDenied, kUnavailable, kCount_ };
+
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5};
+
+  void Login(LoginOutcome o) { Add(logins_[static_cast<size_t>(o)]); }
+  void AuthCheck(AuthOutcome o) { Add(auth_checks_[static_cast<size_t>(o)]); }
+  void Registration(bool created) { Add(registrations_[created ? 0 : 1]); }
+  void Request(Route route, int status, int64_t nanoseconds);
+
+  // Values read at scrape time from their owners.
+  struct Gauges {
+    int64_t active_sessions = -1;  // -1: the store could not answer
+    size_t password_queue_depth = 0;
+    size_t password_queue_capacity = 0;
+    size_t password_workers = 0;
+  };
+  std::string Render(const Gauges& g) const;
+
+ private:
+  static void Add(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
+  struct Histogram {
+    std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets{};  // last: +Inf
+    std::atomic<uint64_t> sum_ns{0};
+  };
+
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(LoginOutcome::kCount_)> logins_{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(AuthOutcome::kCount_)> auth_checks_{};
+  std::array<std::atomic<uint64_t>, 2> registrations_{};
+  std::array<std::atomic<uint64_t>, 5> responses_{};  // 1xx..5xx
+  std::array<Histogram, static_cast<size_t>(Route::kCount_)> latency_{};
+};
+
+}  // namespace tessera::server

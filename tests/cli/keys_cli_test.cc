@@ -1,0 +1,200 @@
+// `tessera keys list | rotate | revoke` on a data directory, through the real binary: output,
+// exit codes, the key file's mode, the audit trail, and no private key material anywhere.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/cli_harness.h"
+
+namespace tessera {
+namespace {
+
+using nlohmann::json;
+
+class KeysCli : public Cli {
+ protected:
+  std::string Data() const { return (dir_ / "data").string(); }
+  fs::path KeyFile() const { return dir_ / "data" / "signing-keys.json"; }
+
+  Outcome Keys(std::vector<std::string> args) {
+    args.insert(args.begin(), "keys");
+    args.push_back("--data");
+    args.push_back(Data());
+    Outcome r = Tessera(args);
+    seen_ += r.out + r.err;
+    return r;
+  }
+
+  // The rows of `keys list`, as (kid, alg, state).
+  std::vector<std::vector<std::string>> Rows() {
+    Outcome r = Keys({"list"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream lines(r.out);
+    std::string line;
+    std::getline(lines, line);
+    EXPECT_EQ(line.rfind("KID", 0), 0u) << line;
+    while (std::getline(lines, line)) {
+      std::istringstream words(line);
+      std::string kid, alg, state;
+      words >> kid >> alg >> state;
+      rows.push_back({kid, alg, state});
+    }
+    return rows;
+  }
+
+  std::string KidOfState(const std::string& state) {
+    for (const auto& row : Rows()) {
+      if (row[2] == state) return row[0];
+    }
+    return "";
+  }
+
+  // Every private member value in the key file, and that none of them was ever printed or
+  // audited.
+  void ExpectNoPrivateMaterialShown() {
+    const json doc = json::parse(Slurp(KeyFile()));
+    const std::string audit = Slurp(dir_ / "data" / "audit.log");
+    int checked = 0;
+    for (const json& key : doc["keys"]) {
+      for (const char* m : {"d", "p", "q", "dp", "dq", "qi"}) {
+        if (!key["jwk"].contains(m)) continue;
+        const std::string secret = key["jwk"][m].get<std::string>();
+        EXPECT_EQ(seen_.find(secret), std::string::npos) << m;
+        EXPECT_EQ(audit.find(secret), std::string::npos) << m;
+        ++checked;
+      }
+    }
+    EXPECT_GT(checked, 0);
+  }
+
+  std::vector<json> AuditEvents(const std::string& event) {
+    std::vector<json> out;
+    std::istringstream lines(Slurp(dir_ / "data" / "audit.log"));
+    for (std::string line; std::getline(lines, line);) {
+      json j = json::parse(line);
+      if (j.value("event", "") == event) out.push_back(j);
+    }
+    return out;
+  }
+
+  std::string seen_;  // everything the commands printed
+};
+
+TEST_F(KeysCli, ListOnAFreshDataDirShowsNoKeysAndCreatesNone) {
+  Outcome r = Keys({"list"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("KID", 0), 0u);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);  // the header only
+  EXPECT_NE(r.err.find("no signing keys"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(KeyFile()));
+}
+
+TEST_F(KeysCli, RotateThenListShowsNextAndCurrent) {
+  Outcome r = Keys({"rotate"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("new key "), std::string::npos) << r.out;
+  auto rows = Rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1], "ES256");
+  EXPECT_EQ(rows[0][2], "current");
+  EXPECT_EQ(rows[1][2], "next");
+  EXPECT_NE(r.out.find(rows[1][0]), std::string::npos);  // rotate named the new kid
+  struct stat st {};
+  ASSERT_EQ(::stat(KeyFile().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  auto events = AuditEvents("key.rotated");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["kid"], rows[1][0]);
+  EXPECT_EQ(events[0]["alg"], "ES256");
+  EXPECT_EQ(events[0]["by"], "cli");
+  EXPECT_TRUE(events[0]["activates_at"].is_number_integer());
+
+  // A second rotation while one is pending adds nothing and names the pending key (KM-04).
+  Outcome again = Keys({"rotate"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("already pending"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find(rows[1][0]), std::string::npos);
+  EXPECT_EQ(Rows().size(), 2u);
+  EXPECT_EQ(AuditEvents("key.rotated").size(), 1u);
+  ExpectNoPrivateMaterialShown();
+}
+
+TEST_F(KeysCli, ImmediateRotationSignsAtOnce) {
+  ASSERT_EQ(Keys({"rotate"}).code, 0);  // creates the first key, and a pending one
+  const std::string pending = KidOfState("next");
+  Outcome r = Keys({"rotate", "--immediate"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = Rows();
+  ASSERT_EQ(rows.size(), 2u);  // the pending key, which never signed, is gone
+  EXPECT_EQ(rows[0][2], "retired");
+  EXPECT_EQ(rows[1][2], "current");
+  EXPECT_NE(rows[1][0], pending);
+  EXPECT_NE(r.out.find(rows[1][0]), std::string::npos);
+  ExpectNoPrivateMaterialShown();
+}
+
+TEST_F(KeysCli, RevokeUnpublishesAKeyAtOnceAndReplacesASigningKey) {
+  ASSERT_EQ(Keys({"rotate"}).code, 0);
+  const std::string current = KidOfState("current");
+  Outcome r = Keys({"revoke", current});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("revoked key " + current), std::string::npos) << r.out;
+  auto rows = Rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][2], "current");
+  EXPECT_NE(rows[0][0], current);
+  EXPECT_EQ(Slurp(KeyFile()).find(current), std::string::npos);
+  auto events = AuditEvents("key.revoked");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["kid"], current);
+  EXPECT_EQ(events[0]["replacement"], rows[0][0]);
+
+  Outcome unknown = Keys({"revoke", current});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("no key"), std::string::npos) << unknown.err;
+  EXPECT_EQ(Keys({"revoke"}).code, 2);
+  ExpectNoPrivateMaterialShown();
+}
+
+TEST_F(KeysCli, RevokeOnAFreshDataDirIsDenied) {
+  EXPECT_EQ(Keys({"revoke", "some-kid"}).code, 1);
+  EXPECT_FALSE(fs::exists(KeyFile()));
+}
+
+TEST_F(KeysCli, CorruptOrExposedKeyFileIsAConfigurationErrorAndLeftAlone) {
+  ASSERT_EQ(Keys({"rotate"}).code, 0);
+  const std::string good = Slurp(KeyFile());
+  {
+    std::ofstream out(KeyFile(), std::ios::trunc);
+    out << good.substr(0, good.size() - 10);
+  }
+  EXPECT_EQ(Keys({"list"}).code, 2);
+  EXPECT_EQ(Keys({"rotate"}).code, 2);
+  EXPECT_EQ(Slurp(KeyFile()), good.substr(0, good.size() - 10));
+
+  {
+    std::ofstream out(KeyFile(), std::ios::trunc);
+    out << good;
+  }
+  ASSERT_EQ(::chmod(KeyFile().c_str(), 0644), 0);
+  Outcome r = Keys({"list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("chmod 600"), std::string::npos) << r.err;
+}
+
+TEST_F(KeysCli, NewKeysFollowTokenAlg) {
+  const std::string config = Write("tessera.toml", "[token]\nalg = \"EdDSA\"\n");
+  Outcome r = Keys({"rotate", "--config", config});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(EdDSA)"), std::string::npos) << r.out;
+  for (const auto& row : Rows()) EXPECT_EQ(row[1], "EdDSA");
+  ExpectNoPrivateMaterialShown();
+}
+
+}  // namespace
+}  // namespace tessera
