@@ -623,6 +623,24 @@ void App::Login(const HttpRequest& request, Responder respond) {
   }
 }
 
+std::optional<HttpResponse> App::CreateAccount(const std::string& name, const std::string& password,
+                                               std::vector<std::string> roles, user::User* out) {
+  // Hash first: a taken name costs the same time as a free one.
+  auto hash = d_.hasher->Hash(password);
+  if (!hash) return FromStatus(hash.error());
+  *out = user::User{.id = user::NewUserId(),
+                    .username = name,
+                    .password_hash = std::move(*hash),
+                    .roles = std::move(roles),
+                    .created_at = SystemClock::Instance().NowSeconds()};
+  Status added = d_.users->Add(*out);
+  if (added.code() == Code::kAlreadyExists) {
+    return Error(409, "username_taken", "that username is taken");
+  }
+  if (!added.ok()) return FromStatus(added);
+  return std::nullopt;
+}
+
 void App::Register(const HttpRequest& request, Responder respond) {
   auto refuse = [&](HttpResponse r) {
     metrics_.Registration(false);
@@ -659,20 +677,11 @@ void App::Register(const HttpRequest& request, Responder respond) {
       r.Set("Retry-After", std::to_string(*wait));
       return respond(std::move(r));
     }
-    // Hash first: an existing name costs the same time as a new one.
-    auto hash = d_.hasher->Hash(password);
-    if (!hash) return respond(FromStatus(hash.error()));
-    user::User u{.id = user::NewUserId(),
-                 .username = name,
-                 .password_hash = std::move(*hash),
-                 .roles = {},
-                 .created_at = SystemClock::Instance().NowSeconds()};
-    Status added = d_.users->Add(u);
-    if (added.code() == Code::kAlreadyExists) {
+    user::User u;
+    if (auto refused = CreateAccount(name, password, {}, &u)) {
       metrics_.Registration(false);
-      return respond(Error(409, "username_taken", "that username is taken"));
+      return respond(std::move(*refused));
     }
-    if (!added.ok()) return respond(FromStatus(added));
     metrics_.Registration(true);
     json e = who;
     e["username"] = u.username;
@@ -880,18 +889,10 @@ void App::AdminCreateUser(const HttpRequest& request, Responder respond) {
   who["by"] = admin->user.username;
   auto work = [this, name = *name, roles = std::move(roles), password = std::move(password),
                who = std::move(who), respond]() mutable {
-    auto hash = d_.hasher->Hash(password);
-    if (!hash) return respond(FromStatus(hash.error()));
-    user::User u{.id = user::NewUserId(),
-                 .username = name,
-                 .password_hash = std::move(*hash),
-                 .roles = std::move(roles),
-                 .created_at = SystemClock::Instance().NowSeconds()};
-    Status added = d_.users->Add(u);
-    if (added.code() == Code::kAlreadyExists) {
-      return respond(Error(409, "username_taken", "that username is taken"));
+    user::User u;
+    if (auto refused = CreateAccount(name, password, std::move(roles), &u)) {
+      return respond(std::move(*refused));
     }
-    if (!added.ok()) return respond(FromStatus(added));
     json e = who;
     e["username"] = u.username;
     e["sub"] = u.id;

@@ -51,6 +51,10 @@ class App final : public Handler {
   void AddCommonHeaders(HttpResponse& r) const;
   HttpResponse MetricsPage();
   void Register(const HttpRequest& request, Responder respond);
+  // Hashes `password` (call on the password pool) and adds the account; *out is the new user.
+  // On failure returns the answer to send (409 when the name is taken).
+  std::optional<HttpResponse> CreateAccount(const std::string& name, const std::string& password,
+                                            std::vector<std::string> roles, user::User* out);
   void AdminCreateUser(const HttpRequest& request, Responder respond);
   HttpResponse AdminListUsers(const HttpRequest& request);
   HttpResponse AdminUserSessions(const HttpRequest& request, std::string_view username,

@@ -215,6 +215,16 @@ class SessionStore {
     return NoTokenSessions();
   }
 
+ protected:
+  // The precondition of CreateTokenSession, checked the same way by every backend.
+  static Status CheckTokenSession(const Session& s, std::string_view refresh_hash) {
+    if (s.kind != SessionKind::kToken || refresh_hash.empty()) {
+      return Status(Code::kInvalidArgument, Reason::kNone,
+                    "a token session needs kind kToken and a refresh hash");
+    }
+    return Status::Ok();
+  }
+
  private:
   static Status NoTokenSessions() {
     return Status(Code::kUnavailable, Reason::kStore, "this store does not keep token sessions");

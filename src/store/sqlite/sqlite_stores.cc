@@ -78,9 +78,7 @@ class SqliteSessionStore final : public session::SessionStore {
   Status CreateTokenSession(const Session& s, std::string_view refresh_hash,
                             const session::LimitPolicy& limit, int64_t now,
                             std::vector<Session>* evicted) override {
-    if (s.kind != session::SessionKind::kToken || refresh_hash.empty()) {
-      return InvalidArgument(Reason::kNone, "a token session needs kind kToken and a refresh hash");
-    }
+    TESSERA_RETURN_IF_ERROR(CheckTokenSession(s, refresh_hash));
     std::lock_guard lock(db_->mu());
     return CreateLocked(s, refresh_hash, limit, now, evicted);
   }
