@@ -88,7 +88,7 @@ std::string FormatTime(int64_t unix_seconds) {
 
 token::KeysetOptions KeysetOptionsFor(const Config& config) {
   token::KeysetOptions options;
-  // LoadConfig admits only the asymmetric algorithms' names, each of which parses.
+  // LoadConfig admits only algorithm names that parse.
   if (auto alg = jose::AlgFromName(config.token.alg)) options.alg = *alg;
   options.access_ttl_seconds = config.token.access_ttl.count();
   return options;

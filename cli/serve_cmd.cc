@@ -14,23 +14,43 @@
 #include "http_server.h"
 #include "io.h"
 #include "tessera/clock.h"
+#include "tessera/token/access_token.h"
+#include "tessera/token/keyset.h"
+#include "tessera/token/revocation.h"
+#include "tessera/token/token_service.h"
 
 namespace tessera::cli {
 namespace {
+
+// Clock skew allowed on access tokens' exp/nbf/iat between instances and services (SECURITY.md
+// JV-05 and MI-03: at most 60 s); revocations are kept that much longer than the tokens they stop.
+constexpr int64_t kTokenLeewaySeconds = 60;
 
 struct ServeArgs {
   DataOptions data;
   std::string listen;
 };
 
-// The server's background chores until stopped: every second, write the queued last-seen
-// updates in one batch (SessionOptions::defer_touches); every five minutes, delete expired
-// sessions and stale sign-in counters so the store does not grow without bound (expired sessions
-// are already refused; this reclaims space). A last flush runs on the way out.
+// The server's background chores until stopped.
+// - Every 100 ms: bring in revocations other processes recorded in the session store (the CLI,
+//   another instance on the same SQLite file), so their access tokens stop within that time.
+// - Every second: write the queued last-seen updates in one batch (SessionOptions::
+//   defer_touches), and reload the signing keyset if `tessera keys` changed it.
+// - Every five minutes: delete expired sessions and stale sign-in counters so the store does not
+//   grow without bound (expired sessions are already refused; this reclaims space), and drop
+//   revocations whose tokens have all expired.
+// A last flush runs on the way out. Errors are retried on the next round: the request path never
+// depends on these succeeding (it fails closed on its own).
 class Maintenance {
  public:
-  Maintenance(session::SessionManager* m, user::ThrottleStore* t)
-      : thread_([this, m, t] { Loop(m, t); }) {}
+  struct Parts {
+    session::SessionManager* sessions;
+    session::SessionStore* store;
+    user::ThrottleStore* throttle;
+    token::LocalRevocationList* revocations;  // null: token mode off
+    token::Keyset* keyset;                    // null: token mode off
+  };
+  explicit Maintenance(Parts p) : p_(p), thread_([this] { Loop(); }) {}
   ~Maintenance() {
     {
       std::lock_guard lock(mu_);
@@ -41,26 +61,58 @@ class Maintenance {
   }
 
  private:
-  void Loop(session::SessionManager* m, user::ThrottleStore* t) {
-    auto next_purge = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  void Loop() {
+    using Clock = std::chrono::steady_clock;
+    auto next_second = Clock::now() + std::chrono::seconds(1);
+    auto next_purge = Clock::now() + std::chrono::minutes(5);
     std::unique_lock lock(mu_);
     for (;;) {
-      const bool stopping = cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+      const bool stopping =
+          cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; });
       lock.unlock();
-      (void)m->FlushTouches();  // a failure re-queues them for the next round
+      const int64_t now = SystemClock::Instance().NowSeconds();
+      if (p_.revocations) (void)p_.revocations->SyncFrom(*p_.store, now);
+      if (stopping || Clock::now() >= next_second) {
+        next_second = Clock::now() + std::chrono::seconds(1);
+        (void)p_.sessions->FlushTouches();  // a failure re-queues them for the next round
+        if (p_.keyset) {
+          if (auto reloaded = p_.keyset->ReloadIfChanged(); !reloaded) {
+            std::cerr << "tessera: keeping the signing keys in use: "
+                      << reloaded.error().message() << std::endl;
+          }
+        }
+      }
       if (stopping) return;
-      if (std::chrono::steady_clock::now() >= next_purge) {
+      if (Clock::now() >= next_purge) {
         next_purge += std::chrono::minutes(5);
-        (void)m->PurgeExpired();
-        (void)t->RemoveStale(SystemClock::Instance().NowSeconds() - 2 * 3600);
+        (void)p_.sessions->PurgeExpired();
+        (void)p_.throttle->RemoveStale(now - 2 * 3600);
+        if (p_.revocations) {
+          // Sessions this process purged do not move the store's external version; their
+          // revocation entries (recorded by the store) are read here.
+          auto entries = p_.store->ListRevocations(now - p_.revocations->leeway_seconds());
+          if (entries) p_.revocations->Merge(*entries);
+          p_.revocations->Prune(now);
+        }
       }
       lock.lock();
     }
   }
+  Parts p_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
+};
+
+// Hands requests to the App once it exists: the listener is bound first, so that the issuer can
+// name the port the OS picked (listen port 0) before anything is signed.
+class LateHandler final : public server::Handler {
+ public:
+  void Handle(server::HttpRequest request, server::Responder respond) override {
+    target->Handle(std::move(request), std::move(respond));
+  }
+  server::Handler* target = nullptr;  // set before the server runs
 };
 
 // Every connection is a file descriptor; the usual soft limit of 1024 would cap a server at
@@ -117,6 +169,55 @@ int Serve(const ServeArgs& a) {
   if (!audit) return Fail(kExitUsage, "audit.path: " + audit.error().message());
   auto access_log = log::AccessLog::Open(config->server.access_log);
   if (!access_log) return Fail(kExitUsage, "server.access_log: " + access_log.error().message());
+
+  // Token mode: the signing keyset (created on first start), and the revocation list rebuilt from
+  // the store, so a restart forgets no revoked session while its tokens can live.
+  const int64_t started = SystemClock::Instance().NowSeconds();
+  auto keyset = token::Keyset::LoadOrCreate(config->server.data, KeysetOptionsFor(*config), started);
+  if (!keyset) return Fail(kExitUsage, "signing keys: " + keyset.error().message());
+  token::LocalRevocationList revocations(/*leeway_seconds=*/kTokenLeewaySeconds);
+  if (auto synced = revocations.SyncFrom(**sessions, started); !synced) {
+    return Fail(kExitUsage, "revocation list: " + synced.error().message());
+  }
+  // Every session the manager ends (logout, revocation, eviction, expiry found on use) puts its
+  // sid into the list while its access tokens can live.
+  manager.set_on_end([&revocations](const session::Session& s) {
+    if (s.tokens_until > 0) revocations.RevokeSession(s.handle, s.tokens_until);
+  });
+
+  LateHandler handler;
+  server::HttpServerOptions http;
+  http.host = config->server.listen.host;
+  http.port = config->server.listen.port;
+  // HTTPS when both are set (the configuration refuses one without the other); Start() loads and
+  // checks them, and fails naming the key and the file.
+  http.tls_cert_file = config->server.tls_cert;
+  http.tls_key_file = config->server.tls_key;
+  auto server = server::HttpServer::Start(http, &handler);
+  if (!server) return Fail(kExitUsage, server.error().message());
+  const bool v6 = http.host.find(':') != std::string::npos;
+  const std::string scheme = http.tls_cert_file.empty() ? "http://" : "https://";
+  auto url_with_port = [&](uint16_t port) {
+    return scheme + (v6 ? "[" + http.host + "]" : http.host) + ":" + std::to_string(port);
+  };
+  const std::string url = url_with_port((*server)->bound_port());
+  // An issuer derived from "listen on any free port" names port 0; it becomes the real URL.
+  if (http.port == 0 && config->token.issuer == url_with_port(0)) config->token.issuer = url;
+
+  token::KeysetKeySource key_source(keyset->get());
+  token::AccessVerifier verifier(&key_source, &revocations,
+                                 {.issuer = config->token.issuer,
+                                  .audience = config->token.audience,
+                                  .leeway_seconds = kTokenLeewaySeconds,
+                                  .cache_capacity = config->token.verify_cache});
+  token::TokenService tokens(
+      keyset->get(), &manager, sessions->get(), &revocations,
+      {.issuer = config->token.issuer,
+       .audience = config->token.audience,
+       .access_ttl_seconds = config->token.access_ttl.count(),
+       .refresh_ttl_seconds = config->token.refresh_ttl.count(),
+       .refresh_reuse_grace_seconds = config->token.refresh_reuse_grace.count()},
+      &SystemClock::Instance());
   server::App app({.config = &*config,
                    .users = users->get(),
                    .sessions = sessions->get(),
@@ -125,26 +226,21 @@ int Serve(const ServeArgs& a) {
                    .password_pool = &password_pool,
                    .throttle = &throttle,
                    .audit = audit->get(),
-                   .access_log = access_log->get()});
-  server::HttpServerOptions http;
-  http.host = config->server.listen.host;
-  http.port = config->server.listen.port;
-  // HTTPS when both are set (the configuration refuses one without the other); Start() loads and
-  // checks them, and fails naming the key and the file.
-  http.tls_cert_file = config->server.tls_cert;
-  http.tls_key_file = config->server.tls_key;
-  auto server = server::HttpServer::Start(http, &app);
-  if (!server) return Fail(kExitUsage, server.error().message());
-  const bool v6 = http.host.find(':') != std::string::npos;
-  const std::string scheme = http.tls_cert_file.empty() ? "http://" : "https://";
-  const std::string url = scheme + (v6 ? "[" + http.host + "]" : http.host) + ":" +
-                          std::to_string((*server)->bound_port());
+                   .access_log = access_log->get(),
+                   .tokens = &tokens,
+                   .verifier = &verifier,
+                   .keyset = keyset->get()});
+  handler.target = &app;
   std::cout << "tessera: listening on " << url << "\n"
             << "tessera: data in " << config->server.data << "\n"
             << "tessera: add the first user with: tessera user add NAME --role admin --data "
             << config->server.data << std::endl;
   {
-    Maintenance maintenance(&manager, throttle_store->get());
+    Maintenance maintenance({.sessions = &manager,
+                             .store = sessions->get(),
+                             .throttle = throttle_store->get(),
+                             .revocations = &revocations,
+                             .keyset = keyset->get()});
     (*server)->Run();
   }
   password_pool.Shutdown();

@@ -10,6 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.h"
+#include "crypto/random.h"
+#include "forms.h"
+#include "responses.h"
 #include "tessera/user/user.h"
 #include "web_assets.h"
 
@@ -17,55 +20,6 @@ namespace tessera::server {
 namespace {
 
 using nlohmann::json;
-
-constexpr char kJsonType[] = "application/json; charset=utf-8";
-
-HttpResponse Json(int status, const json& body) {
-  HttpResponse r;
-  r.status = status;
-  // A stored User-Agent may hold bytes that are not UTF-8: replaced, never an exception.
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  r.Set("Content-Type", kJsonType);
-  return r;
-}
-
-HttpResponse Error(int status, std::string_view code, std::string_view description) {
-  return Json(status, {{"error", code}, {"error_description", description}});
-}
-
-HttpResponse NoContent() {
-  HttpResponse r;
-  r.status = 204;
-  return r;
-}
-
-// The one place a library Status becomes an HTTP answer. The client gets a generic code; the
-// detailed reason is for logs and metrics.
-HttpResponse FromStatus(const Status& s) {
-  switch (s.code()) {
-    case Code::kUnavailable:
-      return Error(503, "unavailable", "a store cannot answer right now; retry shortly");
-    case Code::kUnauthenticated:
-      return Error(401, "invalid_token",
-                   s.reason() == Reason::kSessionExpired ? "session expired" : "not signed in");
-    case Code::kNotFound: return Error(404, "not_found", "no such resource");
-    case Code::kInvalidArgument: return Error(400, "invalid_request", s.message());
-    case Code::kPermissionDenied: return Error(403, "forbidden", "not allowed");
-    case Code::kResourceExhausted:
-      if (s.reason() == Reason::kSessionLimit) {
-        return Error(403, "forbidden", "session limit reached; sign out elsewhere first");
-      }
-      return Error(413, "invalid_request", "too large");
-    default: return Error(500, "server_error", "internal error");
-  }
-}
-
-bool IsJson(std::string_view content_type) {
-  const size_t semi = content_type.find(';');
-  std::string_view media = content_type.substr(0, semi);
-  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-  return EqualsIgnoreCase(media, "application/json");
-}
 
 // The value of cookie `name` from the request's Cookie headers, or empty.
 std::string_view CookieValue(const HttpRequest& r, std::string_view name) {
@@ -143,10 +97,27 @@ std::string JoinRoles(const std::vector<std::string>& roles) {
 }  // namespace
 
 struct App::Caller {
-  std::string secret;
+  bool bearer = false;   // authenticated by an access token, not the session cookie
+  std::string secret;    // the cookie's session secret; empty for bearer callers
+  // Cookie callers: the stored record. Bearer callers: what the token says (handle = sid,
+  // user_id = sub, kind token); no store was read.
   session::Session session;
   user::User user;
+  int64_t expires_at = 0;  // X-Auth-Expires-At: the session's end, or the token's exp
+  std::string jti;         // bearer callers: the token's id
 };
+
+App::App(AppDeps deps) : d_(deps) {
+  for (const std::string& c : d_.config->token.clients) {
+    // Validated by LoadConfig: "ID:" and 64 lowercase hex digits.
+    const size_t colon = c.find(':');
+    std::string hash;
+    for (size_t i = colon + 1; i + 1 < c.size(); i += 2) {
+      hash.push_back(static_cast<char>(std::stoi(c.substr(i, 2), nullptr, 16)));
+    }
+    clients_[c.substr(0, colon)] = std::move(hash);
+  }
+}
 
 namespace {
 
@@ -210,7 +181,11 @@ void App::AccessLogLine(const HttpRequest& request, const HttpResponse& response
 // when tessera itself serves TLS.
 void App::AddCommonHeaders(HttpResponse& r) const {
   r.Set("X-Content-Type-Options", "nosniff");
-  r.Set("Cache-Control", "no-store");
+  // Every answer carries identities or tokens and must not be stored, except the published key
+  // set and discovery document, which set their own max-age.
+  bool cacheable = false;
+  for (const auto& [name, value] : r.headers) cacheable |= EqualsIgnoreCase(name, "Cache-Control");
+  if (!cacheable) r.Set("Cache-Control", "no-store");
   r.Set("Referrer-Policy", "no-referrer");
   if (!d_.config->server.tls_cert.empty()) {
     r.Set("Strict-Transport-Security", "max-age=31536000");
@@ -327,6 +302,24 @@ std::optional<HttpResponse> App::Dispatch(const HttpRequest& request, Responder&
     if (m == "DELETE") return AdminUserSessions(request, rest, /*revoke=*/true);
     return not_allowed("GET, HEAD, DELETE");
   }
+  if (path == "/v1/token") {
+    *route = Route::kToken;
+    return m == "POST" ? TokenEndpoint(request) : not_allowed("POST");
+  }
+  if (path == "/v1/introspect" || path == "/v1/revoke") {
+    *route = Route::kOAuth;
+    if (m != "POST") return not_allowed("POST");
+    return path == "/v1/introspect" ? Introspect(request) : RevokeToken(request);
+  }
+  if (path == "/.well-known/jwks.json") {
+    *route = Route::kWellKnown;
+    return get ? JwksDocument() : not_allowed("GET, HEAD");
+  }
+  if (path == "/.well-known/openid-configuration" ||
+      path == "/.well-known/oauth-authorization-server") {
+    *route = Route::kWellKnown;
+    return get ? DiscoveryDocument() : not_allowed("GET, HEAD");
+  }
   if (get) {
     if (auto page = ServeWebAsset(path)) {
       *route = Route::kWeb;
@@ -404,11 +397,74 @@ Result<std::optional<user::User>> App::FindUser(const std::string& id) {
   return found;
 }
 
+namespace {
+
+// RFC 6750 section 3: a 401 for a bearer request says why in WWW-Authenticate.
+HttpResponse BearerError(std::string_view description, bool token_presented) {
+  HttpResponse r = Error(401, "invalid_token", description);
+  std::string challenge = "Bearer realm=\"tessera\"";
+  if (token_presented) {
+    challenge += ", error=\"invalid_token\", error_description=\"";
+    challenge += description;  // fixed texts from the library, never the token
+    challenge += '"';
+  }
+  r.Set("WWW-Authenticate", std::move(challenge));
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<App::Caller> App::AuthenticateBearer(std::string_view authorization,
+                                                     HttpResponse* error) {
+  auto token = ParseBearerAuthorization(authorization);
+  if (!token) {
+    *error = BearerError("malformed Authorization header", true);
+    return nullptr;
+  }
+  if (!d_.verifier) {
+    *error = BearerError("bearer tokens are not enabled on this server", true);
+    return nullptr;
+  }
+  token::AccessToken t;
+  Status verified = d_.verifier->Verify(*token, SystemClock::Instance().NowSeconds(), &t);
+  if (!verified.ok()) {
+    if (verified.code() == Code::kUnavailable || verified.code() == Code::kInternal) {
+      *error = FromStatus(verified);
+    } else {
+      // A refresh token (no dots) presented as a bearer lands here too: it is no JWT.
+      *error = BearerError(verified.reason() == Reason::kExpired         ? "token expired"
+                           : verified.reason() == Reason::kUnknownSession ? "session ended"
+                                                                          : "invalid token",
+                           true);
+    }
+    return nullptr;
+  }
+  auto caller = std::make_unique<Caller>();
+  caller->bearer = true;
+  caller->session.handle = std::move(t.sid);
+  caller->session.user_id = t.sub;
+  caller->session.kind = session::SessionKind::kToken;
+  caller->user.id = std::move(t.sub);
+  caller->user.username = std::move(t.username);
+  caller->user.roles = std::move(t.roles);
+  caller->expires_at = t.exp;
+  caller->jti = std::move(t.jti);
+  return caller;
+}
+
 std::unique_ptr<App::Caller> App::Authenticate(const HttpRequest& request, bool state_changing,
                                                HttpResponse* error) {
+  // A bearer token, when sent, is the only credential looked at: a request does not get to pick
+  // whichever of two identities suits it. Other schemes (an app's own Basic auth behind the
+  // proxy) are not tessera's and are ignored. Bearer requests need no CSRF defence: a browser
+  // never attaches the header on its own.
+  const std::string_view authorization = request.Header("Authorization");
+  if (authorization.size() >= 7 && EqualsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
+    return AuthenticateBearer(authorization, error);
+  }
   const std::string_view secret = CookieValue(request, d_.config->cookie.name);
   if (secret.empty()) {
-    *error = Error(401, "invalid_token", "not signed in");
+    *error = BearerError("not signed in", false);
     return nullptr;
   }
   const bool passive = request.Header("Tessera-Passive") == "1";
@@ -445,6 +501,7 @@ std::unique_ptr<App::Caller> App::Authenticate(const HttpRequest& request, bool 
   }
   auto caller = std::make_unique<Caller>();
   caller->secret = std::string(secret);
+  caller->expires_at = d_.session_manager->ExpiresAt(*session);
   caller->session = std::move(*session);
   caller->user = std::move(**user);
   return caller;
@@ -522,15 +579,18 @@ void App::Login(const HttpRequest& request, Responder respond) {
     if (!b["mode"].is_string()) return invalid(Error(400, "invalid_request", "mode must be a string"));
     mode = b["mode"].get<std::string>();
   }
-  if (mode != "session") {
-    return invalid(Error(400, "invalid_request",
-                         "mode must be \"session\" (\"token\" is not available in this version)"));
+  if (mode != "session" && mode != "token") {
+    return invalid(Error(400, "invalid_request", "mode must be \"session\" or \"token\""));
+  }
+  const bool token_mode = mode == "token";
+  if (token_mode && !d_.tokens) {
+    return invalid(Error(400, "invalid_request", "token mode is not enabled on this server"));
   }
   session::DeviceInfo device{std::string(request.Header("User-Agent")), ClientIp(request)};
   const std::string previous(CookieValue(request, d_.config->cookie.name));
   auto work = [this, username = b["username"].get<std::string>(),
                password = b["password"].get<std::string>(), device = std::move(device), previous,
-               respond]() mutable {
+               token_mode, respond]() mutable {
     // Unknown user, malformed name and wrong password: the same work and the same answer.
     const HttpResponse denied = Error(401, "invalid_credentials", "wrong username or password");
     auto name = user::CanonicalUsername(username);
@@ -587,29 +647,12 @@ void App::Login(const HttpRequest& request, Responder respond) {
         }
       }
     }
+    if (token_mode) return respond(TokenLogin(*found, device, who));
     // A new secret on every login; the session the client came with (if any) ends.
     if (!previous.empty()) (void)d_.session_manager->Revoke(previous);
     auto created = d_.session_manager->Create(found->id, session::SessionKind::kCookie, device);
-    if (!created) {
-      if (created.error().code() == Code::kUnavailable) return unavailable(created.error());
-      metrics_.Login(LoginOutcome::kFailure);
-      json e = who;
-      e["reason"] = "session_limit";
-      d_.audit->Record("login.failed", std::move(e));
-      return respond(FromStatus(created.error()));
-    }
-    metrics_.Login(LoginOutcome::kSuccess);
-    for (const session::Session& gone : created->evicted) {
-      d_.audit->Record("session.revoked", {{"username", found->username},
-                                           {"sub", found->id},
-                                           {"session", gone.handle},
-                                           {"by", "session_limit"}});
-    }
-    json e = who;
-    e["username"] = found->username;
-    e["sub"] = found->id;
-    e["session"] = created->record.handle;
-    d_.audit->Record("login.succeeded", std::move(e));
+    if (!created) return respond(LoginRefused(created.error(), who));
+    LoginSucceeded(*found, who, created->record, created->evicted, "session");
     const int64_t expires = d_.session_manager->ExpiresAt(created->record);
     HttpResponse r = Json(200, {{"user", UserJson(*found)},
                                 {"session", {{"id", created->record.handle}, {"expires_at", expires}}},
@@ -623,6 +666,36 @@ void App::Login(const HttpRequest& request, Responder respond) {
     metrics_.Login(LoginOutcome::kBusy);
     respond(Busy());
   }
+}
+
+HttpResponse App::LoginRefused(const Status& s, const nlohmann::json& who) {
+  if (s.code() == Code::kUnavailable) {
+    metrics_.Login(LoginOutcome::kUnavailable);
+    return FromStatus(s);
+  }
+  metrics_.Login(LoginOutcome::kFailure);
+  json e = who;
+  e["reason"] = "session_limit";
+  d_.audit->Record("login.failed", std::move(e));
+  return FromStatus(s);
+}
+
+void App::LoginSucceeded(const user::User& u, const nlohmann::json& who,
+                         const session::Session& s, const std::vector<session::Session>& evicted,
+                         std::string_view mode) {
+  metrics_.Login(LoginOutcome::kSuccess);
+  for (const session::Session& gone : evicted) {
+    d_.audit->Record("session.revoked", {{"username", u.username},
+                                         {"sub", u.id},
+                                         {"session", gone.handle},
+                                         {"by", "session_limit"}});
+  }
+  json e = who;
+  e["username"] = u.username;
+  e["sub"] = u.id;
+  e["session"] = s.handle;
+  e["mode"] = mode;
+  d_.audit->Record("login.succeeded", std::move(e));
 }
 
 std::optional<HttpResponse> App::CreateAccount(const std::string& name, const std::string& password,
@@ -695,21 +768,33 @@ void App::Register(const HttpRequest& request, Responder respond) {
 }
 
 HttpResponse App::Logout(const HttpRequest& request) {
+  const std::string_view authorization = request.Header("Authorization");
+  const bool bearer =
+      authorization.size() >= 7 && EqualsIgnoreCase(authorization.substr(0, 7), "bearer ");
   // Checked before anything else: even without a live session, a cross-site page must not be
-  // able to make the browser drop its cookie (a forced sign-out).
-  if (!OriginAllowed(request)) return Error(403, "csrf_failed", "cross-site request refused");
+  // able to make the browser drop its cookie (a forced sign-out). A bearer token is never sent by
+  // a browser on its own, so a bearer logout needs no such check.
+  if (!bearer && !OriginAllowed(request)) {
+    return Error(403, "csrf_failed", "cross-site request refused");
+  }
   HttpResponse error;
   auto caller = Authenticate(request, /*state_changing=*/true, &error);
+  if (bearer && !caller) return error;  // a bearer client learns its token was not accepted
   if (!caller && error.status != 401) return error;  // CSRF failure or store down
   if (caller) {
-    auto gone = d_.session_manager->Revoke(caller->secret);
-    if (!gone) return FromStatus(gone.error());
+    // A bearer logout ends the token's session: its refresh family goes with it, and the sid
+    // enters the revocation list (SessionManager's on_end), so the access token stops at once.
+    Status gone = caller->bearer ? d_.session_manager->RevokeHandle(caller->session.handle).status()
+                                 : d_.session_manager->Revoke(caller->secret).status();
+    if (!gone.ok()) return FromStatus(gone);
     json e = RequestFields(request);
     e["username"] = caller->user.username;
     e["sub"] = caller->user.id;
     e["session"] = caller->session.handle;
+    e["auth"] = caller->bearer ? "bearer" : "session";
     d_.audit->Record("logout", std::move(e));
   }
+  if (bearer) return NoContent();
   // Logging out twice, or with a dead cookie, still ends with no cookie.
   HttpResponse r = NoContent();
   r.Set("Set-Cookie", SessionCookie("", 0));
@@ -722,12 +807,14 @@ HttpResponse App::Me(const HttpRequest& request) {
   if (!caller) return error;
   json j = UserJson(caller->user);
   j["sid"] = caller->session.handle;
-  j["auth"] = "session";
-  // The page's script cannot read the HttpOnly cookie, so it learns the CSRF token here; a
-  // cross-site page cannot read this answer (no CORS).
-  j["csrf_token"] = session::SessionManager::CsrfTokenFor(caller->secret);
+  j["auth"] = caller->bearer ? "bearer" : "session";
+  if (!caller->bearer) {
+    // The page's script cannot read the HttpOnly cookie, so it learns the CSRF token here; a
+    // cross-site page cannot read this answer (no CORS).
+    j["csrf_token"] = session::SessionManager::CsrfTokenFor(caller->secret);
+  }
   HttpResponse r = Json(200, j);
-  r.Set("X-Auth-Expires-At", std::to_string(d_.session_manager->ExpiresAt(caller->session)));
+  r.Set("X-Auth-Expires-At", std::to_string(caller->expires_at));
   return r;
 }
 
@@ -740,11 +827,11 @@ HttpResponse App::ListSessions(const HttpRequest& request) {
   json out = json::array();
   for (const auto& s : *list) {
     json j = SessionJson(*d_.session_manager, s);
-    j["current"] = s.id_hash == caller->session.id_hash;
+    j["current"] = s.handle == caller->session.handle;
     out.push_back(std::move(j));
   }
   HttpResponse r = Json(200, out);
-  r.Set("X-Auth-Expires-At", std::to_string(d_.session_manager->ExpiresAt(caller->session)));
+  r.Set("X-Auth-Expires-At", std::to_string(caller->expires_at));
   return r;
 }
 
@@ -761,7 +848,9 @@ HttpResponse App::RevokeSession(const HttpRequest& request, std::string_view han
   e["by"] = "user";
   d_.audit->Record("session.revoked", std::move(e));
   HttpResponse r = NoContent();
-  if (gone->id_hash == caller->session.id_hash) r.Set("Set-Cookie", SessionCookie("", 0));
+  if (!caller->bearer && gone->handle == caller->session.handle) {
+    r.Set("Set-Cookie", SessionCookie("", 0));
+  }
   return r;
 }
 
@@ -769,7 +858,16 @@ HttpResponse App::RevokeOtherSessions(const HttpRequest& request) {
   HttpResponse error;
   auto caller = Authenticate(request, true, &error);
   if (!caller) return error;
-  auto gone = d_.session_manager->RevokeAll(caller->user.id, caller->session.id_hash);
+  std::string keep = caller->session.id_hash;
+  if (caller->bearer) {
+    // The token names its session by handle; the store keeps sessions by id hash.
+    auto list = d_.session_manager->List(caller->user.id);
+    if (!list) return FromStatus(list.error());
+    for (const session::Session& s : *list) {
+      if (s.handle == caller->session.handle) keep = s.id_hash;
+    }
+  }
+  auto gone = d_.session_manager->RevokeAll(caller->user.id, keep);
   if (!gone) return FromStatus(gone.error());
   for (const session::Session& s : *gone) {
     json e = RequestFields(request);
@@ -796,7 +894,7 @@ HttpResponse App::ForwardAuth(const HttpRequest& request) {
   r.Set("X-Auth-Subject", caller->user.id);
   r.Set("X-Auth-Roles", JoinRoles(caller->user.roles));
   r.Set("X-Auth-Session", caller->session.handle);
-  r.Set("X-Auth-Expires-At", std::to_string(d_.session_manager->ExpiresAt(caller->session)));
+  r.Set("X-Auth-Expires-At", std::to_string(caller->expires_at));
   return r;
 }
 
@@ -807,6 +905,11 @@ HttpResponse App::MetricsPage() {
   g.password_queue_depth = d_.password_pool->queue_depth();
   g.password_queue_capacity = d_.password_pool->queue_capacity();
   g.password_workers = d_.password_pool->thread_count();
+  if (d_.verifier) {
+    g.revoked_sessions = static_cast<int64_t>(d_.tokens->revocations().size());
+    g.verify_cache_hits = static_cast<int64_t>(d_.verifier->cache_hits());
+    g.verify_cache_misses = static_cast<int64_t>(d_.verifier->cache_misses());
+  }
   HttpResponse r;
   r.body = metrics_.Render(g);
   r.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
@@ -939,7 +1042,7 @@ HttpResponse App::AdminUserSessions(const HttpRequest& request, std::string_view
     json out = json::array();
     for (const auto& s : *list) {
       json j = SessionJson(*d_.session_manager, s);
-      j["current"] = s.id_hash == admin->session.id_hash;
+      j["current"] = s.handle == admin->session.handle;
       out.push_back(std::move(j));
     }
     return Json(200, out);
@@ -957,9 +1060,10 @@ HttpResponse App::AdminUserSessions(const HttpRequest& request, std::string_view
   e["sessions"] = std::move(handles);
   d_.audit->Record("admin.sessions_revoked", std::move(e));
   HttpResponse r = Json(200, {{"revoked", gone->size()}});
-  const bool self = std::any_of(gone->begin(), gone->end(), [&](const session::Session& s) {
-    return s.id_hash == admin->session.id_hash;
-  });
+  const bool self = !admin->bearer &&
+                    std::any_of(gone->begin(), gone->end(), [&](const session::Session& s) {
+                      return s.handle == admin->session.handle;
+                    });
   if (self) r.Set("Set-Cookie", SessionCookie("", 0));
   return r;
 }

@@ -1,7 +1,9 @@
-// The HTTP contract of DESIGN.md (session mode so far): routing, JSON errors, cookies, CSRF and
-// the session endpoints. Pure request-to-response logic over the library; no sockets here.
+// The HTTP contract of DESIGN.md: routing, JSON errors, cookies, CSRF, the session endpoints and
+// token mode (bearer tokens, refresh, JWKS, introspection and revocation). Pure request-to-
+// response logic over the library; no sockets here. Token-mode handlers live in app_tokens.cc.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +17,9 @@
 #include "metrics.h"
 #include "tessera/config.h"
 #include "tessera/session/session_manager.h"
+#include "tessera/token/access_token.h"
+#include "tessera/token/keyset.h"
+#include "tessera/token/token_service.h"
 #include "tessera/user/throttle.h"
 #include "tessera/user/user_store.h"
 
@@ -30,17 +35,23 @@ struct AppDeps {
   user::LoginThrottle* throttle;
   log::AuditLog* audit;          // security events; never null (AuditLog::Discard() for none)
   log::AccessLog* access_log;    // one line per request; null: off
+  // Token mode. All three set, or all null (token mode off: mode "token" and bearer tokens are
+  // refused, the well-known documents answer 404).
+  token::TokenService* tokens = nullptr;
+  const token::AccessVerifier* verifier = nullptr;
+  token::Keyset* keyset = nullptr;
 };
 
 class App final : public Handler {
  public:
-  explicit App(AppDeps deps) : d_(deps) {}
+  explicit App(AppDeps deps);
   void Handle(HttpRequest request, Responder respond) override;
 
   const Metrics& metrics() const { return metrics_; }
 
  private:
   struct Caller;  // an authenticated request's session and user
+  struct TokenAnswerFields;
 
   // Answers the request, or returns nullopt after handing `respond` (wrapped by Deferred) to a
   // handler that answers later.
@@ -74,6 +85,12 @@ class App final : public Handler {
   HttpResponse Health();
   HttpResponse Ready();
   void Login(const HttpRequest& request, Responder respond);
+  // Metrics and audit of a login whose session could not be created (store down, or the
+  // per-user limit refuses); returns the answer.
+  HttpResponse LoginRefused(const Status& s, const nlohmann::json& who);
+  // Metrics and audit of a login that created session `s` (and evicted `evicted`).
+  void LoginSucceeded(const user::User& u, const nlohmann::json& who, const session::Session& s,
+                      const std::vector<session::Session>& evicted, std::string_view mode);
   HttpResponse Logout(const HttpRequest& request);
   HttpResponse Me(const HttpRequest& request);
   HttpResponse ListSessions(const HttpRequest& request);
@@ -85,6 +102,26 @@ class App final : public Handler {
   // the CSRF token and Origin. On failure, *error is the response to send.
   std::unique_ptr<Caller> Authenticate(const HttpRequest& request, bool state_changing,
                                        HttpResponse* error);
+  // The caller of a request with `Authorization: Bearer`: an access token checked against the
+  // keyset and the revocation list, without any store lookup. Bearer requests need no CSRF token.
+  std::unique_ptr<Caller> AuthenticateBearer(std::string_view authorization, HttpResponse* error);
+
+  // Token mode (app_tokens.cc).
+  // The answer to a token-mode login of `u` whose password was just verified.
+  HttpResponse TokenLogin(const user::User& u, const session::DeviceInfo& device,
+                          const nlohmann::json& who);
+  HttpResponse TokenEndpoint(const HttpRequest& request);  // POST /v1/token
+  HttpResponse JwksDocument();                             // GET /.well-known/jwks.json
+  HttpResponse DiscoveryDocument();  // GET /.well-known/openid-configuration
+  HttpResponse Introspect(const HttpRequest& request);   // POST /v1/introspect (RFC 7662)
+  HttpResponse RevokeToken(const HttpRequest& request);  // POST /v1/revoke (RFC 7009)
+  // Checks the HTTP Basic credentials of an introspection/revocation client (token.clients).
+  // Returns the client id, or sets *error (401 invalid_client).
+  std::optional<std::string> AuthenticateClient(const HttpRequest& request, HttpResponse* error);
+  // The form (or JSON) parameters of a token-endpoint request, or the error to send.
+  std::optional<HttpResponse> ReadTokenRequest(const HttpRequest& request,
+                                               std::map<std::string, std::string, std::less<>>* params,
+                                               bool allow_json);
   std::string ClientIp(const HttpRequest& request) const;
   // The user by id, from a cache that is dropped whenever another process writes to the stores
   // (SessionManager::external_generation), so the request path does no store read for it.
@@ -93,6 +130,8 @@ class App final : public Handler {
 
   AppDeps d_;
   Metrics metrics_;
+  // token.clients: client id -> SHA-256 of its secret (binary).
+  std::map<std::string, std::string, std::less<>> clients_;
   std::mutex users_mu_;
   std::unordered_map<std::string, user::User> users_;  // GUARDED_BY(users_mu_); by id
   uint64_t users_generation_ = 0;                      // GUARDED_BY(users_mu_)

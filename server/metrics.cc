@@ -5,8 +5,10 @@
 namespace tessera::server {
 namespace {
 
-constexpr const char* kRouteNames[] = {"auth",     "login", "logout", "me",      "sessions", "users",
-                                       "admin",    "web",   "health", "metrics", "other"};
+constexpr const char* kRouteNames[] = {"auth",    "login",  "logout", "me",
+                                       "sessions", "users", "admin",  "web",
+                                       "health",  "metrics", "token", "oauth",
+                                       "well_known", "other"};
 static_assert(std::size(kRouteNames) == static_cast<size_t>(Route::kCount_));
 
 constexpr const char* kLoginOutcomes[] = {"success", "failure", "throttled",
@@ -15,6 +17,9 @@ static_assert(std::size(kLoginOutcomes) == static_cast<size_t>(LoginOutcome::kCo
 
 constexpr const char* kAuthOutcomes[] = {"allowed", "denied", "unavailable"};
 static_assert(std::size(kAuthOutcomes) == static_cast<size_t>(AuthOutcome::kCount_));
+
+constexpr const char* kRefreshOutcomes[] = {"rotated", "grace_replay", "reuse_detected", "invalid"};
+static_assert(std::size(kRefreshOutcomes) == static_cast<size_t>(RefreshMetric::kCount_));
 
 uint64_t Load(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
 
@@ -91,6 +96,13 @@ std::string Metrics::Render(const Gauges& g) const {
   Sample(out, "tessera_registrations_total{outcome=\"created\"}", Load(registrations_[0]));
   Sample(out, "tessera_registrations_total{outcome=\"refused\"}", Load(registrations_[1]));
 
+  Header(out, "tessera_token_refreshes_total", "counter",
+         "Refresh-token presentations (POST /v1/token) by outcome; reuse_detected is theft.");
+  for (size_t i = 0; i < refreshes_.size(); ++i) {
+    Sample(out, std::string("tessera_token_refreshes_total{outcome=\"") + kRefreshOutcomes[i] + "\"}",
+           Load(refreshes_[i]));
+  }
+
   Header(out, "tessera_http_responses_total", "counter", "HTTP responses by status class.");
   for (size_t i = 0; i < responses_.size(); ++i) {
     Sample(out, "tessera_http_responses_total{code=\"" + std::to_string(i + 1) + "xx\"}",
@@ -129,6 +141,17 @@ std::string Metrics::Render(const Gauges& g) const {
   Sample(out, "tessera_password_queue_capacity", static_cast<uint64_t>(g.password_queue_capacity));
   Header(out, "tessera_password_workers", "gauge", "Password hashing threads.");
   Sample(out, "tessera_password_workers", static_cast<uint64_t>(g.password_workers));
+  if (g.revoked_sessions >= 0) {
+    Header(out, "tessera_revocations", "gauge",
+           "Revoked sessions and token ids held in memory while their tokens could still live.");
+    Sample(out, "tessera_revocations", static_cast<double>(g.revoked_sessions));
+    Header(out, "tessera_verify_cache_total", "counter",
+           "Bearer-token verifications by whether the verified-token cache answered.");
+    Sample(out, "tessera_verify_cache_total{result=\"hit\"}",
+           static_cast<uint64_t>(g.verify_cache_hits));
+    Sample(out, "tessera_verify_cache_total{result=\"miss\"}",
+           static_cast<uint64_t>(g.verify_cache_misses));
+  }
   return out;
 }
 

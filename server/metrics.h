@@ -11,8 +11,8 @@ namespace tessera::server {
 
 // Routes, as a fixed label set (a path from the request would let clients create series).
 enum class Route : uint8_t {
-  kAuth, kLogin, kLogout, kMe, kSessions, kUsers, kAdmin, kWeb, kHealth, kMetrics, kOther,
-  kCount_
+  kAuth, kLogin, kLogout, kMe, kSessions, kUsers, kAdmin, kWeb, kHealth, kMetrics, kToken,
+  kOAuth, kWellKnown, kOther, kCount_
 };
 const char* RouteName(Route r);
 
@@ -28,6 +28,9 @@ enum class LoginOutcome : uint8_t {
 
 enum class AuthOutcome : uint8_t { kAllowed, kDenied, kUnavailable, kCount_ };
 
+// What a POST /v1/token did (RefreshOutcome, plus refusals before the store).
+enum class RefreshMetric : uint8_t { kRotated, kGraceReplay, kReuseDetected, kInvalid, kCount_ };
+
 class Metrics {
  public:
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -36,6 +39,7 @@ class Metrics {
   void Login(LoginOutcome o) { Add(logins_[static_cast<size_t>(o)]); }
   void AuthCheck(AuthOutcome o) { Add(auth_checks_[static_cast<size_t>(o)]); }
   void Registration(bool created) { Add(registrations_[created ? 0 : 1]); }
+  void Refresh(RefreshMetric o) { Add(refreshes_[static_cast<size_t>(o)]); }
   void Request(Route route, int status, int64_t nanoseconds);
 
   // Values read at scrape time from their owners.
@@ -44,6 +48,9 @@ class Metrics {
     size_t password_queue_depth = 0;
     size_t password_queue_capacity = 0;
     size_t password_workers = 0;
+    int64_t revoked_sessions = -1;  // entries in the revocation list; -1: token mode off
+    int64_t verify_cache_hits = -1;
+    int64_t verify_cache_misses = -1;
   };
   std::string Render(const Gauges& g) const;
 
@@ -58,6 +65,7 @@ class Metrics {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(LoginOutcome::kCount_)> logins_{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(AuthOutcome::kCount_)> auth_checks_{};
   std::array<std::atomic<uint64_t>, 2> registrations_{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(RefreshMetric::kCount_)> refreshes_{};
   std::array<std::atomic<uint64_t>, 5> responses_{};  // 1xx..5xx
   std::array<Histogram, static_cast<size_t>(Route::kCount_)> latency_{};
 };

@@ -94,8 +94,9 @@ struct Config {
     std::string issuer = "http://127.0.0.1:8080";
     // "aud" of issued access tokens.
     std::string audience = "tessera";
-    // Signing algorithm of issued tokens: an asymmetric JWS algorithm (ES256, ES384, ES512,
-    // RS256, RS384, RS512, PS256, PS384, PS512, EdDSA), so verifiers only need the public JWKS.
+    // Signing algorithm of issued tokens: ES256, ES384, ES512, RS256, RS384, RS512, PS256,
+    // PS384, PS512, EdDSA (verifiers need only the public JWKS) or HS256, HS384, HS512 (the
+    // secret is never published: only tessera, and its introspection endpoint, can verify).
     std::string alg = "ES256";
     // Lifetime of access tokens.
     std::chrono::seconds access_ttl = std::chrono::minutes(15);
@@ -104,6 +105,12 @@ struct Config {
     // How long a just-rotated refresh token may be presented again and get the same successor
     // (concurrent refreshes from two tabs). At most 5 minutes; 0s disables the grace.
     std::chrono::seconds refresh_reuse_grace = std::chrono::seconds(10);
+    // Clients of POST /v1/introspect and /v1/revoke (HTTP Basic), each "CLIENT_ID:SHA256" with
+    // SHA256 the lowercase hex SHA-256 of the client's secret. An addition to DESIGN.md's keys.
+    std::vector<std::string> clients;
+    // Verified access tokens remembered so that a repeated token skips the signature check;
+    // 0 turns the cache off. An addition to DESIGN.md's keys.
+    uint32_t verify_cache = 65536;
     friend bool operator==(const Token&, const Token&) = default;
   };
 

@@ -1,6 +1,8 @@
 #include "config/keys.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <string>
 
@@ -112,10 +114,12 @@ Status SetUsersStore(const Value& v, Config* c) {
   return Status::Ok();
 }
 
-// Only asymmetric algorithms: tokens are verified by other services through the public JWKS, and
-// an HMAC key would have to be handed to every verifier, each of which could then mint tokens.
-constexpr std::array<std::string_view, 10> kTokenAlgs = {
-    "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"};
+// Every JWS algorithm the JOSE core signs with, "none" never. The asymmetric ones let other
+// services verify tokens through the public JWKS; an HMAC secret is never published, so with
+// HS* only tessera itself (and its introspection endpoint) can check a token.
+constexpr std::array<std::string_view, 13> kTokenAlgs = {
+    "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256",
+    "PS384", "PS512", "EdDSA", "HS256", "HS384", "HS512"};
 
 Status SetTokenAlg(const Value& v, Config* c) {
   for (std::string_view alg : kTokenAlgs) {
@@ -126,8 +130,29 @@ Status SetTokenAlg(const Value& v, Config* c) {
   }
   return BadValue(TomlQuote(Str(v)) +
                   " is not a signing algorithm tessera issues tokens with (use ES256, ES384, "
-                  "ES512, RS256, RS384, RS512, PS256, PS384, PS512 or EdDSA; HS* and none are "
-                  "refused)");
+                  "ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA, HS256, HS384 or "
+                  "HS512; none is refused)");
+}
+
+// "CLIENT_ID:SHA256_HEX": a client of the introspection and revocation endpoints, with the
+// SHA-256 of its secret (the secret itself never sits in a configuration file or a log).
+Status CheckClient(std::string_view text) {
+  const size_t colon = text.find(':');
+  const std::string_view id = text.substr(0, colon);
+  const std::string_view hash = colon == std::string_view::npos ? "" : text.substr(colon + 1);
+  const bool id_ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+  const bool hash_ok = hash.size() == 64 && std::all_of(hash.begin(), hash.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (!id_ok || !hash_ok) {
+    return BadValue(TomlQuote(id.substr(0, 64)) +
+                    ": a client is \"ID:SHA256\", ID of letters, digits, '-', '_', '.' (at most 64) "
+                    "and SHA256 the lowercase hex SHA-256 of its secret (printf %s SECRET | "
+                    "sha256sum)");
+  }
+  return Status::Ok();
 }
 
 Status SetOnLimit(const Value& v, Config* c) {
@@ -263,6 +288,13 @@ const Key kKeys[] = {
                           "a longer window lets a stolen refresh token through");
      },
      [](const Config& c) { return TomlQuote(FormatDuration(c.token.refresh_reuse_grace)); }},
+
+    {"token", "clients", Kind::kList,
+     [](const Value& v, Config* c) { return SetList(v, &c->token.clients, CheckClient); },
+     [](const Config& c) { return PrintList(c.token.clients); }},
+    {"token", "verify_cache", Kind::kInt,
+     [](const Value& v, Config* c) { return SetUint(v, &c->token.verify_cache, 0, 10000000); },
+     [](const Config& c) { return std::to_string(c.token.verify_cache); }},
 
     {"users", "store", Kind::kString, SetUsersStore,
      [](const Config& c) { return TomlQuote(RedactUrl(c.users.store)); }},

@@ -71,25 +71,59 @@ int64_t SessionManager::ExpiresAt(const Session& s) const {
 
 bool SessionManager::Expired(const Session& s, int64_t now) const { return now >= ExpiresAt(s); }
 
+Session SessionManager::NewRecord(std::string_view user_id, SessionKind kind,
+                                  const DeviceInfo& device, int64_t now, int64_t lifetime_seconds,
+                                  std::string* secret) const {
+  *secret = RandomToken(kSecretBytes);
+  Session s;
+  s.id_hash = HashSecret(*secret);
+  s.handle = RandomHandle(kHandleBytes);
+  s.user_id = std::string(user_id);
+  s.kind = kind;
+  s.created_at = s.last_seen_at = now;
+  s.expires_at = now + lifetime_seconds;
+  s.user_agent = device.user_agent.substr(0, kMaxUserAgent);
+  s.ip = device.ip;
+  return s;
+}
+
 Result<NewSession> SessionManager::Create(std::string_view user_id, SessionKind kind,
                                           const DeviceInfo& device) {
   const int64_t now = clock_->NowSeconds();
   NewSession out;
-  out.secret = RandomToken(kSecretBytes);
-  if (kind == SessionKind::kCookie) out.csrf_token = CsrfTokenFor(out.secret);
-  Session& s = out.record;
-  s.id_hash = HashSecret(out.secret);
-  s.handle = RandomHandle(kHandleBytes);
-  s.user_id = std::string(user_id);
-  s.csrf_hash = out.csrf_token.empty() ? std::string() : crypto::Sha256(out.csrf_token);
-  s.kind = kind;
-  s.created_at = s.last_seen_at = now;
-  s.expires_at = now + options_.absolute_timeout_seconds;
-  s.user_agent = device.user_agent.substr(0, kMaxUserAgent);
-  s.ip = device.ip;
-  TESSERA_RETURN_IF_ERROR(store_->Create(s, options_.limit, now, &out.evicted));
+  out.record = NewRecord(user_id, kind, device, now, options_.absolute_timeout_seconds, &out.secret);
+  if (kind == SessionKind::kCookie) {
+    out.csrf_token = CsrfTokenFor(out.secret);
+    out.record.csrf_hash = crypto::Sha256(out.csrf_token);
+  }
+  TESSERA_RETURN_IF_ERROR(store_->Create(out.record, options_.limit, now, &out.evicted));
   std::unique_lock lock(mu_);
   for (const Session& e : out.evicted) cache_.erase(e.id_hash);
+  ++epoch_;
+  lock.unlock();
+  for (const Session& e : out.evicted) Ended(e);
+  return out;
+}
+
+Result<NewSession> SessionManager::CreateTokenSession(std::string_view user_id,
+                                                      const DeviceInfo& device,
+                                                      std::string_view refresh_hash,
+                                                      int64_t lifetime_seconds,
+                                                      int64_t tokens_until) {
+  const int64_t now = clock_->NowSeconds();
+  NewSession out;
+  // The secret only makes an unguessable key for the record; nobody ever holds it.
+  out.record = NewRecord(user_id, SessionKind::kToken, device, now, lifetime_seconds, &out.secret);
+  crypto::SecureZero(out.secret.data(), out.secret.size());
+  out.secret.clear();
+  out.record.tokens_until = tokens_until;
+  TESSERA_RETURN_IF_ERROR(
+      store_->CreateTokenSession(out.record, refresh_hash, options_.limit, now, &out.evicted));
+  std::unique_lock lock(mu_);
+  for (const Session& e : out.evicted) cache_.erase(e.id_hash);
+  ++epoch_;
+  lock.unlock();
+  for (const Session& e : out.evicted) Ended(e);
   return out;
 }
 
@@ -165,7 +199,8 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
   if (Expired(s, now)) {
     // An expired session is over for good; remove it so that it cannot come back.
     CacheErase(id_hash);
-    TESSERA_RETURN_IF_ERROR(store_->Remove(id_hash).status());
+    TESSERA_ASSIGN_OR_RETURN(std::optional<Session> gone, store_->Remove(id_hash));
+    if (gone) Ended(*gone);
     return Unauthenticated(Reason::kSessionExpired, "session expired");
   }
   if (!passive && now - s.last_seen_at >= options_.touch_interval_seconds) {
@@ -198,6 +233,7 @@ Result<std::optional<Session>> SessionManager::Revoke(std::string_view secret) {
   CacheErase(id_hash);
   auto gone = store_->Remove(id_hash);
   CacheErase(id_hash);
+  if (gone && *gone) Ended(**gone);
   return gone;
 }
 
@@ -209,7 +245,10 @@ Result<Session> SessionManager::RevokeByHandle(std::string_view user_id, std::st
     auto removed = store_->Remove(s.id_hash);
     CacheErase(s.id_hash);
     TESSERA_ASSIGN_OR_RETURN(std::optional<Session> gone, std::move(removed));
-    if (gone) return *gone;
+    if (gone) {
+      Ended(*gone);
+      return *gone;
+    }
     break;
   }
   return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
@@ -219,7 +258,10 @@ Result<std::optional<Session>> SessionManager::RevokeHandle(std::string_view han
   TESSERA_ASSIGN_OR_RETURN(std::optional<Session> gone, store_->RemoveByHandle(handle));
   // The id is known only now; a request that cached the record meanwhile loses it here, and one
   // still reading the store sees the epoch move and does not cache.
-  if (gone) CacheErase(gone->id_hash);
+  if (gone) {
+    CacheErase(gone->id_hash);
+    Ended(*gone);
+  }
   return gone;
 }
 
@@ -236,6 +278,9 @@ Result<std::vector<Session>> SessionManager::RevokeAll(std::string_view user_id,
   forget();
   auto gone = store_->RemoveByUser(user_id, keep_id_hash);
   forget();
+  if (gone) {
+    for (const Session& s : *gone) Ended(s);
+  }
   return gone;
 }
 

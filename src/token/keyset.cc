@@ -14,16 +14,11 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 // Bounds on durations, far beyond any sensible value, so that time sums cannot overflow.
 constexpr int64_t kMaxDuration = 366 * 86400;
 
-bool IsAsymmetric(jose::Alg alg) {
-  return alg != jose::Alg::kHS256 && alg != jose::Alg::kHS384 && alg != jose::Alg::kHS512;
+bool IsSymmetric(jose::Alg alg) {
+  return alg == jose::Alg::kHS256 || alg == jose::Alg::kHS384 || alg == jose::Alg::kHS512;
 }
 
 Status CheckOptions(const KeysetOptions& o) {
-  // An HMAC secret in the published set would let every verifier mint tokens (KM-01).
-  if (!IsAsymmetric(o.alg)) {
-    return InvalidArgument(Reason::kAlgNotAllowed,
-                           "signing keys must be asymmetric, not " + std::string(AlgName(o.alg)));
-  }
   if (o.access_ttl_seconds < 0 || o.access_ttl_seconds > kMaxDuration || o.leeway_seconds < 0 ||
       o.leeway_seconds > kMaxDuration) {
     return InvalidArgument(Reason::kBadConfig, "keyset access TTL or leeway out of range");
@@ -53,6 +48,21 @@ KeyState StateAt(const std::vector<KeyRecord>& keys, size_t i, size_t cur, int64
   if (i == cur) return KeyState::kCurrent;
   if (i > cur) return KeyState::kNext;
   return now < ExpiresAt(keys[i], o) ? KeyState::kRetired : KeyState::kExpired;
+}
+
+// Verifiers of one keyset hold one kind of key, HMAC secrets or asymmetric keys, never both
+// (RFC 8725 section 2.1): a new key of `alg` may join `keys` only when they are of its kind.
+Status CheckSameKind(jose::Alg alg, const std::vector<KeyRecord>& keys) {
+  for (const KeyRecord& r : keys) {
+    if (r.key.is_symmetric() != IsSymmetric(alg)) {
+      return InvalidArgument(Reason::kBadConfig,
+                             std::string("token.alg ") + std::string(AlgName(alg)) +
+                                 " cannot join a keyset of " +
+                                 (r.key.is_symmetric() ? "HMAC secrets" : "asymmetric keys") +
+                                 "; use a new data directory, or change token.alg back");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<KeyRecord> NewKey(jose::Alg alg, int64_t now, int64_t activates_at) {
@@ -110,8 +120,9 @@ Result<std::shared_ptr<const Keyset::Snapshot>> BuildSnapshot(std::vector<KeyRec
     TESSERA_ASSIGN_OR_RETURN(jose::JwtSigner signer, jose::JwtSigner::Create(r.key, r.alg, o.typ));
     s->signing.push_back(std::make_shared<const SigningKey>(SigningKey{r, std::move(signer)}));
     // Published keys are built from the public half only: no private member can reach the
-    // JWKS, whatever the stored JWK holds (KM-01).
-    public_keys.push_back(r.key.PublicKey());
+    // JWKS, whatever the stored JWK holds (KM-01). An HMAC secret stays in the in-process set
+    // (it verifies what it signs) and is left out of the published JSON by ToJson(false).
+    public_keys.push_back(r.key.is_symmetric() ? r.key : r.key.PublicKey());
     bounds.push_back(ExpiresAt(r, o));
   }
   bounds.push_back(kNever);
@@ -277,6 +288,7 @@ Result<RotateResult> Keyset::Rotate(int64_t now, const RotateOptions& rotate) {
     keys.erase(keys.begin() + static_cast<ptrdiff_t>(cur) + 1, keys.end());
     const int64_t activates = std::max(rotate.immediate ? now : now + rotate.publish_lead_seconds,
                                        keys[cur].activates_at);
+    TESSERA_RETURN_IF_ERROR(CheckSameKind(options_.alg, keys));
     TESSERA_ASSIGN_OR_RETURN(KeyRecord fresh, NewKey(options_.alg, now, activates));
     keys[cur].retired_at = fresh.activates_at;
     keys.push_back(fresh);
@@ -306,6 +318,7 @@ Result<RevokeResult> Keyset::Revoke(std::string_view kid, int64_t now) {
     // the replacement later, and were made beside the compromised one).
     TESSERA_ASSIGN_OR_RETURN(KeyRecord fresh, NewKey(options_.alg, now, now));
     keys.erase(keys.begin() + static_cast<ptrdiff_t>(cur), keys.end());
+    TESSERA_RETURN_IF_ERROR(CheckSameKind(options_.alg, keys));
     if (!keys.empty()) fresh.activates_at = std::max(now, keys.back().activates_at);
     keys.push_back(fresh);
     result->replacement = std::move(fresh);

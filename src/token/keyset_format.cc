@@ -52,11 +52,9 @@ Result<KeyRecord> ParseRecord(const Json& j, size_t index) {
   }
   auto key = jose::Jwk::Parse(jwk.dump());
   if (!key) return KeyCorrupt(index, key.error().message(), key.error().reason());
-  // Only asymmetric keys: the published set must never hold what signs (KM-01).
-  if (key->is_symmetric() || !key->is_private() || !key->alg() ||
-      !key->SignAlgs().Contains(*key->alg())) {
-    return KeyCorrupt(index,
-                      "\"jwk\" is not a private asymmetric key with an \"alg\" it signs with",
+  // A private key (or an HMAC secret) bound to one algorithm it signs with.
+  if (!key->is_private() || !key->alg() || !key->SignAlgs().Contains(*key->alg())) {
+    return KeyCorrupt(index, "\"jwk\" is not a private key with an \"alg\" it signs with",
                       Reason::kKeyInvalid);
   }
   // The kid is derived from the key, so a kid cannot be made to name another key.
@@ -108,6 +106,11 @@ Result<std::vector<KeyRecord>> ParseKeyset(std::string_view text) {
   std::set<std::string> kids;
   for (size_t i = 0; i < keys.size(); ++i) {
     TESSERA_ASSIGN_OR_RETURN(KeyRecord r, ParseRecord(keys[i], i));
+    // One keyset is all HMAC secrets or all asymmetric keys: a verifier holding both kinds could
+    // be fooled into checking an HMAC made with a public key (RFC 8725 section 2.1).
+    if (i > 0 && r.key.is_symmetric() != records.front().key.is_symmetric()) {
+      return KeyCorrupt(i, "mixes an HMAC secret with asymmetric keys", Reason::kAmbiguousKey);
+    }
     if (!kids.insert(r.kid()).second) {
       return KeyCorrupt(i, "its kid appears twice", Reason::kAmbiguousKey);
     }

@@ -481,10 +481,11 @@ TYPED_TEST(SessionStoreTest, RevocationLastsUntilTheLastAccessTokenExpires) {
   ASSERT_TRUE(this->store_->Remove(s.id_hash)->has_value());
   EXPECT_EQ(this->Revocations(899), (std::vector<Revocation>{{"h-a", 900}}));
   EXPECT_TRUE(this->Revocations(900).empty());
-  ASSERT_TRUE(this->store_->RemoveExpired(899, 0));
-  EXPECT_EQ(this->Revocations(0).size(), 1u);  // still needed at 899
-  ASSERT_TRUE(this->store_->RemoveExpired(900, 0));
-  EXPECT_TRUE(this->Revocations(0).empty());  // purged once its tokens are all expired
+  // Kept past 900 for verifiers whose clock-skew leeway still accepts the tokens.
+  ASSERT_TRUE(this->store_->RemoveExpired(900 + kRevocationRetentionSeconds - 1, 0));
+  EXPECT_EQ(this->Revocations(0).size(), 1u);
+  ASSERT_TRUE(this->store_->RemoveExpired(900 + kRevocationRetentionSeconds, 0));
+  EXPECT_TRUE(this->Revocations(0).empty());  // purged once no verifier can accept its tokens
 }
 
 TYPED_TEST(SessionStoreTest, ExtendTokensUntilOnlyMovesForward) {
@@ -513,6 +514,38 @@ TYPED_TEST(SessionStoreTest, RemoveByRefreshTakesTheWholeFamilyOnce) {
 }
 
 // Many requests present one live token at the same moment (RT-04, F10).
+TYPED_TEST(SessionStoreTest, FindRefreshShowsTheRecordAndItsSessionWithoutChangingThem) {
+  const Session s = MakeToken("a", "u1", 100, 1000);
+  ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("1"), {}, 100, nullptr).ok());
+  auto live = this->store_->FindRefresh(Rt("1"));
+  ASSERT_TRUE(live && live->has_value());
+  EXPECT_EQ((*live)->first.rotated_at, 0);
+  EXPECT_EQ((*live)->first.issued_at, 100);
+  EXPECT_EQ((*live)->second, s);
+  ASSERT_EQ(this->Outcome(Present("1", "2", 150)), RefreshOutcome::kRotated);
+  auto rotated = this->store_->FindRefresh(Rt("1"));
+  ASSERT_TRUE(rotated && rotated->has_value());
+  EXPECT_EQ((*rotated)->first.rotated_at, 150);
+  EXPECT_EQ((*rotated)->first.successor_hash, Rt("2"));
+  // Looking did not count as a presentation: the successor still rotates.
+  EXPECT_EQ(this->Outcome(Present("2", "3", 160)), RefreshOutcome::kRotated);
+  auto unknown = this->store_->FindRefresh(Rt("nope"));
+  ASSERT_TRUE(unknown);
+  EXPECT_FALSE(unknown->has_value());
+}
+
+TYPED_TEST(SessionStoreTest, AddRevocationKeepsTheLaterUntilAndExpires) {
+  ASSERT_TRUE(this->store_->AddRevocation({"jti:abc", 500}).ok());
+  ASSERT_TRUE(this->store_->AddRevocation({"jti:abc", 400}).ok());  // never shortened
+  ASSERT_TRUE(this->store_->AddRevocation({"jti:def", 300}).ok());
+  EXPECT_EQ(this->Revocations(100),
+            (std::vector<Revocation>{{"jti:abc", 500}, {"jti:def", 300}}));
+  EXPECT_EQ(this->Revocations(300), (std::vector<Revocation>{{"jti:abc", 500}}));
+  EXPECT_FALSE(this->store_->AddRevocation({"", 500}).ok());
+  ASSERT_TRUE(this->store_->RemoveExpired(500 + kRevocationRetentionSeconds, 0));
+  EXPECT_EQ(this->Revocations(0), (std::vector<Revocation>{}));
+}
+
 TYPED_TEST(SessionStoreTest, ConcurrentRefreshesMakeOneSuccessor) {
   for (const int64_t grace : {int64_t{10}, int64_t{0}}) {
     SCOPED_TRACE(grace);

@@ -80,7 +80,14 @@ TEST(KeysetFormat, EveryDeviationIsACorruptFile) {
       {"key not an object", edit([](json& d) { d["keys"][0] = "key"; })},
       {"jwk not an object", edit([](json& d) { d["keys"][0]["jwk"] = "key"; })},
       {"public key only", edit([](json& d) { d["keys"][0]["jwk"].erase("d"); })},
-      {"secret key", edit([&](json& d) { d["keys"][1]["jwk"] = json::parse(hs->ToJson(true)); })},
+      {"secret key among asymmetric ones",
+       edit([&](json& d) {
+         json k = json::parse(hs->ToJson(true));
+         k["use"] = "sig";
+         k["alg"] = "HS256";
+         k["kid"] = hs->Thumbprint();
+         d["keys"][1]["jwk"] = k;
+       })},
       {"use enc", edit([](json& d) { d["keys"][0]["jwk"]["use"] = "enc"; })},
       {"no use", edit([](json& d) { d["keys"][0]["jwk"].erase("use"); })},
       {"no alg", edit([](json& d) { d["keys"][0]["jwk"].erase("alg"); })},

@@ -428,14 +428,47 @@ TEST_F(KeysetTest, KeyFileOthersCanReadIsRefused) {
   EXPECT_EQ(Slurp(File()), before);
 }
 
-TEST_F(KeysetTest, SymmetricAlgorithmsAreRefused) {
+TEST_F(KeysetTest, HmacKeysVerifyInProcessButAreNeverPublished) {
   for (Alg alg : {Alg::kHS256, Alg::kHS384, Alg::kHS512}) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
     options_.alg = alg;
     auto ks = Keyset::LoadOrCreate(dir_, options_, kT0);
-    ASSERT_FALSE(ks);
-    EXPECT_EQ(ks.error().code(), Code::kInvalidArgument);
+    ASSERT_TRUE(ks) << ks.error().ToString();
+    auto published = (*ks)->Published(kT0);
+    EXPECT_EQ(published->json, R"({"keys":[]})") << "an HMAC secret must never be published";
+    std::string token;
+    ASSERT_TRUE((*ks)->Current(kT0)->signer.SignTrusted(R"({"exp":2000000000})", &token).ok());
+    jose::JwtVerifier v(published->jwks, {});
+    EXPECT_TRUE(v.Verify(token, kT0));
+    // Reloaded from the file, the secret is the same.
+    auto again = Keyset::Load(dir_, options_);
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(jose::JwtVerifier((*again)->Published(kT0)->jwks, {}).Verify(token, kT0));
   }
-  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+TEST_F(KeysetTest, HmacAndAsymmetricKeysNeverShareAKeyset) {
+  options_.alg = Alg::kHS256;
+  auto ks = Keyset::LoadOrCreate(dir_, options_, kT0);
+  ASSERT_TRUE(ks);
+  const std::string before = Slurp(File());
+  KeysetOptions es = options_;
+  es.alg = Alg::kES256;
+  auto other = Keyset::Load(dir_, es);
+  ASSERT_TRUE(other);
+  auto rotated = (*other)->Rotate(kT0 + 10);
+  ASSERT_FALSE(rotated);
+  EXPECT_NE(rotated.error().message().find("cannot join a keyset of HMAC secrets"),
+            std::string::npos);
+  EXPECT_EQ(Slurp(File()), before);
+  // Revoking the only HMAC key leaves none behind: its asymmetric replacement mixes with nothing.
+  auto revoked = (*other)->Revoke((*ks)->Current(kT0)->record.kid(), kT0 + 10);
+  ASSERT_TRUE(revoked) << revoked.error().ToString();
+  ASSERT_TRUE(revoked->replacement);
+  const auto keys = (*other)->List(kT0 + 10);
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].alg, Alg::kES256);
 }
 
 TEST_F(KeysetTest, PublishedSetHasPublicMembersOnlyAndVerifiesWhatCurrentSigns) {

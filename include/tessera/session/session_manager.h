@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -64,6 +65,21 @@ class SessionManager {
   // login is never adopted (session fixation).
   Result<NewSession> Create(std::string_view user_id, SessionKind kind, const DeviceInfo& device);
 
+  // Starts a token session (DESIGN.md: a token login is a session too) with the first refresh
+  // token of its family, `refresh_hash`, under the same per-user limit as Create. It ends
+  // `lifetime_seconds` after now (token.refresh_ttl: the family's absolute lifetime) or by the
+  // idle timeout, whichever comes first; a refresh is activity. `tokens_until` is the `exp` of
+  // the access token the caller hands out with it. The returned secret is empty: a token session
+  // has no cookie, only its refresh tokens.
+  Result<NewSession> CreateTokenSession(std::string_view user_id, const DeviceInfo& device,
+                                        std::string_view refresh_hash, int64_t lifetime_seconds,
+                                        int64_t tokens_until);
+
+  // Called with every session this manager ends (logout, revocation by handle or by user,
+  // eviction by the per-user limit, expiry found on use), once the store has removed it: the
+  // bridge puts the session's sid into the revocation list here. Set before the manager is used.
+  void set_on_end(std::function<void(const Session&)> on_end) { on_end_ = std::move(on_end); }
+
   // The live session behind `secret`. kUnauthenticated with kUnknownSession or kSessionExpired
   // otherwise; kUnavailable when the store cannot answer. `passive` requests (background polls)
   // do not count as activity.
@@ -117,12 +133,19 @@ class SessionManager {
 
  private:
   bool Expired(const Session& s, int64_t now) const;
+  // A new record for `user_id` with fresh secret and handle; *secret receives the secret.
+  Session NewRecord(std::string_view user_id, SessionKind kind, const DeviceInfo& device,
+                    int64_t now, int64_t lifetime_seconds, std::string* secret) const;
+  void Ended(const Session& s) const {
+    if (on_end_) on_end_(s);
+  }
   // Drops cached records when another process may have changed the store.
   Status SyncCache();
   void CacheErase(std::string_view id_hash);
 
   SessionStore* store_;
   SessionOptions options_;
+  std::function<void(const Session&)> on_end_;
   const Clock* clock_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, Session> cache_;  // GUARDED_BY(mu_); by id_hash

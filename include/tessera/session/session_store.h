@@ -30,6 +30,11 @@ namespace tessera::session {
 
 enum class OnLimit : uint8_t { kEvictOldest, kReject };
 
+// RemoveExpired keeps a revocation entry this long past its `until`: verifiers accept a token up
+// to their clock-skew leeway past its exp (at most 60 s, SECURITY.md JV-05), and one that reads
+// the list in that window (a restart, another process syncing) must still find the entry.
+inline constexpr int64_t kRevocationRetentionSeconds = 300;
+
 struct LimitPolicy {
   size_t max_per_user = 0;  // 0: no limit
   OnLimit on_limit = OnLimit::kEvictOldest;
@@ -151,7 +156,7 @@ class SessionStore {
 
   // Removes sessions past their absolute deadline (expires_at <= now) or idle since before
   // `idle_cutoff` (last_seen_at < idle_cutoff); returns how many. Also drops the revocation
-  // entries that no longer matter (until <= now).
+  // entries that no longer matter (until <= now - kRevocationRetentionSeconds).
   virtual Result<size_t> RemoveExpired(int64_t now, int64_t idle_cutoff) = 0;
 
   // Sessions alive at `now`, for the active-sessions gauge.
@@ -196,6 +201,23 @@ class SessionStore {
   // nullopt when no token has this hash.
   virtual Result<std::optional<Session>> RemoveByRefresh(std::string_view refresh_hash) {
     (void)refresh_hash;
+    return NoTokenSessions();
+  }
+
+  // The refresh token `refresh_hash` and its session, for introspection (RFC 7662); nullopt when
+  // no token has this hash. Changes nothing. The caller decides liveness (rotated_at == 0, the
+  // session not expired).
+  virtual Result<std::optional<std::pair<RefreshRecord, Session>>> FindRefresh(
+      std::string_view refresh_hash) {
+    (void)refresh_hash;
+    return NoTokenSessions();
+  }
+
+  // Records a revocation that no session removal implies, such as one access token revoked on
+  // its own (RFC 7009); `r.handle` is then token::TokenIdRevocationKey(jti). Keeps the later
+  // `until` when the key is already recorded. ListRevocations returns it; RemoveExpired drops it.
+  virtual Status AddRevocation(const Revocation& r) {
+    (void)r;
     return NoTokenSessions();
   }
 

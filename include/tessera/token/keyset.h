@@ -71,8 +71,9 @@ struct KeyInfo {
 };
 
 struct KeysetOptions {
-  // Algorithm of new keys (config token.alg). Asymmetric only: verifiers get public keys, and a
-  // shared HMAC secret would let every verifier mint tokens.
+  // Algorithm of new keys (config token.alg). A keyset holds asymmetric keys or HMAC secrets,
+  // never both. An HMAC secret is never published (PublishedKeys::json leaves it out); it stays
+  // in PublishedKeys::jwks, the set this process verifies with.
   jose::Alg alg = jose::Alg::kES256;
   // Longest lifetime of a token these keys sign (config token.access_ttl). A retired key stays
   // published this long after it stopped signing.
@@ -116,7 +117,8 @@ struct SigningKey {
 // members only, each with kid, "use":"sig" and alg (KM-01). Every process reading the same file
 // builds the same set, byte for byte (KM-04).
 struct PublishedKeys {
-  std::shared_ptr<const jose::Jwks> jwks;  // for a jose::JwtVerifier
+  // For this process's jose::JwtVerifier: the public keys, or the HMAC secrets of an HMAC keyset.
+  std::shared_ptr<const jose::Jwks> jwks;
   std::string json;                        // {"keys":[...]}, for /.well-known/jwks.json
   // The set stays as it is until this time (a key expires), unless the file changes.
   int64_t valid_until = 0;

@@ -113,7 +113,9 @@ class MemorySessionStore final : public session::SessionStore {
       }
       it = next;
     }
-    std::erase_if(revocations_, [&](const auto& kv) { return kv.second <= now; });
+    std::erase_if(revocations_, [&](const auto& kv) {
+      return kv.second <= now - session::kRevocationRetentionSeconds;
+    });
     return n;
   }
 
@@ -192,6 +194,27 @@ class MemorySessionStore final : public session::SessionStore {
     // A session that is gone has no revocation entry to come: its tokens must not be issued.
     if (it == sessions_.end()) return UnknownSession();
     it->second.tokens_until = std::max(it->second.tokens_until, exp);
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::pair<RefreshRecord, Session>>> FindRefresh(
+      std::string_view refresh_hash) override {
+    std::lock_guard lock(mu_);
+    std::optional<std::pair<RefreshRecord, Session>> out;
+    auto p = refresh_.find(refresh_hash);
+    if (p == refresh_.end()) return out;
+    auto s = sessions_.find(p->second.session_id_hash);
+    if (s != sessions_.end()) out.emplace(p->second, s->second);
+    return out;
+  }
+
+  Status AddRevocation(const Revocation& r) override {
+    if (r.handle.empty()) {
+      return Status(Code::kInvalidArgument, Reason::kNone, "a revocation needs a key");
+    }
+    std::lock_guard lock(mu_);
+    int64_t& until = revocations_[r.handle];
+    until = std::max(until, r.until);
     return Status::Ok();
   }
 

@@ -166,7 +166,7 @@ class SqliteSessionStore final : public session::SessionStore {
       removed = static_cast<size_t>(sqlite3_changes(db_->raw()));
       TESSERA_ASSIGN_OR_RETURN(Statement * p,
                                db_->Prepare("DELETE FROM revocations WHERE until <= ?1"));
-      return p->Bind(1, now).Run();
+      return p->Bind(1, now - session::kRevocationRetentionSeconds).Run();
     });
     if (!st.ok()) return st;
     return removed;
@@ -259,6 +259,31 @@ class SqliteSessionStore final : public session::SessionStore {
       return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
     }
     return Status::Ok();
+  }
+
+  Result<std::optional<std::pair<RefreshRecord, Session>>> FindRefresh(
+      std::string_view refresh_hash) override {
+    std::lock_guard lock(db_->mu());
+    std::optional<std::pair<RefreshRecord, Session>> out;
+    TESSERA_ASSIGN_OR_RETURN(std::optional<RefreshRecord> r, GetRefreshLocked(refresh_hash));
+    if (!r) return out;
+    TESSERA_ASSIGN_OR_RETURN(std::optional<Session> s, GetLocked(r->session_id_hash));
+    if (s) out.emplace(std::move(*r), std::move(*s));
+    return out;
+  }
+
+  Status AddRevocation(const Revocation& r) override {
+    if (r.handle.empty()) {
+      return Status(Code::kInvalidArgument, Reason::kNone, "a revocation needs a key");
+    }
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("INSERT INTO revocations (handle, until) VALUES (?1, ?2) "
+                     "ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until)"));
+    q->Bind(1, std::string_view(r.handle));
+    q->Bind(2, r.until);
+    return q->Run();
   }
 
   Result<std::vector<Revocation>> ListRevocations(int64_t now) override {

@@ -1,0 +1,99 @@
+// The bridge between stateless access tokens and server-side sessions (DESIGN.md "The bridge"):
+// every verifier holds the set of revoked session handles (`sid`) and token ids (`jti`) in
+// memory, so that checking a token stays a signature check plus an O(1) lookup with no I/O, and
+// yet a logout, "sign out everywhere", an admin action or a detected refresh-token theft takes
+// effect at once.
+//
+// RevocationList is the interface verifiers use. LocalRevocationList is the in-process
+// implementation: revocations made in this process take effect at the call, and SyncFrom()
+// brings in those other processes recorded in a shared SessionStore (the CLI, another instance on
+// the same SQLite file). A shared-store implementation (Redis pub/sub, several instances) is
+// another subclass; callers do not change.
+//
+// An entry never needs to be withdrawn: session handles and token ids are random and never
+// reused, so the set only grows by additions and shrinks by expiry, and merging two views of it
+// is their union.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tessera/result.h"
+#include "tessera/session/session_store.h"
+
+namespace tessera::token {
+
+class RevocationList {
+ public:
+  virtual ~RevocationList() = default;
+
+  // True when tokens of session `sid`, or the token with id `jti`, must be refused at `now`.
+  // Either may be empty. No I/O, O(1), thread-safe: called on every verification.
+  virtual bool IsRevoked(std::string_view sid, std::string_view jti, int64_t now) const = 0;
+
+  // Refuse every token of session `sid` until `until` (the latest `exp` any of them can have).
+  // Effective in this process when the call returns. Thread-safe.
+  virtual void RevokeSession(std::string_view sid, int64_t until) = 0;
+
+  // Refuse the one token with id `jti` until `until` (its `exp`). Thread-safe.
+  virtual void RevokeTokenId(std::string_view jti, int64_t until) = 0;
+
+  // Entries held (for a gauge).
+  virtual size_t size() const = 0;
+};
+
+// The key under which SessionStore::AddRevocation / ListRevocations keep a revoked token id, so
+// that it cannot be mistaken for a session handle (handles are hex; this has a colon).
+std::string TokenIdRevocationKey(std::string_view jti);
+
+class LocalRevocationList final : public RevocationList {
+ public:
+  // Entries are kept `leeway_seconds` past their `until`, the clock skew verifiers allow on exp.
+  explicit LocalRevocationList(int64_t leeway_seconds = 60) : leeway_(leeway_seconds) {}
+
+  bool IsRevoked(std::string_view sid, std::string_view jti, int64_t now) const override;
+  void RevokeSession(std::string_view sid, int64_t until) override;
+  void RevokeTokenId(std::string_view jti, int64_t until) override;
+
+  // Adds the store's revocations (session handles and TokenIdRevocationKey entries).
+  void Merge(const std::vector<session::Revocation>& entries);
+
+  // The leeway entries are kept past their until; read the store with ListRevocations(now - it).
+  int64_t leeway_seconds() const { return leeway_; }
+
+  // Reads the store's revocation list (entries with until + leeway > now) when another process
+  // may have written to the store (SessionStore::ExternalVersion moved since the last call;
+  // always on the first call) and merges it. Returns whether it read. Call it from a background thread every 100 ms or so,
+  // and once at start before serving. On a store error nothing changes and the error is returned.
+  Result<bool> SyncFrom(session::SessionStore& store, int64_t now);
+
+  // Drops entries that no longer matter (until + leeway <= now). Returns how many remain.
+  size_t Prune(int64_t now);
+
+  size_t size() const override;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, int64_t, Hash, std::equal_to<>>;
+  static void Put(Map& map, std::string_view key, int64_t until);
+
+  const int64_t leeway_;
+  mutable std::shared_mutex mu_;
+  // -> until + leeway; looked up by string_view without allocating.
+  Map sessions_;   // GUARDED_BY(mu_); by session handle
+  Map token_ids_;  // GUARDED_BY(mu_); by jti
+  bool synced_ = false;       // GUARDED_BY(sync_mu_)
+  uint64_t store_version_ = 0;  // GUARDED_BY(sync_mu_)
+  std::mutex sync_mu_;
+};
+
+}  // namespace tessera::token
