@@ -26,23 +26,7 @@ const AUD = 'tessera-interop';
 // among them: an HMAC secret is the only form an HS verifier can use.
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
 
-// A missing dependency must fail the run, not skip it: a skipped interop test looks green in CI
-// while checking nothing. A dynamic import lets us say what to do instead of a bare
-// ERR_MODULE_NOT_FOUND.
-let jose;
-let setupError;
-try {
-  jose = await import('jose');
-} catch (err) {
-  setupError = `cannot load the npm package "jose" (${err.code ?? err.message}); ` +
-      'run scripts/install-deps (it runs `npm ci` in tests/interop)';
-}
-const BIN = process.env.TESSERA_BIN;
-if (!setupError && !BIN) {
-  setupError = 'TESSERA_BIN is not set; it must name the tessera binary (ctest sets it)';
-} else if (!setupError && !fs.existsSync(BIN)) {
-  setupError = `TESSERA_BIN=${BIN} does not exist; build the tessera target first`;
-}
+import { jose, BIN, setupError } from './prerequisites.mjs';
 
 if (setupError) {
   test('interop prerequisites', () => assert.fail(setupError));

@@ -6,23 +6,9 @@
 //   TESSERA_BIN=build/tessera node --test tests/interop/jwks_interop.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 
 import { TokenServer, pollUntil } from '../integration/token_fixture.mjs';
-
-// A missing dependency fails the run, never skips it (as interop.test.mjs).
-let jose;
-let setupError;
-try {
-  jose = await import('jose');
-} catch (err) {
-  setupError = `cannot load the npm package "jose" (${err.code ?? err.message}); ` +
-      'run scripts/install-deps (it runs `npm ci` in tests/interop)';
-}
-const BIN = process.env.TESSERA_BIN;
-if (!setupError && !(BIN && fs.existsSync(BIN))) {
-  setupError = `TESSERA_BIN=${BIN} does not name the tessera binary; build it and set TESSERA_BIN`;
-}
+import { jose, setupError } from './prerequisites.mjs';
 
 const T = { timeout: 60_000 };
 
