@@ -71,7 +71,17 @@ class Maintenance {
           cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; });
       lock.unlock();
       const int64_t now = SystemClock::Instance().NowSeconds();
-      if (p_.revocations) (void)p_.revocations->SyncFrom(*p_.store, now);
+      if (p_.revocations) {
+        // While this fails for more than a few seconds, bearer tokens get 503 (fail closed).
+        auto synced = p_.revocations->SyncFrom(*p_.store, now);
+        if (!synced && !sync_failing_) {
+          std::cerr << "tessera: cannot read revocations from the session store: "
+                    << synced.error().message() << std::endl;
+        } else if (synced && sync_failing_) {
+          std::cerr << "tessera: revocations are read from the session store again" << std::endl;
+        }
+        sync_failing_ = !synced;
+      }
       if (stopping || Clock::now() >= next_second) {
         next_second = Clock::now() + std::chrono::seconds(1);
         (void)p_.sessions->FlushTouches();  // a failure re-queues them for the next round
@@ -99,6 +109,7 @@ class Maintenance {
     }
   }
   Parts p_;
+  bool sync_failing_ = false;  // only the loop's thread
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // GUARDED_BY(mu_)
@@ -209,7 +220,10 @@ int Serve(const ServeArgs& a) {
                                  {.issuer = config->token.issuer,
                                   .audience = config->token.audience,
                                   .leeway_seconds = kTokenLeewaySeconds,
-                                  .cache_capacity = config->token.verify_cache});
+                                  .cache_capacity = config->token.verify_cache,
+                                  // Sessions in memory, and their revocations, die with the
+                                  // process: no token from before this start is alive.
+                                  .not_before = config->session.store == "memory" ? started : 0});
   token::TokenService tokens(
       keyset->get(), &manager, sessions->get(), &revocations,
       {.issuer = config->token.issuer,

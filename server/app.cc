@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.h"
-#include "crypto/random.h"
 #include "forms.h"
 #include "responses.h"
 #include "tessera/user/user.h"
@@ -104,7 +103,6 @@ struct App::Caller {
   session::Session session;
   user::User user;
   int64_t expires_at = 0;  // X-Auth-Expires-At: the session's end, or the token's exp
-  std::string jti;         // bearer callers: the token's id
 };
 
 App::App(AppDeps deps) : d_(deps) {
@@ -334,12 +332,14 @@ HttpResponse App::Health() { return Json(200, {{"status", "ok"}}); }
 HttpResponse App::Ready() {
   Status users = d_.users->Ping();
   auto sessions = d_.sessions->ExternalVersion();
-  if (!users.ok() || !sessions) {
-    return Json(503, {{"status", "unavailable"},
-                      {"users", users.ok() ? "ok" : "unavailable"},
-                      {"sessions", sessions ? "ok" : "unavailable"}});
-  }
-  return Json(200, {{"status", "ok"}, {"users", "ok"}, {"sessions", "ok"}});
+  Status revocations = d_.tokens
+                           ? d_.tokens->revocations().Check(SystemClock::Instance().NowSeconds())
+                           : Status::Ok();
+  const bool ok = users.ok() && sessions && revocations.ok();
+  return Json(ok ? 200 : 503, {{"status", ok ? "ok" : "unavailable"},
+                               {"users", users.ok() ? "ok" : "unavailable"},
+                               {"sessions", sessions ? "ok" : "unavailable"},
+                               {"revocations", revocations.ok() ? "ok" : "unavailable"}});
 }
 
 std::string App::ClientIp(const HttpRequest& request) const {
@@ -448,7 +448,6 @@ std::unique_ptr<App::Caller> App::AuthenticateBearer(std::string_view authorizat
   caller->user.username = std::move(t.username);
   caller->user.roles = std::move(t.roles);
   caller->expires_at = t.exp;
-  caller->jti = std::move(t.jti);
   return caller;
 }
 
@@ -783,7 +782,11 @@ HttpResponse App::Logout(const HttpRequest& request) {
   if (!caller && error.status != 401) return error;  // CSRF failure or store down
   if (caller) {
     // A bearer logout ends the token's session: its refresh family goes with it, and the sid
-    // enters the revocation list (SessionManager's on_end), so the access token stops at once.
+    // enters the revocation list (SessionManager's on_end, with the session's latest exp), so the
+    // access token stops at once. The token in hand stops here first, whatever the store says.
+    if (caller->bearer) {
+      d_.tokens->revocations().RevokeSession(caller->session.handle, caller->expires_at);
+    }
     Status gone = caller->bearer ? d_.session_manager->RevokeHandle(caller->session.handle).status()
                                  : d_.session_manager->Revoke(caller->secret).status();
     if (!gone.ok()) return FromStatus(gone);

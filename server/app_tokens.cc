@@ -187,23 +187,49 @@ HttpResponse App::DiscoveryDocument() {
 
 std::optional<std::string> App::AuthenticateClient(const HttpRequest& request,
                                                    HttpResponse* error) {
+  // Failed attempts count against the client IP's sign-in budget, so secrets cannot be guessed
+  // online any faster than passwords.
+  const std::string ip = ClientIp(request);
+  auto wait = d_.throttle->CheckIp(ip);
+  if (!wait) {
+    *error = NoStore(FromStatus(wait.error()));
+    return std::nullopt;
+  }
+  if (*wait > 0) {
+    *error = NoStore(Error(429, "too_many_attempts",
+                           "too many attempts; try again in " + std::to_string(*wait) + " s"));
+    error->Set("Retry-After", std::to_string(*wait));
+    return std::nullopt;
+  }
   auto creds = ParseBasicAuthorization(request.Header("Authorization"));
   // Compared in constant time against the stored hash, or against a dummy for an unknown id, so
-  // the time taken says nothing about which ids exist.
+  // the time taken says nothing about which ids exist. The id and secret match form-decoded
+  // (RFC 6749 section 2.3.1) or as sent (clients that do not encode them).
   static const std::string kDummy(32, '\0');
+  std::string id;
   bool ok = false;
   if (creds) {
-    auto it = clients_.find(creds->id);
-    const std::string& want = it == clients_.end() ? kDummy : it->second;
-    ok = crypto::ConstantTimeEquals(crypto::Sha256(creds->secret), want) && it != clients_.end();
+    for (const auto& [try_id, try_secret] :
+         {std::pair(&creds->id, &creds->secret), std::pair(&creds->raw_id, &creds->raw_secret)}) {
+      auto it = clients_.find(*try_id);
+      const std::string& want = it == clients_.end() ? kDummy : it->second;
+      if (crypto::ConstantTimeEquals(crypto::Sha256(*try_secret), want) && it != clients_.end()) {
+        ok = true;
+        id = it->first;
+      }
+    }
   }
   if (!ok) {
+    if (Status counted = d_.throttle->RecordIpAttempt(ip); !counted.ok()) {
+      *error = NoStore(FromStatus(counted));  // an attempt that cannot be counted is refused
+      return std::nullopt;
+    }
     // RFC 6749 section 5.2: invalid_client with 401 and the scheme the client should use.
     *error = NoStore(Error(401, "invalid_client", "client authentication failed"));
     error->Set("WWW-Authenticate", "Basic realm=\"tessera\"");
     return std::nullopt;
   }
-  return creds->id;
+  return id;
 }
 
 HttpResponse App::Introspect(const HttpRequest& request) {

@@ -103,10 +103,14 @@ std::optional<BasicCredentials> ParseBasicAuthorization(std::string_view header)
   if (!decoded) return std::nullopt;
   const size_t colon = decoded->find(':');
   if (colon == std::string::npos) return std::nullopt;
-  auto id = PercentDecode(std::string_view(*decoded).substr(0, colon), true);
-  auto secret = PercentDecode(std::string_view(*decoded).substr(colon + 1), true);
-  if (!id || !secret) return std::nullopt;
-  return BasicCredentials{std::move(*id), std::move(*secret)};
+  const std::string_view raw_id = std::string_view(*decoded).substr(0, colon);
+  const std::string_view raw_secret = std::string_view(*decoded).substr(colon + 1);
+  auto id = PercentDecode(raw_id, true);
+  if (!id) return std::nullopt;
+  // A secret that does not form-decode was sent as is; it can still match raw.
+  auto secret = PercentDecode(raw_secret, true);
+  return BasicCredentials{std::move(*id), secret ? std::move(*secret) : std::string(raw_secret),
+                          std::string(raw_id), std::string(raw_secret)};
 }
 
 std::optional<std::string_view> ParseBearerAuthorization(std::string_view header) {

@@ -21,13 +21,17 @@ std::optional<std::map<std::string, std::string, std::less<>>> ParseForm(std::st
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
 
 struct BasicCredentials {
-  std::string id;
-  std::string secret;
+  std::string id;      // form-decoded (RFC 6749 section 2.3.1)
+  std::string secret;  // form-decoded
+  // As sent: many clients (curl -u) do not form-encode, and a secret with '+' or '%' would
+  // otherwise never match.
+  std::string raw_id;
+  std::string raw_secret;
 };
 
 // The client credentials of an `Authorization: Basic ...` header value (RFC 7617), with the id and
-// secret form-decoded as RFC 6749 section 2.3.1 says. nullopt when the value is not Basic, the
-// base64 is malformed, or there is no ':'.
+// secret form-decoded as RFC 6749 section 2.3.1 says (and as sent). nullopt when the value is not
+// Basic, the base64 is malformed, there is no ':', or the id does not form-decode.
 std::optional<BasicCredentials> ParseBasicAuthorization(std::string_view header);
 
 // The token of an `Authorization: Bearer TOKEN` header value (RFC 6750 section 2.1: scheme

@@ -87,6 +87,16 @@ Session SessionManager::NewRecord(std::string_view user_id, SessionKind kind,
   return s;
 }
 
+void SessionManager::ForgetEvicted(const std::vector<Session>& evicted) {
+  if (evicted.empty()) return;
+  {
+    std::unique_lock lock(mu_);
+    for (const Session& e : evicted) cache_.erase(e.id_hash);
+    ++epoch_;
+  }
+  for (const Session& e : evicted) Ended(e);
+}
+
 Result<NewSession> SessionManager::Create(std::string_view user_id, SessionKind kind,
                                           const DeviceInfo& device) {
   const int64_t now = clock_->NowSeconds();
@@ -97,11 +107,7 @@ Result<NewSession> SessionManager::Create(std::string_view user_id, SessionKind 
     out.record.csrf_hash = crypto::Sha256(out.csrf_token);
   }
   TESSERA_RETURN_IF_ERROR(store_->Create(out.record, options_.limit, now, &out.evicted));
-  std::unique_lock lock(mu_);
-  for (const Session& e : out.evicted) cache_.erase(e.id_hash);
-  ++epoch_;
-  lock.unlock();
-  for (const Session& e : out.evicted) Ended(e);
+  ForgetEvicted(out.evicted);
   return out;
 }
 
@@ -119,11 +125,7 @@ Result<NewSession> SessionManager::CreateTokenSession(std::string_view user_id,
   out.record.tokens_until = tokens_until;
   TESSERA_RETURN_IF_ERROR(
       store_->CreateTokenSession(out.record, refresh_hash, options_.limit, now, &out.evicted));
-  std::unique_lock lock(mu_);
-  for (const Session& e : out.evicted) cache_.erase(e.id_hash);
-  ++epoch_;
-  lock.unlock();
-  for (const Session& e : out.evicted) Ended(e);
+  ForgetEvicted(out.evicted);
   return out;
 }
 

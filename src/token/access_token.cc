@@ -113,6 +113,7 @@ Status AccessVerifier::CheckTimesAndRevocation(const AccessToken& t, int64_t nbf
   if (now + options_.leeway_seconds < t.iat) {
     return Unauthenticated(Reason::kIssuedInFuture, "token issued in the future");
   }
+  if (t.iat < options_.not_before) return Revoked();
   if (revocations_ && revocations_->IsRevoked(t.sid, t.jti, now)) return Revoked();
   return Status::Ok();
 }
@@ -121,6 +122,8 @@ Status AccessVerifier::Verify(std::string_view token, int64_t now, AccessToken* 
   if (token.empty() || token.size() > kMaxTokenBytes) {
     return Unauthenticated(Reason::kMalformedToken, "malformed token");
   }
+  // Fail closed: without a current revocation list, no token can be known to be alive.
+  if (revocations_) TESSERA_RETURN_IF_ERROR(revocations_->Check(now));
   std::shared_ptr<const jose::Jwks> keys = keys_->Keys(now);
   std::string cache_key;
   Shard* shard = nullptr;
@@ -157,6 +160,7 @@ Status AccessVerifier::Verify(std::string_view token, int64_t now, AccessToken* 
   }
   TESSERA_RETURN_IF_ERROR(AsUnauthenticated(std::move(verified)));
   TESSERA_ASSIGN_OR_RETURN(AccessToken t, AccessTokenFromClaims(claims));
+  if (t.iat < options_.not_before) return Revoked();
   if (revocations_ && revocations_->IsRevoked(t.sid, t.jti, now)) return Revoked();
   if (shard) {
     Entry e{.token = t, .nbf = claims.nbf.value_or(0), .keys = std::move(keys)};

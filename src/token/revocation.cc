@@ -67,10 +67,24 @@ void LocalRevocationList::Merge(const std::vector<session::Revocation>& entries)
   }
 }
 
+Status LocalRevocationList::Check(int64_t now) const {
+  const int64_t ok = last_sync_ok_.load(std::memory_order_relaxed);
+  if (ok >= 0 && now - ok > max_staleness_) {
+    return Status(Code::kUnavailable, Reason::kStore,
+                  "the revocation list cannot be brought up to date from the session store");
+  }
+  return Status::Ok();
+}
+
 Result<bool> LocalRevocationList::SyncFrom(session::SessionStore& store, int64_t now) {
   std::lock_guard sync(sync_mu_);
+  // From the first call on, the list is only as good as its feed (Check).
+  if (last_sync_ok_.load() < 0) last_sync_ok_.store(0);
   TESSERA_ASSIGN_OR_RETURN(uint64_t version, store.ExternalVersion());
-  if (synced_ && version == store_version_) return false;
+  if (synced_ && version == store_version_) {
+    last_sync_ok_.store(now, std::memory_order_relaxed);
+    return false;
+  }
   // Read the list after the version: a write that lands in between moves the version again and
   // is read on the next call. Merging is a union, so reading an entry twice is harmless.
   // Entries whose tokens expired less than the leeway ago still stop them here.
@@ -79,6 +93,7 @@ Result<bool> LocalRevocationList::SyncFrom(session::SessionStore& store, int64_t
   Merge(entries);
   store_version_ = version;
   synced_ = true;
+  last_sync_ok_.store(now, std::memory_order_relaxed);
   return true;
 }
 

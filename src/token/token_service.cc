@@ -88,8 +88,9 @@ Result<IssuedTokens> TokenService::Login(const Subject& subject,
   out.session = std::move(created.record);
   out.evicted = std::move(created.evicted);
   out.refresh_expires_at = sessions_->ExpiresAt(out.session);
-  // No access token outlives its session's absolute deadline.
-  out.access_expires_at = std::min(exp, out.session.expires_at);
+  // No access token outlives its session: the absolute deadline, or the idle one (bearer requests
+  // are not activity, a refresh is).
+  out.access_expires_at = std::min(exp, out.refresh_expires_at);
   TESSERA_ASSIGN_OR_RETURN(out.access_token,
                            SignAccessToken(subject, out.session, now, out.access_expires_at));
   return out;
@@ -135,8 +136,8 @@ Result<RefreshAnswer> TokenService::Refresh(std::string_view presented) {
     case session::RefreshOutcome::kUnknown: return out;
   }
   out.issued_at = now;
-  out.access_expires_at = std::min(r.access_expires_at, out.session.expires_at);
   out.refresh_expires_at = sessions_->ExpiresAt(out.session);
+  out.access_expires_at = std::min(r.access_expires_at, out.refresh_expires_at);
   return out;
 }
 

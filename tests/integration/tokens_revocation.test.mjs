@@ -394,3 +394,28 @@ test('the per-user session limit evicts the oldest token session at once', T, as
   assert.equal(await cookieStatus(fx, ck), 200);
   await fx.expectAccepted(t3.at, 'the newest token session');
 });
+
+test('client secrets cannot be guessed online: failures spend the IP\'s sign-in budget', T, async (t) => {
+  const secret = 'throttle-client-secret-0123456789';
+  // `curl -u orders:SECRET` sends the secret without form-encoding; a '+' in it must still match.
+  const plus = 'a+b/c=d%e';
+  const fx = await TokenServer.start({ env: {
+    TESSERA_TOKEN_CLIENTS: `orders:${sha256hex(secret)},raw:${sha256hex(plus)}`,
+    TESSERA_THROTTLE_LOGIN_PER_IP: '5/min' } });
+  t.after(() => fx.close());
+  const a = await fx.tokenLogin('alice');
+  const introspect = (authorization) => fx.clientPost('/v1/introspect', { token: a.at }, authorization);
+  const unencoded = `Basic ${Buffer.from(`raw:${plus}`).toString('base64')}`;
+  assert.equal((await introspect(unencoded)).body.active, true, 'a secret sent as is (curl -u)');
+  let refused;
+  for (let i = 0; i < 10 && !refused; ++i) {
+    const r = await introspect(basicAuth('orders', `guess-${i}`));
+    if (r.status === 429) refused = r;
+    else assert.equal(r.status, 401, r.text);
+  }
+  assert.ok(refused, 'guessing must be throttled');
+  assert.equal(refused.body.error, 'too_many_attempts');
+  assert.ok(Number(refused.res.headers.get('retry-after')) > 0);
+  // While throttled, even the right secret waits: the answer must not tell a right guess apart.
+  assert.equal((await introspect(basicAuth('orders', secret))).status, 429);
+});

@@ -121,6 +121,8 @@ TEST(ParseBasicAuthorization, FormDecodesIdAndSecretPerRfc6749) {
   ASSERT_TRUE(c);
   EXPECT_EQ(c->id, "a:b");
   EXPECT_EQ(c->secret, "p@ss word%");
+  EXPECT_EQ(c->raw_id, "a%3Ab");
+  EXPECT_EQ(c->raw_secret, "p%40ss+word%25");
   auto colon = ParseBasicAuthorization("Basic " + Base64("id:se:cret"));
   ASSERT_TRUE(colon);
   EXPECT_EQ(colon->id, "id");
@@ -130,7 +132,11 @@ TEST(ParseBasicAuthorization, FormDecodesIdAndSecretPerRfc6749) {
   EXPECT_EQ(empty->id, "");
   EXPECT_EQ(empty->secret, "");
   EXPECT_FALSE(ParseBasicAuthorization("Basic " + Base64("id%zz:secret")));
-  EXPECT_FALSE(ParseBasicAuthorization("Basic " + Base64("id:sec%00ret")));
+  // A secret that does not form-decode was sent unencoded (curl -u): kept as sent.
+  auto unencoded = ParseBasicAuthorization("Basic " + Base64("id:sec%00ret"));
+  ASSERT_TRUE(unencoded);
+  EXPECT_EQ(unencoded->secret, "sec%00ret");
+  EXPECT_EQ(unencoded->raw_secret, "sec%00ret");
 }
 
 TEST(ParseBasicAuthorization, SchemeIsCaseInsensitive) {

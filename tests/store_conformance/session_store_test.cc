@@ -546,6 +546,25 @@ TYPED_TEST(SessionStoreTest, AddRevocationKeepsTheLaterUntilAndExpires) {
   EXPECT_EQ(this->Revocations(0), (std::vector<Revocation>{}));
 }
 
+// A copy of the store plus an old refresh token must not open the seals up to the live token.
+TYPED_TEST(SessionStoreTest, SealsLastOnlyWhileAGraceReplayCouldNeedThem) {
+  const Session s = MakeToken("a", "u1", 100, 100000);
+  ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("1"), {}, 100, nullptr).ok());
+  ASSERT_EQ(this->Outcome(Present("1", "2", 150)), RefreshOutcome::kRotated);
+  EXPECT_EQ(this->store_->FindRefresh(Rt("1")).value()->first.sealed_successor, "sealed(2)");
+  ASSERT_EQ(this->Outcome(Present("2", "3", 160)), RefreshOutcome::kRotated);
+  // 1's successor (2) is spent: its seal is gone; 2's seal stays for a replay of 2.
+  EXPECT_EQ(this->store_->FindRefresh(Rt("1")).value()->first.sealed_successor, "");
+  EXPECT_EQ(this->store_->FindRefresh(Rt("2")).value()->first.sealed_successor, "sealed(3)");
+  ASSERT_TRUE(this->store_->RemoveExpired(160 + kMaxRefreshGraceSeconds, 0));
+  EXPECT_EQ(this->store_->FindRefresh(Rt("2")).value()->first.sealed_successor, "sealed(3)");
+  ASSERT_TRUE(this->store_->RemoveExpired(161 + kMaxRefreshGraceSeconds, 0));
+  EXPECT_EQ(this->store_->FindRefresh(Rt("2")).value()->first.sealed_successor, "");
+  // The record itself stays: presenting 2 again is still recognised as reuse.
+  EXPECT_EQ(this->Outcome(Present("2", "x", 162 + kMaxRefreshGraceSeconds)),
+            RefreshOutcome::kReuseDetected);
+}
+
 TYPED_TEST(SessionStoreTest, ConcurrentRefreshesMakeOneSuccessor) {
   for (const int64_t grace : {int64_t{10}, int64_t{0}}) {
     SCOPED_TRACE(grace);

@@ -80,6 +80,45 @@ TEST_F(AccessVerifierTest, RevokedSidIsRefusedAfterACacheHit) {
   EXPECT_EQ(v.Verify(token, kT0 + 2, &t).code(), Code::kUnauthenticated);
 }
 
+// A server whose sessions live in memory forgot every session and revocation at restart: a
+// token issued before its start is refused, cached or not.
+TEST_F(AccessVerifierTest, TokensIssuedBeforeNotBeforeAreRefused) {
+  AccessVerifierOptions o = Options();
+  o.not_before = kT0 + 1;
+  AccessVerifier v(&keys_, &revocations_, o);
+  AccessToken t;
+  Status old = v.Verify(Sign(key1(), Claims()), kT0 + 2, &t);
+  EXPECT_EQ(old.code(), Code::kUnauthenticated);
+  EXPECT_EQ(old.reason(), Reason::kUnknownSession);
+  json fresh = Claims("sid-2", "jti-2");
+  fresh["iat"] = kT0 + 1;
+  EXPECT_TRUE(v.Verify(Sign(key1(), fresh), kT0 + 2, &t).ok());
+}
+
+// Fail closed: when the revocation list cannot vouch for itself, no token is accepted, not even
+// a cached one, and the answer says "unavailable" (503), not "invalid token".
+TEST_F(AccessVerifierTest, AStaleRevocationListRefusesEveryTokenAsUnavailable) {
+  class StaleList final : public RevocationList {
+   public:
+    bool stale = false;
+    bool IsRevoked(std::string_view, std::string_view, int64_t) const override { return false; }
+    void RevokeSession(std::string_view, int64_t) override {}
+    void RevokeTokenId(std::string_view, int64_t) override {}
+    size_t size() const override { return 0; }
+    Status Check(int64_t) const override {
+      return stale ? Status(Code::kUnavailable, Reason::kStore, "stale") : Status::Ok();
+    }
+  } list;
+  AccessVerifier v(&keys_, &list, Options());
+  const std::string token = Sign(key1(), Claims());
+  AccessToken t;
+  ASSERT_TRUE(v.Verify(token, kT0, &t).ok());
+  list.stale = true;
+  EXPECT_EQ(v.Verify(token, kT0, &t).code(), Code::kUnavailable);
+  list.stale = false;
+  EXPECT_TRUE(v.Verify(token, kT0, &t).ok());
+}
+
 TEST_F(AccessVerifierTest, RevokedJtiIsRefusedAfterACacheHitButItsSessionLivesOn) {
   AccessVerifier v(&keys_, &revocations_, Options());
   const std::string revoked = Sign(key1(), Claims("sid-j", "jti-a"));

@@ -280,6 +280,35 @@ TEST(LocalRevocationList, SyncFromReturnsStoreErrorsAndRetries) {
   EXPECT_TRUE(list.IsRevoked("beef", "", kT0));
 }
 
+// Fail closed (SECURITY.md FB-01): a list whose feed has failed for longer than its bound may
+// lack revocations made elsewhere, so Check refuses to vouch for it; a list with no feed at all
+// (never synced) only knows this process's revocations, which is all there is.
+TEST(LocalRevocationList, CheckFailsOnceTheFeedHasFailedForTooLong) {
+  FailingStore store;
+  LocalRevocationList list(kLeeway, /*max_staleness_seconds=*/3);
+  EXPECT_TRUE(list.Check(kT0).ok()) << "no feed: nothing to be stale about";
+  ASSERT_TRUE(list.SyncFrom(store, kT0));
+  EXPECT_TRUE(list.Check(kT0 + 3).ok());
+  store.fail_version = true;
+  EXPECT_FALSE(list.SyncFrom(store, kT0 + 2));
+  EXPECT_TRUE(list.Check(kT0 + 3).ok()) << "within the bound of the last success";
+  EXPECT_FALSE(list.SyncFrom(store, kT0 + 4));
+  const Status stale = list.Check(kT0 + 4);
+  EXPECT_EQ(stale.code(), Code::kUnavailable);
+  store.fail_version = false;
+  ASSERT_TRUE(list.SyncFrom(store, kT0 + 5));
+  EXPECT_TRUE(list.Check(kT0 + 5).ok()) << "a success restores it";
+}
+
+// A list whose first sync fails (the store is down at start) is stale from the start.
+TEST(LocalRevocationList, CheckFailsWhenTheFeedNeverWorked) {
+  FailingStore store;
+  store.fail_version = true;
+  LocalRevocationList list(kLeeway, 3);
+  EXPECT_FALSE(list.SyncFrom(store, kT0));
+  EXPECT_EQ(list.Check(kT0).code(), Code::kUnavailable);
+}
+
 // Readers on many threads while a writer revokes: every revocation is visible to every reader
 // once RevokeSession returned, is never seen to go away, and nothing else is ever revoked. Run
 // under ASan/UBSan (TESSERA_SANITIZE); the shared_mutex makes it race-free by construction.

@@ -136,6 +136,8 @@ class SessionManager {
   // A new record for `user_id` with fresh secret and handle; *secret receives the secret.
   Session NewRecord(std::string_view user_id, SessionKind kind, const DeviceInfo& device,
                     int64_t now, int64_t lifetime_seconds, std::string* secret) const;
+  // Sessions the per-user limit removed for a new one: out of the cache, and Ended.
+  void ForgetEvicted(const std::vector<Session>& evicted);
   void Ended(const Session& s) const {
     if (on_end_) on_end_(s);
   }

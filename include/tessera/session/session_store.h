@@ -35,6 +35,11 @@ enum class OnLimit : uint8_t { kEvictOldest, kReject };
 // the list in that window (a restart, another process syncing) must still find the entry.
 inline constexpr int64_t kRevocationRetentionSeconds = 300;
 
+// The longest refresh_reuse_grace (the configuration caps it at 5 minutes). A sealed successor is
+// kept only while a grace replay could still ask for it: RemoveExpired clears seals of tokens
+// rotated longer ago, and a rotation clears the seal of the presented token's predecessor.
+inline constexpr int64_t kMaxRefreshGraceSeconds = 300;
+
 struct LimitPolicy {
   size_t max_per_user = 0;  // 0: no limit
   OnLimit on_limit = OnLimit::kEvictOldest;
@@ -156,7 +161,8 @@ class SessionStore {
 
   // Removes sessions past their absolute deadline (expires_at <= now) or idle since before
   // `idle_cutoff` (last_seen_at < idle_cutoff); returns how many. Also drops the revocation
-  // entries that no longer matter (until <= now - kRevocationRetentionSeconds).
+  // entries that no longer matter (until <= now - kRevocationRetentionSeconds) and the sealed
+  // successors of tokens rotated before now - kMaxRefreshGraceSeconds.
   virtual Result<size_t> RemoveExpired(int64_t now, int64_t idle_cutoff) = 0;
 
   // Sessions alive at `now`, for the active-sessions gauge.

@@ -63,6 +63,9 @@ struct AccessVerifierOptions {
   int64_t leeway_seconds = 60;
   // Verified tokens remembered; 0 turns the cache off.
   size_t cache_capacity = 65536;
+  // Tokens issued (iat) before this are refused. A server whose sessions live in memory sets its
+  // start time: every session, and every revocation, died with the previous process.
+  int64_t not_before = 0;
 };
 
 class AccessVerifier {
@@ -74,7 +77,8 @@ class AccessVerifier {
 
   // Verifies `token` at `now` and fills *out. kUnauthenticated for a token that is not acceptable
   // (bad signature, expired, wrong issuer/audience/typ, revoked: Reason::kUnknownSession), with a
-  // reason and a message that is safe to send to the client. Thread-safe.
+  // reason and a message that is safe to send to the client; kUnavailable when the revocation
+  // list cannot vouch for itself (RevocationList::Check). Thread-safe.
   Status Verify(std::string_view token, int64_t now, AccessToken* out) const;
 
   const AccessVerifierOptions& options() const { return options_; }

@@ -15,6 +15,7 @@
 // is their union.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -46,6 +47,11 @@ class RevocationList {
 
   // Entries held (for a gauge).
   virtual size_t size() const = 0;
+
+  // kUnavailable when the list may lack revocations made elsewhere (its feed from the shared
+  // store has failed for too long): verifiers then refuse every token (fail closed, 503) rather
+  // than accept one whose session may have ended. OK otherwise. No I/O. Thread-safe.
+  virtual Status Check(int64_t now) const = 0;
 };
 
 // The key under which SessionStore::AddRevocation / ListRevocations keep a revoked token id, so
@@ -55,7 +61,10 @@ std::string TokenIdRevocationKey(std::string_view jti);
 class LocalRevocationList final : public RevocationList {
  public:
   // Entries are kept `leeway_seconds` past their `until`, the clock skew verifiers allow on exp.
-  explicit LocalRevocationList(int64_t leeway_seconds = 60) : leeway_(leeway_seconds) {}
+  // Once SyncFrom has been called, Check fails when it has not succeeded for more than
+  // `max_staleness_seconds`.
+  explicit LocalRevocationList(int64_t leeway_seconds = 60, int64_t max_staleness_seconds = 3)
+      : leeway_(leeway_seconds), max_staleness_(max_staleness_seconds) {}
 
   bool IsRevoked(std::string_view sid, std::string_view jti, int64_t now) const override;
   void RevokeSession(std::string_view sid, int64_t until) override;
@@ -77,6 +86,7 @@ class LocalRevocationList final : public RevocationList {
   size_t Prune(int64_t now);
 
   size_t size() const override;
+  Status Check(int64_t now) const override;
 
  private:
   struct Hash {
@@ -87,6 +97,9 @@ class LocalRevocationList final : public RevocationList {
   static void Put(Map& map, std::string_view key, int64_t until);
 
   const int64_t leeway_;
+  const int64_t max_staleness_;
+  // When SyncFrom last succeeded (Unix seconds); -1 while it was never called (no shared store).
+  std::atomic<int64_t> last_sync_ok_{-1};
   mutable std::shared_mutex mu_;
   // -> until + leeway; looked up by string_view without allocating.
   Map sessions_;   // GUARDED_BY(mu_); by session handle

@@ -116,6 +116,11 @@ class MemorySessionStore final : public session::SessionStore {
     std::erase_if(revocations_, [&](const auto& kv) {
       return kv.second <= now - session::kRevocationRetentionSeconds;
     });
+    for (auto& [hash, record] : refresh_) {
+      if (record.rotated_at > 0 && record.rotated_at < now - session::kMaxRefreshGraceSeconds) {
+        record.sealed_successor.clear();
+      }
+    }
     return n;
   }
 
@@ -153,6 +158,13 @@ class MemorySessionStore final : public session::SessionStore {
       refresh_.emplace(r.successor_hash, RefreshRecord{.hash = r.successor_hash,
                                                        .session_id_hash = session.id_hash,
                                                        .issued_at = r.now});
+      // The predecessor's seal goes: the successor it sealed is spent (see the SQLite store).
+      for (const std::string& h : families_[session.id_hash]) {
+        auto it = refresh_.find(h);
+        if (it != refresh_.end() && it->second.successor_hash == presented.hash) {
+          it->second.sealed_successor.clear();
+        }
+      }
       families_[session.id_hash].push_back(r.successor_hash);
       session.last_seen_at = std::max(session.last_seen_at, r.now);
       session.tokens_until = std::max(session.tokens_until, r.access_expires_at);

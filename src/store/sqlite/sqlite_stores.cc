@@ -164,6 +164,12 @@ class SqliteSessionStore final : public session::SessionStore {
       TESSERA_RETURN_IF_ERROR(q->Bind(1, now).Bind(2, idle_cutoff).Run());
       // Counts the sessions only: rows the trigger touched are not included.
       removed = static_cast<size_t>(sqlite3_changes(db_->raw()));
+      // Seals older than any grace window can never be opened for a replay again.
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * f, db_->Prepare("UPDATE refresh_tokens SET sealed_successor = x'' "
+                                      "WHERE rotated_at > 0 AND rotated_at < ?1 "
+                                      "AND length(sealed_successor) > 0"));
+      TESSERA_RETURN_IF_ERROR(f->Bind(1, now - session::kMaxRefreshGraceSeconds).Run());
       TESSERA_ASSIGN_OR_RETURN(Statement * p,
                                db_->Prepare("DELETE FROM revocations WHERE until <= ?1"));
       return p->Bind(1, now - session::kRevocationRetentionSeconds).Run();
@@ -405,6 +411,13 @@ class SqliteSessionStore final : public session::SessionStore {
                      "sealed_successor = ?4 WHERE hash = ?1"));
     u->BindBlob(1, presented.hash).Bind(2, r.now).BindBlob(3, r.successor_hash);
     TESSERA_RETURN_IF_ERROR(u->BindBlob(4, r.sealed_successor).Run());
+    // The predecessor can no longer be replayed for a successor (the one it sealed is spent), so
+    // its seal goes: otherwise a copy of the store and any old token would open the chain of
+    // seals up to the live token.
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * f, db_->Prepare("UPDATE refresh_tokens SET sealed_successor = x'' "
+                                    "WHERE successor_hash = ?1"));
+    TESSERA_RETURN_IF_ERROR(f->BindBlob(1, presented.hash).Run());
     TESSERA_ASSIGN_OR_RETURN(
         Statement * t, db_->Prepare("UPDATE sessions SET last_seen_at = max(last_seen_at, ?2), "
                                     "tokens_until = max(tokens_until, ?3) WHERE id_hash = ?1"));
