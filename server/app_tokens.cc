@@ -105,7 +105,9 @@ HttpResponse App::TokenEndpoint(const HttpRequest& request) {
   }
   auto answer = d_.tokens->Refresh(presented->second);
   if (!answer) {
-    if (answer.error().code() == Code::kInvalidArgument) {
+    // Not a refresh token, or (never by design) a seal that does not open: the grant is no good.
+    if (answer.error().code() == Code::kInvalidArgument ||
+        answer.error().code() == Code::kUnauthenticated) {
       metrics_.Refresh(RefreshMetric::kInvalid);
       return InvalidGrant();
     }
