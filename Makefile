@@ -7,12 +7,16 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
 CMAKE_COMMON := -G Ninja -DTESSERA_WERROR=ON
 
-.PHONY: all deps build run test unit fuzz-build fuzz-smoke fuzz bench bench-http format clean
+.PHONY: all deps test-deps build run test unit fuzz-build fuzz-smoke fuzz bench bench-http format clean
 
 all: build
 
+# What building and running need; the tests, fuzzers and benchmarks add their tools (test-deps).
 deps:
-	@./scripts/install-deps
+	@./scripts/install-deps build
+
+test-deps:
+	@./scripts/install-deps test
 
 # Release build; the binary is build/tessera.
 build: deps
@@ -24,15 +28,15 @@ run: build
 
 # Every test: unit, vector, adversarial, CLI and interop tests under ASan+UBSan, then each
 # fuzzer for a short fixed time.
-test: build unit fuzz-smoke
+test: test-deps build unit fuzz-smoke
 
-unit: deps
+unit: test-deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DTESSERA_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
 
-fuzz-build: deps
+fuzz-build: test-deps
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DTESSERA_FUZZ=ON -DTESSERA_TESTS=OFF >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
@@ -44,14 +48,14 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	@./tests/fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-bench: deps
+bench: test-deps
 	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DTESSERA_BENCH=ON \
 	  -DTESSERA_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS) --target tessera tessera_bench
 	@./bench/run $(BUILD)
 
 # Only the HTTP benchmarks (wrk against tessera, nginx and the Node peer; also run by make bench).
-bench-http: build
+bench-http: test-deps build
 	@./bench/http/run $(BUILD)
 
 format:

@@ -8,7 +8,7 @@
 
 namespace tessera::cli {
 
-// Exit codes of every tessera command (DESIGN.md, CLI contract).
+// Exit codes of every tessera command (docs/design.md, CLI contract).
 constexpr int kExitOk = 0;
 constexpr int kExitDenied = 1;  // invalid token, denied request; the reason is on stderr
 constexpr int kExitUsage = 2;   // bad usage, unreadable file, bad configuration

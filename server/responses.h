@@ -1,4 +1,4 @@
-// The JSON answers every endpoint shares: errors in the shape DESIGN.md's HTTP contract fixes
+// The JSON answers every endpoint shares: errors in the shape docs/design.md's HTTP contract fixes
 // ({"error", "error_description"}) and the one mapping from a library Status to an HTTP status.
 #pragma once
 

@@ -34,10 +34,10 @@ struct Key {
   std::string (*print)(const Config& config);
 };
 
-// Every key, in DESIGN.md's order.
+// Every key, in docs/design.md's order.
 std::span<const Key> AllKeys();
 
-// The sections, in DESIGN.md's order.
+// The sections, in docs/design.md's order.
 std::span<const std::string_view> AllSections();
 
 // nullptr when there is no such key.

@@ -30,7 +30,7 @@ std::string FormatDuration(std::chrono::seconds d);
 
 // A rate "COUNT/PERIOD": COUNT from 1 to 1000000, PERIOD a unit word (s, sec, second, min,
 // minute, h, hour, d, day) meaning one of it, or a duration ("100/15m"), from 1s to 1d. Windows
-// longer than a day would amount to the permanent lockout DESIGN.md rules out.
+// longer than a day would amount to the permanent lockout docs/design.md rules out.
 Result<Rate> ParseRate(std::string_view text);
 
 // "5/min", "1/s", "3/h", "2/d", else "100/15m". Round-trips through ParseRate.

@@ -1,4 +1,4 @@
-// Structured logs: the audit trail (security events, DESIGN.md "An audit trail") and the access
+// Structured logs: the audit trail (security events, docs/design.md "An audit trail") and the access
 // log. Both are NDJSON: one JSON object per line, so a user-controlled string (a username with a
 // newline, a hostile User-Agent) is always escaped inside its field and can never forge a line
 // (OWASP ASVS 7.3.1 / 16.4.1). Callers never pass secrets: passwords, cookies, tokens and hashes

@@ -1,5 +1,5 @@
 // A fixed set of threads draining a bounded FIFO queue: where slow CPU work (Argon2id, a blocking
-// store call) runs, so that I/O threads never do it (DESIGN.md, "Security rules").
+// store call) runs, so that I/O threads never do it (docs/design.md, "Security rules").
 //
 // The bound is the point: under a login flood the queue fills, TrySubmit() says no at once, and
 // the server answers 503 instead of queueing unbounded work and memory (an attacker's cheapest

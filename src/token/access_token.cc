@@ -9,7 +9,7 @@
 namespace tessera::token {
 namespace {
 
-// An Authorization header is capped at 8 KiB (SECURITY.md JV-08); tessera's tokens are far below.
+// An Authorization header is capped at 8 KiB (docs/security.md JV-08); tessera's tokens are far below.
 constexpr size_t kMaxTokenBytes = 8 * 1024;
 
 Status Revoked() {

@@ -7,7 +7,7 @@
 namespace tessera::token {
 namespace {
 
-// Like the server's own limit on an Authorization header (SECURITY.md JV-08): a token this large
+// Like the server's own limit on an Authorization header (docs/security.md JV-08): a token this large
 // is not tessera's, and refusing it early bounds the work an attacker can ask for.
 constexpr size_t kMaxBearerBytes = 8 * 1024;
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { BIN, startServer, tessera } from './tessera.mjs';
 
-// A canary (SECURITY.md LG-01): it must never show up in a log.
+// A canary (docs/security.md LG-01): it must never show up in a log.
 export const PASSWORD = 'CANARY-9c4b-correct horse';
 export const UA = 'tessera-token-tests/1.0 (integration)';
 
@@ -44,7 +44,7 @@ export const es256 = (privateKey) => (input) =>
 export const hs256 = (secret) => (input) => crypto.createHmac('sha256', secret).update(input).digest();
 
 // The other valid ECDSA signature of the same token: s replaced by n - s (P-256). A denylist
-// keyed on the token's bytes would miss it (SECURITY.md JV-09).
+// keyed on the token's bytes would miss it (docs/security.md JV-09).
 export function malleateEs256(token) {
   const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
   const { parts, signature } = decodeJwt(token);

@@ -1,6 +1,6 @@
 // Token mode of the real `tessera serve`: expiry. A refresh token is refused once its
 // refresh_ttl is over; an access token once its exp is past, give or take the clock-skew leeway
-// every verifier allows (SECURITY.md JV-05: at most 60 s; tessera allows exactly that), so this
+// every verifier allows (docs/security.md JV-05: at most 60 s; tessera allows exactly that), so this
 // file waits about a minute and is kept apart from the quick ones (ctest runs it in parallel).
 // Run by ctest (token_expiry_integration) with TESSERA_BIN set, or by hand:
 //   TESSERA_BIN=build/tessera node --test tests/integration/tokens_expiry.test.mjs

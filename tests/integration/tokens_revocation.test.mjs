@@ -1,5 +1,5 @@
 // Token mode of the real `tessera serve`: how a revocation reaches access tokens (the bridge of
-// DESIGN.md: every access token carries the sid of a server-side session). Logout, one session
+// docs/design.md: every access token carries the sid of a server-side session). Logout, one session
 // ended by another, "sign out everywhere", the admin endpoints, the CLI from another process, a
 // restart, RFC 7662 introspection and RFC 7009 revocation, and the per-user session limit.
 // Every test has its own data directory and server.

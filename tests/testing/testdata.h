@@ -1,4 +1,4 @@
-// Helpers for tests that read shared test vectors.
+// Helpers for tests that read the test vectors under tests/vectors.
 #pragma once
 
 #include <cstdlib>
@@ -9,7 +9,7 @@
 
 namespace tessera::testing {
 
-// Directory of ../shared/testdata (set by CMake through TESSERA_TESTDATA).
+// Directory tests/vectors (set by CMake through TESSERA_TESTDATA).
 inline std::string TestdataDir() {
   const char* dir = std::getenv("TESSERA_TESTDATA");
   if (!dir || !*dir) throw std::runtime_error("TESSERA_TESTDATA is not set");

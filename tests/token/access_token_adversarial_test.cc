@@ -10,7 +10,7 @@
 #include "tessera/token/access_token.h"
 #include "token/access_token_testing.h"
 
-// AccessVerifier against forged and malformed tokens (SECURITY.md JV-*): wrong claims, alg none,
+// AccessVerifier against forged and malformed tokens (docs/security.md JV-*): wrong claims, alg none,
 // algorithm confusion, every flipped signature bit, the size limit, ECDSA malleability.
 namespace tessera::token {
 namespace {
@@ -210,7 +210,7 @@ std::string NegateModOrder(std::string_view s) {
 
 // ECDSA signatures are malleable: (r, s) and (r, n - s) both verify, giving a second token string
 // for the same claims, with its own cache key. Revocation is by sid and jti, never by the token's
-// bytes, so the twin is refused with its original (SECURITY.md JV-09).
+// bytes, so the twin is refused with its original (docs/security.md JV-09).
 TEST_F(AccessVerifierTest, MalleatedEs256SignatureIsRefusedOnceItsSessionIsRevoked) {
   AccessVerifier v(&keys_, &revocations_, Options());
   const std::string token = Sign(key1(), Claims("sid-m", "jti-m"));

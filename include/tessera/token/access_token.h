@@ -8,7 +8,7 @@
 // `exp`, and an entry verified under one key set is not used once the set changes (a revoked key
 // stops its tokens at once). The cache is positive only: a token that failed is verified again
 // next time, and a revocation is looked up by sid and jti, never by the token's bytes (ECDSA
-// signatures are malleable, SECURITY.md JV-09).
+// signatures are malleable, docs/security.md JV-09).
 #pragma once
 
 #include <array>
@@ -59,7 +59,7 @@ struct AccessVerifierOptions {
   std::string audience;  // "aud" must name this
   // Accepted algorithms; empty: each key's own "alg" decides (tessera's keys always carry one).
   jose::AlgSet algs;
-  // Clock skew allowed on exp, nbf and iat (SECURITY.md JV-05: at most 60 s).
+  // Clock skew allowed on exp, nbf and iat (docs/security.md JV-05: at most 60 s).
   int64_t leeway_seconds = 60;
   // Verified tokens remembered; 0 turns the cache off.
   size_t cache_capacity = 65536;

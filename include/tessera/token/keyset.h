@@ -1,4 +1,4 @@
-// Keyset: the signing keys of token mode (DESIGN.md "token"; SECURITY.md KM-01..KM-05), kept in
+// Keyset: the signing keys of token mode (docs/design.md "token"; docs/security.md KM-01..KM-05), kept in
 // <data>/signing-keys.json and shared by every process on that data directory: the servers that
 // sign and publish, and `tessera keys` that rotates and revokes.
 //

@@ -1,4 +1,4 @@
-// The bridge between stateless access tokens and server-side sessions (DESIGN.md "The bridge"):
+// The bridge between stateless access tokens and server-side sessions (docs/design.md "The bridge"):
 // every verifier holds the set of revoked session handles (`sid`) and token ids (`jti`) in
 // memory, so that checking a token stays a signature check plus an O(1) lookup with no I/O, and
 // yet a logout, "sign out everywhere", an admin action or a detected refresh-token theft takes
