@@ -11,7 +11,7 @@
 namespace tessera::session {
 namespace {
 
-constexpr size_t kSecretBytes = 32;   // 256 bits (DESIGN.md; ASVS 5 asks at least 128)
+constexpr size_t kSecretBytes = 32;   // 256 bits (docs/design.md; ASVS 5 asks at least 128)
 constexpr size_t kHandleBytes = 16;
 constexpr size_t kMaxUserAgent = 256;
 
@@ -115,7 +115,8 @@ Result<NewSession> SessionManager::CreateTokenSession(std::string_view user_id,
                                                       const DeviceInfo& device,
                                                       std::string_view refresh_hash,
                                                       int64_t lifetime_seconds,
-                                                      int64_t tokens_until) {
+                                                      int64_t tokens_until,
+                                                      std::string_view refresh_family) {
   const int64_t now = clock_->NowSeconds();
   NewSession out;
   // The secret only makes an unguessable key for the record; nobody ever holds it.
@@ -124,7 +125,9 @@ Result<NewSession> SessionManager::CreateTokenSession(std::string_view user_id,
   out.secret.clear();
   out.record.tokens_until = tokens_until;
   TESSERA_RETURN_IF_ERROR(
-      store_->CreateTokenSession(out.record, refresh_hash, options_.limit, now, &out.evicted));
+      store_->CreateTokenSession(out.record,
+                                 FirstRefreshToken{.hash = refresh_hash, .family = refresh_family},
+                                 options_.limit, now, &out.evicted));
   ForgetEvicted(out.evicted);
   return out;
 }

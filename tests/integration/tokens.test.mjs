@@ -35,7 +35,7 @@ async function jwks(fx) {
   return res.json();
 }
 
-// The theft response (DESIGN.md "Race-safe refresh rotation"): the refresh token and the access
+// The theft response (docs/design.md "Race-safe refresh rotation"): the refresh token and the access
 // tokens of session `sid` are dead, and the session is gone from its user's list, as seen by
 // `watcher`, another live session of the same user.
 async function assertSessionEnded(fx, { sid, rts = [], ats = [], watcher }, what) {
@@ -69,8 +69,9 @@ test('a token login answers the token pair with no-store and no cookie', T, asyn
   assert.equal(r.res.headers.get('cache-control'), 'no-store');
   assert.equal(r.res.headers.get('pragma'), 'no-cache');
   assert.equal(r.res.headers.get('set-cookie'), null, 'a token login sets no cookie');
-  // The refresh token is opaque: 256 random bits, base64url, no JWT.
-  assert.match(r.body.refresh_token, /^[A-Za-z0-9_-]{43}$/);
+  // The refresh token is opaque, no JWT: base64url of its family's random id (128 bits), its
+  // generation (6 bytes) and 256 fresh random bits (README, token mode).
+  assert.match(r.body.refresh_token, /^[A-Za-z0-9_-]{72}$/);
 
   const { header, payload } = decodeJwt(r.body.access_token);
   assert.deepEqual(Object.keys(header).sort(), ['alg', 'kid', 'typ']);
@@ -139,7 +140,7 @@ test('a refresh rotates the refresh token and keeps the session, form or JSON', 
   assert.equal(r.res.headers.get('cache-control'), 'no-store');
   assert.equal(r.res.headers.get('set-cookie'), null);
   const b = pair(r.body);
-  assert.match(b.rt, /^[A-Za-z0-9_-]{43}$/);
+  assert.match(b.rt, /^[A-Za-z0-9_-]{72}$/);
   assert.notEqual(b.rt, a.rt);
   assert.equal(b.sid, a.sid);
   assert.equal(b.claims.sub, a.claims.sub);
@@ -206,7 +207,7 @@ test('a reuse of a rotated refresh token (grace 0s) is theft: the session ends',
   await fx.expectAccepted(watcher.at, 'the user\'s other session');
   await fx.rotate(watcher.rt);
   await assertReuseAudited(fx, a.sid);
-  // No token in the audit trail or the server's output (SECURITY.md LG-01).
+  // No token in the audit trail or the server's output (docs/security.md LG-01).
   const audit = fs.readFileSync(path.join(fx.data, 'audit.log'), 'utf8');
   for (const secret of [a.rt, b.rt, a.at, b.at, watcher.rt, watcher.at, PASSWORD]) {
     assert.ok(!audit.includes(secret), 'a secret in the audit trail');

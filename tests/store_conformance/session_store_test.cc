@@ -5,10 +5,14 @@
 #include <functional>
 #include <latch>
 #include <thread>
+#include <type_traits>
+
+#include <sqlite3.h>
 
 #include "crypto/hash.h"
 #include "store_conformance/store_factory.h"
 #include "tessera/session/session_store.h"
+#include "tessera/store/memory.h"
 
 namespace tessera::session {
 namespace {
@@ -40,15 +44,39 @@ Session MakeToken(const std::string& id, const std::string& user, int64_t create
 // The stored form of the refresh token called `name`: binary SHA-256, as the token layer keeps it.
 std::string Rt(const std::string& name) { return crypto::Sha256("refresh token " + name); }
 
-// Presents `presented` at `now`, offering `successor` to replace it.
+// Presents `presented` at `now` (seconds), offering `successor` to replace it; `grace` in
+// seconds. The tokens name no family (as tokens from before families).
 RefreshRotation Present(const std::string& presented, const std::string& successor, int64_t now,
                         int64_t grace = 10) {
   return RefreshRotation{.presented_hash = Rt(presented),
                          .successor_hash = Rt(successor),
                          .sealed_successor = "sealed(" + successor + ")",
-                         .now = now,
-                         .grace_seconds = grace};
+                         .now_ms = now * 1000,
+                         .grace_ms = grace * 1000};
 }
+
+// The key of the family called `name`, as the token layer derives it from the family id.
+std::string Family(const std::string& name) { return crypto::Sha256("family " + name); }
+
+// The token of family `family` at `generation`, as the token layer names tokens: the family's
+// tokens are "<family>/<generation>".
+std::string Token(const std::string& family, int64_t generation) {
+  return family + "/" + std::to_string(generation);
+}
+
+// Presents the token of `family` at `generation` at `now_ms`, offering the next generation.
+RefreshRotation PresentInFamily(const std::string& family, int64_t generation, int64_t now_ms,
+                                int64_t grace_ms = 10'000) {
+  const std::string successor = Token(family, generation + 1);
+  return RefreshRotation{.presented_hash = Rt(Token(family, generation)),
+                         .successor_hash = Rt(successor),
+                         .sealed_successor = "sealed(" + successor + ")",
+                         .family = Family(family),
+                         .generation = generation,
+                         .now_ms = now_ms,
+                         .grace_ms = grace_ms};
+}
+
 
 template <typename Backend>
 class SessionStoreTest : public ::testing::Test {
@@ -66,6 +94,40 @@ class SessionStoreTest : public ::testing::Test {
     std::sort(out.begin(), out.end(),
               [](const Revocation& a, const Revocation& b) { return a.handle < b.handle; });
     return out;
+  }
+
+  // Starts a token session `id` whose first token is generation 0 of family `family`.
+  Session StartFamily(const std::string& id, const std::string& family, int64_t created,
+                      int64_t expires) {
+    const Session s = MakeToken(id, "u-" + id, created, expires);
+    const std::string first = Rt(Token(family, 0)), key = Family(family);
+    const Status st = store_->CreateTokenSession(s, FirstRefreshToken{.hash = first, .family = key},
+                                                 {}, created, nullptr);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return s;
+  }
+
+  // How many refresh-token records the store holds for the session: rows of the SQLite file,
+  // entries of the memory store.
+  size_t RefreshRows(const Session& s) {
+    if constexpr (std::is_same_v<Backend, testing::SqliteBackend>) {
+      sqlite3* db = nullptr;
+      EXPECT_EQ(sqlite3_open((dir_.path() + "/tessera.db").c_str(), &db), SQLITE_OK);
+      sqlite3_stmt* q = nullptr;
+      EXPECT_EQ(sqlite3_prepare_v2(db,
+                                   "SELECT count(*) FROM refresh_tokens WHERE session_id_hash = ?1",
+                                   -1, &q, nullptr),
+                SQLITE_OK);
+      sqlite3_bind_blob(q, 1, s.id_hash.data(), static_cast<int>(s.id_hash.size()),
+                        SQLITE_TRANSIENT);
+      EXPECT_EQ(sqlite3_step(q), SQLITE_ROW);
+      const auto n = static_cast<size_t>(sqlite3_column_int64(q, 0));
+      sqlite3_finalize(q);
+      sqlite3_close(db);
+      return n;
+    } else {
+      return store::MemoryRefreshRecordCountForTesting(*store_, s.id_hash);
+    }
   }
 
   TempDir dir_;
@@ -242,7 +304,7 @@ TYPED_TEST(SessionStoreTest, TokenSessionRotatesItsLiveToken) {
   EXPECT_EQ(got->presented, (RefreshRecord{.hash = Rt("1"),
                                            .session_id_hash = s.id_hash,
                                            .issued_at = 100,
-                                           .rotated_at = 150,
+                                           .rotated_at_ms = 150'000,
                                            .successor_hash = Rt("2"),
                                            .sealed_successor = "sealed(2)"}));
   Session updated = s;
@@ -298,7 +360,7 @@ TYPED_TEST(SessionStoreTest, RotateRefusesMalformedRequests) {
   r.successor_hash.clear();
   EXPECT_EQ(this->store_->RotateRefresh(r).error().code(), Code::kInvalidArgument);
   EXPECT_EQ(this->store_->RotateRefresh(Present("1", "2", 0)).error().code(),
-            Code::kInvalidArgument);  // rotated_at 0 would read as live
+            Code::kInvalidArgument);  // rotated_at_ms 0 would read as live
 }
 
 // Two tabs refresh with one token: the second gets the first one's successor, not a second one.
@@ -307,14 +369,15 @@ TYPED_TEST(SessionStoreTest, ReplayInsideGraceReturnsTheSameSuccessor) {
       this->store_->CreateTokenSession(MakeToken("a", "u1", 100, 1000), Rt("1"), {}, 100, nullptr)
           .ok());
   ASSERT_EQ(this->Outcome(Present("1", "2", 200)), RefreshOutcome::kRotated);
-  RefreshRotation replay = Present("1", "x", 210);  // the last second of the window
+  RefreshRotation replay = Present("1", "x", 210);
+  replay.now_ms -= 1;  // the last millisecond of the window
   replay.access_expires_at = 1100;
   auto got = this->store_->RotateRefresh(replay);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->outcome, RefreshOutcome::kGraceReplay);
   EXPECT_EQ(got->presented.successor_hash, Rt("2"));
   EXPECT_EQ(got->presented.sealed_successor, "sealed(2)");
-  EXPECT_EQ(got->presented.rotated_at, 200);
+  EXPECT_EQ(got->presented.rotated_at_ms, 200'000);
   EXPECT_EQ(got->session.handle, "h-a");
   EXPECT_EQ(got->session.tokens_until, 1100);  // the access token issued with the replay
   EXPECT_EQ(this->store_->Get(got->session.id_hash)->value().tokens_until, 1100);
@@ -328,7 +391,7 @@ TYPED_TEST(SessionStoreTest, ReplayAfterTheGraceWindowIsTheft) {
   RefreshRotation r = Present("1", "2", 200);
   r.access_expires_at = 1100;
   ASSERT_EQ(this->Outcome(r), RefreshOutcome::kRotated);
-  auto got = this->store_->RotateRefresh(Present("1", "x", 211));  // one second too late
+  auto got = this->store_->RotateRefresh(Present("1", "x", 210));  // the window is over
   ASSERT_TRUE(got);
   EXPECT_EQ(got->outcome, RefreshOutcome::kReuseDetected);
   EXPECT_EQ(got->presented.hash, Rt("1"));
@@ -372,7 +435,7 @@ TYPED_TEST(SessionStoreTest, FamilyEndsWithItsSessionsDeadlines) {
   EXPECT_EQ(this->Outcome(idle), RefreshOutcome::kUnknown);
   // Neither refusal changed anything: one second earlier each, the token is still live.
   idle.idle_cutoff = 500;
-  idle.now = 999;
+  idle.now_ms = 999'999;
   EXPECT_EQ(this->Outcome(idle), RefreshOutcome::kRotated);
   EXPECT_TRUE(this->store_->Get(s.id_hash)->has_value());  // the store keeps policy out
 }
@@ -411,7 +474,7 @@ TYPED_TEST(SessionStoreTest, TheftEndsOnlyThatFamily) {
 }
 
 // However a session ends, its refresh tokens die with it and its handle stays revoked while its
-// access tokens live (DESIGN.md, the bridge).
+// access tokens live (docs/design.md, the bridge).
 TYPED_TEST(SessionStoreTest, EveryRemovalEndsTheFamilyAndRevokesTheHandle) {
   SessionStore& store = *this->store_;
   const LimitPolicy one{.max_per_user = 1, .on_limit = OnLimit::kEvictOldest};
@@ -519,13 +582,13 @@ TYPED_TEST(SessionStoreTest, FindRefreshShowsTheRecordAndItsSessionWithoutChangi
   ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("1"), {}, 100, nullptr).ok());
   auto live = this->store_->FindRefresh(Rt("1"));
   ASSERT_TRUE(live && live->has_value());
-  EXPECT_EQ((*live)->first.rotated_at, 0);
+  EXPECT_EQ((*live)->first.rotated_at_ms, 0);
   EXPECT_EQ((*live)->first.issued_at, 100);
   EXPECT_EQ((*live)->second, s);
   ASSERT_EQ(this->Outcome(Present("1", "2", 150)), RefreshOutcome::kRotated);
   auto rotated = this->store_->FindRefresh(Rt("1"));
   ASSERT_TRUE(rotated && rotated->has_value());
-  EXPECT_EQ((*rotated)->first.rotated_at, 150);
+  EXPECT_EQ((*rotated)->first.rotated_at_ms, 150'000);
   EXPECT_EQ((*rotated)->first.successor_hash, Rt("2"));
   // Looking did not count as a presentation: the successor still rotates.
   EXPECT_EQ(this->Outcome(Present("2", "3", 160)), RefreshOutcome::kRotated);
@@ -563,6 +626,203 @@ TYPED_TEST(SessionStoreTest, SealsLastOnlyWhileAGraceReplayCouldNeedThem) {
   // The record itself stays: presenting 2 again is still recognised as reuse.
   EXPECT_EQ(this->Outcome(Present("2", "x", 162 + kMaxRefreshGraceSeconds)),
             RefreshOutcome::kReuseDetected);
+}
+
+// Hardening (part 2): the grace window is measured in milliseconds and ends exclusively, so a
+// 2 s grace is 2 s, not "any time within the second after the second".
+TYPED_TEST(SessionStoreTest, GraceWindowEndsToTheMillisecond) {
+  constexpr int64_t kGraceMs = 2000;
+  constexpr int64_t kT = 200'000;  // the rotation, in milliseconds
+  // A family: 50 ms before the end a replay gets the same successor; 50 ms after, it is theft.
+  const Session a = this->StartFamily("a", "A", 100, 100000);
+  ASSERT_EQ(this->Outcome(PresentInFamily("A", 0, kT, kGraceMs)), RefreshOutcome::kRotated);
+  RefreshRotation early = PresentInFamily("A", 0, kT + kGraceMs - 50, kGraceMs);
+  early.successor_hash = Rt("a fresh one");
+  auto replay = this->store_->RotateRefresh(early);
+  ASSERT_TRUE(replay) << replay.error().ToString();
+  EXPECT_EQ(replay->outcome, RefreshOutcome::kGraceReplay);
+  EXPECT_EQ(replay->presented.successor_hash, Rt(Token("A", 1)));
+  EXPECT_EQ(replay->presented.sealed_successor, "sealed(" + Token("A", 1) + ")");
+  EXPECT_EQ(replay->presented.rotated_at_ms, kT);
+  auto late = this->store_->RotateRefresh(PresentInFamily("A", 0, kT + kGraceMs + 50, kGraceMs));
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->outcome, RefreshOutcome::kReuseDetected);
+  EXPECT_FALSE(this->store_->Get(a.id_hash)->has_value());  // the family ended
+  EXPECT_EQ(this->Outcome(PresentInFamily("A", 1, kT + kGraceMs + 60)), RefreshOutcome::kUnknown);
+
+  // At exactly the grace the window is over.
+  const Session b = this->StartFamily("b", "B", 100, 100000);
+  ASSERT_EQ(this->Outcome(PresentInFamily("B", 0, kT, kGraceMs)), RefreshOutcome::kRotated);
+  EXPECT_EQ(this->Outcome(PresentInFamily("B", 0, kT + kGraceMs, kGraceMs)),
+            RefreshOutcome::kReuseDetected);
+  EXPECT_FALSE(this->store_->Get(b.id_hash)->has_value());
+
+  // The same for a token from before families (the seconds of version 3 are now milliseconds).
+  const Session c = MakeToken("c", "u-c", 100, 100000);
+  ASSERT_TRUE(this->store_->CreateTokenSession(c, Rt("c1"), {}, 100, nullptr).ok());
+  RefreshRotation rotate = Present("c1", "c2", 0);
+  rotate.now_ms = kT;
+  ASSERT_EQ(this->Outcome(rotate), RefreshOutcome::kRotated);
+  RefreshRotation again = Present("c1", "cx", 0);
+  again.grace_ms = kGraceMs;
+  again.now_ms = kT + kGraceMs - 50;
+  EXPECT_EQ(this->Outcome(again), RefreshOutcome::kGraceReplay);
+  again.now_ms = kT + kGraceMs + 50;
+  EXPECT_EQ(this->Outcome(again), RefreshOutcome::kReuseDetected);
+  EXPECT_FALSE(this->store_->Get(c.id_hash)->has_value());
+}
+
+// A family rotating for its whole life keeps a bounded number of records (the live token and its
+// predecessor), yet reuse of any ancestor, first, middle or the one before last, is still theft.
+TYPED_TEST(SessionStoreTest, FamilyStaysBoundedAndRecognisesEveryAncestor) {
+  constexpr int64_t kRotations = 10000;
+  constexpr int64_t kStartMs = 1'000'000;
+  const std::vector<std::pair<std::string, Session>> families = {
+      {"A", this->StartFamily("a", "A", 1000, 1'000'000)},
+      {"B", this->StartFamily("b", "B", 1000, 1'000'000)},
+      {"C", this->StartFamily("c", "C", 1000, 1'000'000)}};
+  int64_t now_ms = kStartMs;
+  int64_t tokens_until = 0;
+  for (int64_t g = 0; g < kRotations; ++g) {
+    now_ms += 1000;  // one refresh a second each: far beyond the grace of the one before
+    tokens_until = now_ms / 1000 + 900;
+    for (const auto& [family, session] : families) {
+      RefreshRotation r = PresentInFamily(family, g, now_ms);
+      r.access_expires_at = tokens_until;
+      ASSERT_EQ(this->Outcome(r), RefreshOutcome::kRotated) << family << " " << g;
+      if (g % 1000 == 999) {
+        ASSERT_LE(this->RefreshRows(session), 2u) << family << " " << g;
+      }
+    }
+  }
+  for (const auto& [family, session] : families) {
+    EXPECT_EQ(this->RefreshRows(session), 2u) << family;  // the live token and its predecessor
+    auto live = this->store_->FindRefresh(Rt(Token(family, kRotations)));
+    ASSERT_TRUE(live && live->has_value()) << family;
+    EXPECT_EQ((*live)->first.rotated_at_ms, 0);
+    EXPECT_EQ((*live)->first.generation, kRotations);
+    EXPECT_EQ((*live)->first.family, Family(family));
+    // The first token's record is long gone.
+    EXPECT_FALSE(this->store_->FindRefresh(Rt(Token(family, 0)))->has_value());
+  }
+  now_ms += 1000;
+
+  // The first token.
+  auto first = this->store_->RotateRefresh(PresentInFamily("A", 0, now_ms));
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(first->outcome, RefreshOutcome::kReuseDetected);
+  EXPECT_EQ(first->session.handle, "h-a");
+  EXPECT_EQ(first->presented.hash, Rt(Token("A", 0)));
+  EXPECT_FALSE(this->store_->Get(families[0].second.id_hash)->has_value());
+  EXPECT_EQ(this->RefreshRows(families[0].second), 0u);
+  EXPECT_EQ(this->Outcome(PresentInFamily("A", kRotations, now_ms)), RefreshOutcome::kUnknown);
+  const std::vector<Revocation> revoked = this->Revocations(now_ms / 1000);
+  EXPECT_TRUE(std::find(revoked.begin(), revoked.end(), Revocation{"h-a", tokens_until}) !=
+              revoked.end());
+
+  // A token from the middle of the lineage.
+  EXPECT_EQ(this->Outcome(PresentInFamily("B", kRotations / 2, now_ms)),
+            RefreshOutcome::kReuseDetected);
+  EXPECT_FALSE(this->store_->Get(families[1].second.id_hash)->has_value());
+
+  // The one before last, once no grace window can be running: its record goes too.
+  const int64_t later = now_ms / 1000 + kMaxRefreshGraceSeconds + 1;
+  ASSERT_TRUE(this->store_->RemoveExpired(later, 0));
+  EXPECT_EQ(this->RefreshRows(families[2].second), 1u);  // the live token alone
+  EXPECT_FALSE(this->store_->FindRefresh(Rt(Token("C", kRotations - 1)))->has_value());
+  EXPECT_EQ(this->Outcome(PresentInFamily("C", kRotations - 1, later * 1000)),
+            RefreshOutcome::kReuseDetected);
+  EXPECT_FALSE(this->store_->Get(families[2].second.id_hash)->has_value());
+}
+
+// Only the family's tokens name it: a token that names another family, or this one at a
+// generation that is not an ancestor's, changes nothing.
+TYPED_TEST(SessionStoreTest, AnUnknownTokenEndsNoFamilyItDoesNotDescendFrom) {
+  const Session a = this->StartFamily("a", "A", 100, 100000);
+  ASSERT_EQ(this->Outcome(PresentInFamily("A", 0, 200'000)), RefreshOutcome::kRotated);
+  ASSERT_EQ(this->Outcome(PresentInFamily("A", 1, 300'000)), RefreshOutcome::kRotated);
+  // Live: generation 2.
+  for (const RefreshRotation& r : {PresentInFamily("nobody", 0, 400'000),
+                                   PresentInFamily("A", 2, 400'000),
+                                   PresentInFamily("A", 7, 400'000)}) {
+    RefreshRotation forged = r;
+    forged.presented_hash = Rt("forged");
+    EXPECT_EQ(this->Outcome(forged), RefreshOutcome::kUnknown);
+  }
+  RefreshRotation no_family = PresentInFamily("A", 0, 400'000);
+  no_family.family.clear();
+  EXPECT_EQ(this->Outcome(no_family), RefreshOutcome::kUnknown);
+  RefreshRotation negative = PresentInFamily("A", 0, 400'000);
+  negative.generation = -1;
+  EXPECT_EQ(this->store_->RotateRefresh(negative).error().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(this->store_->Get(a.id_hash)->has_value());
+  EXPECT_TRUE(this->Revocations(0).empty());
+  // A pruned ancestor of a session that is over (here past its deadline) is unknown, as any of
+  // its tokens: nothing changes.
+  const Session b = this->StartFamily("b", "B", 100, 500);
+  ASSERT_EQ(this->Outcome(PresentInFamily("B", 0, 200'000)), RefreshOutcome::kRotated);
+  ASSERT_EQ(this->Outcome(PresentInFamily("B", 1, 300'000)), RefreshOutcome::kRotated);
+  EXPECT_EQ(this->Outcome(PresentInFamily("B", 0, 500'000)), RefreshOutcome::kUnknown);
+  EXPECT_TRUE(this->store_->Get(b.id_hash)->has_value());
+  // The live token still rotates.
+  EXPECT_EQ(this->Outcome(PresentInFamily("A", 2, 400'000)), RefreshOutcome::kRotated);
+}
+
+TYPED_TEST(SessionStoreTest, CreateTokenSessionRefusesAFamilyInUse) {
+  this->StartFamily("a", "A", 100, 1000);
+  const Session b = MakeToken("b", "u1", 100, 1000);
+  const std::string another = Rt("another"), key = Family("A");
+  EXPECT_EQ(this->store_
+                ->CreateTokenSession(b, FirstRefreshToken{.hash = another, .family = key}, {}, 100,
+                                     nullptr)
+                .code(),
+            Code::kAlreadyExists);
+  EXPECT_FALSE(this->store_->Get(b.id_hash)->has_value());
+  EXPECT_FALSE(this->store_->FindRefresh(Rt("another"))->has_value());
+}
+
+// RFC 7009 for a pruned ancestor: it ends its grant as a stored one does.
+TYPED_TEST(SessionStoreTest, RemoveByRefreshAncestorEndsTheFamilyOfAPrunedAncestor) {
+  const Session a = this->StartFamily("a", "A", 100, 100000);
+  for (int64_t g = 0; g < 3; ++g) {
+    ASSERT_EQ(this->Outcome(PresentInFamily("A", g, 200'000 + g * 1000)), RefreshOutcome::kRotated);
+  }
+  ASSERT_TRUE(this->store_->ExtendTokensUntil(a.id_hash, 900).ok());
+  EXPECT_EQ(this->store_->RemoveByRefreshAncestor("", 0).error().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(this->store_->RemoveByRefreshAncestor(Family("nobody"), 0)->has_value());
+  EXPECT_FALSE(this->store_->RemoveByRefreshAncestor(Family("A"), 3)->has_value());  // live
+  EXPECT_TRUE(this->store_->Get(a.id_hash)->has_value());
+  auto gone = this->store_->RemoveByRefreshAncestor(Family("A"), 0);
+  ASSERT_TRUE(gone && gone->has_value());
+  EXPECT_EQ((*gone)->handle, "h-a");
+  EXPECT_FALSE(this->store_->Get(a.id_hash)->has_value());
+  EXPECT_EQ(this->RefreshRows(a), 0u);
+  EXPECT_EQ(this->Revocations(500), (std::vector<Revocation>{{"h-a", 900}}));
+  EXPECT_FALSE(this->store_->RemoveByRefreshAncestor(Family("A"), 0)->has_value());
+}
+
+// A token from before families (no family in its record) rotates into one: its successors are
+// pruned like any family's, while its own record stays, since nothing else could recognise it.
+TYPED_TEST(SessionStoreTest, ATokenFromBeforeFamiliesStartsOne) {
+  const Session s = MakeToken("a", "u1", 100, 100000);
+  ASSERT_TRUE(this->store_->CreateTokenSession(s, Rt("old"), {}, 100, nullptr).ok());
+  RefreshRotation r = PresentInFamily("F", 0, 200'000);
+  r.presented_hash = Rt("old");
+  ASSERT_EQ(this->Outcome(r), RefreshOutcome::kRotated);
+  auto started = this->store_->FindRefresh(Rt(Token("F", 1)));
+  ASSERT_TRUE(started && started->has_value());
+  EXPECT_EQ((*started)->first.family, Family("F"));
+  EXPECT_EQ((*started)->first.generation, 1);
+  EXPECT_EQ(this->store_->FindRefresh(Rt("old")).value()->first.family, "");
+  for (int64_t g = 1; g < 5; ++g) {
+    ASSERT_EQ(this->Outcome(PresentInFamily("F", g, 200'000 + g * 1000)), RefreshOutcome::kRotated);
+  }
+  EXPECT_EQ(this->RefreshRows(s), 3u);  // old, F/4 (rotated), F/5 (live)
+  ASSERT_TRUE(this->store_->RemoveExpired(205 + kMaxRefreshGraceSeconds + 1, 0));
+  EXPECT_EQ(this->RefreshRows(s), 2u);  // old (its seal gone), F/5
+  EXPECT_EQ(this->store_->FindRefresh(Rt("old")).value()->first.sealed_successor, "");
+  EXPECT_EQ(this->Outcome(Present("old", "x", 600)), RefreshOutcome::kReuseDetected);
+  EXPECT_FALSE(this->store_->Get(s.id_hash)->has_value());
 }
 
 TYPED_TEST(SessionStoreTest, ConcurrentRefreshesMakeOneSuccessor) {

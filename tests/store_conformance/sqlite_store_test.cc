@@ -73,7 +73,7 @@ TEST(SqliteStore, FileIsPrivateAndInWalMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 3);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 4);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -157,7 +157,7 @@ TEST(SqliteStore, VersionTwoDatabaseUpgradesInPlace) {
   ExecOn(path, kSchemaV2);
   auto store = OpenSqliteSessionStore(path);
   ASSERT_TRUE(store) << store.error().ToString();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 4);
   const std::string old_id("\x01\x01", 2);
   auto old = (*store)->Get(old_id);
   ASSERT_TRUE(old && old->has_value());
@@ -171,12 +171,128 @@ TEST(SqliteStore, VersionTwoDatabaseUpgradesInPlace) {
   ASSERT_TRUE(
       (*store)->CreateTokenSession(TokenSession("a", 100, 1000), "rt", {}, 100, nullptr).ok());
   auto rotated =
-      (*store)->RotateRefresh({.presented_hash = "rt", .successor_hash = "rt2", .now = 200});
+      (*store)->RotateRefresh({.presented_hash = "rt", .successor_hash = "rt2", .now_ms = 200'000});
   ASSERT_TRUE(rotated);
   EXPECT_EQ(rotated->outcome, RefreshOutcome::kRotated);
   // Reopening an upgraded database runs no migration twice.
   store->reset();
   EXPECT_TRUE(OpenSqliteSessionStore(path));
+}
+
+// Version 3 as tessera shipped it (on top of kSchemaV2): token sessions, with rotation times in
+// whole seconds and no refresh families. Two token sessions: "a" with a rotated chain
+// a0 -> a1 -> a2 (a1 rotated at 200 s, its seal still there, a2 live), and "b" with its first
+// token b1 live.
+constexpr const char* kSchemaV3 = R"sql(
+  ALTER TABLE sessions ADD COLUMN tokens_until INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE refresh_tokens (
+    hash             BLOB PRIMARY KEY,
+    session_id_hash  BLOB NOT NULL REFERENCES sessions(id_hash) ON DELETE CASCADE,
+    issued_at        INTEGER NOT NULL,
+    rotated_at       INTEGER NOT NULL,
+    successor_hash   BLOB NOT NULL,
+    sealed_successor BLOB NOT NULL
+  );
+  CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id_hash);
+  CREATE TABLE revocations (handle TEXT PRIMARY KEY, until INTEGER NOT NULL);
+  CREATE INDEX revocations_by_until ON revocations(until);
+  CREATE TRIGGER sessions_end AFTER DELETE ON sessions BEGIN
+    DELETE FROM refresh_tokens WHERE session_id_hash = OLD.id_hash;
+    INSERT INTO revocations (handle, until) SELECT OLD.handle, OLD.tokens_until
+      WHERE OLD.tokens_until > 0
+      ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until);
+  END;
+  INSERT INTO sessions VALUES (x'0a', 'h-a', 'u1', x'', 1, 100, 200, 100000, 'UA', '::1', 1100);
+  INSERT INTO sessions VALUES (x'0b', 'h-b', 'u1', x'', 1, 100, 100, 100000, 'UA', '::1', 0);
+  INSERT INTO refresh_tokens VALUES (x'6130', x'0a', 100, 150, x'6131', x'');           -- a0
+  INSERT INTO refresh_tokens VALUES (x'6131', x'0a', 150, 200, x'6132',                   -- a1
+                                     CAST('sealed(a2)' AS BLOB));
+  INSERT INTO refresh_tokens VALUES (x'6132', x'0a', 200, 0, x'', x'');                 -- a2
+  INSERT INTO refresh_tokens VALUES (x'6231', x'0b', 100, 0, x'', x'');                 -- b1
+  PRAGMA user_version = 3;
+)sql";
+
+// Hardening (part 2), migration 4: rotation times become milliseconds and the tokens of a
+// version 3 database, which name no family, keep working and stay recognisable.
+TEST(SqliteStore, VersionThreeDatabaseUpgradesInPlace) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  ExecOn(path, kSchemaV2);
+  ExecOn(path, kSchemaV3);
+  auto store = OpenSqliteSessionStore(path);
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 4);
+  // Seconds became milliseconds; live tokens stay 0.
+  EXPECT_EQ(QueryInt(path, "SELECT rotated_at_ms FROM refresh_tokens WHERE hash = x'6130'"),
+            150'000);
+  EXPECT_EQ(QueryInt(path, "SELECT rotated_at_ms FROM refresh_tokens WHERE hash = x'6131'"),
+            200'000);
+  EXPECT_EQ(QueryInt(path, "SELECT rotated_at_ms FROM refresh_tokens WHERE hash = x'6132'"), 0);
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens WHERE length(family) > 0"), 0);
+  const std::string a("\x0a", 1), b("\x0b", 1);
+
+  // a1 was rotated at 200 s: a replay 9.9 s later is inside a 10 s grace (in milliseconds now).
+  auto replay = (*store)->RotateRefresh({.presented_hash = "a1",
+                                         .successor_hash = "x",
+                                         .now_ms = 209'900,
+                                         .grace_ms = 10'000});
+  ASSERT_TRUE(replay) << replay.error().ToString();
+  EXPECT_EQ(replay->outcome, RefreshOutcome::kGraceReplay);
+  EXPECT_EQ(replay->presented.sealed_successor, "sealed(a2)");
+  EXPECT_EQ(replay->presented.rotated_at_ms, 200'000);
+
+  // The live token of "a" rotates into a family; its successors are pruned, the old records stay.
+  const std::string family = crypto::Sha256("family F");
+  auto first = (*store)->RotateRefresh({.presented_hash = "a2",
+                                        .successor_hash = "f1",
+                                        .family = family,
+                                        .generation = 0,
+                                        .now_ms = 300'000});
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(first->outcome, RefreshOutcome::kRotated);
+  for (const auto& [presented, successor] :
+       std::vector<std::pair<std::string, std::string>>{{"f1", "f2"}, {"f2", "f3"}}) {
+    auto r = (*store)->RotateRefresh({.presented_hash = presented,
+                                      .successor_hash = successor,
+                                      .family = family,
+                                      .generation = presented == "f1" ? 1 : 2,
+                                      .now_ms = 301'000});
+    ASSERT_TRUE(r && r->outcome == RefreshOutcome::kRotated) << presented;
+  }
+  // a0, a1, a2 (no family: kept), f2 (rotated), f3 (live); f1 is gone.
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens WHERE session_id_hash = x'0a'"), 5);
+  EXPECT_FALSE((*store)->FindRefresh("f1")->has_value());
+  EXPECT_EQ((*store)->FindRefresh("f3").value()->first.generation, 3);
+  // An old token of the chain is still theft.
+  auto stolen = (*store)->RotateRefresh({.presented_hash = "a0",
+                                         .successor_hash = "y",
+                                         .now_ms = 302'000,
+                                         .grace_ms = 10'000});
+  ASSERT_TRUE(stolen);
+  EXPECT_EQ(stolen->outcome, RefreshOutcome::kReuseDetected);
+  EXPECT_FALSE((*store)->Get(a)->has_value());
+  EXPECT_EQ((*store)->ListRevocations(500).value(), (std::vector<Revocation>{{"h-a", 1100}}));
+
+  // "b": its first token starts a family; a pruned member of that family is theft.
+  const std::string g = crypto::Sha256("family G");
+  ASSERT_EQ((*store)->RotateRefresh({.presented_hash = "b1", .successor_hash = "g1", .family = g,
+                                     .now_ms = 300'000})->outcome,
+            RefreshOutcome::kRotated);
+  ASSERT_EQ((*store)->RotateRefresh({.presented_hash = "g1", .successor_hash = "g2", .family = g,
+                                     .generation = 1, .now_ms = 301'000})->outcome,
+            RefreshOutcome::kRotated);
+  ASSERT_EQ((*store)->RotateRefresh({.presented_hash = "g2", .successor_hash = "g3", .family = g,
+                                     .generation = 2, .now_ms = 302'000})->outcome,
+            RefreshOutcome::kRotated);
+  EXPECT_FALSE((*store)->FindRefresh("g1")->has_value());  // pruned
+  auto pruned = (*store)->RotateRefresh({.presented_hash = "g1", .successor_hash = "z", .family = g,
+                                         .generation = 1, .now_ms = 303'000});
+  ASSERT_TRUE(pruned);
+  EXPECT_EQ(pruned->outcome, RefreshOutcome::kReuseDetected);
+  EXPECT_FALSE((*store)->Get(b)->has_value());
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens"), 0);
+  store->reset();
+  EXPECT_TRUE(OpenSqliteSessionStore(path));  // no migration runs twice
 }
 
 // SC-09: a copy of the database yields no usable refresh token.
@@ -196,7 +312,7 @@ TEST(SqliteStore, FileHoldsNoRawRefreshToken) {
     auto r = (*store)->RotateRefresh({.presented_hash = crypto::Sha256(rt1),
                                       .successor_hash = crypto::Sha256(rt2),
                                       .sealed_successor = crypto::RandomString(60),
-                                      .now = 200});
+                                      .now_ms = 200'000});
     ASSERT_TRUE(r && r->outcome == RefreshOutcome::kRotated);
   }
   std::string bytes;
@@ -222,12 +338,14 @@ TEST(SqliteStore, DeletingASessionRowAnyWayEndsItsFamily) {
   const Session s = TokenSession("a", 100, 1000);
   ASSERT_TRUE((*store)->CreateTokenSession(s, "rt1", {}, 100, nullptr).ok());
   ASSERT_TRUE((*store)->RotateRefresh(
-      {.presented_hash = "rt1", .successor_hash = "rt2", .now = 200, .access_expires_at = 1100}));
+      {.presented_hash = "rt1", .successor_hash = "rt2", .now_ms = 200'000,
+       .access_expires_at = 1100}));
   EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens"), 2);
   ExecOn(path, "DELETE FROM sessions");
   EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens"), 0);
   EXPECT_EQ((*store)->ListRevocations(200).value(), (std::vector<Revocation>{{"h-a", 1100}}));
-  auto r = (*store)->RotateRefresh({.presented_hash = "rt2", .successor_hash = "rt3", .now = 201});
+  auto r = (*store)->RotateRefresh(
+      {.presented_hash = "rt2", .successor_hash = "rt3", .now_ms = 201'000});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->outcome, RefreshOutcome::kUnknown);
 }
@@ -241,7 +359,10 @@ TEST(SqliteStore, RefreshTokensNeedTheirSession) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_exec(db, "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
-  EXPECT_EQ(sqlite3_exec(db, "INSERT INTO refresh_tokens VALUES (x'01', x'02', 1, 0, x'', x'')",
+  EXPECT_EQ(sqlite3_exec(db,
+                         "INSERT INTO refresh_tokens (hash, session_id_hash, issued_at, "
+                         "rotated_at_ms, successor_hash, sealed_successor) "
+                         "VALUES (x'01', x'02', 1, 0, x'', x'')",
                          nullptr, nullptr, nullptr),
             SQLITE_CONSTRAINT);
   sqlite3_close(db);
@@ -268,8 +389,8 @@ TEST(SqliteStore, TwoConnectionsRotateOneTokenOnce) {
       results[i] = store.RotateRefresh({.presented_hash = "rt",
                                         .successor_hash = "rt-" + std::to_string(i),
                                         .sealed_successor = "sealed-" + std::to_string(i),
-                                        .now = 200,
-                                        .grace_seconds = 10});
+                                        .now_ms = 200'000,
+                                        .grace_ms = 10'000});
     });
   }
   for (auto& t : threads) t.join();
@@ -289,7 +410,7 @@ TEST(SqliteStore, TwoConnectionsRotateOneTokenOnce) {
     EXPECT_EQ(r->presented.successor_hash, successor);
   }
   // FB-06's invariant, read straight from the file: one live token in the family.
-  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens WHERE rotated_at = 0"), 1);
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens WHERE rotated_at_ms = 0"), 1);
   EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM refresh_tokens"), 2);
 }
 

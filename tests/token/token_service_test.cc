@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/hash.h"
 #include "store_conformance/store_factory.h"
 #include "tessera/jose/base64url.h"
 #include "tessera/jose/jwt.h"
@@ -86,7 +87,7 @@ class TokenServiceTest : public ::testing::TestWithParam<Backend> {
     to.audience = kAudience;
     to.access_ttl_seconds = kAccessTtl;
     to.refresh_ttl_seconds = kRefreshTtl;
-    to.refresh_reuse_grace_seconds = kGrace;
+    to.refresh_reuse_grace_ms = kGrace * 1000;
     service_ = std::make_unique<TokenService>(keyset_.get(), manager_.get(), store_.get(),
                                               &revocations_, to, &clock_);
   }
@@ -151,10 +152,11 @@ TEST_P(TokenServiceTest, LoginIssuesAVerifiableAccessTokenAndARefreshToken) {
   ASSERT_TRUE(decoded);
   EXPECT_EQ(nlohmann::json::parse(decoded->header_json).value("typ", ""), "at+jwt");
 
-  // 256 random bits, base64url.
-  EXPECT_EQ(issued.refresh_token.size(), 43u);
+  // base64url(family id (128 bits) || generation (48 bits) || 256 random bits).
+  EXPECT_EQ(issued.refresh_token.size(), 72u);
   EXPECT_TRUE(TokenService::WellFormedRefreshToken(issued.refresh_token));
-  EXPECT_EQ(jose::Base64UrlDecode(issued.refresh_token)->size(), 32u);
+  EXPECT_EQ(jose::Base64UrlDecode(issued.refresh_token)->size(), 54u);
+  EXPECT_EQ(jose::Base64UrlDecode(issued.refresh_token)->substr(16, 6), std::string(6, '\0'));
   EXPECT_EQ(issued.issued_at, kT0);
   // Unused, it dies by the idle timeout, which comes before the absolute lifetime here.
   EXPECT_EQ(issued.refresh_expires_at, kT0 + kIdle);
@@ -233,13 +235,13 @@ TEST_P(TokenServiceTest, ReplayInsideTheGraceWindowGetsTheSameSuccessor) {
   const IssuedTokens issued = Login();
   const RefreshAnswer first = Refresh(issued.refresh_token);
   ASSERT_EQ(first.outcome, RefreshOutcome::kRotated);
-  // A second tab presents the same token, up to the last second of the grace window.
-  clock_.Advance(kGrace);
+  // A second tab presents the same token, up to the last millisecond of the grace window.
+  clock_.AdvanceMillis(kGrace * 1000 - 1);
   const RefreshAnswer replay = Refresh(issued.refresh_token);
   ASSERT_EQ(replay.outcome, RefreshOutcome::kGraceReplay);
   EXPECT_EQ(replay.refresh_token, first.refresh_token);
   EXPECT_EQ(replay.session.handle, issued.session.handle);
-  EXPECT_EQ(replay.access_expires_at, kT0 + kGrace + kAccessTtl);
+  EXPECT_EQ(replay.access_expires_at, kT0 + kGrace - 1 + kAccessTtl);
   EXPECT_GE(replay.session.tokens_until, replay.access_expires_at);
   EXPECT_FALSE(revocations_.IsRevoked(issued.session.handle, "", clock_.NowSeconds()));
   // The shared successor is the one live token: it rotates normally.
@@ -256,6 +258,168 @@ TEST_P(TokenServiceTest, ReplayOneSecondAfterTheGraceWindowIsTheft) {
   ASSERT_EQ(Refresh(issued.refresh_token).outcome, RefreshOutcome::kRotated);
   clock_.Advance(kGrace + 1);
   EXPECT_EQ(Refresh(issued.refresh_token).outcome, RefreshOutcome::kReuseDetected);
+}
+
+// Hardening (part 2): the grace is measured with the injected clock in milliseconds and ends
+// exclusively: with a 2 s grace a replay 2.05 s after the rotation is theft, not a second chance.
+TEST_P(TokenServiceTest, GraceWindowIsMeasuredInMilliseconds) {
+  TokenServiceOptions to = service_->options();
+  to.refresh_reuse_grace_ms = 2000;
+  TokenService service(keyset_.get(), manager_.get(), store_.get(), &revocations_, to, &clock_);
+  for (const int64_t after_ms : {int64_t{1950}, int64_t{2050}}) {
+    SCOPED_TRACE(after_ms);
+    clock_.SetMillis(kT0 * 1000 + 400);
+    auto issued = service.Login({"user-1", "alice", {}}, {});
+    ASSERT_TRUE(issued);
+    auto rotated = service.Refresh(issued->refresh_token);
+    ASSERT_TRUE(rotated && rotated->outcome == RefreshOutcome::kRotated);
+    clock_.AdvanceMillis(after_ms);  // the whole second is kT0 + 2 either way
+    auto again = service.Refresh(issued->refresh_token);
+    ASSERT_TRUE(again);
+    if (after_ms < 2000) {
+      EXPECT_EQ(again->outcome, RefreshOutcome::kGraceReplay);
+      EXPECT_EQ(again->refresh_token, rotated->refresh_token);
+    } else {
+      EXPECT_EQ(again->outcome, RefreshOutcome::kReuseDetected);
+      EXPECT_TRUE(revocations_.IsRevoked(issued->session.handle, "", clock_.NowSeconds()));
+    }
+  }
+}
+
+// Tokens of one family share its secret id and count their generation; each has 256 fresh bits.
+TEST_P(TokenServiceTest, RefreshTokensNameTheirFamilyAndGeneration) {
+  const IssuedTokens issued = Login();
+  const IssuedTokens other = Login();
+  std::vector<std::string> raw = {*jose::Base64UrlDecode(issued.refresh_token)};
+  std::string rt = issued.refresh_token;
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(1);
+    const RefreshAnswer a = Refresh(rt);
+    ASSERT_EQ(a.outcome, RefreshOutcome::kRotated);
+    rt = a.refresh_token;
+    EXPECT_EQ(rt.size(), 72u);
+    raw.push_back(*jose::Base64UrlDecode(rt));
+  }
+  for (size_t g = 0; g < raw.size(); ++g) {
+    EXPECT_EQ(raw[g].substr(0, 16), raw[0].substr(0, 16)) << g;  // the family id
+    EXPECT_EQ(raw[g].substr(16, 6), std::string(5, '\0') + static_cast<char>(g)) << g;
+    for (size_t h = 0; h < g; ++h) EXPECT_NE(raw[g].substr(22), raw[h].substr(22));
+  }
+  EXPECT_NE(jose::Base64UrlDecode(other.refresh_token)->substr(0, 16), raw[0].substr(0, 16));
+}
+
+// A family rotating for its whole life keeps two records in the store, and every ancestor stays
+// theft: the first token, one from the middle, and the one before last once its grace is over.
+TEST_P(TokenServiceTest, EveryAncestorIsTheftThoughTheFamilyKeepsTwoRecords) {
+  constexpr int kRotations = 200;
+  std::vector<IssuedTokens> logins = {Login(), Login(), Login()};
+  std::vector<std::vector<std::string>> lineage(3);
+  for (size_t f = 0; f < 3; ++f) lineage[f].push_back(logins[f].refresh_token);
+  for (int i = 0; i < kRotations; ++i) {
+    clock_.Advance(1);
+    for (size_t f = 0; f < 3; ++f) {
+      const RefreshAnswer a = Refresh(lineage[f].back());
+      ASSERT_EQ(a.outcome, RefreshOutcome::kRotated) << f << " " << i;
+      lineage[f].push_back(a.refresh_token);
+    }
+  }
+  // Only the live token and its predecessor are stored.
+  for (size_t f = 0; f < 3; ++f) {
+    for (size_t g = 0; g + 2 < lineage[f].size(); ++g) {
+      ASSERT_FALSE(store_->FindRefresh(crypto::Sha256(lineage[f][g])).value().has_value()) << g;
+    }
+    EXPECT_TRUE(store_->FindRefresh(crypto::Sha256(lineage[f][kRotations - 1]))->has_value());
+    EXPECT_TRUE(store_->FindRefresh(crypto::Sha256(lineage[f][kRotations]))->has_value());
+  }
+  clock_.Advance(kGrace);
+  const std::vector<std::string> ancestors = {lineage[0][0], lineage[1][kRotations / 2],
+                                              lineage[2][kRotations - 1]};
+  for (size_t f = 0; f < 3; ++f) {
+    SCOPED_TRACE(f);
+    const RefreshAnswer stolen = Refresh(ancestors[f]);
+    EXPECT_EQ(stolen.outcome, RefreshOutcome::kReuseDetected);
+    EXPECT_EQ(stolen.session.handle, logins[f].session.handle);
+    EXPECT_TRUE(revocations_.IsRevoked(logins[f].session.handle, "", clock_.NowSeconds()));
+    EXPECT_EQ(Refresh(lineage[f].back()).outcome, RefreshOutcome::kUnknown);
+  }
+  EXPECT_EQ(StoredSessions(), 0u);
+}
+
+// Without the family's secret id nobody can end it: made-up tokens, even carrying the real sid,
+// change nothing; with it, a generation that is not older than the live one changes nothing.
+TEST_P(TokenServiceTest, AForgedRefreshTokenEndsNoFamily) {
+  const IssuedTokens issued = Login();
+  clock_.Advance(1);
+  const RefreshAnswer a = Refresh(issued.refresh_token);
+  ASSERT_EQ(a.outcome, RefreshOutcome::kRotated);
+  clock_.Advance(100);
+  std::string family_id = jose::Base64UrlDecode(a.refresh_token)->substr(0, 16);
+  std::string handle_bytes = issued.session.handle.substr(0, 16);
+  auto forge = [](const std::string& family, int generation) {
+    return jose::Base64UrlEncode(family + std::string(5, '\0') + static_cast<char>(generation) +
+                                 std::string(32, 'x'));
+  };
+  for (const std::string& forged :
+       {forge(std::string(16, '\0'), 0), forge(handle_bytes, 0), forge(family_id, 1),
+        forge(family_id, 2)}) {
+    EXPECT_EQ(Refresh(forged).outcome, RefreshOutcome::kUnknown);
+    auto revoked = service_->RevokeRefreshToken(forged);
+    ASSERT_TRUE(revoked);
+    EXPECT_FALSE(revoked->has_value());
+  }
+  EXPECT_EQ(StoredSessions(), 1u);
+  EXPECT_FALSE(revocations_.IsRevoked(issued.session.handle, "", clock_.NowSeconds()));
+  EXPECT_EQ(Refresh(a.refresh_token).outcome, RefreshOutcome::kRotated);
+}
+
+// RFC 7009: revoking an ancestor whose record was pruned still ends its grant.
+TEST_P(TokenServiceTest, RevokingAPrunedAncestorEndsItsGrant) {
+  const IssuedTokens issued = Login();
+  std::string rt = issued.refresh_token;
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(1);
+    const RefreshAnswer a = Refresh(rt);
+    ASSERT_EQ(a.outcome, RefreshOutcome::kRotated);
+    rt = a.refresh_token;
+  }
+  ASSERT_FALSE(store_->FindRefresh(crypto::Sha256(issued.refresh_token)).value().has_value());
+  auto gone = service_->RevokeRefreshToken(issued.refresh_token);
+  ASSERT_TRUE(gone) << gone.error().ToString();
+  ASSERT_TRUE(gone->has_value());
+  EXPECT_EQ((*gone)->handle, issued.session.handle);
+  EXPECT_TRUE(revocations_.IsRevoked(issued.session.handle, "", clock_.NowSeconds()));
+  EXPECT_EQ(Refresh(rt).outcome, RefreshOutcome::kUnknown);
+}
+
+// A 43-character token issued before refresh families (a database of the previous version)
+// still refreshes; its successor starts a family, and the old token stays recognisable.
+TEST_P(TokenServiceTest, ATokenIssuedBeforeFamiliesStillRefreshes) {
+  const std::string legacy = jose::Base64UrlEncode(std::string(32, '\x5a'));
+  ASSERT_TRUE(TokenService::WellFormedRefreshToken(legacy));
+  Session s{.id_hash = crypto::Sha256("legacy session"),
+            .handle = "legacy-handle",
+            .user_id = "user-1",
+            .kind = SessionKind::kToken,
+            .created_at = kT0,
+            .last_seen_at = kT0,
+            .expires_at = kT0 + kRefreshTtl};
+  ASSERT_TRUE(store_->CreateTokenSession(s, crypto::Sha256(legacy), {}, kT0, nullptr).ok());
+  clock_.Advance(1);
+  const RefreshAnswer first = Refresh(legacy);
+  ASSERT_EQ(first.outcome, RefreshOutcome::kRotated);
+  ASSERT_EQ(first.refresh_token.size(), 72u);
+  EXPECT_EQ(jose::Base64UrlDecode(first.refresh_token)->substr(16, 6),
+            std::string(5, '\0') + '\1');
+  std::string rt = first.refresh_token;
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(1);
+    const RefreshAnswer a = Refresh(rt);
+    ASSERT_EQ(a.outcome, RefreshOutcome::kRotated);
+    rt = a.refresh_token;
+  }
+  clock_.Advance(kGrace);
+  EXPECT_EQ(Refresh(legacy).outcome, RefreshOutcome::kReuseDetected);
+  EXPECT_EQ(Refresh(rt).outcome, RefreshOutcome::kUnknown);
 }
 
 TEST_P(TokenServiceTest, AStaleAncestorOfTheLineageIsTheft) {
@@ -295,6 +459,7 @@ TEST_P(TokenServiceTest, MalformedRefreshTokenIsInvalidArgumentWithoutAStoreLook
   EXPECT_EQ(Refresh(issued.refresh_token).outcome, RefreshOutcome::kRotated);
   // A well-formed token nobody issued is simply unknown.
   EXPECT_EQ(Refresh(std::string(43, 'A')).outcome, RefreshOutcome::kUnknown);
+  EXPECT_EQ(Refresh(std::string(72, 'A')).outcome, RefreshOutcome::kUnknown);
 }
 
 TEST_P(TokenServiceTest, RefreshAfterTheIdleTimeoutIsUnknown) {
@@ -426,7 +591,7 @@ TEST_P(TokenServiceTest, FindLiveRefreshSeesOnlyTheLiveToken) {
   ASSERT_TRUE(live) << live.error().ToString();
   ASSERT_TRUE(live->has_value());
   EXPECT_EQ((*live)->second.handle, issued.session.handle);
-  EXPECT_EQ((*live)->first.rotated_at, 0);
+  EXPECT_EQ((*live)->first.rotated_at_ms, 0);
   EXPECT_EQ((*live)->second.user_id, "user-1");
 
   clock_.Advance(1);

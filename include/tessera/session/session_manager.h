@@ -65,15 +65,17 @@ class SessionManager {
   // login is never adopted (session fixation).
   Result<NewSession> Create(std::string_view user_id, SessionKind kind, const DeviceInfo& device);
 
-  // Starts a token session (DESIGN.md: a token login is a session too) with the first refresh
-  // token of its family, `refresh_hash`, under the same per-user limit as Create. It ends
+  // Starts a token session (docs/design.md: a token login is a session too) with the first refresh
+  // token of its family, `refresh_hash` (of family `refresh_family`, generation 0; see
+  // session_store.h), under the same per-user limit as Create. It ends
   // `lifetime_seconds` after now (token.refresh_ttl: the family's absolute lifetime) or by the
   // idle timeout, whichever comes first; a refresh is activity. `tokens_until` is the `exp` of
   // the access token the caller hands out with it. The returned secret is empty: a token session
   // has no cookie, only its refresh tokens.
   Result<NewSession> CreateTokenSession(std::string_view user_id, const DeviceInfo& device,
                                         std::string_view refresh_hash, int64_t lifetime_seconds,
-                                        int64_t tokens_until);
+                                        int64_t tokens_until,
+                                        std::string_view refresh_family = {});
 
   // Called with every session this manager ends (logout, revocation by handle or by user,
   // eviction by the per-user limit, expiry found on use), once the store has removed it: the

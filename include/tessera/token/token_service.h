@@ -1,7 +1,10 @@
-// TokenService: token mode's issuing side (DESIGN.md "The bridge", "Race-safe refresh rotation").
+// TokenService: token mode's issuing side (docs/design.md "The bridge", "Race-safe refresh rotation").
 // A token login is a session of kind kToken in the same registry as cookie sessions; its access
 // tokens are JWTs signed by the keyset with `sid` = the session's handle, and its refresh tokens
-// are opaque 256-bit strings of which the store keeps only SHA-256 (SECURITY.md RT-01).
+// are opaque strings of which the store keeps only SHA-256 (docs/security.md RT-01): 256 fresh
+// random bits each, behind the family's secret 128-bit id and the token's generation, so that the
+// store recognises reuse of any ancestor while keeping two records per family
+// (session_store.h, "A bounded family").
 //
 // Refresh rotation runs in one store transaction (SessionStore::RotateRefresh). The successor is
 // sealed (AES-256-GCM, key from HKDF of the presented token) into the presented token's record,
@@ -33,7 +36,9 @@ struct TokenServiceOptions {
   std::string audience;  // "aud" (config token.audience)
   int64_t access_ttl_seconds = 15 * 60;
   int64_t refresh_ttl_seconds = 30 * 86400;  // a family's absolute lifetime, from login
-  int64_t refresh_reuse_grace_seconds = 10;
+  // A replay of a just-rotated refresh token less than this long after its rotation gets the
+  // same successor (config token.refresh_reuse_grace); 0: none.
+  int64_t refresh_reuse_grace_ms = 10'000;
 };
 
 // Who the tokens are for: the claims that come from the account.
@@ -116,8 +121,8 @@ class TokenService {
   const TokenServiceOptions& options() const { return options_; }
   RevocationList& revocations() const { return *revocations_; }
 
-  // True when `s` could be a refresh token (43 base64url characters): anything else is refused
-  // without touching the store.
+  // True when `s` could be a refresh token (72 base64url characters, or 43 for a token issued
+  // before refresh families): anything else is refused without touching the store.
   static bool WellFormedRefreshToken(std::string_view s);
 
  private:

@@ -27,15 +27,15 @@ class MemorySessionStore final : public session::SessionStore {
   Status Create(const Session& s, const session::LimitPolicy& limit, int64_t now,
                 std::vector<Session>* evicted) override {
     std::lock_guard lock(mu_);
-    return CreateLocked(s, /*refresh_hash=*/{}, limit, now, evicted);
+    return CreateLocked(s, /*first=*/{}, limit, now, evicted);
   }
 
-  Status CreateTokenSession(const Session& s, std::string_view refresh_hash,
+  Status CreateTokenSession(const Session& s, const session::FirstRefreshToken& first,
                             const session::LimitPolicy& limit, int64_t now,
                             std::vector<Session>* evicted) override {
-    TESSERA_RETURN_IF_ERROR(CheckTokenSession(s, refresh_hash));
+    TESSERA_RETURN_IF_ERROR(CheckTokenSession(s, first));
     std::lock_guard lock(mu_);
-    return CreateLocked(s, refresh_hash, limit, now, evicted);
+    return CreateLocked(s, first, limit, now, evicted);
   }
 
   Result<std::optional<Session>> Get(std::string_view id_hash) override {
@@ -116,10 +116,22 @@ class MemorySessionStore final : public session::SessionStore {
     std::erase_if(revocations_, [&](const auto& kv) {
       return kv.second <= now - session::kRevocationRetentionSeconds;
     });
-    for (auto& [hash, record] : refresh_) {
-      if (record.rotated_at > 0 && record.rotated_at < now - session::kMaxRefreshGraceSeconds) {
-        record.sealed_successor.clear();
-      }
+    // No grace window is still running for these: a replay is theft whether the record is here
+    // or not, and a token of a family is recognised without it.
+    const int64_t cutoff_ms = (now - session::kMaxRefreshGraceSeconds) * 1000;
+    for (auto& [session_id, hashes] : families_) {
+      std::erase_if(hashes, [&](const std::string& h) {
+        auto it = refresh_.find(h);
+        if (it == refresh_.end()) return true;
+        RefreshRecord& record = it->second;
+        if (record.rotated_at_ms <= 0 || record.rotated_at_ms >= cutoff_ms) return false;
+        if (record.family.empty()) {
+          record.sealed_successor.clear();
+          return false;
+        }
+        refresh_.erase(it);
+        return true;
+      });
     }
     return n;
   }
@@ -132,41 +144,68 @@ class MemorySessionStore final : public session::SessionStore {
 
   Result<uint64_t> ExternalVersion() override { return uint64_t{0}; }
 
+  // MemoryRefreshRecordCountForTesting.
+  size_t RefreshRecordCount(std::string_view session_id_hash) {
+    std::lock_guard lock(mu_);
+    size_t n = 0;
+    for (const auto& [hash, record] : refresh_) n += record.session_id_hash == session_id_hash;
+    return n;
+  }
+
   Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
-    if (r.presented_hash.empty() || r.successor_hash.empty() || r.now <= 0) {
+    if (r.presented_hash.empty() || r.successor_hash.empty() || r.now_ms <= 0 ||
+        r.generation < 0) {
       return InvalidArgument(Reason::kNone, "a rotation needs both hashes and a time");
     }
     std::lock_guard lock(mu_);
     RefreshResult out;  // kUnknown
+    const int64_t now = r.now_ms / 1000;
     auto p = refresh_.find(r.presented_hash);
-    if (p == refresh_.end()) return out;
+    if (p == refresh_.end()) return PresentAncestorLocked(r);
     auto s = sessions_.find(p->second.session_id_hash);
     // The family lives only as long as its session, absolute and idle deadlines alike.
-    if (s == sessions_.end() || s->second.expires_at <= r.now ||
+    if (s == sessions_.end() || s->second.expires_at <= now ||
         s->second.last_seen_at < r.idle_cutoff) {
       return out;
     }
     RefreshRecord& presented = p->second;
     Session& session = s->second;
-    if (presented.rotated_at == 0) {
+    if (presented.rotated_at_ms == 0) {
       if (refresh_.count(r.successor_hash)) {
         return Status(Code::kAlreadyExists, Reason::kNone, "refresh token exists");
       }
-      presented.rotated_at = r.now;
+      // A token from before families starts one (r.family) with its successor.
+      const bool had_family = !presented.family.empty();
+      std::string family = had_family ? presented.family : r.family;
+      const int64_t generation = (had_family ? presented.generation : r.generation) + 1;
+      if (!had_family && !family.empty() && family_index_.count(family)) {
+        return Status(Code::kAlreadyExists, Reason::kNone, "refresh family exists");
+      }
+      presented.rotated_at_ms = r.now_ms;
       presented.successor_hash = r.successor_hash;
       presented.sealed_successor = r.sealed_successor;
       refresh_.emplace(r.successor_hash, RefreshRecord{.hash = r.successor_hash,
                                                        .session_id_hash = session.id_hash,
-                                                       .issued_at = r.now});
-      // The predecessor's seal goes: the successor it sealed is spent (see the SQLite store).
-      for (const std::string& h : families_[session.id_hash]) {
+                                                       .issued_at = now,
+                                                       .family = family,
+                                                       .generation = generation});
+      if (!had_family && !family.empty()) family_index_.emplace(family, session.id_hash);
+      std::vector<std::string>& hashes = families_[session.id_hash];
+      // The presented token's ancestors can no longer be replayed for a successor (the ones they
+      // sealed are spent): records of a family go, a family still recognises them as theft; a
+      // token without a family keeps its record but loses its seal (see the SQLite store).
+      std::erase_if(hashes, [&](const std::string& h) {
         auto it = refresh_.find(h);
-        if (it != refresh_.end() && it->second.successor_hash == presented.hash) {
-          it->second.sealed_successor.clear();
+        if (it == refresh_.end()) return true;
+        if (!it->second.family.empty() && it->second.generation < presented.generation) {
+          refresh_.erase(it);
+          return true;
         }
-      }
-      families_[session.id_hash].push_back(r.successor_hash);
-      session.last_seen_at = std::max(session.last_seen_at, r.now);
+        if (it->second.successor_hash == presented.hash) it->second.sealed_successor.clear();
+        return false;
+      });
+      hashes.push_back(r.successor_hash);
+      session.last_seen_at = std::max(session.last_seen_at, now);
       session.tokens_until = std::max(session.tokens_until, r.access_expires_at);
       out.outcome = RefreshOutcome::kRotated;
       out.presented = presented;
@@ -174,9 +213,10 @@ class MemorySessionStore final : public session::SessionStore {
       return out;
     }
     auto successor = refresh_.find(presented.successor_hash);
-    const bool successor_live = successor != refresh_.end() && successor->second.rotated_at == 0;
+    const bool successor_live =
+        successor != refresh_.end() && successor->second.rotated_at_ms == 0;
     // Two tabs refreshing at once: the slower one gets the successor the faster one created.
-    if (r.grace_seconds > 0 && r.now - presented.rotated_at <= r.grace_seconds && successor_live) {
+    if (r.grace_ms > 0 && r.now_ms - presented.rotated_at_ms < r.grace_ms && successor_live) {
       session.tokens_until = std::max(session.tokens_until, r.access_expires_at);
       out.outcome = RefreshOutcome::kGraceReplay;
       out.presented = presented;
@@ -189,6 +229,15 @@ class MemorySessionStore final : public session::SessionStore {
     out.presented = presented;
     out.session = EndLocked(s);
     return out;
+  }
+
+  Result<std::optional<Session>> RemoveByRefreshAncestor(std::string_view family,
+                                                         int64_t generation) override {
+    if (family.empty()) return InvalidArgument(Reason::kNone, "no refresh family");
+    std::lock_guard lock(mu_);
+    auto s = FindAncestorFamilyLocked(family, generation);
+    if (s == sessions_.end()) return std::optional<Session>();
+    return std::optional<Session>(EndLocked(s));
   }
 
   Result<std::optional<Session>> RemoveByRefresh(std::string_view refresh_hash) override {
@@ -242,11 +291,50 @@ class MemorySessionStore final : public session::SessionStore {
  private:
   using SessionMap = std::map<std::string, Session, std::less<>>;
 
+  // The session whose live refresh token is of `family` and of a later generation than
+  // `generation`; end() when there is none. REQUIRES: mu_ held.
+  SessionMap::iterator FindAncestorFamilyLocked(std::string_view family, int64_t generation) {
+    if (family.empty()) return sessions_.end();
+    auto f = family_index_.find(family);
+    if (f == family_index_.end()) return sessions_.end();
+    auto s = sessions_.find(f->second);
+    if (s == sessions_.end()) return sessions_.end();
+    auto hashes = families_.find(s->first);
+    if (hashes == families_.end()) return sessions_.end();
+    for (const std::string& h : hashes->second) {
+      auto it = refresh_.find(h);
+      if (it != refresh_.end() && it->second.rotated_at_ms == 0 && it->second.family == family &&
+          it->second.generation > generation) {
+        return s;
+      }
+    }
+    return sessions_.end();
+  }
+
+  // RotateRefresh for a hash that is not stored: theft when it names an ancestor of a live family.
+  // REQUIRES: mu_ held.
+  RefreshResult PresentAncestorLocked(const RefreshRotation& r) {
+    RefreshResult out;  // kUnknown
+    auto s = FindAncestorFamilyLocked(r.family, r.generation);
+    if (s == sessions_.end() || s->second.expires_at <= r.now_ms / 1000 ||
+        s->second.last_seen_at < r.idle_cutoff) {
+      return out;
+    }
+    out.outcome = RefreshOutcome::kReuseDetected;
+    out.presented = RefreshRecord{.hash = r.presented_hash,
+                                  .session_id_hash = s->first,
+                                  .family = r.family,
+                                  .generation = r.generation};
+    out.session = EndLocked(s);
+    return out;
+  }
+
   // Create, and when `refresh_hash` is not empty the first token of the family: every check runs
   // before anything changes, so a refusal stores nothing. REQUIRES: mu_ held.
-  Status CreateLocked(const Session& s, std::string_view refresh_hash,
+  Status CreateLocked(const Session& s, const session::FirstRefreshToken& first,
                       const session::LimitPolicy& limit, int64_t now,
                       std::vector<Session>* evicted) {
+    const std::string_view refresh_hash = first.hash;
     if (sessions_.count(s.id_hash)) {
       return Status(Code::kAlreadyExists, Reason::kNone, "session exists");
     }
@@ -255,6 +343,9 @@ class MemorySessionStore final : public session::SessionStore {
     }
     if (!refresh_hash.empty() && refresh_.count(refresh_hash)) {
       return Status(Code::kAlreadyExists, Reason::kNone, "refresh token exists");
+    }
+    if (!refresh_hash.empty() && !first.family.empty() && family_index_.count(first.family)) {
+      return Status(Code::kAlreadyExists, Reason::kNone, "refresh family exists");
     }
     if (limit.max_per_user > 0) {
       std::vector<const Session*> alive;
@@ -280,8 +371,11 @@ class MemorySessionStore final : public session::SessionStore {
     if (!refresh_hash.empty()) {
       refresh_.emplace(std::string(refresh_hash), RefreshRecord{.hash = std::string(refresh_hash),
                                                                 .session_id_hash = s.id_hash,
-                                                                .issued_at = s.created_at});
+                                                                .issued_at = s.created_at,
+                                                                .family = std::string(first.family),
+                                                                .generation = 0});
       families_[s.id_hash].push_back(std::string(refresh_hash));
+      if (!first.family.empty()) family_index_.emplace(std::string(first.family), s.id_hash);
     }
     return Status::Ok();
   }
@@ -292,7 +386,12 @@ class MemorySessionStore final : public session::SessionStore {
     Session s = std::move(it->second);
     sessions_.erase(it);
     if (auto f = families_.find(s.id_hash); f != families_.end()) {
-      for (const auto& h : f->second) refresh_.erase(h);
+      for (const auto& h : f->second) {
+        auto it = refresh_.find(h);
+        if (it == refresh_.end()) continue;
+        if (!it->second.family.empty()) family_index_.erase(it->second.family);
+        refresh_.erase(it);
+      }
       families_.erase(f);
     }
     if (s.tokens_until > 0) {
@@ -305,8 +404,10 @@ class MemorySessionStore final : public session::SessionStore {
   std::mutex mu_;
   SessionMap sessions_;                                        // GUARDED_BY(mu_)
   std::map<std::string, RefreshRecord, std::less<>> refresh_;  // GUARDED_BY(mu_); by hash
-  // Each session's refresh token hashes, by session id_hash.
+  // Each session's stored refresh token hashes, by session id_hash.
   std::map<std::string, std::vector<std::string>, std::less<>> families_;  // GUARDED_BY(mu_)
+  // Family key -> session id_hash, for recognising pruned ancestors.
+  std::map<std::string, std::string, std::less<>> family_index_;  // GUARDED_BY(mu_)
   std::map<std::string, int64_t, std::less<>> revocations_;  // GUARDED_BY(mu_); handle -> until
 };
 
@@ -411,6 +512,12 @@ std::unique_ptr<user::ThrottleStore> NewMemoryThrottleStore() {
 
 std::unique_ptr<session::SessionStore> NewMemorySessionStore() {
   return std::make_unique<MemorySessionStore>();
+}
+
+size_t MemoryRefreshRecordCountForTesting(session::SessionStore& store,
+                                          std::string_view session_id_hash) {
+  auto* memory = dynamic_cast<MemorySessionStore*>(&store);
+  return memory ? memory->RefreshRecordCount(session_id_hash) : 0;
 }
 std::unique_ptr<user::UserStore> NewMemoryUserStore() { return std::make_unique<MemoryUserStore>(); }
 

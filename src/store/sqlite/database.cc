@@ -70,6 +70,19 @@ constexpr const char* kMigrations[] = {
         ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until);
     END;
     )sql",
+    // 4: bounded refresh families (session_store.h, "A bounded family") and rotation times in
+    // milliseconds (the grace window is measured in them). Rows from version 3 keep working:
+    // their rotation times are converted, and they name no family (family = x''), so they are
+    // never pruned and end with their session.
+    R"sql(
+    ALTER TABLE refresh_tokens RENAME COLUMN rotated_at TO rotated_at_ms;  -- 0 while live
+    UPDATE refresh_tokens SET rotated_at_ms = rotated_at_ms * 1000 WHERE rotated_at_ms > 0;
+    -- The key of the family the token names (SHA-256 of its family id); x'': none.
+    ALTER TABLE refresh_tokens ADD COLUMN family BLOB NOT NULL DEFAULT x'';
+    -- Its place in the family: 0 for the first token, each successor one more.
+    ALTER TABLE refresh_tokens ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family) WHERE length(family) > 0;
+    )sql",
 };
 
 }  // namespace
@@ -90,7 +103,11 @@ Statement& Statement::Bind(int i, std::string_view text) {
 }
 
 Statement& Statement::BindBlob(int i, std::string_view bytes) {
-  sqlite3_bind_blob(s_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  // A null pointer would bind NULL rather than an empty blob (an empty std::string_view may
+  // have one).
+  static constexpr char kEmpty[] = "";
+  sqlite3_bind_blob(s_, i, bytes.empty() ? kEmpty : bytes.data(), static_cast<int>(bytes.size()),
+                    SQLITE_TRANSIENT);
   return *this;
 }
 

@@ -72,15 +72,15 @@ class SqliteSessionStore final : public session::SessionStore {
   Status Create(const Session& s, const session::LimitPolicy& limit, int64_t now,
                 std::vector<Session>* evicted) override {
     std::lock_guard lock(db_->mu());
-    return CreateLocked(s, /*refresh_hash=*/{}, limit, now, evicted);
+    return CreateLocked(s, /*first=*/{}, limit, now, evicted);
   }
 
-  Status CreateTokenSession(const Session& s, std::string_view refresh_hash,
+  Status CreateTokenSession(const Session& s, const session::FirstRefreshToken& first,
                             const session::LimitPolicy& limit, int64_t now,
                             std::vector<Session>* evicted) override {
-    TESSERA_RETURN_IF_ERROR(CheckTokenSession(s, refresh_hash));
+    TESSERA_RETURN_IF_ERROR(CheckTokenSession(s, first));
     std::lock_guard lock(db_->mu());
-    return CreateLocked(s, refresh_hash, limit, now, evicted);
+    return CreateLocked(s, first, limit, now, evicted);
   }
 
   Result<std::optional<Session>> Get(std::string_view id_hash) override {
@@ -164,12 +164,20 @@ class SqliteSessionStore final : public session::SessionStore {
       TESSERA_RETURN_IF_ERROR(q->Bind(1, now).Bind(2, idle_cutoff).Run());
       // Counts the sessions only: rows the trigger touched are not included.
       removed = static_cast<size_t>(sqlite3_changes(db_->raw()));
-      // Seals older than any grace window can never be opened for a replay again.
+      // Tokens rotated before any grace window that could still run: a replay is theft, and a
+      // token of a family is recognised as such without its record. Tokens without a family
+      // keep their records (nothing else recognises them) but lose their seals, which can never
+      // be opened for a replay again.
+      const int64_t cutoff_ms = (now - session::kMaxRefreshGraceSeconds) * 1000;
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * g, db_->Prepare("DELETE FROM refresh_tokens WHERE rotated_at_ms > 0 "
+                                      "AND rotated_at_ms < ?1 AND length(family) > 0"));
+      TESSERA_RETURN_IF_ERROR(g->Bind(1, cutoff_ms).Run());
       TESSERA_ASSIGN_OR_RETURN(
           Statement * f, db_->Prepare("UPDATE refresh_tokens SET sealed_successor = x'' "
-                                      "WHERE rotated_at > 0 AND rotated_at < ?1 "
+                                      "WHERE rotated_at_ms > 0 AND rotated_at_ms < ?1 "
                                       "AND length(sealed_successor) > 0"));
-      TESSERA_RETURN_IF_ERROR(f->Bind(1, now - session::kMaxRefreshGraceSeconds).Run());
+      TESSERA_RETURN_IF_ERROR(f->Bind(1, cutoff_ms).Run());
       TESSERA_ASSIGN_OR_RETURN(Statement * p,
                                db_->Prepare("DELETE FROM revocations WHERE until <= ?1"));
       return p->Bind(1, now - session::kRevocationRetentionSeconds).Run();
@@ -199,34 +207,50 @@ class SqliteSessionStore final : public session::SessionStore {
   }
 
   Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
-    if (r.presented_hash.empty() || r.successor_hash.empty() || r.now <= 0) {
+    if (r.presented_hash.empty() || r.successor_hash.empty() || r.now_ms <= 0 ||
+        r.generation < 0) {
       return InvalidArgument(Reason::kNone, "a rotation needs both hashes and a time");
     }
     std::lock_guard lock(db_->mu());
     RefreshResult out;  // kUnknown
+    const int64_t now = r.now_ms / 1000;
     // BEGIN IMMEDIATE: the read and the rotation hold the write lock together, so two processes
     // presenting one token cannot both see it live (two live successors).
     Status st = sqlite::InTransaction(*db_, [&]() -> Status {
       TESSERA_ASSIGN_OR_RETURN(std::optional<RefreshRecord> presented,
                                GetRefreshLocked(r.presented_hash));
-      if (!presented) return Status::Ok();
+      if (!presented) {
+        // Not stored: theft when it is a pruned ancestor of a live family, unknown otherwise.
+        TESSERA_ASSIGN_OR_RETURN(std::optional<Session> session,
+                                 FindAncestorFamilyLocked(r.family, r.generation));
+        if (!session || session->expires_at <= now || session->last_seen_at < r.idle_cutoff) {
+          return Status::Ok();
+        }
+        TESSERA_RETURN_IF_ERROR(DeleteSessionLocked(session->id_hash));
+        out = {RefreshOutcome::kReuseDetected,
+               RefreshRecord{.hash = r.presented_hash,
+                             .session_id_hash = session->id_hash,
+                             .family = r.family,
+                             .generation = r.generation},
+               std::move(*session)};
+        return Status::Ok();
+      }
       TESSERA_ASSIGN_OR_RETURN(std::optional<Session> session,
                                GetLocked(presented->session_id_hash));
       // The family lives only as long as its session, absolute and idle deadlines alike.
-      if (!session || session->expires_at <= r.now || session->last_seen_at < r.idle_cutoff) {
+      if (!session || session->expires_at <= now || session->last_seen_at < r.idle_cutoff) {
         return Status::Ok();
       }
-      if (presented->rotated_at == 0) {
+      if (presented->rotated_at_ms == 0) {
         TESSERA_RETURN_IF_ERROR(RotateLocked(*presented, *session, r));
         out = {RefreshOutcome::kRotated, std::move(*presented), std::move(*session)};
         return Status::Ok();
       }
       TESSERA_ASSIGN_OR_RETURN(std::optional<RefreshRecord> successor,
                                GetRefreshLocked(presented->successor_hash));
-      const bool successor_live = successor && successor->rotated_at == 0;
+      const bool successor_live = successor && successor->rotated_at_ms == 0;
       // Two tabs refreshing at once: the slower one gets the successor the faster one created.
-      if (r.grace_seconds > 0 && r.now - presented->rotated_at <= r.grace_seconds &&
-          successor_live) {
+      if (r.grace_ms > 0 && r.now_ms - presented->rotated_at_ms < r.grace_ms && successor_live) {
         if (r.access_expires_at > session->tokens_until) {
           TESSERA_RETURN_IF_ERROR(RaiseTokensUntilLocked(session->id_hash, r.access_expires_at));
           session->tokens_until = r.access_expires_at;
@@ -237,9 +261,7 @@ class SqliteSessionStore final : public session::SessionStore {
       // Anything else is a token used twice: one of the two holders is a thief, and we cannot
       // tell which, so the whole family and its session end (RFC 9700 section 4.14.2). The
       // trigger removes the family and records the revocation in this same transaction.
-      TESSERA_ASSIGN_OR_RETURN(Statement * d,
-                               db_->Prepare("DELETE FROM sessions WHERE id_hash = ?1"));
-      TESSERA_RETURN_IF_ERROR(d->BindBlob(1, session->id_hash).Run());
+      TESSERA_RETURN_IF_ERROR(DeleteSessionLocked(session->id_hash));
       out = {RefreshOutcome::kReuseDetected, std::move(*presented), std::move(*session)};
       return Status::Ok();
     });
@@ -255,6 +277,20 @@ class SqliteSessionStore final : public session::SessionStore {
                                     "RETURNING " SESSION_COLUMNS));
     q->BindBlob(1, refresh_hash);
     return TakeOne(q);
+  }
+
+  Result<std::optional<Session>> RemoveByRefreshAncestor(std::string_view family,
+                                                         int64_t generation) override {
+    if (family.empty()) return InvalidArgument(Reason::kNone, "no refresh family");
+    std::lock_guard lock(db_->mu());
+    std::optional<Session> out;
+    Status st = sqlite::InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(out, FindAncestorFamilyLocked(family, generation));
+      if (out) TESSERA_RETURN_IF_ERROR(DeleteSessionLocked(out->id_hash));
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return out;
   }
 
   Status ExtendTokensUntil(std::string_view id_hash, int64_t exp) override {
@@ -309,7 +345,7 @@ class SqliteSessionStore final : public session::SessionStore {
  private:
   // Create, and when `refresh_hash` is not empty the first token of the family, in one
   // transaction: a refusal stores nothing and evicts nobody. REQUIRES: db_->mu() held.
-  Status CreateLocked(const Session& s, std::string_view refresh_hash,
+  Status CreateLocked(const Session& s, const session::FirstRefreshToken& first,
                       const session::LimitPolicy& limit, int64_t now,
                       std::vector<Session>* evicted) {
     std::vector<Session> gone;
@@ -344,8 +380,9 @@ class SqliteSessionStore final : public session::SessionStore {
         return Status(Code::kAlreadyExists, Reason::kNone, "session exists");
       }
       TESSERA_RETURN_IF_ERROR(inserted);
-      if (refresh_hash.empty()) return Status::Ok();
-      return InsertRefreshLocked(refresh_hash, s.id_hash, s.created_at);
+      if (first.hash.empty()) return Status::Ok();
+      TESSERA_RETURN_IF_ERROR(CheckNewFamilyLocked(first.family));
+      return InsertRefreshLocked(first.hash, s.id_hash, s.created_at, first.family, 0);
     });
     // Only a committed eviction is reported.
     if (st.ok() && evicted) {
@@ -369,8 +406,8 @@ class SqliteSessionStore final : public session::SessionStore {
   Result<std::optional<RefreshRecord>> GetRefreshLocked(std::string_view hash) {
     TESSERA_ASSIGN_OR_RETURN(
         Statement * q,
-        db_->Prepare("SELECT hash, session_id_hash, issued_at, rotated_at, successor_hash, "
-                     "sealed_successor FROM refresh_tokens WHERE hash = ?1"));
+        db_->Prepare("SELECT hash, session_id_hash, issued_at, rotated_at_ms, successor_hash, "
+                     "sealed_successor, family, generation FROM refresh_tokens WHERE hash = ?1"));
     q->BindBlob(1, hash);
     TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
     std::optional<RefreshRecord> out;
@@ -378,23 +415,67 @@ class SqliteSessionStore final : public session::SessionStore {
       out = RefreshRecord{.hash = q->Blob(0),
                           .session_id_hash = q->Blob(1),
                           .issued_at = q->Int(2),
-                          .rotated_at = q->Int(3),
+                          .rotated_at_ms = q->Int(3),
                           .successor_hash = q->Blob(4),
-                          .sealed_successor = q->Blob(5)};
+                          .sealed_successor = q->Blob(5),
+                          .family = q->Blob(6),
+                          .generation = q->Int(7)};
     }
     q->Reset();
     return out;
   }
 
+  // The session whose live refresh token is of `family` and of a later generation than
+  // `generation`, or nullopt. REQUIRES: db_->mu() held.
+  Result<std::optional<Session>> FindAncestorFamilyLocked(std::string_view family,
+                                                          int64_t generation) {
+    std::optional<Session> out;
+    if (family.empty()) return out;
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("SELECT session_id_hash FROM refresh_tokens WHERE family = ?1 "
+                     "AND length(family) > 0 AND rotated_at_ms = 0 AND generation > ?2"));
+    q->BindBlob(1, family).Bind(2, generation);
+    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+    const std::string id_hash = row ? q->Blob(0) : std::string();
+    q->Reset();
+    if (!row) return out;
+    return GetLocked(id_hash);
+  }
+
+  // kAlreadyExists when a stored token already names `family` (not empty).
+  // REQUIRES: db_->mu() held.
+  Status CheckNewFamilyLocked(std::string_view family) {
+    if (family.empty()) return Status::Ok();
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q, db_->Prepare("SELECT 1 FROM refresh_tokens WHERE family = ?1 "
+                                    "AND length(family) > 0 LIMIT 1"));
+    q->BindBlob(1, family);
+    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+    q->Reset();
+    if (row) return Status(Code::kAlreadyExists, Reason::kNone, "refresh family exists");
+    return Status::Ok();
+  }
+
+  // Deletes the session row; the sessions_end trigger removes its family and records its
+  // revocation in the same statement. REQUIRES: db_->mu() held.
+  Status DeleteSessionLocked(std::string_view id_hash) {
+    TESSERA_ASSIGN_OR_RETURN(Statement * d,
+                             db_->Prepare("DELETE FROM sessions WHERE id_hash = ?1"));
+    return d->BindBlob(1, id_hash).Run();
+  }
+
   // A live token of the session's family. kAlreadyExists when the hash is taken.
   // REQUIRES: db_->mu() held, inside a transaction.
   Status InsertRefreshLocked(std::string_view hash, std::string_view session_id_hash,
-                             int64_t issued_at) {
+                             int64_t issued_at, std::string_view family, int64_t generation) {
     TESSERA_ASSIGN_OR_RETURN(
         Statement * q,
-        db_->Prepare("INSERT INTO refresh_tokens (hash, session_id_hash, issued_at, rotated_at, "
-                     "successor_hash, sealed_successor) VALUES (?1, ?2, ?3, 0, x'', x'')"));
-    Status st = q->BindBlob(1, hash).BindBlob(2, session_id_hash).Bind(3, issued_at).Run();
+        db_->Prepare("INSERT INTO refresh_tokens (hash, session_id_hash, issued_at, "
+                     "rotated_at_ms, successor_hash, sealed_successor, family, generation) "
+                     "VALUES (?1, ?2, ?3, 0, x'', x'', ?4, ?5)"));
+    q->BindBlob(1, hash).BindBlob(2, session_id_hash).Bind(3, issued_at);
+    Status st = q->BindBlob(4, family).Bind(5, generation).Run();
     if (!st.ok() && IsConstraint(*db_)) {
       return Status(Code::kAlreadyExists, Reason::kNone, "refresh token exists");
     }
@@ -404,16 +485,31 @@ class SqliteSessionStore final : public session::SessionStore {
   // The kRotated writes; updates `presented` and `session` to what is now stored.
   // REQUIRES: db_->mu() held, inside a transaction; presented is live.
   Status RotateLocked(RefreshRecord& presented, Session& session, const RefreshRotation& r) {
-    TESSERA_RETURN_IF_ERROR(InsertRefreshLocked(r.successor_hash, session.id_hash, r.now));
+    const int64_t now = r.now_ms / 1000;
+    // A token from before families starts one (r.family) with its successor.
+    const bool had_family = !presented.family.empty();
+    const std::string& family = had_family ? presented.family : r.family;
+    const int64_t generation = (had_family ? presented.generation : r.generation) + 1;
+    if (!had_family) TESSERA_RETURN_IF_ERROR(CheckNewFamilyLocked(family));
+    TESSERA_RETURN_IF_ERROR(
+        InsertRefreshLocked(r.successor_hash, session.id_hash, now, family, generation));
     TESSERA_ASSIGN_OR_RETURN(
         Statement * u,
-        db_->Prepare("UPDATE refresh_tokens SET rotated_at = ?2, successor_hash = ?3, "
+        db_->Prepare("UPDATE refresh_tokens SET rotated_at_ms = ?2, successor_hash = ?3, "
                      "sealed_successor = ?4 WHERE hash = ?1"));
-    u->BindBlob(1, presented.hash).Bind(2, r.now).BindBlob(3, r.successor_hash);
+    u->BindBlob(1, presented.hash).Bind(2, r.now_ms).BindBlob(3, r.successor_hash);
     TESSERA_RETURN_IF_ERROR(u->BindBlob(4, r.sealed_successor).Run());
-    // The predecessor can no longer be replayed for a successor (the one it sealed is spent), so
-    // its seal goes: otherwise a copy of the store and any old token would open the chain of
-    // seals up to the live token.
+    // The presented token's ancestors can no longer be replayed for a successor (the ones they
+    // sealed are spent). Records of a family go: the family still recognises them as theft
+    // (session_store.h, "A bounded family"), so it keeps two records however long it lives.
+    if (had_family) {
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * p, db_->Prepare("DELETE FROM refresh_tokens WHERE session_id_hash = ?1 "
+                                      "AND length(family) > 0 AND generation < ?2"));
+      TESSERA_RETURN_IF_ERROR(p->BindBlob(1, session.id_hash).Bind(2, presented.generation).Run());
+    }
+    // A token without a family keeps its record, but its seal goes: otherwise a copy of the
+    // store and any old token would open the chain of seals up to the live token.
     TESSERA_ASSIGN_OR_RETURN(
         Statement * f, db_->Prepare("UPDATE refresh_tokens SET sealed_successor = x'' "
                                     "WHERE successor_hash = ?1"));
@@ -421,12 +517,12 @@ class SqliteSessionStore final : public session::SessionStore {
     TESSERA_ASSIGN_OR_RETURN(
         Statement * t, db_->Prepare("UPDATE sessions SET last_seen_at = max(last_seen_at, ?2), "
                                     "tokens_until = max(tokens_until, ?3) WHERE id_hash = ?1"));
-    t->BindBlob(1, session.id_hash).Bind(2, r.now).Bind(3, r.access_expires_at);
+    t->BindBlob(1, session.id_hash).Bind(2, now).Bind(3, r.access_expires_at);
     TESSERA_RETURN_IF_ERROR(t->Run());
-    presented.rotated_at = r.now;
+    presented.rotated_at_ms = r.now_ms;
     presented.successor_hash = r.successor_hash;
     presented.sealed_successor = r.sealed_successor;
-    session.last_seen_at = std::max(session.last_seen_at, r.now);
+    session.last_seen_at = std::max(session.last_seen_at, now);
     session.tokens_until = std::max(session.tokens_until, r.access_expires_at);
     return Status::Ok();
   }
