@@ -7,9 +7,9 @@
 // The HTTP side is Boost.Beast's plain asynchronous server: a few threads run one io_context,
 // each connection reads one request at a time under a deadline and size limits, and Handle()
 // maps a request to a response without touching a socket. Verification runs inline: it is a
-// signature check (or a cache hit) and never waits for the network, except once per 10 s when a
-// token names a key this service has not fetched yet (right after a rotation), which is one
-// reason there are several threads.
+// signature check (or a cache hit) and never waits for the network, not even when a token names
+// a key this service has not fetched yet (right after a rotation): that token gets a 401 at once
+// while the keys are refetched in the background, and the client's retry passes.
 
 // clang-format off
 #include <utility>  // before Asio: Boost 1.74's asio/awaitable.hpp uses std::exchange unincluded
@@ -256,7 +256,7 @@ int Run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Exceptions stop at the process boundary (STYLE.md): Asio reports setup failures this way.
+  // Exceptions stop at the process boundary (docs/design.md, "Errors"): Asio reports setup failures this way.
   try {
     return Run(argc, argv);
   } catch (const std::exception& e) {

@@ -1,10 +1,14 @@
 #include "core/json.h"
 
+#include <algorithm>
+
 #include "core/json_dom.h"
 
 namespace tessera::json {
 namespace {
 
+// Recursive, at most Limits::max_depth (never more than kMaxDepthCeiling) levels deep: the parse
+// refused anything deeper before this runs.
 nlohmann::json ToNlohmann(simdjson::dom::element e) {
   using simdjson::dom::element_type;
   switch (e.type()) {
@@ -41,7 +45,9 @@ Result<nlohmann::json> ParseStrict(std::string_view text, const Limits& limits) 
     return InvalidArgument(Reason::kTooLarge, "JSON document too large");
   }
   simdjson::dom::parser parser;
-  if (parser.allocate(text.size() + 1, limits.max_depth) != simdjson::SUCCESS) {
+  // simdjson refuses a document that reaches its max_depth: one more than the levels allowed.
+  const size_t max_depth = std::min(limits.max_depth, kMaxDepthCeiling) + 1;
+  if (parser.allocate(text.size() + 1, max_depth) != simdjson::SUCCESS) {
     return ResourceExhausted(Reason::kTooLarge, "cannot allocate JSON parser");
   }
   simdjson::padded_string padded(text);

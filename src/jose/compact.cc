@@ -1,5 +1,6 @@
 #include "jose/compact.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -20,8 +21,8 @@ using simdjson::dom::element_type;
 struct ThreadJson {
   simdjson::dom::parser parser;
   std::vector<uint8_t> buf;
-  size_t depth = 0;
-  size_t size = 0;  // decoded bytes in buf
+  size_t depth = 0;  // the parser's simdjson max_depth
+  size_t size = 0;   // decoded bytes in buf
 };
 
 thread_local ThreadJson header_json;
@@ -34,15 +35,19 @@ struct HeaderMemo {
   bool valid = false;
   std::string b64;
   size_t max_header_bytes = 0;
-  size_t max_json_depth = 0;
+  size_t max_header_depth = 0;
   Alg alg = Alg::kHS256;
   std::string kid;
   std::string typ;
 };
 thread_local HeaderMemo header_memo;
 
-Status DecodeAndParse(ThreadJson& t, std::string_view b64, size_t max_decoded, size_t max_depth,
+// Decodes `b64` and parses it with at most `max_levels` levels of nesting (the root object or
+// array being level 1). simdjson refuses a document that reaches its max_depth, so it is given one
+// more; the parse itself is iterative, and the ceiling bounds the recursive duplicate check below.
+Status DecodeAndParse(ThreadJson& t, std::string_view b64, size_t max_decoded, size_t max_levels,
                       element* root) {
+  const size_t max_depth = std::min(max_levels, kMaxJsonDepthCeiling) + 1;
   const auto n = Base64UrlDecodedSize(b64.size());
   if (!n) return InvalidArgument(Reason::kBadBase64, "invalid base64url length");
   if (*n > max_decoded) return InvalidArgument(Reason::kTooLarge, "segment too large");
@@ -131,7 +136,7 @@ Status Split(std::string_view token, const JwsLimits& limits, Segments* out) {
 Status ParseHeader(std::string_view header_b64, const JwsLimits& limits, HeaderView* out) {
   HeaderMemo& memo = header_memo;
   if (memo.valid && memo.b64 == header_b64 && memo.max_header_bytes == limits.max_header_bytes &&
-      memo.max_json_depth == limits.max_json_depth) {
+      memo.max_header_depth == limits.max_header_depth) {
     out->alg = memo.alg;
     out->kid = memo.kid;
     out->typ = memo.typ;
@@ -139,8 +144,8 @@ Status ParseHeader(std::string_view header_b64, const JwsLimits& limits, HeaderV
   }
   memo.valid = false;
   element root;
-  TESSERA_RETURN_IF_ERROR(
-      DecodeAndParse(header_json, header_b64, limits.max_header_bytes, limits.max_json_depth, &root));
+  TESSERA_RETURN_IF_ERROR(DecodeAndParse(header_json, header_b64, limits.max_header_bytes,
+                                         limits.max_header_depth, &root));
   if (root.type() != element_type::OBJECT) return BadHeader("header is not a JSON object");
   bool have_alg = false;
   out->kid = {};
@@ -192,7 +197,7 @@ Status ParseHeader(std::string_view header_b64, const JwsLimits& limits, HeaderV
   if (!have_alg) return BadHeader("header lacks \"alg\"");
   memo.b64.assign(header_b64);
   memo.max_header_bytes = limits.max_header_bytes;
-  memo.max_json_depth = limits.max_json_depth;
+  memo.max_header_depth = limits.max_header_depth;
   memo.alg = out->alg;
   memo.kid.assign(out->kid);
   memo.typ.assign(out->typ);
@@ -291,6 +296,7 @@ Status ParseClaims(std::string_view payload_b64, const JwsLimits& limits,
     const std::string_view key = field.key;
     const element v = field.value;
     if (!names.Add(key)) return json_dom::DuplicateMember();
+    // Recursive, but never deeper than the parse allowed (max_json_depth, at most the ceiling).
     TESSERA_RETURN_IF_ERROR(json_dom::CheckNestedNoDuplicates(v));
     for (size_t i = 0; i < required_claims.size() && i < 64; ++i) {
       if (json_dom::SameName(required_claims[i], key)) seen->required |= uint64_t{1} << i;

@@ -162,8 +162,11 @@ Result<UnverifiedJwt> DecodeUnverified(std::string_view token, const JwsLimits& 
   UnverifiedJwt out;
   TESSERA_ASSIGN_OR_RETURN(out.header_json, Base64UrlDecode(seg.header));
   TESSERA_ASSIGN_OR_RETURN(out.payload_json, Base64UrlDecode(seg.payload));
-  TESSERA_RETURN_IF_ERROR(json::ParseStrict(out.header_json).status());
-  TESSERA_RETURN_IF_ERROR(json::ParseStrict(out.payload_json).status());
+  // The same nesting limits as verification, so that whatever verifies also decodes.
+  TESSERA_RETURN_IF_ERROR(
+      json::ParseStrict(out.header_json, {.max_depth = limits.max_header_depth}).status());
+  TESSERA_RETURN_IF_ERROR(
+      json::ParseStrict(out.payload_json, {.max_depth = limits.max_json_depth}).status());
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,11 @@ size_t Append(char* ptr, size_t size, size_t n, void* user) {
   }
   body->data.append(ptr, bytes);
   return bytes;
+}
+
+// Progress callback: a non-zero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+int Cancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -125,8 +131,16 @@ Result<HttpGetResponse> HttpGet(const std::string& url, const HttpGetOptions& op
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Append);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  if (options.cancel) {
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, Cancelled);
+    // The callback only reads the flag; curl's API takes a non-const pointer.
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(options.cancel));
+  }
 
+  if (options.cancel && options.cancel->load()) return Unavailable("GET " + url + ": cancelled");
   CURLcode rc = curl_easy_perform(h);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return Unavailable("GET " + url + ": cancelled");
   if (body.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
     return ResourceExhausted(Reason::kTooLarge, "GET " + url + ": response larger than " +
                                                     std::to_string(options.max_body_bytes) +

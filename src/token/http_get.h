@@ -7,6 +7,7 @@
 // body is capped, and the connection and the whole exchange have deadlines.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -25,6 +26,9 @@ struct HttpGetOptions {
   int64_t total_timeout_ms = 5000;
   // A larger body fails the request (an announced Content-Length before reading anything).
   size_t max_body_bytes = 1 << 20;
+  // When not null and it turns true, the request gives up (kUnavailable): curl looks at it at
+  // least about once a second, also while nothing arrives. For an owner that is shutting down.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct HttpGetResponse {

@@ -1,11 +1,14 @@
 #include "tessera/token/remote_jwks.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <iterator>
 #include <optional>
 #include <utility>
 
 #include "core/json.h"
+#include "crypto/hash.h"
 #include "token/http_get.h"
 
 namespace tessera::token {
@@ -37,14 +40,26 @@ Status CheckOptions(const RemoteJwksOptions& o) {
   if (!in(o.unknown_kid_interval_seconds, 1, kMaxSeconds)) {
     return BadConfig("remote JWKS: unknown_kid_interval_seconds must be at least 1");
   }
+  if (!in(o.unknown_kid_min_gap_seconds, 1, o.unknown_kid_interval_seconds)) {
+    return BadConfig(
+        "remote JWKS: need 1 <= unknown_kid_min_gap_seconds <= unknown_kid_interval_seconds");
+  }
   return Status::Ok();
 }
 
-HttpGetOptions HttpOptions(const RemoteJwksOptions& o) {
+HttpGetOptions HttpOptions(const RemoteJwksOptions& o, const std::atomic<bool>* cancel = nullptr) {
   return {.ca_file = o.ca_file,
           .connect_timeout_ms = o.connect_timeout_ms,
           .total_timeout_ms = o.total_timeout_ms,
-          .max_body_bytes = o.max_body_bytes};
+          .max_body_bytes = o.max_body_bytes,
+          .cancel = cancel};
+}
+
+// True when `since` is at least `interval` ago. A clock stepped back by more than `step_back`
+// counts as the interval having passed, not as a lockout; a smaller step, or concurrent callers
+// whose `now` differ by a second or two, waits it out (else they could alternate a limit open).
+bool Passed(int64_t since, int64_t now, int64_t interval, int64_t step_back) {
+  return now - since >= interval || since - now > step_back;
 }
 
 // The JWKS URL from the issuer's discovery document (OpenID Connect Discovery 1.0 section 4).
@@ -120,13 +135,14 @@ RemoteJwks::~RemoteJwks() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
+  cancel_.store(true);  // a fetch in flight gives up instead of running to its timeout
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 RemoteJwks::Fetched RemoteJwks::Fetch() const {
   Fetched f;
-  auto response = HttpGet(jwks_url_, HttpOptions(options_));
+  auto response = HttpGet(jwks_url_, HttpOptions(options_, &cancel_));
   if (!response) {
     f.status = response.error();
     return f;
@@ -179,32 +195,40 @@ std::shared_ptr<const jose::Jwks> RemoteJwks::Keys(int64_t now) {
   std::lock_guard lock(mu_);
   // A refresh time further ahead than any interval means the clock was stepped back.
   bool due = now >= refresh_at_ || refresh_at_ - now > options_.max_refresh_seconds;
-  if (due && !fetching_ && !wanted_) {
-    wanted_ = true;
-    wanted_now_ = now;
-    cv_.notify_all();
-  }
+  if (due && !fetching_ && !wanted_) Want(now);
+  // An unknown kid's refetch that had to wait for the gap starts with the first call after it.
+  if (unknown_kid_pending_) WantForUnknownKid(now);
   return keys_;
 }
 
 bool RemoteJwks::RefreshForUnknownKid(std::string_view kid, int64_t now) {
-  std::unique_lock lock(mu_);
-  if (HasKid(*keys_, kid)) return true;
-  // The clock stepped back counts as the interval having passed, not as a lockout.
-  bool limited = unknown_kid_fetched_ && now >= unknown_kid_fetch_at_ &&
-                 now - unknown_kid_fetch_at_ < options_.unknown_kid_interval_seconds;
-  if (!limited) {
-    unknown_kid_fetched_ = true;
-    unknown_kid_fetch_at_ = now;
-    FetchAndWait(lock, now);
-  } else if (fetching_ || wanted_) {
-    // A fetch is already on its way, most likely for this very kid (the first tokens after a
-    // rotation arrive together): wait for it rather than reject, and start none.
-    const uint64_t target = done_ + (fetching_ ? 1 : 0) + (wanted_ ? 1 : 0);
-    cv_.wait_for(lock, std::chrono::milliseconds(2 * options_.total_timeout_ms + 1000),
-                 [&] { return done_ >= target || stop_; });
+  // Hashed outside the lock: the table holds fixed-size digests, whatever size the kid is.
+  std::string digest = crypto::Sha256(kid);
+  std::lock_guard lock(mu_);
+  if (HasKid(*keys_, kid)) return true;  // a fetch landed since the caller's Keys()
+  if (unknown_kid_pending_) WantForUnknownKid(now);
+  if (auto it = seen_index_.find(digest); it != seen_index_.end()) {
+    SeenKid& seen = *it->second;
+    // This kid asked for a refetch within the interval (and it has started or is pending).
+    if (!Passed(seen.at, now, options_.unknown_kid_interval_seconds,
+                options_.unknown_kid_interval_seconds)) {
+      return false;
+    }
+    seen.at = now;
+    seen_kids_.splice(seen_kids_.end(), seen_kids_, it->second);  // the newest now
+  } else {
+    // A kid not seen lately always gets in, by forgetting the oldest: made-up kids cannot fill
+    // the table against a genuine one. (One that guessed a kid before the issuer published it
+    // delays that kid by an interval at most.)
+    if (seen_kids_.size() >= kMaxTrackedKids) {
+      seen_index_.erase(seen_kids_.front().digest);
+      seen_kids_.pop_front();
+    }
+    seen_kids_.push_back({.digest = std::move(digest), .at = now});
+    seen_index_.emplace(seen_kids_.back().digest, std::prev(seen_kids_.end()));
   }
-  return HasKid(*keys_, kid);
+  WantForUnknownKid(now);
+  return false;
 }
 
 Status RemoteJwks::Refresh(int64_t now) {
@@ -213,12 +237,35 @@ Status RemoteJwks::Refresh(int64_t now) {
   return last_status_;
 }
 
-void RemoteJwks::FetchAndWait(std::unique_lock<std::mutex>& lock, int64_t now) {
-  // The fetch asked for here finishes after the one in flight, if any.
-  const uint64_t target = done_ + (fetching_ ? 1 : 0) + 1;
+void RemoteJwks::Want(int64_t now) {
   wanted_now_ = wanted_ ? std::max(wanted_now_, now) : now;
   wanted_ = true;
   cv_.notify_all();
+}
+
+void RemoteJwks::WantForUnknownKid(int64_t now) {
+  if (wanted_) {  // a fetch that has not started yet serves this kid too
+    unknown_kid_pending_ = false;
+    return;
+  }
+  if (unknown_kid_fetched_ &&
+      !Passed(unknown_kid_fetch_at_, now, options_.unknown_kid_min_gap_seconds,
+              options_.unknown_kid_interval_seconds)) {
+    unknown_kid_pending_ = true;
+    return;
+  }
+  unknown_kid_fetched_ = true;
+  unknown_kid_fetch_at_ = now;
+  unknown_kid_pending_ = false;
+  // Queued behind a fetch in flight, if any: that one may have started before the kid was
+  // published. A fetch already queued has not started, so it serves this kid too.
+  Want(now);
+}
+
+void RemoteJwks::FetchAndWait(std::unique_lock<std::mutex>& lock, int64_t now) {
+  // The fetch asked for here finishes after the one in flight, if any.
+  const uint64_t target = done_ + (fetching_ ? 1 : 0) + 1;
+  Want(now);
   // The fetch thread finishes every fetch within total_timeout_ms (curl enforces it); the bound
   // here only guards against that promise breaking.
   cv_.wait_for(lock, std::chrono::milliseconds(2 * options_.total_timeout_ms + 1000),
@@ -255,6 +302,11 @@ int64_t RemoteJwks::refresh_at() const {
 uint64_t RemoteJwks::fetch_count() const {
   std::lock_guard lock(mu_);
   return done_;
+}
+
+size_t RemoteJwks::unknown_kids_tracked() const {
+  std::lock_guard lock(mu_);
+  return seen_kids_.size();
 }
 
 }  // namespace tessera::token

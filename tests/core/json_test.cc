@@ -39,6 +39,48 @@ TEST(JsonParseStrict, RejectsDeepNesting) {
   EXPECT_TRUE(ParseStrict(doc, {.max_bytes = 1 << 20, .max_depth = 128}));
 }
 
+// `levels` non-empty arrays, one inside the other.
+std::string NestedArrays(size_t levels) {
+  return std::string(levels, '[') + "1" + std::string(levels, ']');
+}
+
+TEST(JsonParseStrict, MaxDepthCountsLevelsOfNesting) {
+  // The default: 64 levels, the outermost counting as one.
+  EXPECT_TRUE(ParseStrict(NestedArrays(64)));
+  EXPECT_EQ(ParseStrict(NestedArrays(65)).error().reason(), Reason::kTooDeep);
+  for (size_t limit : {1, 2, 3, 16, 100}) {
+    EXPECT_TRUE(ParseStrict(NestedArrays(limit), {.max_depth = limit})) << limit;
+    auto deeper = ParseStrict(NestedArrays(limit + 1), {.max_depth = limit});
+    ASSERT_FALSE(deeper) << limit;
+    EXPECT_EQ(deeper.error().reason(), Reason::kTooDeep) << limit;
+  }
+  EXPECT_TRUE(ParseStrict(R"({"a":1})", {.max_depth = 1}));
+  EXPECT_FALSE(ParseStrict(R"({"a":[1]})", {.max_depth = 1}));
+  EXPECT_TRUE(ParseStrict(R"({"a":[{"b":{"c":[1]}}]})", {.max_depth = 5}));
+  EXPECT_FALSE(ParseStrict(R"({"a":[{"b":{"c":[1]}}]})", {.max_depth = 4}));
+}
+
+TEST(JsonParseStrict, VeryDeepInputIsRefusedWithoutRecursing) {
+  // However deep the input and however large the configured limit, the ceiling holds: no walk
+  // over the tree goes deeper than kMaxDepthCeiling (ASan would catch a stack overflow).
+  for (size_t levels : {size_t{10000}, size_t{100000}}) {
+    std::string doc = NestedArrays(levels);
+    for (size_t limit : {size_t{64}, size_t{1} << 40}) {
+      auto j = ParseStrict(doc, {.max_bytes = 1 << 20, .max_depth = limit});
+      ASSERT_FALSE(j) << levels;
+      EXPECT_EQ(j.error().reason(), Reason::kTooDeep) << levels;
+    }
+    // Objects too, with duplicate names deep inside (the duplicate check must not be reached).
+    std::string objects;
+    for (size_t i = 0; i < levels; ++i) objects += R"({"a":1,"a":)";
+    objects += "1" + std::string(levels, '}');
+    auto j = ParseStrict(objects, {.max_bytes = 1 << 23, .max_depth = size_t{1} << 40});
+    ASSERT_FALSE(j);
+    EXPECT_EQ(j.error().reason(), Reason::kTooDeep);
+  }
+  EXPECT_TRUE(ParseStrict(NestedArrays(kMaxDepthCeiling), {.max_depth = size_t{1} << 40}));
+}
+
 TEST(JsonParseStrict, RejectsOversizedInput) {
   auto j = ParseStrict(std::string(2000, ' ') + "{}", {.max_bytes = 1000, .max_depth = 8});
   ASSERT_FALSE(j);

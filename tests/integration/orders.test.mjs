@@ -150,8 +150,14 @@ test('after a key rotation, the first token of the new key is accepted (unknown 
       return second.header.kid === newKid;
     }, 'a token signed by the new key', { timeout: 10000, interval: 200 });
 
-    const res = await getOrders(rotating, bearer(second.at));
-    const text = await res.text();
+    // The first token of the new key is refused at once (Verify never waits for the network)
+    // and makes the service refetch in the background; a retry passes once the keys have landed.
+    let res, text;
+    await pollUntil(async () => {
+      res = await getOrders(rotating, bearer(second.at));
+      text = await res.text();
+      return res.status === 200;
+    }, `the new kid ${newKid} accepted after the background refetch`, { timeout: 10000, interval: 100 });
     assert.equal(res.status, 200, `new kid ${newKid}: ${text}`);
     assert.equal(JSON.parse(text).user, fx.subs.alice);
     // The old key stays published until its tokens have expired (KM-03).

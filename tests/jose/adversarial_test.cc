@@ -1,6 +1,8 @@
 // Attacks on JWT verification, each named after what it tries (RFC 8725, jwt_verify_lib's
 // bit-flip and truncation tests, the classic alg-confusion and header-key injection tricks).
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "jose/test_keys.h"
@@ -236,6 +238,102 @@ TEST(Adversarial, OversizedAndDeepInputRejected) {
             Reason::kTooDeep);
   EXPECT_EQ(VerifyWith(std::string(1 << 20, 'a'), {VerifierKey(Alg::kHS256)}).reason(),
             Reason::kTooLarge);
+}
+
+// Claims nested `levels` deep, the claims object itself being level 1: an RFC 9396-style
+// "authorization_details" whose containers alternate arrays and objects, none of them empty.
+std::string NestedClaims(size_t levels) {
+  std::string open, close;
+  for (size_t level = 2; level <= levels; ++level) {
+    if (level % 2 == 0) {
+      open += "[";
+      close += "]";
+    } else {
+      open += R"({"d":)";
+      close += "}";
+    }
+  }
+  std::reverse(close.begin(), close.end());
+  return R"({"exp":1900000000,"authorization_details":)" + open + "1" + close + "}";
+}
+
+TEST(Adversarial, NestedClaimsUpTo64LevelsAreAccepted) {
+  const Jwk& k = PrivateKey(Alg::kHS256);
+  for (size_t levels : {1, 2, 16, 17, 32, 33, 63, 64}) {
+    const std::string claims = NestedClaims(levels);
+    const std::string token = Forge(k, Alg::kHS256, Header(Alg::kHS256), claims);
+    JwtVerifier v(SetOf({VerifierKey(Alg::kHS256)}), {});
+    Claims c;
+    Status s = v.Verify(token, kNow, &c);
+    ASSERT_TRUE(s.ok()) << levels << " levels: " << s.ToString();
+    EXPECT_EQ(c.payload, claims);
+    EXPECT_EQ(c.exp, 1900000000);
+    // What verifies also decodes (`tessera jwt decode`), and a signer may produce it.
+    EXPECT_TRUE(DecodeUnverified(token)) << levels;
+    auto signer = JwtSigner::Create(k, Alg::kHS256);
+    ASSERT_TRUE(signer);
+    auto signed_token = signer->Sign(claims);
+    ASSERT_TRUE(signed_token) << levels << ": " << signed_token.error().ToString();
+    EXPECT_TRUE(v.Verify(*signed_token, kNow, &c).ok()) << levels;
+  }
+}
+
+TEST(Adversarial, NestedClaimsBeyondTheLimitAreRefusedCleanly) {
+  const Jwk& k = PrivateKey(Alg::kHS256);
+  // Sizes that pass the token size limit reach the parser and stop there.
+  JwtVerifyOptions roomy;
+  roomy.limits.max_token_bytes = 1 << 20;
+  for (size_t levels : {65, 66, 100, 10000, 100000}) {
+    const std::string token = Forge(k, Alg::kHS256, Header(Alg::kHS256), NestedClaims(levels));
+    EXPECT_EQ(VerifyWith(token, {VerifierKey(Alg::kHS256)}, roomy).reason(), Reason::kTooDeep)
+        << levels;
+    auto decoded = DecodeUnverified(token, roomy.limits);
+    ASSERT_FALSE(decoded) << levels;
+    EXPECT_EQ(decoded.error().reason(), Reason::kTooDeep) << levels;
+    // With the default limits the larger ones are refused for their size, before any parse.
+    Status s = VerifyWith(token, {VerifierKey(Alg::kHS256)});
+    EXPECT_FALSE(s.ok()) << levels;
+    EXPECT_TRUE(s.reason() == Reason::kTooDeep || s.reason() == Reason::kTooLarge) << levels;
+  }
+  // A configured depth beyond the ceiling still bounds the walk.
+  JwtVerifyOptions unbounded = roomy;
+  unbounded.limits.max_json_depth = size_t{1} << 40;
+  EXPECT_TRUE(VerifyWith(Forge(k, Alg::kHS256, Header(Alg::kHS256), NestedClaims(200)),
+                         {VerifierKey(Alg::kHS256)}, unbounded)
+                  .ok());
+  EXPECT_EQ(VerifyWith(Forge(k, Alg::kHS256, Header(Alg::kHS256),
+                             NestedClaims(kMaxJsonDepthCeiling + 1)),
+                       {VerifierKey(Alg::kHS256)}, unbounded)
+                .reason(),
+            Reason::kTooDeep);
+  EXPECT_EQ(VerifyWith(Forge(k, Alg::kHS256, Header(Alg::kHS256), NestedClaims(100000)),
+                       {VerifierKey(Alg::kHS256)}, unbounded)
+                .reason(),
+            Reason::kTooDeep);
+}
+
+TEST(Adversarial, TheClaimsDepthLimitIsConfigurable) {
+  const Jwk& k = PrivateKey(Alg::kHS256);
+  JwtVerifyOptions tight;
+  tight.limits.max_json_depth = 16;
+  EXPECT_TRUE(VerifyWith(Forge(k, Alg::kHS256, Header(Alg::kHS256), NestedClaims(16)),
+                         {VerifierKey(Alg::kHS256)}, tight)
+                  .ok());
+  EXPECT_EQ(VerifyWith(Forge(k, Alg::kHS256, Header(Alg::kHS256), NestedClaims(17)),
+                       {VerifierKey(Alg::kHS256)}, tight)
+                .reason(),
+            Reason::kTooDeep);
+}
+
+TEST(Adversarial, TheHeaderStaysShallow) {
+  const Jwk& k = PrivateKey(Alg::kHS256);
+  // The header object and 7 arrays: 8 levels, the header's limit; one more is refused.
+  const std::string eight = Header(Alg::kHS256, R"(,"x":[[[[[[[1]]]]]]])");
+  const std::string nine = Header(Alg::kHS256, R"(,"x":[[[[[[[[1]]]]]]]])");
+  EXPECT_TRUE(VerifyWith(Forge(k, Alg::kHS256, eight, kClaims), {VerifierKey(Alg::kHS256)}).ok());
+  const std::string deep = Forge(k, Alg::kHS256, nine, kClaims);
+  EXPECT_EQ(VerifyWith(deep, {VerifierKey(Alg::kHS256)}).reason(), Reason::kTooDeep);
+  EXPECT_EQ(DecodeUnverified(deep).error().reason(), Reason::kTooDeep);
 }
 
 TEST(Adversarial, InvalidUtf8InClaimsRejected) {

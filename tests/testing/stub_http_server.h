@@ -1,7 +1,8 @@
 // A loopback HTTP/1.1 server for tests of HTTP clients (RemoteJwks): a thread per connection (so
-// that a slow answer delays no other), answers per path that the test sets and changes, and a
-// count of requests per path. Every answer closes the connection. POSIX sockets only, so that the
-// test depends on nothing the code under test uses.
+// that a slow answer delays no other), answers per path that the test sets and changes, a count
+// of requests per path, and answers held back until the test releases them (to show that a
+// caller did not wait for one). Every answer closes the connection. POSIX sockets only, so that
+// the test depends on nothing the code under test uses.
 #pragma once
 
 #include <arpa/inet.h>
@@ -12,6 +13,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -29,6 +32,9 @@ class StubHttpServer {
     std::vector<std::string> headers;    // "Name: value"
     std::chrono::milliseconds delay{0};  // before answering: to run into a client's timeout
     bool send_content_length = true;     // false: the body ends when the connection does
+    // Answer only once the test calls Release() after the request arrived (or the server stops);
+    // the request is counted when it arrives.
+    bool held = false;
   };
 
   StubHttpServer() {
@@ -47,7 +53,11 @@ class StubHttpServer {
   }
 
   ~StubHttpServer() {
-    stop_ = true;
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    released_.notify_all();
     thread_.join();
     for (std::thread& t : connections_) t.join();
     close(listen_fd_);
@@ -67,6 +77,21 @@ class StubHttpServer {
     std::lock_guard lock(mu_);
     auto it = counts_.find(path);
     return it == counts_.end() ? 0 : it->second;
+  }
+
+  // Requests waiting for Release() now.
+  int Held() const {
+    std::lock_guard lock(mu_);
+    return held_;
+  }
+
+  // Lets every held request that has arrived be answered; later ones wait for the next call.
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      ++release_generation_;
+    }
+    released_.notify_all();
   }
 
  private:
@@ -100,9 +125,15 @@ class StubHttpServer {
     std::string path = request.substr(a + 1, b - a - 1);
     Answer answer{.status = 404, .body = "{}"};
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       ++counts_[path];
       if (auto it = answers_.find(path); it != answers_.end()) answer = it->second;
+      if (answer.held) {
+        const uint64_t arrived = release_generation_;
+        ++held_;
+        released_.wait(lock, [&] { return stop_ || release_generation_ != arrived; });
+        --held_;
+      }
     }
     for (auto waited = std::chrono::milliseconds(0); waited < answer.delay && !stop_;
          waited += std::chrono::milliseconds(10)) {
@@ -128,6 +159,9 @@ class StubHttpServer {
   mutable std::mutex mu_;
   std::map<std::string, Answer> answers_;  // GUARDED_BY(mu_)
   std::map<std::string, int> counts_;      // GUARDED_BY(mu_)
+  std::condition_variable released_;       // signals release_generation_ and stop_
+  uint64_t release_generation_ = 0;        // GUARDED_BY(mu_)
+  int held_ = 0;                           // GUARDED_BY(mu_)
   std::thread thread_;
   std::vector<std::thread> connections_;  // only the accept thread touches it, then ~
 };

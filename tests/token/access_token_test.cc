@@ -261,6 +261,49 @@ TEST_F(AccessVerifierTest, UnknownKidThatNoRefreshFindsIsRefusedAfterExactlyOneR
   EXPECT_EQ(keys_.last_kid(), "made-up");
 }
 
+// A tessera access token whose claims nest `levels` deep (the claims object being level 1): an
+// RFC 9396 authorization_details of alternating arrays and objects, signed as given.
+std::string NestedToken(const Jwk& key, size_t levels) {
+  std::string open, close;
+  for (size_t level = 2; level <= levels; ++level) {
+    open += level % 2 == 0 ? "[" : R"({"type":"x","d":)";
+    close.insert(0, level % 2 == 0 ? "]" : "}");
+  }
+  std::string claims = Claims().dump();
+  claims.pop_back();  // the closing brace
+  claims += R"(,"authorization_details":)" + open + "1" + close + "}";
+  return Forge(key, Alg::kES256, Header(key).dump(), claims);
+}
+
+TEST_F(AccessVerifierTest, ClaimsNestedUpTo64LevelsAreAccepted) {
+  AccessVerifier v(&keys_, &revocations_, Options(0));
+  for (size_t levels : {2, 16, 17, 63, 64}) {
+    AccessToken t;
+    Status s = v.Verify(NestedToken(key1(), levels), kT0, &t);
+    ASSERT_TRUE(s.ok()) << levels << " levels: " << s.ToString();
+    EXPECT_EQ(t.sid, "sid-1");
+    EXPECT_EQ(t.roles, (std::vector<std::string>{"admin", "billing"}));
+  }
+}
+
+TEST_F(AccessVerifierTest, ClaimsNestedBeyondTheLimitAreRefused) {
+  AccessVerifier v(&keys_, &revocations_, Options());
+  for (size_t levels : {65, 100, 1000, 100000}) {
+    const std::string token = NestedToken(key1(), levels);
+    AccessToken t;
+    Status s = v.Verify(token, kT0, &t);
+    EXPECT_EQ(s.code(), Code::kUnauthenticated) << levels;
+    // Too deep, or (the largest) too large to be parsed at all.
+    EXPECT_TRUE(s.reason() == Reason::kTooDeep || s.reason() == Reason::kMalformedToken)
+        << levels << ": " << s.ToString();
+    if (token.size() <= 8 * 1024) {
+      EXPECT_EQ(s.reason(), Reason::kTooDeep) << levels;
+    }
+    EXPECT_EQ(v.Verify(token, kT0, &t).code(), Code::kUnauthenticated);  // never cached
+  }
+  EXPECT_EQ(keys_.refreshes(), 0);  // a refusal for depth is not an unknown key
+}
+
 TEST_F(AccessVerifierTest, CacheCapacityZeroNeverHits) {
   AccessVerifier v(&keys_, &revocations_, Options(0));
   const std::string token = Sign(key1(), Claims());

@@ -110,6 +110,10 @@ TEST(RemoteJwks, CreateRefusesBadOptions) {
   EXPECT_TRUE(bad_config({.jwks_url = "/jwks"}));
   EXPECT_TRUE(
       bad_config({.jwks_url = "https://127.0.0.1/jwks", .unknown_kid_interval_seconds = 0}));
+  EXPECT_TRUE(bad_config({.jwks_url = "https://127.0.0.1/jwks", .unknown_kid_min_gap_seconds = 0}));
+  EXPECT_TRUE(bad_config({.jwks_url = "https://127.0.0.1/jwks",
+                          .unknown_kid_interval_seconds = 5,
+                          .unknown_kid_min_gap_seconds = 6}));
   EXPECT_TRUE(bad_config({.jwks_url = "https://127.0.0.1/jwks",
                           .min_refresh_seconds = 100,
                           .max_refresh_seconds = 50}));
@@ -230,7 +234,10 @@ TEST(RemoteJwks, AnUnchangedAnswerKeepsTheSameSet) {
   EXPECT_NE(jwks->Keys(kNow + 2), before);
 }
 
-TEST(RemoteJwks, AnUnknownKidRefetchesAtMostOncePerInterval) {
+// Long enough for nothing to have happened: a fetch on loopback takes milliseconds.
+void Settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
+
+TEST(RemoteJwks, AnUnknownKidRefetchesInTheBackgroundAtMostOncePerIntervalPerKid) {
   StubHttpServer server;
   Jwk k1 = NewKey("k1");
   server.Set("/jwks", JwksAnswer(JwksJson({k1})));
@@ -240,28 +247,146 @@ TEST(RemoteJwks, AnUnknownKidRefetchesAtMostOncePerInterval) {
   EXPECT_TRUE(jwks->RefreshForUnknownKid("k1", kNow));  // known: no fetch
   EXPECT_EQ(server.Requests("/jwks"), 1);
 
+  // A rotation: refused at once, fetched in the background, then known.
   server.Set("/jwks", JwksAnswer(JwksJson({k1, NewKey("k2")})));
-  EXPECT_TRUE(jwks->RefreshForUnknownKid("k2", kNow + 1));  // a rotation: fetched at once
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("k2", kNow + 1));
+  ASSERT_TRUE(Eventually([&] { return jwks->fetch_count() == 2; }));
+  EXPECT_TRUE(jwks->RefreshForUnknownKid("k2", kNow + 1));
+  EXPECT_EQ(Kids(*jwks->Keys(kNow + 1)), (std::vector<std::string>{"k1", "k2"}));
   EXPECT_EQ(server.Requests("/jwks"), 2);
 
-  // Made-up kids from many threads within the interval: no fetch at all (KM-03).
+  // A made-up kid: one refetch, then none for that kid until its interval has passed, even
+  // though the gap across kids (1 s) passes every second.
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("bogus", kNow + 2));
+  ASSERT_TRUE(Eventually([&] { return jwks->fetch_count() == 3; }));
+  for (int64_t t = kNow + 2; t < kNow + 12; ++t) {
+    EXPECT_FALSE(jwks->RefreshForUnknownKid("bogus", t));
+    jwks->Keys(t);
+  }
+  Settle();
+  EXPECT_EQ(server.Requests("/jwks"), 3);
+  EXPECT_EQ(jwks->unknown_kids_tracked(), 2u);  // k2 and bogus
+
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("bogus", kNow + 12));  // its interval has passed
+  ASSERT_TRUE(Eventually([&] { return jwks->fetch_count() == 4; }));
+  EXPECT_EQ(server.Requests("/jwks"), 4);
+}
+
+TEST(RemoteJwks, CallersSecondsBehindDoNotReopenTheLimitsButAClockSteppedBackDoes) {
+  StubHttpServer server;
+  server.Set("/jwks", JwksAnswer(JwksJson({NewKey("k1")})));
+  auto jwks = MustCreate(FastOptions(server));
+  ASSERT_TRUE(jwks);
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("a", kNow + 5));
+  ASSERT_TRUE(Eventually([&] { return jwks->fetch_count() == 2; }));
+  // Threads whose clock reads a second earlier: neither the kid nor the gap opens again.
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("a", kNow + 4));
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("b", kNow + 4));  // waits for the gap
+  Settle();
+  EXPECT_EQ(server.Requests("/jwks"), 2);
+  // A clock stepped back by more than the interval is no lockout.
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("a", kNow - 100));
+  ASSERT_TRUE(Eventually([&] { return jwks->fetch_count() == 3; }));
+  Settle();
+  EXPECT_EQ(server.Requests("/jwks"), 3);  // b's refetch was that one
+}
+
+TEST(RemoteJwks, ManyMadeUpKidsCauseOneFetchPerGapAndABoundedTable) {
+  StubHttpServer server;
+  server.Set("/jwks", JwksAnswer(JwksJson({NewKey("k1")})));
+  auto jwks = MustCreate(FastOptions(server));
+  ASSERT_TRUE(jwks);
+
+  // Made-up kids from many threads, all in one second, more than the table holds (KM-03).
   std::vector<std::thread> threads;
   std::atomic<int> found{0};
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 50; ++i) {
-        if (jwks->RefreshForUnknownKid("bogus-" + std::to_string(t * 100 + i), kNow + 10)) ++found;
+      for (int i = 0; i < 200; ++i) {
+        if (jwks->RefreshForUnknownKid("bogus-" + std::to_string(t * 1000 + i), kNow + 10)) {
+          ++found;
+        }
       }
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(found, 0);
+  EXPECT_EQ(jwks->unknown_kids_tracked(), RemoteJwks::kMaxTrackedKids);
+  ASSERT_TRUE(Eventually([&] { return jwks->fetch_count() >= 2; }));
+  Settle();
+  EXPECT_EQ(server.Requests("/jwks"), 2);  // Create's, and one for the whole flood
+
+  // A kid that asked within the gap is not forgotten: its refetch starts with the next call
+  // once the gap has passed, whoever makes it. One more, not one per kid.
+  jwks->Keys(kNow + 11);
+  Settle();
+  EXPECT_LE(server.Requests("/jwks"), 3);
+  const int after = server.Requests("/jwks");
+  jwks->Keys(kNow + 12);
+  Settle();
+  EXPECT_EQ(server.Requests("/jwks"), after);  // nothing was pending any more
+}
+
+TEST(RemoteJwks, AnUnknownKidNeverWaitsForAStalledServer) {
+  StubHttpServer server;
+  Jwk k1 = NewKey("k1");
+  server.Set("/jwks", JwksAnswer(JwksJson({k1})));
+  RemoteJwksOptions options = FastOptions(server);
+  options.total_timeout_ms = 10000;
+  auto jwks = MustCreate(options);
+  ASSERT_TRUE(jwks);
+
+  StubHttpServer::Answer stalled = JwksAnswer(JwksJson({k1, NewKey("k2")}));
+  stalled.held = true;
+  server.Set("/jwks", stalled);
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("k2", kNow + 1));
+  // It returned although the stub has answered nobody: the fetch it asked for has not finished.
+  EXPECT_EQ(jwks->fetch_count(), 1u);
+  ASSERT_TRUE(Eventually([&] { return server.Held() == 1; }));  // the fetch waits at the stub
+  // Neither does anything else meanwhile, and nobody asks for a second fetch.
+  EXPECT_EQ(Kids(*jwks->Keys(kNow + 2)), std::vector<std::string>{"k1"});
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("k2", kNow + 2));
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("k3", kNow + 2));  // queued behind the one in flight
+  EXPECT_EQ(jwks->fetch_count(), 1u);
   EXPECT_EQ(server.Requests("/jwks"), 2);
 
-  EXPECT_FALSE(jwks->RefreshForUnknownKid("bogus", kNow + 11));  // the interval has passed
-  EXPECT_EQ(server.Requests("/jwks"), 3);
-  EXPECT_FALSE(jwks->RefreshForUnknownKid("bogus", kNow + 12));
-  EXPECT_EQ(server.Requests("/jwks"), 3);
+  server.Release();
+  ASSERT_TRUE(Eventually([&] { return jwks->fetch_count() >= 2; }));
+  EXPECT_TRUE(jwks->RefreshForUnknownKid("k2", kNow + 2));
+  // k3's refetch, queued behind the stalled one, runs next (and is held in turn).
+  ASSERT_TRUE(Eventually([&] { return server.Held() == 1; }));
+  server.Release();
+  ASSERT_TRUE(Eventually([&] { return jwks->fetch_count() == 3; }));
+}
+
+TEST(RemoteJwks, DestructionCancelsAFetchInFlight) {
+  StubHttpServer server;
+  server.Set("/jwks", JwksAnswer(JwksJson({NewKey("k1")})));
+  RemoteJwksOptions options = FastOptions(server);
+  options.connect_timeout_ms = 30000;
+  options.total_timeout_ms = 30000;
+  auto jwks = MustCreate(options);
+  ASSERT_TRUE(jwks);
+  server.Set("/jwks", {.body = "{}", .held = true});
+  EXPECT_FALSE(jwks->RefreshForUnknownKid("k2", kNow + 1));
+  ASSERT_TRUE(Eventually([&] { return server.Held() == 1; }));
+
+  const auto start = std::chrono::steady_clock::now();
+  jwks.reset();  // ASan: the fetch thread touches nothing of it afterwards
+  // Cancelled (curl looks about once a second), not run to its 30 s timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  server.Release();
+}
+
+TEST(RemoteJwks, DestructionWithAFetchQueuedOrJustAskedFor) {
+  StubHttpServer server;
+  server.Set("/jwks", JwksAnswer(JwksJson({NewKey("k1")})));
+  for (int i = 0; i < 20; ++i) {
+    auto jwks = MustCreate(FastOptions(server));
+    ASSERT_TRUE(jwks);
+    jwks->RefreshForUnknownKid("k2", kNow + 1);
+    jwks->Keys(kNow + 100000);  // due: a second fetch asked for
+  }
 }
 
 // ---- failures keep the last good set -----------------------------------------------------------
@@ -342,12 +467,13 @@ class VerifierTest : public ::testing::Test {
  protected:
   void SetUp() override { server_.Set("/jwks", JwksAnswer(JwksJson({k1_}))); }
 
-  std::unique_ptr<Verifier> Make(const RevocationList* revocations = nullptr) {
+  std::unique_ptr<Verifier> Make(const RevocationList* revocations = nullptr,
+                                 int64_t total_timeout_ms = 1000) {
     VerifierOptions o{.issuer = kIssuer,
                       .jwks_url = server_.Url("/jwks"),
                       .revocations = revocations,
                       .clock = &clock_};
-    o.fetch.total_timeout_ms = 1000;
+    o.fetch.total_timeout_ms = total_timeout_ms;
     auto v = Verifier::Create(std::move(o));
     EXPECT_TRUE(v) << v.status().ToString();
     return v ? std::move(*v) : nullptr;
@@ -439,14 +565,85 @@ TEST_F(VerifierTest, RefusesAlgNoneAndEveryAlteredSignature) {
   EXPECT_TRUE(Check(*v, token).ok());
 }
 
-TEST_F(VerifierTest, AnUnknownKeyIsRefusedAfterOneRefetch) {
+TEST_F(VerifierTest, AnUnknownKeyIsRefusedAndRefetchedOnceInTheBackground) {
   auto v = Make();
   ASSERT_TRUE(v);
   Jwk stranger = NewKey("k-stranger");
   EXPECT_EQ(Check(*v, Sign(stranger, Claims())).reason(), Reason::kNoKey);
+  ASSERT_TRUE(Eventually([&] { return v->keys().fetch_count() == 2; }));
   EXPECT_EQ(server_.Requests("/jwks"), 2);
-  EXPECT_EQ(Check(*v, Sign(stranger, Claims())).reason(), Reason::kNoKey);
-  EXPECT_EQ(server_.Requests("/jwks"), 2);  // rate-limited
+  EXPECT_EQ(Check(*v, Sign(stranger, Claims()), kNow + 5).reason(), Reason::kNoKey);
+  Settle();
+  EXPECT_EQ(server_.Requests("/jwks"), 2);  // rate-limited for that kid
+}
+
+TEST_F(VerifierTest, AnUnknownKidIsRefusedAtOnceWhileTheJwksServerStalls) {
+  auto v = Make(nullptr, /*total_timeout_ms=*/10000);
+  ASSERT_TRUE(v);
+  Jwk k2 = NewKey("k2");
+  StubHttpServer::Answer stalled = JwksAnswer(JwksJson({k1_, k2}));
+  stalled.held = true;
+  server_.Set("/jwks", stalled);
+  const std::string token = Sign(k2, Claims());
+
+  EXPECT_EQ(Check(*v, token).reason(), Reason::kNoKey);
+  // Verify returned before the stub released the response: the refetch has not finished.
+  EXPECT_EQ(v->keys().fetch_count(), 1u);
+  ASSERT_TRUE(Eventually([&] { return server_.Held() == 1; }));
+  // Meanwhile every verify answers from the current set at once.
+  EXPECT_TRUE(Check(*v, Sign(k1_, Claims())).ok());
+  EXPECT_EQ(Check(*v, token, kNow + 1).reason(), Reason::kNoKey);
+  EXPECT_EQ(v->keys().fetch_count(), 1u);
+
+  server_.Release();
+  ASSERT_TRUE(Eventually([&] { return v->keys().fetch_count() == 2; }));
+  AccessToken t;
+  Status s = v->Verify(token, kNow + 1, &t);  // the next verify with the new kid succeeds
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(t.kid, "k2");
+  EXPECT_EQ(server_.Requests("/jwks"), 2);
+}
+
+TEST_F(VerifierTest, AFloodOfMadeUpKidsDoesNotKeepARotationOut) {
+  auto v = Make();
+  ASSERT_TRUE(v);
+  Jwk stranger = NewKey("x");
+  std::vector<std::string> forged;
+  for (size_t i = 0; i < RemoteJwks::kMaxTrackedKids + 500; ++i) {
+    forged.push_back(Sign(stranger.WithKid("forged-" + std::to_string(i)), Claims()));
+  }
+  // The flood runs the whole time, on two threads, at the time the test sets.
+  std::atomic<int64_t> flood_now{kNow + 1};
+  std::atomic<bool> stop{false};
+  std::atomic<int> accepted{0};
+  std::atomic<size_t> sent{0};
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 2; ++t) {
+    flood.emplace_back([&] {
+      while (!stop) {
+        const size_t i = sent++ % forged.size();
+        if (Check(*v, forged[i], flood_now).ok()) ++accepted;
+      }
+    });
+  }
+  ASSERT_TRUE(Eventually([&] { return sent >= forged.size(); }));
+  EXPECT_EQ(v->keys().unknown_kids_tracked(), RemoteJwks::kMaxTrackedKids);
+
+  // The issuer rotates; the new key's first token comes in the flood's second.
+  Jwk k2 = NewKey("k2");
+  server_.Set("/jwks", JwksAnswer(JwksJson({k1_, k2})));
+  const std::string genuine = Sign(k2, Claims());
+  Status first = Check(*v, genuine, kNow + 1);  // refused, unless a queued fetch landed already
+  EXPECT_TRUE(first.ok() || first.reason() == Reason::kNoKey) << first.ToString();
+  // A second later (the flood goes on) the client's retry gets in.
+  flood_now = kNow + 2;
+  EXPECT_TRUE(Eventually([&] { return Check(*v, genuine, kNow + 2).ok(); }));
+  stop = true;
+  for (auto& t : flood) t.join();
+  EXPECT_EQ(accepted, 0);
+  // Create's, then one per second of the flood: never one per forged kid, and threads whose
+  // `now` lags a second behind the others' do not reopen the gap.
+  EXPECT_LE(server_.Requests("/jwks"), 3);
 }
 
 TEST_F(VerifierTest, ManyMadeUpKidsCauseAtMostOneFetch) {
@@ -468,6 +665,7 @@ TEST_F(VerifierTest, ManyMadeUpKidsCauseAtMostOneFetch) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(accepted, 0);
+  Settle();
   EXPECT_LE(server_.Requests("/jwks"), 2);  // the first fetch and at most one refetch (KM-03)
 }
 
@@ -476,8 +674,12 @@ TEST_F(VerifierTest, AcceptsTheTokensOfARotatedKey) {
   ASSERT_TRUE(v);
   Jwk k2 = NewKey("k2");
   server_.Set("/jwks", JwksAnswer(JwksJson({k1_, k2})));
+  const std::string token = Sign(k2, Claims());
   AccessToken t;
-  ASSERT_TRUE(v->Verify(Sign(k2, Claims()), kNow, &t).ok());
+  // The first token of the new key asks for the refetch; a retry once it has landed passes.
+  Status first = v->Verify(token, kNow, &t);
+  EXPECT_TRUE(first.ok() || first.reason() == Reason::kNoKey) << first.ToString();
+  ASSERT_TRUE(Eventually([&] { return v->Verify(token, kNow, &t).ok(); }));
   EXPECT_EQ(t.kid, "k2");
   EXPECT_EQ(server_.Requests("/jwks"), 2);
   EXPECT_TRUE(Check(*v, Sign(k1_, Claims())).ok());  // the old key is still published

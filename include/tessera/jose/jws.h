@@ -22,9 +22,18 @@ struct JwsLimits {
   size_t max_token_bytes = 16 * 1024;
   // Decoded protected header, in bytes.
   size_t max_header_bytes = 2048;
-  // Nesting depth of the header and of the claims.
-  size_t max_json_depth = 32;
+  // Nesting of the claims: the most levels of objects and arrays, the claims object itself being
+  // level 1. Structured claims nest (RFC 9396 authorization_details), so the default is generous;
+  // a deeper payload is refused with kTooDeep, never walked. Values above kMaxJsonDepthCeiling
+  // count as that ceiling, which bounds every walk over the parsed tree.
+  size_t max_json_depth = 64;
+  // Nesting of the decoded protected header, counted the same way. JOSE headers are flat (an
+  // embedded "jwk" is an object of arrays at most), so this stays small.
+  size_t max_header_depth = 8;
 };
+
+// The deepest nesting any limit above can ask for.
+inline constexpr size_t kMaxJsonDepthCeiling = 256;
 
 struct JwsHeader {
   Alg alg = Alg::kHS256;

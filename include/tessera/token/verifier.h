@@ -9,11 +9,13 @@
 //   tessera::token::AccessToken who;
 //   if (!token || !(*verifier)->Verify(*token, &who).ok()) { /* 401 */ }
 //
-// Keys are fetched at Create (which fails when that fails) and afterwards as remote_jwks.h
-// describes: Verify never waits for the network, except for a token that names a key the cached
-// set lacks (after a rotation): it then waits for the refetch that kid causes, or for one already
-// in flight, up to the fetch timeout; such refetches happen at most once per
-// unknown_kid_interval_seconds, whatever the traffic.
+// Keys are fetched at Create (which fails when that fails) and afterwards on the key source's own
+// thread, as remote_jwks.h describes. Verify never waits for the network, on any path: a token
+// that names a key the cached set lacks (the first tokens after a rotation) is refused at once
+// (kNoKey) and asks for a refetch in the background, so that the client's retry passes once it
+// has landed. Such refetches are rate-limited per kid (unknown_kid_interval_seconds) and across
+// kids (unknown_kid_min_gap_seconds), so that made-up kids neither flood the issuer nor keep a
+// genuine new key out.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +42,7 @@ struct VerifierOptions {
   // Accepted algorithms; empty: each published key's own "alg" decides (tessera's keys all
   // carry one, so a key can never be used with another algorithm).
   jose::AlgSet algs;
-  // Clock skew allowed on exp, nbf and iat; at most 60 s (SECURITY.md JV-05).
+  // Clock skew allowed on exp, nbf and iat; at most 60 s (docs/security.md JV-05).
   int64_t leeway_seconds = 60;
   // Verified tokens remembered (the signature is skipped for them, nothing else); 0: off.
   size_t cache_capacity = 65536;
@@ -62,7 +64,7 @@ class Verifier {
 
   // Verifies `token` (the bare token, see BearerToken) at the clock's now / at `now`, and fills
   // *out. kUnauthenticated with a Reason when it is not acceptable; its message is safe to log
-  // and to send, and never contains the token. Thread-safe.
+  // and to send, and never contains the token. Never blocks on the network. Thread-safe.
   Status Verify(std::string_view token, AccessToken* out) const;
   Status Verify(std::string_view token, int64_t now, AccessToken* out) const;
 
