@@ -5,13 +5,16 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "crypto/password_list.h"
 #include "crypto/random.h"
 
 namespace tessera::crypto {
@@ -84,6 +87,190 @@ std::optional<size_t> CountCodePoints(std::string_view s) {
     ++count;
   }
   return count;
+}
+
+// ---- repetitions and sequences (CheckNewPassword step 2) ---------------------------------------
+
+// Runs of adjacent keys, in the order a finger walks them, ASCII letters in lower case (passwords
+// are folded before comparison). A run is any stretch of one of these, forwards or backwards.
+constexpr std::string_view kKeyboardWalks[] = {
+    "`1234567890-=",                             // QWERTY rows
+    "~!@#$%^&*()_+",                             //   shifted
+    "qwertyuiop[]\\",                            //
+    "qwertyuiop{}|",                             //   shifted
+    "asdfghjkl;'",                               //
+    "asdfghjkl:\"",                              //   shifted
+    "zxcvbnm,./",                                //
+    "zxcvbnm<>?",                                //   shifted
+    "qwertyuiopasdfghjklzxcvbnm",                // the letter rows, one after the other
+    "qwertzuiopasdfghjklyxcvbnm",                // QWERTZ
+    "azertyuiopqsdfghjklmwxcvbn",                // AZERTY
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/",  // QWERTY columns
+    "!qaz@wsx#edc$rfv%tgb^yhn&ujm*ik<(ol>)p:?",  //   shifted
+    "7894561230",                                // numeric keypad rows
+    "1472583690",                                //   columns
+};
+constexpr size_t kWalkCount = std::size(kKeyboardWalks);
+
+// kWalkNext[w][c]: the key after c in walk w, 0 when none. Every walk names each key once.
+constexpr auto kWalkNext = [] {
+  std::array<std::array<unsigned char, 128>, kWalkCount> next{};
+  for (size_t w = 0; w < kWalkCount; ++w) {
+    const std::string_view walk = kKeyboardWalks[w];
+    for (size_t i = 0; i + 1 < walk.size(); ++i) {
+      next[w][static_cast<unsigned char>(walk[i])] = static_cast<unsigned char>(walk[i + 1]);
+    }
+  }
+  return next;
+}();
+static_assert(
+    [] {
+      for (const std::string_view walk : kKeyboardWalks) {
+        for (size_t i = 0; i < walk.size(); ++i) {
+          if (static_cast<unsigned char>(walk[i]) >= 128) return false;
+          if (walk.find(walk[i], i + 1) != std::string_view::npos) return false;
+        }
+      }
+      return true;
+    }(),
+    "a keyboard walk names a key twice or is not ASCII");
+
+// The code points of valid UTF-8 (CountCodePoints has accepted it).
+std::u32string CodePoints(std::string_view s) {
+  std::u32string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto lead = static_cast<uint8_t>(s[i]);
+    const size_t len = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    char32_t cp = len == 1   ? lead
+                  : len == 2 ? (lead & 0x1Fu)
+                  : len == 3 ? (lead & 0x0Fu)
+                             : (lead & 0x07u);
+    for (size_t k = 1; k < len && i + k < s.size(); ++k) {
+      cp = (cp << 6) | (static_cast<uint8_t>(s[i + k]) & 0x3Fu);
+    }
+    out.push_back(cp);
+    i += len;
+  }
+  return out;
+}
+
+// Code points in `s`, counting every byte that does not continue a UTF-8 sequence.
+size_t CharacterCount(std::string_view s) {
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<uint8_t>(c) & 0xC0) != 0x80; }));
+}
+
+// b follows a by `step` (mod 10 among digits, mod 26 among lower-case letters, so "7890" and
+// "xyza" are runs).
+bool Steps(char32_t a, char32_t b, int step) {
+  int modulus;
+  if (a >= '0' && a <= '9' && b >= '0' && b <= '9') {
+    modulus = 10;
+  } else if (a >= 'a' && a <= 'z' && b >= 'a' && b <= 'z') {
+    modulus = 26;
+  } else {
+    return false;
+  }
+  const int delta = static_cast<int>(b) - static_cast<int>(a);
+  return ((delta - step) % modulus + modulus) % modulus == 0;
+}
+
+bool WalkNext(size_t walk, char32_t a, char32_t b) {
+  return a < 128 && b < 128 && b != 0 && kWalkNext[walk][a] == b;
+}
+
+// True when `s` is one or two runs, each of one relation between neighbours: the same character,
+// a step of +1, -1, +2 or -2 among digits or letters, or the next key of a keyboard walk (either
+// direction).
+bool AtMostTwoRuns(const std::u32string& s) {
+  const size_t n = s.size();
+  if (n == 0) return true;
+  // longest[i]: the longest run that starts at i, over all relations.
+  std::vector<size_t> longest(n, 1);
+  auto extend = [&](auto related) {
+    size_t len = 1;
+    for (size_t i = n - 1; i-- > 0;) {
+      len = related(s[i], s[i + 1]) ? len + 1 : 1;
+      longest[i] = std::max(longest[i], len);
+    }
+  };
+  extend([](char32_t a, char32_t b) { return a == b; });
+  for (const int step : {1, -1, 2, -2}) {
+    extend([step](char32_t a, char32_t b) { return Steps(a, b, step); });
+  }
+  for (size_t w = 0; w < kWalkCount; ++w) {
+    extend([w](char32_t a, char32_t b) { return WalkNext(w, a, b); });
+    extend([w](char32_t a, char32_t b) { return WalkNext(w, b, a); });
+  }
+  // Any stretch of a run is a run: one run covers all, or a first run of some length ends where a
+  // second one covering the rest begins.
+  if (longest[0] >= n) return true;
+  for (size_t first = 1; first <= longest[0]; ++first) {
+    if (longest[first] >= n - first) return true;
+  }
+  return false;
+}
+
+// The smallest p with s[i] == s[i + p] for every i (the whole size when there is none shorter),
+// from the prefix function (Knuth-Morris-Pratt).
+size_t SmallestPeriod(std::string_view s) {
+  if (s.empty()) return 0;
+  std::vector<size_t> border(s.size(), 0);
+  for (size_t i = 1; i < s.size(); ++i) {
+    size_t k = border[i - 1];
+    while (k > 0 && s[i] != s[k]) k = border[k - 1];
+    if (s[i] == s[k]) ++k;
+    border[i] = k;
+  }
+  return s.size() - border.back();
+}
+
+// Step 2 of CheckNewPassword on a password already folded to lower case (valid UTF-8). A byte
+// period of valid UTF-8 always falls on a character boundary, so the unit below is whole
+// characters.
+bool IsRepetitionOrSequence(std::string_view folded) {
+  const size_t period = SmallestPeriod(folded);
+  const std::string_view unit = folded.substr(0, period);
+  // A group too short to be a password on its own, written out at least twice.
+  if (2 * period <= folded.size() && CharacterCount(unit) < kMinPasswordCodePoints) return true;
+  if (AtMostTwoRuns(CodePoints(folded))) return true;
+  // A longer group repeated whole is as weak as the group: "qwertyuiopqwertyuiop".
+  if (period < folded.size() && folded.size() % period == 0) {
+    return IsRepetitionOrSequence(unit) || IsCommonPassword(unit);
+  }
+  return false;
+}
+
+// ---- context-specific words (CheckNewPassword step 3) ------------------------------------------
+
+// `s` with its characters (UTF-8 sequences, or single bytes where it is not UTF-8) in reverse.
+std::string ReverseCharacters(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t end = s.size();
+  while (end > 0) {
+    size_t begin = end - 1;
+    while (begin > 0 && end - begin < 4 && (static_cast<uint8_t>(s[begin]) & 0xC0) == 0x80) {
+      --begin;
+    }
+    out.append(s.substr(begin, end - begin));
+    end = begin;
+  }
+  return out;
+}
+
+// `folded` (a folded password) contains `word` or `word` reversed, compared with ASCII letters in
+// lower case; words shorter than 3 characters never match.
+bool ContainsWord(std::string_view folded, std::string_view word) {
+  if (CharacterCount(word) < 3) return false;
+  const std::string w = FoldAsciiCase(word);
+  return folded.find(w) != std::string_view::npos ||
+         folded.find(ReverseCharacters(w)) != std::string_view::npos;
+}
+
+Status Refused(std::string message) {
+  return InvalidArgument(Reason::kBadPassword, std::move(message));
 }
 
 // ---- PHC Argon2 strings ------------------------------------------------------------------------
@@ -264,7 +451,7 @@ Result<bool> VerifyArgon2(const Argon2Phc& phc, std::string_view stored,
 
 }  // namespace
 
-Status CheckNewPassword(std::string_view password) {
+Status CheckNewPassword(std::string_view password, const PasswordContext& context) {
   // Size first, before looking at a single byte: a 1 MiB body must cost nothing (PW-03).
   if (password.size() > kMaxPasswordBytes) return TooLong();
   const std::optional<size_t> code_points = CountCodePoints(password);
@@ -276,7 +463,26 @@ Status CheckNewPassword(std::string_view password) {
   if (*code_points < kMinPasswordCodePoints) {
     return InvalidArgument(Reason::kBadPassword, "password must be at least 8 characters long");
   }
+  // Screening (NIST SP 800-63B rev. 4 §3.1.1.2). The messages say which rule, never the password.
+  const std::string folded = FoldAsciiCase(password);
+  if (IsRepetitionOrSequence(folded)) return Refused("the password is a repetition or sequence");
+  const std::string_view username = context.username;
+  const size_t at = username.find('@');
+  if (ContainsWord(folded, username) ||
+      (at != std::string_view::npos && ContainsWord(folded, username.substr(0, at)))) {
+    return Refused("the password must not contain the username");
+  }
+  if (ContainsWord(folded, context.service)) {
+    return Refused("the password must not contain the service name");
+  }
+  if (IsCommonPassword(folded)) {
+    return Refused("this password is in a list of common or breached passwords");
+  }
   return Status::Ok();
+}
+
+Status CheckNewPassword(std::string_view password) {
+  return CheckNewPassword(password, PasswordContext{});
 }
 
 Status CheckStoredHash(std::string_view stored) {

@@ -1,4 +1,4 @@
-// Password hashing and the new-password policy (SECURITY.md PW-01..PW-05, BF-05).
+// Password hashing and the new-password policy (docs/security.md PW-01..PW-05, BF-05).
 //
 // Every hash tessera writes is Argon2id (RFC 9106) as a PHC string
 //   $argon2id$v=19$m=<KiB>,t=<passes>,p=1$<16-byte salt, B64>$<32-byte hash, B64>
@@ -41,14 +41,49 @@ inline constexpr size_t kMaxPasswordBytes = 1024;
 // Shortest new password, in Unicode code points (ASVS 5.0 6.2.1).
 inline constexpr size_t kMinPasswordCodePoints = 8;
 
-// The policy for a password a user is setting (registration, change, admin reset): valid UTF-8
-// without NUL, at least kMinPasswordCodePoints code points, at most kMaxPasswordBytes bytes, and
-// nothing else: no composition rules (ASVS 5.0 6.2.5). Not applied on login, where a legacy
-// password that predates the policy must still verify.
+// The service name a password must not contain (PasswordContext::service).
+inline constexpr std::string_view kServiceName = "tessera";
+
+// Words from the context of the account that a new password must not contain (NIST SP 800-63B
+// rev. 4 §3.1.1.2: "context-specific words, such as the name of the service, the username"). The
+// views must outlive the call.
+struct PasswordContext {
+  // The account's username (canonical or as typed); empty when there is none yet to compare with.
+  std::string_view username;
+  // The name of the service as users know it.
+  std::string_view service = kServiceName;
+};
+
+// The policy for a password a user is setting (registration, change, admin reset), in this order:
+//   1. at most kMaxPasswordBytes bytes; valid UTF-8 without NUL; at least kMinPasswordCodePoints
+//      code points;
+//   2. not a repetition or sequence: one character or a group of fewer than 8 characters repeated
+//      ("aaaaaaaaaaaa", "abcabcabcabc", "abcdabcdab"); at most two runs of consecutive letters or
+//      digits (up or down, in steps of one or two, wrapping: "abcdefghijkl", "123456789012",
+//      "987654321", "acegikmo"), of adjacent keys on a QWERTY, QWERTZ or AZERTY keyboard, along
+//      a row or a column ("qwertyuiop", "asdfghjkl;", "1qaz2wsx", "zaq12wsx"), of the numeric
+//      keypad, or of one character repeated ("1234abcd", "aaaaaaa1"); or a longer group repeated
+//      whole that is itself one of these or on the list ("passwordpassword");
+//   3. not containing the username, forwards or backwards, when it has 3 or more characters (also
+//      the part of an e-mail-style username before "@"), nor the service name; compared with
+//      ASCII letters folded to lower case;
+//   4. not on the list of common and breached passwords (crypto/password_list.h: 100,000 entries,
+//      exact match after folding ASCII letters to lower case, so "PassWord1" is "password1").
+// No composition rules (ASVS 5.0 6.2.5). Not applied on login, where a legacy password that
+// predates the policy must still verify.
 //
 // Errors (messages never contain the password):
 //   kResourceExhausted/kTooLarge   more than kMaxPasswordBytes bytes (checked first)
-//   kInvalidArgument/kBadPassword  invalid UTF-8, a NUL byte, or fewer than 8 code points
+//   kInvalidArgument/kBadPassword  invalid UTF-8, a NUL byte, or fewer than 8 code points; or,
+//                                  with these messages:
+//     "the password is a repetition or sequence"
+//     "the password must not contain the username"
+//     "the password must not contain the service name"
+//     "this password is in a list of common or breached passwords"
+Status CheckNewPassword(std::string_view password, const PasswordContext& context);
+
+// The same with no username and the service name "tessera", for callers that have no account
+// name at hand.
 Status CheckNewPassword(std::string_view password);
 
 // Checks, without hashing, that `stored` is a hash PasswordHasher::Verify can read: a PHC Argon2
@@ -88,7 +123,7 @@ class PasswordHasher {
   static constexpr uint32_t kMaxParallelism = 16;  // Argon2 hashes imported from elsewhere
   static constexpr int kMaxBcryptCost = 16;
 
-  // Validates `options` against the OWASP floor (SECURITY.md PW-01): (m, t) must be at least as
+  // Validates `options` against the OWASP floor (docs/security.md PW-01): (m, t) must be at least as
   // strong in both as one of (47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5), and within
   // the bounds above; otherwise kInvalidArgument, so the server refuses to start. Computes one
   // Argon2id hash of a random password for DummyVerify, so it takes as long as Hash().
@@ -108,7 +143,7 @@ class PasswordHasher {
 
   // For a login whose user does not exist: does the work of Verify() with a wrong password against
   // a hash at the current parameters and discards the result, so the response time does not
-  // reveal whether the account exists (SECURITY.md BF-05). Returns as fast as Verify() does for an
+  // reveal whether the account exists (docs/security.md BF-05). Returns as fast as Verify() does for an
   // oversized password.
   void DummyVerify(std::string_view password) const;
 

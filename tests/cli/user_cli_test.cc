@@ -105,6 +105,47 @@ TEST_F(UserCli, SetPasswordReplacesTheHashAndEndsSessions) {
   EXPECT_EQ(User({"set-password", "nobody", "--password-stdin"}, "a brand new password\n").code, 1);
 }
 
+// NIST SP 800-63B rev. 4 §3.1.1.2 (docs/security.md PW-05): add and set-password screen the new
+// password against the common-password list, the account's name, the service name and trivial
+// patterns; the message says which, never the password, and nothing is stored or ended.
+TEST_F(UserCli, AddAndSetPasswordScreenTheNewPassword) {
+  const struct {
+    std::string password;
+    std::string reason;
+  } refused[] = {
+      {"PassWord1234", "this password is in a list of common or breached passwords"},
+      {"Trustno1", "this password is in a list of common or breached passwords"},
+      {"I am Alice in wonderland", "the password must not contain the username"},
+      {"ecila spelled backwards", "the password must not contain the username"},
+      {"my Tessera login, 2031", "the password must not contain the service name"},
+      {"aaaaaaaaaaaa", "the password is a repetition or sequence"},
+      {"123456789012", "the password is a repetition or sequence"},
+      {"qwertyuiopasdf", "the password is a repetition or sequence"},
+  };
+  for (const auto& c : refused) {
+    Outcome r = User({"add", "Alice", "--password-stdin"}, c.password + "\n");
+    EXPECT_EQ(r.code, 2) << c.password;
+    EXPECT_NE(r.err.find(c.reason), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(c.password), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find(c.password), std::string::npos) << r.out;
+  }
+  EXPECT_FALSE(Users()->FindByName("alice")->has_value());
+
+  ASSERT_EQ(User({"add", "alice", "--password-stdin"}, "correct horse battery\n").code, 0);
+  const user::User before = Users()->FindByName("alice")->value();
+  Login(before.id, 1);
+  for (const auto& c : refused) {
+    Outcome r = User({"set-password", "ALICE", "--password-stdin"}, c.password + "\n");
+    EXPECT_EQ(r.code, 2) << c.password;
+    EXPECT_NE(r.err.find(c.reason), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(c.password), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Users()->FindByName("alice")->value().password_hash, before.password_hash);
+  EXPECT_EQ(SessionCount(before.id), 1u);
+  // The username rule is per account: what alice may not use, bob may.
+  EXPECT_EQ(User({"add", "bob", "--password-stdin"}, "I am Alice in wonderland\n").code, 0);
+}
+
 TEST_F(UserCli, RemoveEndsSessionsToo) {
   ASSERT_EQ(User({"add", "alice", "--password-stdin"}, "correct horse battery\n").code, 0);
   const std::string id = Users()->FindByName("alice")->value().id;

@@ -435,6 +435,32 @@ TEST(PasswordHasher, DummyVerifyRunsForAnyInput) {
 
 // ---- new-password policy (PW-03, PW-04, PW-05)
 // ----------------------------------------------------
+// The length and encoding rules; the screening (common passwords, context words, repetitions and
+// sequences) is tested in password_policy_test.cc.
+
+// `n` letters from a fixed pseudo-random sequence: long passwords that no screening rule refuses.
+std::string Letters(size_t n) {
+  std::string out;
+  uint32_t x = 12345;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1103515245u + 12345u;
+    out.push_back(static_cast<char>('a' + (x >> 16) % 26));
+  }
+  return out;
+}
+
+// `n` emoji from U+1F600..U+1F64F (4 bytes each), in a fixed pseudo-random order.
+std::string Emoji(size_t n) {
+  std::string out;
+  uint32_t x = 777;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1103515245u + 12345u;
+    const uint32_t cp = 0x1F600 + (x >> 16) % 0x50;
+    out += {'\xF0', static_cast<char>(0x80 | ((cp >> 12) & 0x3F)),
+            static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), static_cast<char>(0x80 | (cp & 0x3F))};
+  }
+  return out;
+}
 
 TEST(PasswordPolicy, OversizedIsTooLargeCheckedFirst) {
   // 1 MiB of invalid UTF-8: the size check answers before any byte is looked at.
@@ -444,18 +470,22 @@ TEST(PasswordPolicy, OversizedIsTooLargeCheckedFirst) {
     EXPECT_EQ(s.code(), Code::kResourceExhausted);
     EXPECT_EQ(s.reason(), Reason::kTooLarge);
   }
-  EXPECT_TRUE(CheckNewPassword(std::string(kMaxPasswordBytes, 'a')).ok());
+  EXPECT_TRUE(CheckNewPassword(Letters(kMaxPasswordBytes)).ok());
+  EXPECT_EQ(CheckNewPassword(Letters(kMaxPasswordBytes + 1)).code(), Code::kResourceExhausted);
+  // Checked before the screening too: 1025 bytes of one letter are too long, not a repetition.
+  EXPECT_EQ(CheckNewPassword(std::string(kMaxPasswordBytes + 1, 'a')).code(),
+            Code::kResourceExhausted);
   // The bound is bytes: 256 four-byte emoji fit, 257 do not.
-  std::string emoji;
-  for (int i = 0; i < 256; ++i) emoji += "\xF0\x9F\x94\x91";
-  EXPECT_TRUE(CheckNewPassword(emoji).ok());
-  EXPECT_EQ(CheckNewPassword(emoji + "\xF0\x9F\x94\x91").code(), Code::kResourceExhausted);
+  const std::string emoji = Emoji(257);
+  EXPECT_TRUE(CheckNewPassword(emoji.substr(0, 1024)).ok());
+  EXPECT_EQ(CheckNewPassword(emoji).code(), Code::kResourceExhausted);
 }
 
 TEST(PasswordPolicy, MinimumIsEightCodePoints) {
   EXPECT_FALSE(CheckNewPassword("").ok());
   EXPECT_FALSE(CheckNewPassword("1234567").ok());
-  EXPECT_TRUE(CheckNewPassword("12345678").ok());
+  EXPECT_EQ(CheckNewPassword("Zq8#vL2").message(), "password must be at least 8 characters long");
+  EXPECT_TRUE(CheckNewPassword("Zq8#vL2m").ok());
   // 7 code points in 14 bytes, then 8 in 16: characters count, not bytes.
   const std::string seven = "\xC3\xA4\xC3\xB6\xC3\xBC\xC3\x9F\xC3\xA9\xC3\xA8\xC3\xAA";
   const Status short_status = CheckNewPassword(seven);
@@ -463,21 +493,24 @@ TEST(PasswordPolicy, MinimumIsEightCodePoints) {
   EXPECT_EQ(short_status.reason(), Reason::kBadPassword);
   EXPECT_EQ(short_status.message().find(seven), std::string::npos);
   EXPECT_TRUE(CheckNewPassword(seven + "\xC3\xAB").ok());
-  std::string seven_emoji;
-  for (int i = 0; i < 7; ++i) seven_emoji += "\xF0\x9F\x94\x91";  // 28 bytes
+  // U+1F511..U+1F517, 28 bytes: seven different emoji, so no repetition either.
+  const std::string seven_emoji =
+      "\xF0\x9F\x94\x91\xF0\x9F\x94\x92\xF0\x9F\x94\x93\xF0\x9F\x94\x94\xF0\x9F\x94\x95\xF0\x9F\x94"
+      "\x96\xF0\x9F\x94\x97";
   EXPECT_FALSE(CheckNewPassword(seven_emoji).ok());
   EXPECT_TRUE(CheckNewPassword(seven_emoji + "x").ok());
 }
 
 TEST(PasswordPolicy, NoCompositionRules) {
+  // Nothing requires a digit, a capital or a symbol. (What the screening refuses, such as
+  // "aaaaaaaa", "        ", "password" or one word repeated, is in password_policy_test.cc.)
   const char* const accepted[] = {
-      "aaaaaaaa",
-      "        ",
-      "password",
+      "plumtreeriverhat",  // lower-case letters only
+      "73915048264",       // digits only
       "tab\there\r\n!",
       "p\xC3\xA4ssw\xC3\xB6rd \xF0\x9F\x94\x91  with  spaces",  // pässwörd 🔑
-      "\xE5\xAF\x86\xE7\xA0\x81\xE5\xAF\x86\xE7\xA0\x81\xE5\xAF\x86\xE7\xA0\x81\xE5\xAF\x86\xE7\xA0"
-      "\x81",  // 密码 x4
+      "\xE5\xAF\x86\xE7\xA0\x81\xE5\xAE\x89\xE5\x85\xA8\xE7\x9C\x9F\xE7\x9A\x84\xE5\xBE\x88\xE9"
+      "\x87\x8D\xE8\xA6\x81",  // 密码安全真的很重要
   };
   for (const char* p : accepted) {
     EXPECT_TRUE(CheckNewPassword(p).ok()) << p;
