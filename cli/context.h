@@ -9,6 +9,8 @@
 #include <string>
 
 #include "core/log.h"
+#include "runtime.h"
+#include "store/open.h"
 #include "tessera/config.h"
 #include "tessera/result.h"
 #include "tessera/session/session_store.h"
@@ -28,19 +30,13 @@ void AddDataOptions(CLI::App* app, DataOptions* options);
 // Defaults < --config file < TESSERA_* environment < flags.
 Result<Config> LoadCliConfig(const DataOptions& options);
 
-// Creates the data directory (mode 0700) when it does not exist.
-Status EnsureDataDir(const std::string& dir);
-
-// The SQLite database in the data directory.
-std::string DatabasePath(const Config& config);
-
-Result<std::unique_ptr<user::UserStore>> OpenUserStore(const Config& config);
-Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& config);
-// Sign-in counters live beside the sessions, so every instance that shares sessions shares them.
-Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& config);
-
-// Where audit events go: audit.path, or <data>/audit.log when it is empty ("-": stdout).
-std::string AuditPath(const Config& config);
+// The stores and paths a configuration names (src/store/open.h), shared with the server.
+using store::AuditPath;
+using store::DatabasePath;
+using store::EnsureDataDir;
+using store::OpenSessionStore;
+using store::OpenThrottleStore;
+using store::OpenUserStore;
 
 // The audit trail for an administrative command. When it cannot be opened the command still runs
 // (an emergency revocation must not wait on a full disk), with a warning on stderr.
@@ -49,8 +45,7 @@ std::unique_ptr<log::AuditLog> OpenCliAudit(const Config& config);
 // Formats Unix seconds as UTC "2026-11-27T03:04:05Z".
 std::string FormatTime(int64_t unix_seconds);
 
-// The signing keyset's settings from token.alg and token.access_ttl: one function for `tessera
-// serve` and `tessera keys`, so that both derive the same key states from the same file.
-token::KeysetOptions KeysetOptionsFor(const Config& config);
+// The signing keyset's settings (server/runtime.h), shared by `tessera serve` and `tessera keys`.
+using server::KeysetOptionsFor;
 
 }  // namespace tessera::cli

@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "crypto/password.h"
 #include "io.h"
+#include "user/account_service.h"
 #include "tessera/clock.h"
 #include "tessera/user/user.h"
 
@@ -71,42 +72,62 @@ Result<std::string> ReadNewPassword(bool from_stdin) {
   return *first;
 }
 
-// A password that passes the policy, hashed at the configured cost.
-Result<std::string> NewPasswordHash(const Config& config, bool from_stdin) {
-  TESSERA_ASSIGN_OR_RETURN(std::string password, ReadNewPassword(from_stdin));
-  TESSERA_RETURN_IF_ERROR(crypto::CheckNewPassword(password));
-  TESSERA_ASSIGN_OR_RETURN(auto hasher,
-                           crypto::PasswordHasher::Create({config.password.argon2_memory_kib,
-                                                           config.password.argon2_iterations}));
-  return hasher.Hash(password);
+// What changing accounts from the CLI works with: the stores of the data directory and the same
+// AccountService the server's handlers use. Ending sessions goes through a SessionManager over
+// the store, which records their revocations for every process on it.
+struct Accounts {
+  Config config;
+  std::unique_ptr<user::UserStore> users;
+  std::unique_ptr<session::SessionStore> sessions;
+  std::unique_ptr<crypto::PasswordHasher> hasher;
+  std::unique_ptr<session::SessionManager> manager;
+  std::unique_ptr<user::AccountService> service;
+};
+
+Result<Accounts> OpenAccounts(const DataOptions& data) {
+  Accounts a;
+  TESSERA_ASSIGN_OR_RETURN(a.config, LoadCliConfig(data));
+  TESSERA_ASSIGN_OR_RETURN(a.users, OpenUserStore(a.config));
+  TESSERA_ASSIGN_OR_RETURN(a.sessions, OpenSessionStore(a.config));
+  TESSERA_ASSIGN_OR_RETURN(crypto::PasswordHasher hasher,
+                           crypto::PasswordHasher::Create({a.config.password.argon2_memory_kib,
+                                                           a.config.password.argon2_iterations}));
+  a.hasher = std::make_unique<crypto::PasswordHasher>(std::move(hasher));
+  a.manager = std::make_unique<session::SessionManager>(a.sessions.get(), session::SessionOptions{},
+                                                        &SystemClock::Instance());
+  a.service = std::make_unique<user::AccountService>(a.users.get(), a.manager.get(),
+                                                     a.hasher.get(), &SystemClock::Instance());
+  return a;
+}
+
+// Bad input (a malformed name, a password the policy refuses or one over 1024 bytes) is a usage
+// error; a store that fails or an account that is missing or taken is a denial.
+int ExitFor(const Status& s) {
+  return s.code() == Code::kInvalidArgument || s.code() == Code::kResourceExhausted ? kExitUsage
+                                                                                      : kExitDenied;
 }
 
 int Add(const UserArgs& a) {
-  auto config = LoadCliConfig(a.data);
-  if (!config) return Fail(kExitUsage, config.error().message());
   auto name = user::CanonicalUsername(a.username);
   if (!name) return Fail(kExitUsage, name.error().message());
   for (const auto& role : a.roles) {
     if (Status s = user::CheckRoleName(role); !s.ok()) return Fail(kExitUsage, s.message());
   }
-  auto users = OpenUserStore(*config);
-  if (!users) return Fail(kExitUsage, users.error().message());
-  auto existing = (*users)->FindByName(*name);
+  auto accounts = OpenAccounts(a.data);
+  if (!accounts) return Fail(ExitFor(accounts.error()), accounts.error().message());
+  // Asked before the password is: no one types a password for a name that is taken.
+  auto existing = accounts->users->FindByName(*name);
   if (!existing) return Fail(kExitDenied, existing.error().message());
   if (existing->has_value()) return Fail(kExitDenied, "user " + *name + " already exists");
-  auto hash = NewPasswordHash(*config, a.password_stdin);
-  if (!hash) return Fail(kExitUsage, hash.error().message());
-  user::User u{.id = user::NewUserId(),
-               .username = *name,
-               .password_hash = *hash,
-               .roles = a.roles,
-               .created_at = SystemClock::Instance().NowSeconds()};
-  if (Status s = (*users)->Add(u); !s.ok()) return Fail(kExitDenied, s.message());
-  OpenCliAudit(*config)->Record("admin.user_created", {{"username", u.username},
-                                                       {"sub", u.id},
-                                                       {"roles", u.roles},
-                                                       {"by", "cli"}});
-  std::cout << "added user " << u.username << " (id " << u.id << ")\n";
+  auto password = ReadNewPassword(a.password_stdin);
+  if (!password) return Fail(kExitUsage, password.error().message());
+  auto u = accounts->service->Create(*name, *password, a.roles);
+  if (!u) return Fail(ExitFor(u.error()), u.error().message());
+  OpenCliAudit(accounts->config)->Record("admin.user_created", {{"username", u->username},
+                                                                {"sub", u->id},
+                                                                {"roles", u->roles},
+                                                                {"by", "cli"}});
+  std::cout << "added user " << u->username << " (id " << u->id << ")\n";
   return kExitOk;
 }
 
@@ -127,66 +148,41 @@ int List(const DataOptions& data) {
   return kExitOk;
 }
 
-// Finds the user and opens the session store too: removing an account or changing its password
-// ends its sessions.
-struct Target {
-  Config config;
-  std::unique_ptr<user::UserStore> users;
-  std::unique_ptr<session::SessionStore> sessions;
-  user::User user;
-};
-
-Result<Target> FindTarget(const UserArgs& a) {
-  Target t;
-  TESSERA_ASSIGN_OR_RETURN(t.config, LoadCliConfig(a.data));
-  TESSERA_ASSIGN_OR_RETURN(std::string name, user::CanonicalUsername(a.username));
-  TESSERA_ASSIGN_OR_RETURN(t.users, OpenUserStore(t.config));
-  TESSERA_ASSIGN_OR_RETURN(t.sessions, OpenSessionStore(t.config));
-  TESSERA_ASSIGN_OR_RETURN(std::optional<user::User> found, t.users->FindByName(name));
-  if (!found) return Status(Code::kNotFound, Reason::kUnknownUser, "no user " + name);
-  t.user = std::move(*found);
-  return t;
-}
-
-int ExitFor(const Status& s) {
-  return s.code() == Code::kInvalidArgument ? kExitUsage : kExitDenied;
-}
-
 int Remove(const UserArgs& a) {
-  auto t = FindTarget(a);
-  if (!t) return Fail(ExitFor(t.error()), t.error().message());
-  // Sessions first, so no session outlives its account; then again, for a login that raced.
-  auto ended = t->sessions->RemoveByUser(t->user.id, "");
-  if (!ended) return Fail(kExitDenied, ended.error().message());
-  if (Status s = t->users->Remove(t->user.username); !s.ok()) return Fail(kExitDenied, s.message());
-  auto raced = t->sessions->RemoveByUser(t->user.id, "");
-  if (!raced) return Fail(kExitDenied, raced.error().message());
-  OpenCliAudit(t->config)->Record("admin.user_removed",
-                                  {{"username", t->user.username},
-                                   {"sub", t->user.id},
-                                   {"sessions_ended", ended->size() + raced->size()},
-                                   {"by", "cli"}});
-  std::cout << "removed user " << t->user.username << " and ended "
-            << ended->size() + raced->size() << " session(s)\n";
+  auto name = user::CanonicalUsername(a.username);
+  if (!name) return Fail(kExitUsage, name.error().message());
+  auto accounts = OpenAccounts(a.data);
+  if (!accounts) return Fail(ExitFor(accounts.error()), accounts.error().message());
+  auto removed = accounts->service->Remove(*name);
+  if (!removed) return Fail(ExitFor(removed.error()), removed.error().message());
+  OpenCliAudit(accounts->config)->Record("admin.user_removed",
+                                         {{"username", removed->user.username},
+                                          {"sub", removed->user.id},
+                                          {"sessions_ended", removed->ended.size()},
+                                          {"by", "cli"}});
+  std::cout << "removed user " << removed->user.username << " and ended "
+            << removed->ended.size() << " session(s)\n";
   return kExitOk;
 }
 
 int SetPassword(const UserArgs& a) {
-  auto t = FindTarget(a);
-  if (!t) return Fail(ExitFor(t.error()), t.error().message());
-  auto hash = NewPasswordHash(t->config, a.password_stdin);
-  if (!hash) return Fail(kExitUsage, hash.error().message());
-  if (Status s = t->users->SetPasswordHash(t->user.id, *hash); !s.ok()) {
-    return Fail(kExitDenied, s.message());
-  }
+  auto name = user::CanonicalUsername(a.username);
+  if (!name) return Fail(kExitUsage, name.error().message());
+  auto accounts = OpenAccounts(a.data);
+  if (!accounts) return Fail(ExitFor(accounts.error()), accounts.error().message());
+  auto found = accounts->users->FindByName(*name);
+  if (!found) return Fail(kExitDenied, found.error().message());
+  if (!found->has_value()) return Fail(kExitDenied, "no user " + *name);
+  auto password = ReadNewPassword(a.password_stdin);
+  if (!password) return Fail(kExitUsage, password.error().message());
   // A password reset is a security event: whoever held the old password loses their sessions.
-  auto ended = t->sessions->RemoveByUser(t->user.id, "");
-  if (!ended) return Fail(kExitDenied, ended.error().message());
-  OpenCliAudit(t->config)->Record("admin.password_set", {{"username", t->user.username},
-                                                         {"sub", t->user.id},
-                                                         {"sessions_ended", ended->size()},
-                                                         {"by", "cli"}});
-  std::cout << "password changed for " << t->user.username << "; ended " << ended->size()
+  auto ended = accounts->service->SetPassword(**found, *password);
+  if (!ended) return Fail(ExitFor(ended.error()), ended.error().message());
+  OpenCliAudit(accounts->config)->Record("admin.password_set", {{"username", (*found)->username},
+                                                                {"sub", (*found)->id},
+                                                                {"sessions_ended", ended->size()},
+                                                                {"by", "cli"}});
+  std::cout << "password changed for " << (*found)->username << "; ended " << ended->size()
             << " session(s)\n";
   return kExitOk;
 }

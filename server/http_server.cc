@@ -5,10 +5,6 @@
 // nothing for TLS: no virtual call and no TLS check per read or write.
 #include "http_server.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -16,12 +12,14 @@
 #include <boost/beast/ssl.hpp>
 
 #include <atomic>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <thread>
 #include <type_traits>
+
+#include "responses.h"
+#include "serialize.h"
+#include "tls_context.h"
 
 namespace tessera::server {
 namespace {
@@ -61,6 +59,13 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // An orderly close (after a response with Connection: close, or the peer's end of stream):
   // with TLS, send close_notify first, waiting at most tls_shutdown_timeout for the answer.
   void Shutdown();
+  // After an answer to a request that was not read whole (413, 431, 400), the client may still be
+  // sending. Closing with unread data makes the kernel reset the connection, and the reset can
+  // destroy the answer before the client reads it. So: half-close, discard what still arrives
+  // (at most 4 MiB, 2 s), then close, as nginx's lingering_close does. Plain TCP only; with TLS
+  // the close_notify exchange plays that part.
+  void Linger();
+  void Discard();
   // Drops the socket at once (after an I/O or TLS error, where no orderly close is possible).
   void Abort() {
     beast::error_code ignored;
@@ -77,46 +82,13 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   bool head_ = false;
   bool http10_ = false;     // the request was HTTP/1.0: keep-alive must be said explicitly
   bool in_flight_ = false;  // this connection's request counts in server_->in_flight
+  bool linger_ = false;     // the request was refused unread: linger before closing
+  size_t discarded_ = 0;
+  std::unique_ptr<char[]> discard_;  // allocated only to linger
   // The serialised response being written; its capacity is kept for the next one, so a
   // keep-alive connection stops allocating for responses after its first.
   std::string out_;
 };
-
-// Appends the status line, headers and body of `r` to `out` as HTTP/1.1. A header whose name or
-// value holds CR, LF or NUL is dropped: no handler can split a response.
-void Serialize(const HttpResponse& r, bool head, bool keep_alive, bool http10, std::string& out) {
-  out.clear();
-  const int status = r.status >= 100 && r.status <= 999 ? r.status : 500;
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  const auto reason = http::obsolete_reason(static_cast<http::status>(status));
-  out.append(reason.data(), reason.size());
-  out += "\r\n";
-  auto clean = [](std::string_view v) { return v.find_first_of("\r\n\0"sv) == std::string_view::npos; };
-  for (const auto& [name, value] : r.headers) {
-    if (name.empty() || !clean(name) || !clean(value)) continue;
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  }
-  if (!keep_alive) {
-    out += "Connection: close\r\n";
-  } else if (http10) {
-    out += "Connection: keep-alive\r\n";
-  }
-  // 1xx, 204 and 304 answers have no body and must not announce one (RFC 9110 section 8.6).
-  if (status < 200 || status == 204 || status == 304) {
-    out += "\r\n";
-    return;
-  }
-  // A HEAD answer announces the GET body's length and sends none (RFC 9110 section 9.3.2).
-  out += "Content-Length: ";
-  out += std::to_string(r.body.size());
-  out += "\r\n\r\n";
-  if (!head) out += r.body;
-}
 
 class Server final : public HttpServer {
  public:
@@ -282,14 +254,11 @@ void Connection<Stream>::Read(bool fresh_deadline) {
       [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
 }
 
+// An answer the App never sees (the request could not be read): its headers are set here.
 HttpResponse ErrorResponse(int status, const char* code, const char* description) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::string("{\"error\":\"") + code + "\",\"error_description\":\"" + description + "\"}";
-  r.Set("Content-Type", "application/json; charset=utf-8");
-  r.Set("X-Content-Type-Options", "nosniff");
-  r.Set("Cache-Control", "no-store");
-  return r;
+  return Error(status, code, description)
+      .Set("X-Content-Type-Options", "nosniff")
+      .Set("Cache-Control", "no-store");
 }
 
 template <class Stream>
@@ -297,6 +266,7 @@ void Connection<Stream>::OnRead(beast::error_code ec) {
   if (ec == http::error::end_of_stream || ec == net::error::eof) return Shutdown();
   if (ec == beast::error::timeout) return Abort();
   keep_alive_ = false;  // after any read error the stream position is unknown: answer and close
+  linger_ = true;
   if (ec == http::error::header_limit) {
     return Write(ErrorResponse(431, "invalid_request", "request headers too large"));
   }
@@ -365,7 +335,29 @@ void Connection<Stream>::Write(HttpResponse response) {
 }
 
 template <class Stream>
+void Connection<Stream>::Linger() {
+  beast::error_code ignored;
+  Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  Tcp().expires_after(std::chrono::seconds(2));
+  discard_ = std::make_unique<char[]>(16 * 1024);
+  Discard();
+}
+
+template <class Stream>
+void Connection<Stream>::Discard() {
+  Tcp().async_read_some(net::buffer(discard_.get(), 16 * 1024),
+                        [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                          self->discarded_ += n;
+                          if (ec || self->discarded_ > (4u << 20)) return self->Abort();
+                          self->Discard();
+                        });
+}
+
+template <class Stream>
 void Connection<Stream>::Shutdown() {
+  if constexpr (!kTls) {
+    if (linger_) return Linger();
+  }
   if constexpr (kTls) {
     // close_notify tells the client the response was complete (no truncation attack); a peer
     // that never answers it costs at most tls_shutdown_timeout, then the socket goes anyway.
@@ -376,141 +368,15 @@ void Connection<Stream>::Shutdown() {
   }
 }
 
-// ---- TLS credentials ---------------------------------------------------------------------------
-
-// Mozilla's "intermediate" TLS 1.2 suites (as in docs/deploy/nginx.conf): forward secret AEAD
-// only, so no CBC padding oracles, no RSA key exchange, no SHA-1 MACs. TLS 1.3 keeps OpenSSL's
-// defaults, which are all AEAD.
-constexpr char kTls12Ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
-constexpr size_t kMaxPemBytes = 1 << 20;
-
-Status TlsError(std::string_view key, const std::string& path, std::string_view what) {
-  return Status(Code::kInvalidArgument, Reason::kBadConfig,
-                std::string(key) + ": " + path + ": " + std::string(what));
-}
-
-// The last OpenSSL error as text ("key values mismatch", "no start line"); OpenSSL's messages
-// name the defect, never key material.
-std::string OpenSslReason(const beast::error_code& ec) {
-  return ec ? ec.message() : std::string("rejected by OpenSSL");
-}
-
-// Reads a PEM file whole. For the private key (`secret`), refuses a file that other users may
-// read or write: the key is what makes this server the one its certificate names.
-Result<std::string> ReadPem(std::string_view key, const std::string& path, bool secret) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return TlsError(key, path, std::string("cannot open: ") + std::strerror(errno));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    return TlsError(key, path, std::string("cannot stat: ") + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) return TlsError(key, path, "not a regular file");
-  // Checked on the opened file, not the path, so a swap between check and read changes nothing.
-  if (secret && (st.st_mode & S_IRWXO) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return TlsError(key, path,
-                    std::string("private key file has mode ") + mode +
-                        ", which lets other users on this host read or replace it; "
-                        "run chmod o= on it (0600, or 0640 with a group such as ssl-cert)");
-  }
-  if (static_cast<size_t>(st.st_size) > kMaxPemBytes) {
-    return TlsError(key, path, "larger than 1 MiB; not a PEM file");
-  }
-  std::string pem(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < pem.size()) {
-    const ssize_t n = ::read(fd, pem.data() + done, pem.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return TlsError(key, path, std::string("cannot read: ") + std::strerror(errno));
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  pem.resize(done);
-  return pem;
-}
-
-// Wipes a buffer that held the private key, so it does not linger in freed heap memory.
-struct PemWiper {
-  std::string* pem;
-  ~PemWiper() { OPENSSL_cleanse(pem->data(), pem->size()); }
-};
-
-Result<std::unique_ptr<ssl::context>> MakeTlsContext(const HttpServerOptions& o) {
-  constexpr std::string_view kCertKey = "server.tls_cert";
-  constexpr std::string_view kKeyKey = "server.tls_key";
-  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
-    const bool has_cert = !o.tls_cert_file.empty();
-    return Status(Code::kInvalidArgument, Reason::kBadConfig,
-                  std::string(has_cert ? kKeyKey : kCertKey) + ": must be set together with " +
-                      std::string(has_cert ? kCertKey : kKeyKey));
-  }
-  TESSERA_ASSIGN_OR_RETURN(const std::string cert_pem,
-                           ReadPem(kCertKey, o.tls_cert_file, /*secret=*/false));
-  TESSERA_ASSIGN_OR_RETURN(std::string key_pem, ReadPem(kKeyKey, o.tls_key_file, /*secret=*/true));
-  PemWiper wipe{&key_pem};
-
-  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
-  SSL_CTX* native = ctx->native_handle();
-  // TLS 1.0 and 1.1 are deprecated (RFC 8996): BEAST, SHA-1 in the handshake, no AEAD.
-  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
-    return Status(Code::kInternal, Reason::kCrypto, "OpenSSL refused the TLS settings");
-  }
-  // No compression (CRIME), no renegotiation (its DoS and its injection attacks), no session
-  // tickets (their key never rotates while the process runs, which would undo forward secrecy).
-  // The client picks among the suites, all of them strong (Mozilla: prefer_server_ciphers off).
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
-  // Idle keep-alive connections give their 34 KiB of TLS buffers back.
-  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
-
-  beast::error_code ec;
-  ctx->use_certificate_chain(net::buffer(cert_pem), ec);
-  if (ec) {
-    return TlsError(kCertKey, o.tls_cert_file,
-                    "no usable PEM certificate chain (" + OpenSslReason(ec) + ")");
-  }
-  // OpenSSL would otherwise ask for a passphrase on the terminal: a server must not block there.
-  ctx->set_password_callback(
-      [](std::size_t, ssl::context::password_purpose) { return std::string(); });
-  ERR_clear_error();
-  ctx->use_private_key(net::buffer(key_pem), ssl::context::pem, ec);
-  if (ec) {
-    if (key_pem.find("ENCRYPTED") != std::string::npos) {
-      return TlsError(kKeyKey, o.tls_key_file,
-                      "the private key is encrypted; store it without a passphrase (mode 0600)");
-    }
-    // A key of the certificate's type that does not match it fails here ("key values mismatch").
-    return TlsError(kKeyKey, o.tls_key_file,
-                    "no usable PEM private key for the certificate in server.tls_cert " +
-                        o.tls_cert_file + " (" + OpenSslReason(ec) + ")");
-  }
-  // A key of another type (an EC key for an RSA certificate) loads without complaint; this
-  // catches it, so the server never starts with credentials that fail every handshake.
-  if (SSL_CTX_check_private_key(native) != 1) {
-    ERR_clear_error();
-    return TlsError(
-        kKeyKey, o.tls_key_file,
-        "the private key does not match the certificate in server.tls_cert " + o.tls_cert_file);
-  }
-  ERR_clear_error();
-  return ctx;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                       Handler* handler) {
   std::unique_ptr<ssl::context> tls;
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    TESSERA_ASSIGN_OR_RETURN(tls, MakeTlsContext(options));
+    TESSERA_ASSIGN_OR_RETURN(SslCtxPtr native,
+                             MakeTlsServerContext(options.tls_cert_file, options.tls_key_file));
+    tls = std::make_unique<ssl::context>(native.release());  // the context owns it from here
   }
   auto server = std::make_unique<Server>(options, handler, std::move(tls));
   TESSERA_RETURN_IF_ERROR(server->Listen());

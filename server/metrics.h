@@ -2,6 +2,7 @@
 // request path bumps with relaxed atomic adds, rendered on scrape.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -54,8 +55,22 @@ class Metrics {
   };
   std::string Render(const Gauges& g) const;
 
+  // Sessions alive: counted in the store every 15 s by the maintenance thread (so that a scrape
+  // does no store work), and moved as this process's sessions come and go in between (expiries
+  // and other processes' changes show at the next count). -1 when the store could not answer.
+  void SetActiveSessions(int64_t n) { active_sessions_.store(n, std::memory_order_relaxed); }
+  void SessionStarted() { AdjustActiveSessions(1); }
+  void SessionEnded() { AdjustActiveSessions(-1); }
+  int64_t active_sessions() const { return active_sessions_.load(std::memory_order_relaxed); }
+
  private:
   static void Add(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+  void AdjustActiveSessions(int64_t delta) {
+    int64_t n = active_sessions_.load(std::memory_order_relaxed);
+    while (n >= 0 && !active_sessions_.compare_exchange_weak(n, std::max<int64_t>(0, n + delta),
+                                                             std::memory_order_relaxed)) {
+    }
+  }
 
   struct Histogram {
     std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets{};  // last: +Inf
@@ -68,6 +83,7 @@ class Metrics {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(RefreshMetric::kCount_)> refreshes_{};
   std::array<std::atomic<uint64_t>, 5> responses_{};  // 1xx..5xx
   std::array<Histogram, static_cast<size_t>(Route::kCount_)> latency_{};
+  std::atomic<int64_t> active_sessions_{-1};
 };
 
 }  // namespace tessera::server

@@ -1,6 +1,6 @@
 // Config: the settings of a tessera server, layered from built-in defaults, a TOML file,
 // TESSERA_<SECTION>_<KEY> environment variables and command-line flags, in that order of
-// increasing precedence (DESIGN.md, "Defaults (zero configuration)").
+// increasing precedence (docs/design.md, "Defaults (zero configuration)").
 //
 // A Config returned by LoadConfig has passed every check below: code that receives one may rely on
 // it, e.g. that idle_timeout <= absolute_timeout or that a __Host- cookie is Secure.
@@ -57,7 +57,7 @@ struct Config {
     // authenticated state-changing requests, besides the server's own origin.
     std::vector<std::string> allowed_origins;
     // JSON access log, one line per request (no secrets, no query strings): "-" stdout, "off"
-    // none, else a file path (created 0600). An addition to DESIGN.md's keys.
+    // none, else a file path (created 0600). An addition to docs/design.md's keys.
     std::string access_log = "-";
     friend bool operator==(const Server&, const Server&) = default;
   };
@@ -106,10 +106,10 @@ struct Config {
     // (concurrent refreshes from two tabs). At most 5 minutes; 0s disables the grace.
     std::chrono::seconds refresh_reuse_grace = std::chrono::seconds(10);
     // Clients of POST /v1/introspect and /v1/revoke (HTTP Basic), each "CLIENT_ID:SHA256" with
-    // SHA256 the lowercase hex SHA-256 of the client's secret. An addition to DESIGN.md's keys.
+    // SHA256 the lowercase hex SHA-256 of the client's secret. An addition to docs/design.md's keys.
     std::vector<std::string> clients;
     // Verified access tokens remembered so that a repeated token skips the signature check;
-    // 0 turns the cache off. An addition to DESIGN.md's keys.
+    // 0 turns the cache off. An addition to docs/design.md's keys.
     uint32_t verify_cache = 65536;
     friend bool operator==(const Token&, const Token&) = default;
   };
@@ -136,6 +136,9 @@ struct Config {
     // Failed logins allowed per account / per client IP before delays start.
     Rate login_per_user{5, std::chrono::minutes(1)};
     Rate login_per_ip{20, std::chrono::minutes(1)};
+    // IPv6 clients are counted per network of this many leading bits (one subscriber usually
+    // holds a whole /64). An addition to docs/design.md's keys.
+    uint32_t ipv6_prefix = 64;
     friend bool operator==(const Throttle&, const Throttle&) = default;
   };
 
@@ -143,6 +146,17 @@ struct Config {
     // Audit log: "" means <server.data>/audit.log, "-" means stdout, else a file path.
     std::string path;
     friend bool operator==(const Audit&, const Audit&) = default;
+  };
+
+  // An addition to docs/design.md's keys: where /metrics is served, and who may read it.
+  struct Metrics {
+    // "HOST:PORT" of a listener of its own for /metrics, /healthz and /readyz; the main listener
+    // then answers 404 for /metrics. nullopt: /metrics is served on the main listener.
+    std::optional<HostPort> listen;
+    // The lowercase hex SHA-256 of a bearer token a scraper must send (`Authorization: Bearer
+    // TOKEN`); empty: no token is asked for.
+    std::string token_sha256;
+    friend bool operator==(const Metrics&, const Metrics&) = default;
   };
 
   Server server;
@@ -153,6 +167,7 @@ struct Config {
   Password password;
   Throttle throttle;
   Audit audit;
+  Metrics metrics;
 
   // The TOML file the configuration was read from; empty when none was.
   std::string config_path;

@@ -268,9 +268,10 @@ void Loader::LoadFile(const std::string& path) {
     if (std::find(sections.begin(), sections.end(), section) == sections.end()) {
       std::string hint;
       for (const Key& key : AllKeys()) {
-        if (key.name == section) {
+        if (key.name == section) {  // the first section that has it (listen: [server])
           hint = " (did you mean " + std::string(section) + " under [" + std::string(key.section) +
                  "]?)";
+          break;
         }
       }
       if (hint.empty()) hint = Suggest(section, sections, [](std::string_view s) { return s; });
@@ -347,7 +348,7 @@ void Loader::LoadFlag(std::string_view section, std::string_view name, std::stri
 
 void Loader::DeriveIssuer() {
   // The issuer must be a URL under which this server's discovery document is found; when nobody
-  // set it, the listen address is the best guess (and gives DESIGN.md's default unchanged).
+  // set it, the listen address is the best guess (and gives docs/design.md's default unchanged).
   if (sources_.contains("token.issuer")) return;
   bool tls = !config_.server.tls_cert.empty();
   config_.token.issuer = std::string(tls ? "https://" : "http://") +

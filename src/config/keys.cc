@@ -323,14 +323,45 @@ const Key kKeys[] = {
     {"throttle", "login_per_ip", Kind::kRate,
      [](const Value& v, Config* c) { return SetRate(v, &c->throttle.login_per_ip); },
      [](const Config& c) { return TomlQuote(FormatRate(c.throttle.login_per_ip)); }},
+    {"throttle", "ipv6_prefix", Kind::kInt,
+     [](const Value& v, Config* c) { return SetUint(v, &c->throttle.ipv6_prefix, 32, 128); },
+     [](const Config& c) { return std::to_string(c.throttle.ipv6_prefix); }},
 
     {"audit", "path", Kind::kString,
      [](const Value& v, Config* c) { return SetAny(v, &c->audit.path); },
      [](const Config& c) { return PrintString(c.audit.path); }},
+
+    {"metrics", "listen", Kind::kString,
+     [](const Value& v, Config* c) {
+       if (Str(v).empty()) {
+         c->metrics.listen.reset();
+         return Status::Ok();
+       }
+       TESSERA_ASSIGN_OR_RETURN(c->metrics.listen, ParseHostPort(Str(v)));
+       return Status::Ok();
+     },
+     [](const Config& c) {
+       return TomlQuote(c.metrics.listen ? FormatHostPort(*c.metrics.listen) : "");
+     }},
+    {"metrics", "token_sha256", Kind::kString,
+     [](const Value& v, Config* c) {
+       const std::string_view hash = Str(v);
+       const bool ok = hash.empty() || (hash.size() == 64 &&
+                                        std::all_of(hash.begin(), hash.end(), [](char ch) {
+                                          return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+                                        }));
+       if (!ok) {
+         return BadValue("the token itself is not written here: give the lowercase hex SHA-256 "
+                         "of it (printf %s TOKEN | sha256sum)");
+       }
+       c->metrics.token_sha256 = std::string(hash);
+       return Status::Ok();
+     },
+     [](const Config& c) { return PrintString(c.metrics.token_sha256); }},
 };
 
-constexpr std::string_view kSections[] = {"server", "session",  "cookie",   "token",
-                                          "users",  "password", "throttle", "audit"};
+constexpr std::string_view kSections[] = {"server",   "session",  "cookie", "token", "users",
+                                          "password", "throttle", "audit",  "metrics"};
 
 }  // namespace
 

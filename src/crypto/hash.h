@@ -22,4 +22,7 @@ void Digest(Hash h, std::string_view data, uint8_t* out);
 // SHA-256 of `data` (binary, 32 bytes).
 std::string Sha256(std::string_view data);
 
+// SHA-256 of `data` as 64 lowercase hex digits (how configuration files hold hashed secrets).
+std::string HexSha256(std::string_view data);
+
 }  // namespace tessera::crypto

@@ -39,6 +39,17 @@ std::string Sha256(std::string_view data) {
   return out;
 }
 
+std::string HexSha256(std::string_view data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(64);
+  for (unsigned char c : Sha256(data)) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
 HmacKey::HmacKey(Hash hash, std::string_view key) : hash_(hash), states_(new States) {
   const size_t block = BlockSize(hash);
   unsigned char k[128] = {0};

@@ -1,7 +1,12 @@
-// Drives the real `tessera` binary (TESSERA_BIN) through the CLI contract of DESIGN.md: output,
+// Drives the real `tessera` binary (TESSERA_BIN) through the CLI contract of docs/design.md: output,
 // exit codes 0 / 1 / 2, and nothing secret on stderr.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
+
+#include <algorithm>
 
 #include "cli/cli_harness.h"
 #include "tessera/jose/jwk.h"
@@ -121,6 +126,98 @@ TEST_F(Cli, VerifyReportsSkippedKeys) {
   Outcome r = Tessera({"jwt", "verify", "--jwks", mixed, sign.out.substr(0, sign.out.size() - 1)});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("skipped key 1 (kid tiny)"), std::string::npos) << r.err;
+}
+
+
+// `tessera serve` startup failures follow the CLI contract: 2 for a configuration that cannot
+// work, 1 for a store, file or port that fails; one line a person can act on, never a secret.
+class ServeStartup : public Cli {
+ protected:
+  Outcome Serve(std::vector<std::string> args) {
+    // A server that wrongly starts is stopped by timeout (exit 124), failing the test.
+    const std::string bin = bin_;
+    args.insert(args.begin(), {"20", bin, "serve"});
+    bin_ = "timeout";
+    Outcome r = Tessera(args);
+    bin_ = bin;
+    return r;
+  }
+  static size_t Lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
+};
+
+TEST_F(ServeStartup, StoreUrlsWithPasswordsAreRedactedInErrors) {
+  const std::string config = Write("redis.toml",
+                                   "[session]\nstore = \"redis://admin:hunter2-secret@127.0.0.1:6379/0\"\n"
+                                   "[users]\nstore = \"postgresql://app:pg-secret@db.example/app\"\n");
+  Outcome r = Serve({"--config", config, "--data", (dir_ / "data").string(),
+                     "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err.find("hunter2-secret"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("pg-secret"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("store"), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 1u) << r.err;
+}
+
+TEST_F(ServeStartup, APortInUseExitsWithOne) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  Outcome r = Serve({"--data", (dir_ / "data").string(), "--listen", "127.0.0.1:" + port});
+  ::close(fd);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(port), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 1u) << r.err;
+}
+
+TEST_F(ServeStartup, AnUnusableDataDirectoryExitsWithOne) {
+  const std::string not_a_dir = Write("plain-file", "x");
+  Outcome r = Serve({"--data", not_a_dir + "/data", "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(not_a_dir), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 1u) << r.err;
+}
+
+TEST_F(ServeStartup, ABadValueExitsWithTwo) {
+  const std::string config = Write("bad.toml", "[session]\nidle_timeout = \"forever\"\n");
+  Outcome r = Serve({"--config", config, "--data", (dir_ / "data").string()});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("session.idle_timeout"), std::string::npos) << r.err;
+}
+
+// The first-user hint is a command that works when pasted, and only while there is no account.
+TEST_F(ServeStartup, TheFirstUserHintWorksWhenPasted) {
+  const std::string data = (dir_ / "data").string();
+  // A short run, stopped by SIGINT (a graceful stop), shows what serve prints at start.
+  const std::string bin = bin_;
+  bin_ = "timeout";
+  Outcome first = Tessera({"-s", "INT", "3", bin, "serve", "--data", data, "--listen", "127.0.0.1:0"});
+  bin_ = bin;
+  const std::string marker = "add the first with: ";
+  const size_t at = first.out.find(marker);
+  ASSERT_NE(at, std::string::npos) << first.out;
+  std::string command = first.out.substr(at + marker.size());
+  command = command.substr(0, command.find('\n'));
+  // The command, as printed, with NAME filled in and the password on stdin.
+  const size_t name_at = command.find(" NAME ");
+  ASSERT_NE(name_at, std::string::npos) << command;
+  command.replace(name_at, 6, " alice ");
+  const std::string pasted = "cd " + Quote(fs::current_path()) + " && " + command +
+                             " --password-stdin < " + Quote(Write("pw", "a long and unlisted passphrase 7f3\n")) +
+                             " > /dev/null 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(pasted.c_str())), 0) << pasted;
+  bin_ = "timeout";
+  Outcome second = Tessera({"-s", "INT", "3", bin, "serve", "--data", data, "--listen", "127.0.0.1:0"});
+  bin_ = bin;
+  EXPECT_NE(second.out.find("listening on"), std::string::npos) << second.out;
+  EXPECT_EQ(second.out.find(marker), std::string::npos) << second.out;
 }
 
 }  // namespace

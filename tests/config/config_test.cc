@@ -218,7 +218,21 @@ const std::vector<KeyCase>& KeyCases() {
        }},
       {"throttle.login_per_ip", "\"100/h\"", "100/h",
        [](const Config& c) { return c.throttle.login_per_ip == Rate{100, std::chrono::hours(1)}; }},
+      {"throttle.ipv6_prefix", "56", "56",
+       [](const Config& c) { return c.throttle.ipv6_prefix == 56; }},
       {"audit.path", "\"-\"", "-", [](const Config& c) { return c.audit.path == "-"; }},
+      {"metrics.listen", "\"127.0.0.1:9090\"", "127.0.0.1:9090",
+       [](const Config& c) {
+         return c.metrics.listen && c.metrics.listen->host == "127.0.0.1" &&
+                c.metrics.listen->port == 9090;
+       }},
+      {"metrics.token_sha256",
+       "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"",
+       "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+       [](const Config& c) {
+         return c.metrics.token_sha256 ==
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+       }},
   };
   return *cases;
 }
@@ -228,7 +242,7 @@ TEST(LoadConfig, EveryKeyHasACase) {
   for (const Key& key : AllKeys()) keys.insert(DottedName(key));
   for (const KeyCase& c : KeyCases()) cased.insert(c.key);
   EXPECT_EQ(keys, cased);
-  EXPECT_EQ(keys.size(), 31u);
+  EXPECT_EQ(keys.size(), 34u);
 }
 
 TEST(LoadConfig, EveryKeyFromToml) {
@@ -425,7 +439,11 @@ const std::vector<BadCase>& BadCases() {
       {"throttle.login_per_user", "\"0/min\"", "0/min", "the count must be positive"},
       {"throttle.login_per_ip", "\"5/week\"", "5/week", "is not a rate"},
       {"throttle.login_per_ip", "5", nullptr, "expected a rate string such as \"5/min\""},
+      {"throttle.ipv6_prefix", "16", "16", "out of range (32 to 128)"},
       {"audit.path", "true", nullptr, "expected a string, got a boolean"},
+      {"metrics.listen", "\"nowhere\"", "nowhere", ""},
+      {"metrics.token_sha256", "\"my-scrape-token\"", "my-scrape-token",
+       "the token itself is not written here"},
   };
   return *cases;
 }

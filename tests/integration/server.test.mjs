@@ -1,4 +1,4 @@
-// The real `tessera serve` over real sockets: the session-mode HTTP contract of DESIGN.md, its
+// The real `tessera serve` over real sockets: the session-mode HTTP contract of docs/design.md, its
 // security rules (cookie attributes, CSRF, fixation, identical failures) and malformed input.
 // Run by ctest (server_integration) with TESSERA_BIN set, or by hand:
 //   TESSERA_BIN=build/tessera node --test tests/integration/server.test.mjs
@@ -85,11 +85,17 @@ test('health and readiness answer JSON with security headers', async () => {
   }
 });
 
-test('login sets exactly the cookie DESIGN.md prescribes', async () => {
+test('login sets exactly the cookie docs/design.md prescribes', async () => {
   const { res, body, cookie } = await login('Alice');
   assert.equal(res.status, 200);
-  const set = res.headers.get('set-cookie');
+  // Two cookies: the session, and the device cookie that keeps this browser's own sign-in
+  // budget for the account (README, "Rules the server keeps").
+  const cookies = res.headers.getSetCookie();
+  assert.equal(cookies.length, 2, cookies.join('\n'));
+  const set = cookies.find((c) => c.startsWith('__Host-tessera_session='));
   assert.match(set, /^__Host-tessera_session=[A-Za-z0-9_-]{43}; /);
+  const device = cookies.find((c) => c.startsWith('__Host-tessera_device='));
+  assert.match(device, /^__Host-tessera_device=[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}; Path=\/; Max-Age=31536000; HttpOnly; Secure; SameSite=Strict$/);
   const attrs = set.split('; ').slice(1);
   assert.deepEqual(attrs.filter((a) => !a.startsWith('Max-Age=')).sort(),
                    ['HttpOnly', 'Path=/', 'SameSite=Lax', 'Secure']);
@@ -401,14 +407,16 @@ test('a database locked by another process gives 503 after waiting, never 500 or
   const attempt = (password) => fetch(`${s.url}/v1/login`, { method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'erin', password }) });
-  // Another process takes the database's write lock for 5 s.
+  // Another process takes the write locks of the database and of the sign-in counters (a file of
+  // their own) for 5 s.
   const holder = spawn('python3', ['-c', `
 import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN EXCLUSIVE")
+dbs = [sqlite3.connect(p, isolation_level=None) for p in sys.argv[1:]]
+for db in dbs: db.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
 time.sleep(5)
-db.execute("ROLLBACK")`, path.join(data, 'tessera.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
+for db in dbs: db.execute("ROLLBACK")`, path.join(data, 'tessera.db'), path.join(data, 'throttle.db')],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise((resolve) => holder.stdout.once('data', resolve));
     const good = await attempt(PASSWORD);       // the session cannot be written

@@ -258,6 +258,22 @@ class FailingStore final : public SessionStore {
   Result<size_t> RemoveExpired(int64_t, int64_t) override { return Fail(); }
   Result<size_t> CountAlive(int64_t) override { return Fail(); }
   Result<uint64_t> ExternalVersion() override { return Fail(); }
+  Status CreateTokenSession(const Session&, const FirstRefreshToken&, const LimitPolicy&, int64_t,
+                            std::vector<Session>*) override {
+    return Fail();
+  }
+  Result<RefreshResult> RotateRefresh(const RefreshRotation&) override { return Fail(); }
+  Result<std::optional<Session>> RemoveByRefresh(std::string_view) override { return Fail(); }
+  Result<std::optional<Session>> RemoveByRefreshAncestor(std::string_view, int64_t) override {
+    return Fail();
+  }
+  Result<std::optional<std::pair<RefreshRecord, Session>>> FindRefresh(
+      std::string_view) override {
+    return Fail();
+  }
+  Status AddRevocation(const Revocation&) override { return Fail(); }
+  Status ExtendTokensUntil(std::string_view, int64_t) override { return Fail(); }
+  Result<std::vector<Revocation>> ListRevocations(int64_t) override { return Fail(); }
 };
 
 TEST(SessionManagerFailClosed, StoreDownIsUnavailableNeverAuthenticated) {
@@ -269,6 +285,8 @@ TEST(SessionManagerFailClosed, StoreDownIsUnavailableNeverAuthenticated) {
   EXPECT_EQ(m.Authenticate(secret, false).error().code(), Code::kUnavailable);
   EXPECT_EQ(m.List("u1").error().code(), Code::kUnavailable);
   EXPECT_EQ(m.Revoke(secret).error().code(), Code::kUnavailable);
+  EXPECT_EQ(m.CreateTokenSession("u1", {}, std::string(43, 'h'), 3600, kT0 + 900).error().code(),
+            Code::kUnavailable);
 }
 
 }  // namespace

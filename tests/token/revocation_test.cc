@@ -257,6 +257,26 @@ class FailingStore final : public SessionStore {
     if (fail_list) return Status(Code::kUnavailable, Reason::kStoreBusy, "busy");
     return std::vector<Revocation>{{.handle = "beef", .until = kT0 + 900}};
   }
+  // Not used by SyncFrom.
+  static Status Unused() { return Status(Code::kInternal, Reason::kNone, "not used here"); }
+  Status CreateTokenSession(const Session&, const session::FirstRefreshToken&,
+                            const session::LimitPolicy&, int64_t,
+                            std::vector<Session>*) override {
+    return Unused();
+  }
+  Result<session::RefreshResult> RotateRefresh(const session::RefreshRotation&) override {
+    return Unused();
+  }
+  Result<std::optional<Session>> RemoveByRefresh(std::string_view) override { return Unused(); }
+  Result<std::optional<Session>> RemoveByRefreshAncestor(std::string_view, int64_t) override {
+    return Unused();
+  }
+  Result<std::optional<std::pair<session::RefreshRecord, Session>>> FindRefresh(
+      std::string_view) override {
+    return Unused();
+  }
+  Status AddRevocation(const Revocation&) override { return Unused(); }
+  Status ExtendTokensUntil(std::string_view, int64_t) override { return Unused(); }
 };
 
 TEST(LocalRevocationList, SyncFromReturnsStoreErrorsAndRetries) {
@@ -280,7 +300,7 @@ TEST(LocalRevocationList, SyncFromReturnsStoreErrorsAndRetries) {
   EXPECT_TRUE(list.IsRevoked("beef", "", kT0));
 }
 
-// Fail closed (SECURITY.md FB-01): a list whose feed has failed for longer than its bound may
+// Fail closed (docs/security.md FB-01): a list whose feed has failed for longer than its bound may
 // lack revocations made elsewhere, so Check refuses to vouch for it; a list with no feed at all
 // (never synced) only knows this process's revocations, which is all there is.
 TEST(LocalRevocationList, CheckFailsOnceTheFeedHasFailedForTooLong) {

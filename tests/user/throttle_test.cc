@@ -12,8 +12,8 @@ constexpr int64_t kT0 = 1'800'000'000;
 template <typename Backend>
 class ThrottleTest : public ::testing::Test {
  protected:
-  LoginThrottle Throttle(ThrottleLimit account, ThrottleLimit ip) {
-    return LoginThrottle(store_.get(), account, ip, &clock_);
+  LoginThrottle Throttle(ThrottleLimit account, ThrottleLimit ip, int ipv6_prefix = 64) {
+    return LoginThrottle(store_.get(), account, ip, &clock_, ipv6_prefix);
   }
   testing::TempDir dir_;
   std::unique_ptr<ThrottleStore> store_ = Backend::Throttle(dir_.path());
@@ -46,6 +46,39 @@ TYPED_TEST(ThrottleTest, BlocksAfterTheLimitThenLetsGo) {
   EXPECT_EQ(t.Check("alice", "10.0.0.1").value(), 1);
   this->clock_.Advance(1);
   EXPECT_EQ(t.Check("alice", "10.0.0.1").value(), 0);  // never permanent
+}
+
+// The defect: per-IP counters keyed on the full address gave every address of one IPv6 /64 (one
+// subscriber's network) a fresh budget. Addresses of one /64 now share one.
+TYPED_TEST(ThrottleTest, IPv6ClientsShareTheBudgetOfTheirPrefix) {
+  auto t = this->Throttle({1000, 60}, {3, 60});
+  ASSERT_TRUE(t.RecordIpAttempt("2001:db8:1:2::1").ok());
+  ASSERT_TRUE(t.RecordIpAttempt("2001:db8:1:2:aaaa::7").ok());
+  ASSERT_TRUE(t.RecordIpAttempt("2001:DB8:1:2:ffff:ffff:ffff:ffff").ok());
+  EXPECT_EQ(t.CheckIp("2001:db8:1:2::1234").value(), 60);
+  EXPECT_EQ(t.Check("anyone", "2001:db8:1:2::99").value(), 60);
+  EXPECT_EQ(t.CheckIp("2001:db8:1:3::1").value(), 0);  // the next /64 is someone else
+  // IPv4 (and IPv4-mapped) addresses count alone.
+  ASSERT_TRUE(t.RecordIpAttempt("192.0.2.1").ok());
+  EXPECT_EQ(t.CheckIp("192.0.2.2").value(), 0);
+  EXPECT_EQ(t.IpKey("::ffff:192.0.2.1"), "ip:::ffff:192.0.2.1");
+  EXPECT_EQ(t.IpKey("2001:db8:1:2:3:4:5:6"), "ip:2001:db8:1:2::/64");
+  EXPECT_EQ(this->Throttle({1, 1}, {1, 1}, 48).IpKey("2001:db8:1:2::1"), "ip:2001:db8:1::/48");
+}
+
+TYPED_TEST(ThrottleTest, AddressBudgetsAreSeparate) {
+  auto t = this->Throttle({1000, 60}, {2, 60});
+  ASSERT_TRUE(t.RecordIpAttempt("192.0.2.1", IpBudget::kClientAuth).ok());
+  ASSERT_TRUE(t.RecordIpAttempt("192.0.2.1", IpBudget::kClientAuth).ok());
+  EXPECT_EQ(t.CheckIp("192.0.2.1", IpBudget::kClientAuth).value(), 60);
+  EXPECT_EQ(t.CheckIp("192.0.2.1").value(), 0);
+  EXPECT_EQ(t.CheckIp("192.0.2.1", IpBudget::kRefresh).value(), 0);
+  EXPECT_EQ(t.Check("alice", "192.0.2.1").value(), 0);
+  // The refresh budget is ten times the sign-in one.
+  for (int i = 0; i < 19; ++i) ASSERT_TRUE(t.RecordIpAttempt("192.0.2.2", IpBudget::kRefresh).ok());
+  EXPECT_EQ(t.CheckIp("192.0.2.2", IpBudget::kRefresh).value(), 0);
+  ASSERT_TRUE(t.RecordIpAttempt("192.0.2.2", IpBudget::kRefresh).ok());
+  EXPECT_EQ(t.CheckIp("192.0.2.2", IpBudget::kRefresh).value(), 60);
 }
 
 TYPED_TEST(ThrottleTest, RepeatedBlocksGrowButStayBounded) {
@@ -100,7 +133,7 @@ TYPED_TEST(ThrottleTest, IpAttemptsShareTheIpBudgetOnly) {
   EXPECT_EQ(t.Check("anyone", "other").value(), 0);  // no account was charged
 }
 
-// Two processes with two connections share one count (SECURITY.md BF-07, on SQLite).
+// Two processes with two connections share one count (docs/security.md BF-07, on SQLite).
 TEST(ThrottleSqlite, InstancesShareCounters) {
   testing::TempDir dir;
   FakeClock clock(kT0);

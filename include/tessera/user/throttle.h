@@ -22,7 +22,9 @@ struct ThrottleRecord {
   friend bool operator==(const ThrottleRecord&, const ThrottleRecord&) = default;
 };
 
-// Where counters live. Thread-safe; an unreachable store returns Code::kUnavailable.
+// Where counters live. Thread-safe; an unreachable store returns Code::kUnavailable. Every method
+// may block on I/O (SQLite: <data>/throttle.db, a commit's sync per Update); LoginThrottle is
+// called on the password pool for sign-ins, and on the I/O thread by the OAuth endpoints.
 class ThrottleStore {
  public:
   virtual ~ThrottleStore() = default;
@@ -37,6 +39,16 @@ class ThrottleStore {
   virtual Result<size_t> RemoveStale(int64_t before) = 0;
 };
 
+// Per-address budgets are kept apart: a client spending one does not block the others from its
+// address.
+// - kSignIn: failed sign-ins and registrations (throttle.login_per_ip).
+// - kClientAuth: failed client authentications at /v1/introspect and /v1/revoke, secrets that
+//   could be guessed like passwords (the same size as kSignIn).
+// - kRefresh: refresh tokens /v1/token does not know. No one guesses 256 random bits online, and
+//   failed refreshes are common without any attack (two tabs racing, tokens of an ended session),
+//   so this budget is ten times the sign-in one: it bounds the store writes garbage can cause.
+enum class IpBudget : uint8_t { kSignIn, kClientAuth, kRefresh };
+
 struct ThrottleLimit {
   uint32_t failures = 5;   // this many failures within `per_seconds` start a block
   int64_t per_seconds = 60;
@@ -47,26 +59,44 @@ class LoginThrottle {
   // The longest block, however many strikes: an attacker can delay a victim, never lock them out.
   static constexpr int64_t kMaxBlockSeconds = 15 * 60;
 
+  // IPv6 clients are counted per network of `ipv6_prefix_bits` (default /64, what one subscriber
+  // is usually given), or one host could rotate through 2^64 addresses with a fresh budget each.
   LoginThrottle(ThrottleStore* store, ThrottleLimit per_account, ThrottleLimit per_ip,
-                const Clock* clock)
-      : store_(store), per_account_(per_account), per_ip_(per_ip), clock_(clock) {}
+                const Clock* clock, int ipv6_prefix_bits = 64)
+      : store_(store),
+        per_account_(per_account),
+        per_ip_(per_ip),
+        clock_(clock),
+        ipv6_prefix_bits_(ipv6_prefix_bits) {}
+
+  // The key under which an address is counted: IPv4 addresses whole, IPv6 addresses (not
+  // IPv4-mapped ones) cut to the prefix, in canonical form ("2001:db8:1:2::/64").
+  std::string IpKey(std::string_view ip, IpBudget budget = IpBudget::kSignIn) const;
 
   // 0 when a sign-in may be attempted now; otherwise the seconds to wait (for Retry-After).
   // `account` is the canonical user name whether or not the account exists, so a throttled
   // unknown name looks exactly like a throttled real one.
-  Result<int64_t> Check(std::string_view account, std::string_view ip);
+  //
+  // `device`: the id of a device cookie that proves this client signed in to `account` before
+  // (OWASP "device cookies"); empty for none. Such a client is judged by a budget of its own
+  // instead of the account's, so a stranger who spends the account's budget (to keep a known
+  // name such as "admin" locked out) does not lock out the devices its owner uses.
+  Result<int64_t> Check(std::string_view account, std::string_view ip,
+                        std::string_view device = {});
 
-  // Counts a failed sign-in against the account and the IP.
-  Status RecordFailure(std::string_view account, std::string_view ip);
+  // Counts a failed sign-in against the account (or the device, see Check) and the IP.
+  Status RecordFailure(std::string_view account, std::string_view ip,
+                       std::string_view device = {});
 
   // The per-IP half alone, for requests that are not sign-ins but must not be made in bulk from
   // one address (self-registration): the seconds to wait, and counting one attempt.
-  Result<int64_t> CheckIp(std::string_view ip);
-  Status RecordIpAttempt(std::string_view ip);
+  Result<int64_t> CheckIp(std::string_view ip, IpBudget budget = IpBudget::kSignIn);
+  Status RecordIpAttempt(std::string_view ip, IpBudget budget = IpBudget::kSignIn);
 
-  // A successful sign-in clears the account's counter (not the IP's: one good password does not
-  // excuse a spray from that address).
-  Status RecordSuccess(std::string_view account);
+  // A successful sign-in clears the account's counter, or the device's when it came with one
+  // (not the IP's: one good password does not excuse a spray from that address; and a sign-in
+  // from a known device does not give strangers a fresh budget against the account).
+  Status RecordSuccess(std::string_view account, std::string_view device = {});
 
  private:
   Status Fail(std::string_view key, const ThrottleLimit& limit, int64_t now);
@@ -75,6 +105,7 @@ class LoginThrottle {
   ThrottleLimit per_account_;
   ThrottleLimit per_ip_;
   const Clock* clock_;
+  int ipv6_prefix_bits_;
 };
 
 }  // namespace tessera::user

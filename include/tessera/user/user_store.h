@@ -2,6 +2,11 @@
 // PostgreSQL. Every method is thread-safe. A method that cannot reach its storage returns an
 // error with Code::kUnavailable (Reason::kStore or kStoreBusy), never a made-up answer: callers
 // fail closed.
+//
+// Blocking: every method may block on I/O (SQLite: a disk read or a commit's sync, up to
+// busy_timeout for another process's write lock; a network store: a round trip). The server
+// calls them on the password pool (sign-in, registration), on a cache miss of the authenticator,
+// and from the admin endpoints.
 #pragma once
 
 #include <optional>

@@ -1,0 +1,148 @@
+// The administrators' endpoints (role admin): create and list accounts, list and end a user's
+// sessions.
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "../responses.h"
+#include "handlers.h"
+#include "tessera/user/user.h"
+
+namespace tessera::server::handlers {
+namespace {
+
+using nlohmann::json;
+
+// Percent-decodes a path segment (RFC 3986 section 2.1); nullopt on a malformed escape or an
+// encoded '/' or NUL, which no username contains.
+std::optional<std::string> DecodeSegment(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    const char c = static_cast<char>(hi * 16 + lo);
+    if (c == '/' || c == '\0') return std::nullopt;
+    out.push_back(c);
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+void AdminCreateUser(Context& c, const HttpRequest& request, Responder respond) {
+  if (!IsJson(request.Header("Content-Type"))) {
+    return respond(Error(415, "invalid_request", "Content-Type must be application/json"));
+  }
+  HttpResponse error;
+  auto admin = c.auth.AuthenticateAdmin(request, /*state_changing=*/true, &error);
+  if (!admin) return respond(std::move(error));
+  json b;
+  if (auto bad = ParseCredentials(request, &b)) return respond(std::move(*bad));
+  auto name = user::CanonicalUsername(b["username"].get<std::string>());
+  if (!name) return respond(Error(400, "invalid_request", name.error().message()));
+  std::vector<std::string> roles;
+  if (b.contains("roles")) {
+    if (!b["roles"].is_array()) {
+      return respond(Error(400, "invalid_request", "roles must be an array of strings"));
+    }
+    for (const json& r : b["roles"]) {
+      if (!r.is_string()) {
+        return respond(Error(400, "invalid_request", "roles must be an array of strings"));
+      }
+      const std::string role = r.get<std::string>();
+      if (Status ok = user::CheckRoleName(role); !ok.ok()) {
+        return respond(Error(400, "invalid_request", ok.message()));
+      }
+      if (std::find(roles.begin(), roles.end(), role) == roles.end()) roles.push_back(role);
+    }
+  }
+  std::string password = b["password"].get<std::string>();
+  if (Status policy = crypto::CheckNewPassword(password, {.username = *name}); !policy.ok()) {
+    return respond(Error(400, "invalid_request", policy.message()));
+  }
+  json who = c.RequestFields(request);
+  who["by"] = admin->user.username;
+  auto work = [&c, name = *name, roles = std::move(roles), password = std::move(password),
+               who = std::move(who), respond]() mutable {
+    user::User u;
+    if (auto refused = CreateAccount(c, name, password, std::move(roles), &u)) {
+      return respond(std::move(*refused));
+    }
+    json e = who;
+    e["username"] = u.username;
+    e["sub"] = u.id;
+    e["roles"] = u.roles;
+    c.d.audit->Record("admin.user_created", std::move(e));
+    respond(Json(201, {{"user", UserJson(u)}}));
+  };
+  if (!c.d.password_pool->TrySubmit(work)) respond(Busy());
+}
+
+HttpResponse AdminListUsers(Context& c, const HttpRequest& request) {
+  HttpResponse error;
+  auto admin = c.auth.AuthenticateAdmin(request, false, &error);
+  if (!admin) return error;
+  auto users = c.d.users->List();
+  if (!users) return FromStatus(users.error());
+  json out = json::array();
+  for (const user::User& u : *users) {
+    json j = UserJson(u);
+    j["created_at"] = u.created_at;
+    out.push_back(std::move(j));
+  }
+  return Json(200, out);
+}
+
+HttpResponse AdminUserSessions(Context& c, const HttpRequest& request, std::string_view encoded,
+                               bool revoke) {
+  HttpResponse error;
+  auto admin = c.auth.AuthenticateAdmin(request, /*state_changing=*/revoke, &error);
+  if (!admin) return error;
+  auto raw = DecodeSegment(encoded);
+  if (!raw) return Error(400, "invalid_request", "malformed username in the path");
+  auto name = user::CanonicalUsername(*raw);
+  if (!name) return Error(404, "not_found", "no such user");
+  auto target = c.d.users->FindByName(*name);
+  if (!target) return FromStatus(target.error());
+  if (!target->has_value()) return Error(404, "not_found", "no such user");
+  const user::User& u = **target;
+  if (!revoke) {
+    auto list = c.d.session_manager->List(u.id);
+    if (!list) return FromStatus(list.error());
+    return Json(200, SessionListJson(*c.d.session_manager, *list, admin->session.handle));
+  }
+  // Every session of the user, the admin's own included when they revoke themselves.
+  auto gone = c.d.session_manager->RevokeAll(u.id, /*keep_id_hash=*/"");
+  if (!gone) return FromStatus(gone.error());
+  json e = c.RequestFields(request);
+  e["username"] = u.username;
+  e["sub"] = u.id;
+  e["by"] = admin->user.username;
+  e["revoked"] = gone->size();
+  json handles = json::array();
+  for (const auto& s : *gone) handles.push_back(s.handle);
+  e["sessions"] = std::move(handles);
+  c.d.audit->Record("admin.sessions_revoked", std::move(e));
+  HttpResponse r = Json(200, {{"revoked", gone->size()}});
+  const bool self = !admin->bearer &&
+                    std::any_of(gone->begin(), gone->end(), [&](const session::Session& s) {
+                      return s.handle == admin->session.handle;
+                    });
+  if (self) r.Set("Set-Cookie", c.SessionCookie("", 0));
+  return r;
+}
+
+}  // namespace tessera::server::handlers

@@ -1,0 +1,103 @@
+#include "router.h"
+
+#include "handlers/handlers.h"
+
+namespace tessera::server {
+namespace {
+
+// Matches `path` against a pattern with at most one "{}" standing for one non-empty segment.
+bool MatchPattern(std::string_view pattern, std::string_view path, std::string_view* param) {
+  const size_t hole = pattern.find("{}");
+  if (hole == std::string_view::npos) return pattern == path;
+  const std::string_view before = pattern.substr(0, hole), after = pattern.substr(hole + 2);
+  if (path.size() <= before.size() + after.size() || !path.starts_with(before) ||
+      !path.ends_with(after)) {
+    return false;
+  }
+  const std::string_view segment =
+      path.substr(before.size(), path.size() - before.size() - after.size());
+  if (segment.find('/') != std::string_view::npos) return false;
+  *param = segment;
+  return true;
+}
+
+}  // namespace
+
+Router::Router(std::vector<RouteSpec> routes) : routes_(std::move(routes)) {}
+
+std::optional<Router::Match> Router::Find(std::string_view method, std::string_view path) const {
+  for (const RouteSpec& spec : routes_) {
+    Match m;
+    if (!MatchPattern(spec.pattern, path, &m.param)) continue;
+    m.spec = &spec;
+    const std::string_view want = method == "HEAD" ? "GET" : method;
+    for (const MethodHandler& h : spec.methods) {
+      if (h.method == want) m.handler = &h;
+    }
+    return m;
+  }
+  return std::nullopt;
+}
+
+std::string Router::Allow(const RouteSpec& spec) {
+  std::string allow;
+  for (const MethodHandler& h : spec.methods) {
+    if (!allow.empty()) allow += ", ";
+    allow += h.method;
+    if (h.method == "GET") allow += ", HEAD";
+  }
+  return allow;
+}
+
+Router DefaultRouter() {
+  namespace h = handlers;
+  using R = const HttpRequest&;
+  using P = std::string_view;
+  // Captureless lambdas adapt each handler to the table's two signatures.
+  return Router({
+      {"/v1/auth", Route::kAuth,
+       {{"GET", [](Context& c, R r, P) { return h::ForwardAuth(c, r); }}}},
+      {"/healthz", Route::kHealth, {{"GET", [](Context& c, R, P) { return h::Health(c); }}}},
+      {"/readyz", Route::kHealth, {{"GET", [](Context& c, R, P) { return h::Ready(c); }}}},
+      {"/metrics", Route::kMetrics,
+       {{"GET", [](Context& c, R r, P) { return h::MetricsPage(c, r); }}}},
+      {"/v1/me", Route::kMe, {{"GET", [](Context& c, R r, P) { return h::Me(c, r); }}}},
+      {"/v1/login", Route::kLogin,
+       {{"POST", nullptr,
+         [](Context& c, R r, P, Responder respond) { h::Login(c, r, std::move(respond)); }}}},
+      {"/v1/logout", Route::kLogout,
+       {{"POST", [](Context& c, R r, P) { return h::Logout(c, r); }}}},
+      {"/v1/sessions", Route::kSessions,
+       {{"GET", [](Context& c, R r, P) { return h::ListSessions(c, r); }},
+        {"DELETE", [](Context& c, R r, P) { return h::RevokeOtherSessions(c, r); }}}},
+      {"/v1/sessions/{}", Route::kSessions,
+       {{"DELETE", [](Context& c, R r, P id) { return h::RevokeSession(c, r, id); }}}},
+      {"/v1/users", Route::kUsers,
+       {{"POST", nullptr,
+         [](Context& c, R r, P, Responder respond) { h::Register(c, r, std::move(respond)); }}}},
+      {"/v1/admin/users", Route::kAdmin,
+       {{"GET", [](Context& c, R r, P) { return h::AdminListUsers(c, r); }},
+        {"POST", nullptr,
+         [](Context& c, R r, P, Responder respond) {
+           h::AdminCreateUser(c, r, std::move(respond));
+         }}}},
+      {"/v1/admin/users/{}/sessions", Route::kAdmin,
+       {{"GET", [](Context& c, R r, P name) { return h::AdminUserSessions(c, r, name, false); }},
+        {"DELETE",
+         [](Context& c, R r, P name) { return h::AdminUserSessions(c, r, name, true); }}}},
+      {"/v1/token", Route::kToken,
+       {{"POST", [](Context& c, R r, P) { return h::TokenEndpoint(c, r); }}}},
+      {"/v1/introspect", Route::kOAuth,
+       {{"POST", [](Context& c, R r, P) { return h::Introspect(c, r); }}}},
+      {"/v1/revoke", Route::kOAuth,
+       {{"POST", [](Context& c, R r, P) { return h::RevokeToken(c, r); }}}},
+      {"/.well-known/jwks.json", Route::kWellKnown,
+       {{"GET", [](Context& c, R, P) { return h::Jwks(c); }}}},
+      {"/.well-known/openid-configuration", Route::kWellKnown,
+       {{"GET", [](Context& c, R, P) { return h::Discovery(c); }}}},
+      {"/.well-known/oauth-authorization-server", Route::kWellKnown,
+       {{"GET", [](Context& c, R, P) { return h::Discovery(c); }}}},
+  });
+}
+
+}  // namespace tessera::server

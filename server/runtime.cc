@@ -1,0 +1,246 @@
+#include "runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+#include "crypto/password_list.h"
+#include "crypto/random.h"
+#include "store/open.h"
+#include "token/private_file.h"
+
+namespace tessera::server {
+namespace {
+
+// `s` with "what: " before its message, its code and reason kept.
+Status Naming(std::string_view what, const Status& s) {
+  return Status(s.code(), s.reason(), std::string(what) + ": " + s.message());
+}
+
+// A 32-byte secret in the data directory, made on first start (mode 0600), so that what it keys
+// stays the same across restarts and across instances sharing the data directory: the names of
+// unknown accounts in the audit trail, device cookies.
+Result<std::string> DataKey(const Config& config, std::string_view file) {
+  const std::string path = config.server.data + "/" + std::string(file);
+  TESSERA_ASSIGN_OR_RETURN(token::FileLock lock, token::FileLock::Acquire(path + ".lock"));
+  TESSERA_ASSIGN_OR_RETURN(auto existing, token::ReadPrivateFile(path, 64));
+  if (existing && existing->bytes.size() == 32) return existing->bytes;
+  std::string key = crypto::RandomString(32);
+  TESSERA_RETURN_IF_ERROR(token::WritePrivateFile(path, key).status());
+  return key;
+}
+
+}  // namespace
+
+token::KeysetOptions KeysetOptionsFor(const Config& config) {
+  token::KeysetOptions options;
+  // LoadConfig admits only algorithm names that parse.
+  if (auto alg = jose::AlgFromName(config.token.alg)) options.alg = *alg;
+  options.access_ttl_seconds = config.token.access_ttl.count();
+  return options;
+}
+
+Result<std::unique_ptr<Runtime>> Runtime::Open(Config config, Options options) {
+  std::unique_ptr<Runtime> r(new Runtime(std::move(config), options));
+  TESSERA_RETURN_IF_ERROR(r->Assemble());
+  if (options.maintenance) r->thread_ = std::thread([p = r.get()] { p->MaintenanceLoop(); });
+  return r;
+}
+
+Status Runtime::Assemble() {
+  const Config& c = config_;
+  const Clock* clock = options_.clock;
+  auto users = store::OpenUserStore(c);
+  if (!users) return Naming("users.store", users.error());
+  users_ = std::move(*users);
+  auto sessions = store::OpenSessionStore(c);
+  if (!sessions) return Naming("session.store", sessions.error());
+  sessions_ = std::move(*sessions);
+  auto throttle_store = store::OpenThrottleStore(c);
+  if (!throttle_store) return Naming("throttle store", throttle_store.error());
+  throttle_store_ = std::move(*throttle_store);
+  auto audit_name_key = DataKey(c, "audit-name.key");
+  if (!audit_name_key) return Naming("audit-name.key", audit_name_key.error());
+  auto device_cookie_key = DataKey(c, "device-cookie.key");
+  if (!device_cookie_key) return Naming("device-cookie.key", device_cookie_key.error());
+
+  const auto limit = [](const Rate& rate) {
+    return user::ThrottleLimit{rate.count, static_cast<int64_t>(rate.per.count())};
+  };
+  throttle_ = std::make_unique<user::LoginThrottle>(
+      throttle_store_.get(), limit(c.throttle.login_per_user), limit(c.throttle.login_per_ip),
+      clock, static_cast<int>(c.throttle.ipv6_prefix));
+  auto hasher = crypto::PasswordHasher::Create(
+      {c.password.argon2_memory_kib, c.password.argon2_iterations});
+  if (!hasher) return Naming("password", hasher.error());
+  hasher_ = std::make_unique<crypto::PasswordHasher>(std::move(*hasher));
+  // Argon2id runs on its own bounded pool; a full queue answers 503 at once instead of letting
+  // sign-ins pile up behind each other.
+  password_pool_ = std::make_unique<WorkerPool>(c.password.workers, /*queue_capacity=*/64);
+  // The common-password list is decoded on first use; pay that now, not in a request.
+  (void)crypto::CommonPasswordCount();
+
+  session::SessionOptions session_options;
+  session_options.idle_timeout_seconds = c.session.idle_timeout.count();
+  session_options.absolute_timeout_seconds = c.session.absolute_timeout.count();
+  // last_seen is written at most once a minute, or a quarter of the idle timeout when that is
+  // shorter, so activity always keeps a session alive.
+  session_options.touch_interval_seconds =
+      std::clamp<int64_t>(session_options.idle_timeout_seconds / 4, 0, 60);
+  // Requests never wait for a last-seen write; maintenance writes them once a second.
+  session_options.defer_touches = true;
+  session_options.limit.max_per_user = c.session.max_per_user;
+  session_options.limit.on_limit = c.session.on_limit == SessionLimitAction::kReject
+                                       ? session::OnLimit::kReject
+                                       : session::OnLimit::kEvictOldest;
+  manager_ = std::make_unique<session::SessionManager>(sessions_.get(), session_options, clock);
+  accounts_ = std::make_unique<user::AccountService>(users_.get(), manager_.get(), hasher_.get(),
+                                                     clock);
+
+  auto audit = log::AuditLog::Open(store::AuditPath(c));
+  if (!audit) return Naming("audit.path", audit.error());
+  audit_ = std::move(*audit);
+  auto access_log = log::AccessLog::Open(c.server.access_log);
+  if (!access_log) return Naming("server.access_log", access_log.error());
+  access_log_ = std::move(*access_log);
+
+  // Token mode: the signing keyset (created on first start), and the revocation list rebuilt from
+  // the store, so a restart forgets no revoked session while its tokens can live.
+  const int64_t started = clock->NowSeconds();
+  auto keyset = token::Keyset::LoadOrCreate(c.server.data, KeysetOptionsFor(c), started);
+  if (!keyset) return Naming("signing keys", keyset.error());
+  keyset_ = std::move(*keyset);
+  revocations_ = std::make_unique<token::LocalRevocationList>(kTokenLeewaySeconds);
+  if (auto synced = revocations_->SyncFrom(*sessions_, started); !synced) {
+    return Naming("revocation list", synced.error());
+  }
+  // Every session the manager ends (logout, revocation, eviction, expiry found on use) puts its
+  // sid into the list while its access tokens can live, and leaves the active-sessions gauge.
+  manager_->set_on_end([this](const session::Session& s) {
+    if (s.tokens_until > 0) revocations_->RevokeSession(s.handle, s.tokens_until);
+    if (app_) app_->context().metrics.SessionEnded();
+  });
+  key_source_ = std::make_unique<token::KeysetKeySource>(keyset_.get());
+  verifier_ = std::make_unique<token::AccessVerifier>(
+      key_source_.get(), revocations_.get(),
+      token::AccessVerifierOptions{
+          .issuer = c.token.issuer,
+          .audience = c.token.audience,
+          .leeway_seconds = kTokenLeewaySeconds,
+          .cache_capacity = c.token.verify_cache,
+          // Sessions in memory, and their revocations, die with the process: no token from
+          // before this start is alive.
+          .not_before = c.session.store == "memory" ? started : 0});
+  tokens_ = std::make_unique<token::TokenService>(
+      keyset_.get(), manager_.get(), sessions_.get(), revocations_.get(),
+      token::TokenServiceOptions{
+          .issuer = c.token.issuer,
+          .audience = c.token.audience,
+          .access_ttl_seconds = c.token.access_ttl.count(),
+          .refresh_ttl_seconds = c.token.refresh_ttl.count(),
+          .refresh_reuse_grace_ms =
+              std::chrono::duration_cast<std::chrono::milliseconds>(c.token.refresh_reuse_grace)
+                  .count()},
+      clock);
+  app_ = std::make_unique<App>(AppDeps{.config = &config_,
+                                       .users = users_.get(),
+                                       .sessions = sessions_.get(),
+                                       .session_manager = manager_.get(),
+                                       .hasher = hasher_.get(),
+                                       .password_pool = password_pool_.get(),
+                                       .throttle = throttle_.get(),
+                                       .accounts = accounts_.get(),
+                                       .audit = audit_.get(),
+                                       .access_log = access_log_.get(),
+                                       .clock = clock,
+                                       .audit_name_key = std::move(*audit_name_key),
+                                       .device_cookie_key = std::move(*device_cookie_key),
+                                       .tokens = tokens_.get(),
+                                       .verifier = verifier_.get(),
+                                       .keyset = keyset_.get()});
+  CountSessions();
+  return Status::Ok();
+}
+
+void Runtime::CountSessions() {
+  auto alive = manager_->CountAlive();
+  app_->context().metrics.SetActiveSessions(alive ? static_cast<int64_t>(*alive) : -1);
+}
+
+Runtime::~Runtime() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  if (password_pool_) password_pool_->Shutdown();
+}
+
+void Runtime::MaintainOnce() {
+  const int64_t now = options_.clock->NowSeconds();
+  // While this fails for more than a few seconds, bearer tokens get 503 (fail closed).
+  auto synced = revocations_->SyncFrom(*sessions_, now);
+  if (!synced && !sync_failing_) {
+    std::cerr << "tessera: cannot read revocations from the session store: "
+              << synced.error().message() << std::endl;
+  } else if (synced && sync_failing_) {
+    std::cerr << "tessera: revocations are read from the session store again" << std::endl;
+  }
+  sync_failing_ = !synced;
+}
+
+// The server's background chores until stopped.
+// - Every 100 ms: bring in revocations other processes recorded in the session store (the CLI,
+//   another instance on the same SQLite file), so their access tokens stop within that time.
+// - Every second: write the queued last-seen updates in one batch (SessionOptions::
+//   defer_touches), and reload the signing keyset if `tessera keys` changed it.
+// - Every 15 seconds: count the live sessions for the tessera_sessions_active gauge, so that a
+//   scrape of /metrics does no store work on an I/O thread.
+// - Every five minutes: delete expired sessions and stale sign-in counters so the store does not
+//   grow without bound (expired sessions are already refused; this reclaims space), and drop
+//   revocations whose tokens have all expired.
+// A last flush runs on the way out. Errors are retried on the next round: the request path never
+// depends on these succeeding (it fails closed on its own).
+void Runtime::MaintenanceLoop() {
+  using Steady = std::chrono::steady_clock;
+  auto next_second = Steady::now() + std::chrono::seconds(1);
+  auto next_purge = Steady::now() + std::chrono::minutes(5);
+  auto next_count = Steady::now() + std::chrono::seconds(15);
+  std::unique_lock lock(mu_);
+  for (;;) {
+    const bool stopping =
+        cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; });
+    lock.unlock();
+    MaintainOnce();
+    if (stopping || Steady::now() >= next_second) {
+      next_second = Steady::now() + std::chrono::seconds(1);
+      (void)manager_->FlushTouches();  // a failure re-queues them for the next round
+      if (auto reloaded = keyset_->ReloadIfChanged(); !reloaded) {
+        std::cerr << "tessera: keeping the signing keys in use: " << reloaded.error().message()
+                  << std::endl;
+      }
+    }
+    if (stopping) return;
+    if (Steady::now() >= next_count) {
+      next_count = Steady::now() + std::chrono::seconds(15);
+      CountSessions();
+    }
+    if (Steady::now() >= next_purge) {
+      next_purge += std::chrono::minutes(5);
+      const int64_t now = options_.clock->NowSeconds();
+      (void)manager_->PurgeExpired();
+      (void)throttle_store_->RemoveStale(now - 2 * 3600);
+      // Sessions this process purged do not move the store's external version; their
+      // revocation entries (recorded by the store) are read here.
+      auto entries = sessions_->ListRevocations(now - revocations_->leeway_seconds());
+      if (entries) revocations_->Merge(*entries);
+      revocations_->Prune(now);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace tessera::server

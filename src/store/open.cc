@@ -1,0 +1,70 @@
+#include "store/open.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "config/values.h"
+#include "tessera/store/memory.h"
+#include "tessera/store/sqlite.h"
+
+namespace tessera::store {
+
+Status EnsureDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status(Code::kUnavailable, Reason::kIo, "cannot create " + dir + ": " + ec.message());
+  // Keys, password hashes and the audit log live here: the owner's eyes only.
+  if (chmod(dir.c_str(), 0700) != 0) {
+    return Status(Code::kUnavailable, Reason::kIo,
+                  "cannot restrict " + dir + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+std::string AuditPath(const Config& config) {
+  return config.audit.path.empty() ? config.server.data + "/audit.log" : config.audit.path;
+}
+
+std::string DatabasePath(const Config& config) { return config.server.data + "/tessera.db"; }
+
+namespace {
+
+// A store URL may carry a password: errors name it redacted, like `tessera config` prints it.
+Status NotSupported(std::string_view key, const std::string& value, std::string_view supported) {
+  return InvalidArgument(Reason::kBadConfig,
+                         std::string(key) + " = \"" + config_internal::RedactUrl(value) +
+                             "\" is not supported yet (" + std::string(supported) + ")");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<user::UserStore>> OpenUserStore(const Config& config) {
+  if (config.users.store != "sqlite") {
+    return NotSupported("users.store", config.users.store, "only \"sqlite\"");
+  }
+  TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
+  return OpenSqliteUserStore(DatabasePath(config));
+}
+
+Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& config) {
+  if (config.session.store == "memory") return NewMemorySessionStore();
+  if (config.session.store != "sqlite") {
+    return NotSupported("session.store", config.session.store, "\"sqlite\" or \"memory\"");
+  }
+  TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
+  return OpenSqliteSessionStore(DatabasePath(config));
+}
+
+Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& config) {
+  if (config.session.store == "memory") return NewMemoryThrottleStore();
+  TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
+  // A file of their own: every failed sign-in writes a counter, and a commit to the sessions'
+  // database would tell every process's session cache that the database changed (SQLite's
+  // data_version), so an attacker's wrong passwords would empty everyone's cache.
+  return OpenSqliteThrottleStore(config.server.data + "/throttle.db");
+}
+
+}  // namespace tessera::store

@@ -1,0 +1,386 @@
+// The HTTP handlers without sockets: a real Runtime (SQLite accounts in a temporary directory, the
+// memory session store, the real keyset and token service) on a FakeClock, requests handed to
+// App::Handle. Each defect of the hardening review that lives in a handler has its test here.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <chrono>
+#include <future>
+#include <thread>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/hash.h"
+#include "runtime.h"
+#include "store_conformance/store_factory.h"
+#include "tessera/store/sqlite.h"
+#include "tessera/user/user.h"
+
+namespace tessera::server {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kT0 = 1'900'000'000;
+constexpr char kPassword[] = "a long and unlisted passphrase 7f3";
+
+class HandlersTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start({}); }
+
+  void Start(ConfigSources::Environment env) {
+    runtime_.reset();
+    ConfigSources sources;
+    sources.data = dir_.path();
+    sources.env = std::move(env);
+    sources.env.emplace("TESSERA_SESSION_STORE", "memory");
+    sources.env.emplace("TESSERA_SERVER_ACCESS_LOG", "off");
+    auto config = LoadConfig(sources);
+    ASSERT_TRUE(config) << config.error().message();
+    auto runtime = Runtime::Open(*config, {.clock = &clock_, .maintenance = false});
+    ASSERT_TRUE(runtime) << runtime.error().message();
+    runtime_ = std::move(*runtime);
+  }
+
+  // Adds an account straight to the store (the hash made at the configured cost).
+  void AddUser(const std::string& name, std::vector<std::string> roles = {}) {
+    auto hasher = crypto::PasswordHasher::Create({7168, 5});
+    ASSERT_TRUE(hasher);
+    user::User u{.id = user::NewUserId(),
+                 .username = name,
+                 .password_hash = hasher->Hash(kPassword).value(),
+                 .roles = std::move(roles),
+                 .created_at = clock_.NowSeconds()};
+    ASSERT_TRUE(runtime_->users().Add(u).ok());
+  }
+
+  HttpResponse Send(std::string method, std::string target,
+                    std::vector<std::pair<std::string, std::string>> headers = {},
+                    std::string body = "", std::string peer = "192.0.2.10") {
+    return SendTo(runtime_->app(), std::move(method), std::move(target), std::move(headers),
+                  std::move(body), std::move(peer));
+  }
+
+  HttpResponse SendTo(Handler& handler, std::string method, std::string target,
+                      std::vector<std::pair<std::string, std::string>> headers = {},
+                      std::string body = "", std::string peer = "192.0.2.10") {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.headers = std::move(headers);
+    r.headers.emplace_back("Host", "127.0.0.1:8080");
+    r.body = std::move(body);
+    r.peer_ip = std::move(peer);
+    std::promise<HttpResponse> answer;
+    handler.Handle(std::move(r), [&](HttpResponse a) { answer.set_value(std::move(a)); });
+    return answer.get_future().get();
+  }
+
+  static std::string Header(const HttpResponse& r, std::string_view name) {
+    for (const auto& [n, v] : r.headers) {
+      if (EqualsIgnoreCase(n, name)) return v;
+    }
+    return "";
+  }
+
+  HttpResponse Login(const std::string& name, const std::string& password, std::string mode,
+                     std::string peer = "192.0.2.10") {
+    return Send("POST", "/v1/login", {{"Content-Type", "application/json"}},
+                json{{"username", name}, {"password", password}, {"mode", mode}}.dump(), peer);
+  }
+
+  // A token login's access and refresh tokens.
+  std::pair<std::string, std::string> TokenLogin(const std::string& name) {
+    HttpResponse r = Login(name, kPassword, "token");
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json j = json::parse(r.body);
+    return {j["access_token"], j["refresh_token"]};
+  }
+
+  std::string CookieLogin(const std::string& name) {
+    HttpResponse r = Login(name, kPassword, "session");
+    EXPECT_EQ(r.status, 200) << r.body;
+    const std::string cookie = Header(r, "Set-Cookie");
+    return cookie.substr(0, cookie.find(';'));
+  }
+
+  // Moves the clock, then runs what the maintenance thread would (the revocation feed fails
+  // closed when it has not been read for a few seconds).
+  void Advance(int64_t seconds) {
+    clock_.Advance(seconds);
+    runtime_->MaintainOnce();
+  }
+
+  std::vector<json> AuditEvents() {
+    std::ifstream in(dir_.path() + "/audit.log");
+    std::vector<json> events;
+    for (std::string line; std::getline(in, line);) events.push_back(json::parse(line));
+    return events;
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{kT0};
+  std::unique_ptr<Runtime> runtime_;
+};
+
+TEST_F(HandlersTest, SignInSeeTheSessionSignOut) {
+  AddUser("alice");
+  const std::string cookie = CookieLogin("alice");
+  HttpResponse me = Send("GET", "/v1/me", {{"Cookie", cookie}});
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(json::parse(me.body)["username"], "alice");
+  EXPECT_EQ(Header(me, "Cache-Control"), "no-store");
+  const std::string csrf = json::parse(me.body)["csrf_token"];
+  HttpResponse out = Send("POST", "/v1/logout", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(out.status, 204);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 401);
+}
+
+TEST_F(HandlersTest, UnknownPathsAndMethods) {
+  EXPECT_EQ(Send("GET", "/v1/nothing").status, 404);
+  HttpResponse wrong = Send("PUT", "/v1/sessions");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(Header(wrong, "Allow"), "GET, HEAD, DELETE");
+}
+
+// The defect: a bearer caller whose session the listing does not show (idle-expired while its
+// access token still runs) had every session revoked, its own included.
+TEST_F(HandlersTest, RevokeOthersWithABearerKeepsTheCallersSession) {
+  Start({{"TESSERA_SESSION_IDLE_TIMEOUT", "60s"}, {"TESSERA_TOKEN_ACCESS_TTL", "15m"}});
+  AddUser("alice");
+  const auto [access, refresh] = TokenLogin("alice");
+  Advance(61);  // the token session is idle-expired; the access token lives 15 min
+  const std::string other = CookieLogin("alice");
+  const std::vector<std::pair<std::string, std::string>> bearer = {
+      {"Authorization", "Bearer " + access}};
+  HttpResponse gone = Send("DELETE", "/v1/sessions", bearer);
+  ASSERT_EQ(gone.status, 200) << gone.body;
+  EXPECT_EQ(json::parse(gone.body)["revoked"], 1);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", other}}).status, 401);
+  EXPECT_EQ(Send("GET", "/v1/me", bearer).status, 200);  // the caller's own token still works
+}
+
+TEST_F(HandlersTest, RevokeOthersWithABearerEndsTheRest) {
+  AddUser("alice");
+  const auto [access, refresh] = TokenLogin("alice");
+  const std::string a = CookieLogin("alice"), b = CookieLogin("alice");
+  const std::vector<std::pair<std::string, std::string>> bearer = {
+      {"Authorization", "Bearer " + access}};
+  HttpResponse gone = Send("DELETE", "/v1/sessions", bearer);
+  ASSERT_EQ(gone.status, 200) << gone.body;
+  EXPECT_EQ(json::parse(gone.body)["revoked"], 2);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", a}}).status, 401);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", b}}).status, 401);
+  EXPECT_EQ(Send("GET", "/v1/me", bearer).status, 200);
+}
+
+// The defect: introspection used the verifier's clock-skew leeway and called a token active up
+// to 60 s after its exp. RFC 7662: past exp it is inactive.
+TEST_F(HandlersTest, IntrospectionCallsATokenInactiveAtItsExp) {
+  const std::string secret = "introspection-client-secret-0123456789";
+  // SHA-256 of the secret, as token.clients holds it.
+  Start({{"TESSERA_TOKEN_CLIENTS", "svc:" + crypto::HexSha256(secret)},
+         {"TESSERA_TOKEN_ACCESS_TTL", "5m"}});
+  AddUser("alice");
+  const auto [access, refresh] = TokenLogin("alice");
+  auto introspect = [&] {
+    HttpResponse r = Send("POST", "/v1/introspect",
+                          {{"Content-Type", "application/x-www-form-urlencoded"},
+                           // "svc:" + secret, base64
+                           {"Authorization",
+                            "Basic c3ZjOmludHJvc3BlY3Rpb24tY2xpZW50LXNlY3JldC0wMTIzNDU2Nzg5"}},
+                          "token=" + access);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body)["active"].get<bool>();
+  };
+  Advance(299);
+  EXPECT_TRUE(introspect());
+  Advance(1);  // exactly exp
+  EXPECT_FALSE(introspect());
+  Advance(30);  // inside the verifiers' leeway, still inactive for the issuer
+  EXPECT_FALSE(introspect());
+}
+
+// The defect: the audit trail recorded attempted unknown usernames verbatim (people type
+// passwords into that field). They are now a keyed hash; reasons stay distinct; the answers stay
+// identical.
+TEST_F(HandlersTest, AuditNamesUnknownAccountsOnlyByKeyedHash) {
+  AddUser("alice");
+  const std::string typo = "Hunter2-my-password";
+  HttpResponse unknown = Login(typo, kPassword, "session");
+  HttpResponse wrong = Login("alice", "not the password at all", "session");
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(unknown.body, wrong.body);
+  Login(typo, kPassword, "session");
+  std::vector<json> failed;
+  for (const json& e : AuditEvents()) {
+    EXPECT_EQ(e.dump().find("Hunter2"), std::string::npos) << e.dump();
+    EXPECT_EQ(e.dump().find("hunter2"), std::string::npos) << e.dump();
+    if (e["event"] == "login.failed") failed.push_back(e);
+  }
+  ASSERT_EQ(failed.size(), 3u);
+  EXPECT_EQ(failed[0]["reason"], "unknown_user");
+  EXPECT_FALSE(failed[0].contains("username"));
+  EXPECT_EQ(failed[0]["username_hmac"].get<std::string>().size(), 32u);
+  EXPECT_EQ(failed[1]["reason"], "wrong_password");
+  EXPECT_EQ(failed[1]["username"], "alice");
+  // The same attempted name gives the same hash, so repeated attempts still correlate.
+  EXPECT_EQ(failed[2]["username_hmac"], failed[0]["username_hmac"]);
+}
+
+// The defect: /v1/token took a store write for any well-formed garbage, without limit. Unknown
+// refresh tokens now spend a budget of the client address.
+TEST_F(HandlersTest, GuessingRefreshTokensIsThrottledPerAddress) {
+  Start({{"TESSERA_THROTTLE_LOGIN_PER_IP", "3/min"}});
+  auto refresh = [&](std::string peer) {
+    return Send("POST", "/v1/token", {{"Content-Type", "application/x-www-form-urlencoded"}},
+                "grant_type=refresh_token&refresh_token=" + std::string(43, 'A'), peer);
+  };
+  // Ten times the sign-in budget: failed refreshes are common without any attack.
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(refresh("192.0.2.20").status, 400) << i;
+  HttpResponse blocked = refresh("192.0.2.20");
+  EXPECT_EQ(blocked.status, 429);
+  EXPECT_FALSE(Header(blocked, "Retry-After").empty());
+  EXPECT_EQ(refresh("192.0.2.21").status, 400);  // another address has its own budget
+  // Sign-in from the blocked address is a separate budget.
+  AddUser("alice");
+  EXPECT_EQ(Login("alice", kPassword, "session", "192.0.2.20").status, 200);
+}
+
+// The defect: the per-account block applied to everyone, so a stranger could keep a known account
+// locked out indefinitely. A browser that signed in to the account before keeps its own budget.
+TEST_F(HandlersTest, AStrangerCannotLockTheOwnerOutOfAKnownDevice) {
+  Start({{"TESSERA_THROTTLE_LOGIN_PER_USER", "3/min"}});
+  AddUser("admin");
+  HttpResponse first = Login("admin", kPassword, "session", "198.51.100.1");
+  ASSERT_EQ(first.status, 200);
+  std::string device;
+  for (const auto& [n, v] : first.headers) {
+    if (n == "Set-Cookie" && v.starts_with("__Host-tessera_device=")) device = v.substr(0, v.find(';'));
+  }
+  ASSERT_FALSE(device.empty());
+  // A stranger spends the account's budget from many addresses.
+  for (int i = 0; i < 4; ++i) {
+    Login("admin", "guess number " + std::to_string(i), "session", "203.0.113." + std::to_string(i));
+  }
+  EXPECT_EQ(Login("admin", kPassword, "session", "203.0.113.50").status, 429);  // untrusted: blocked
+  auto from_device = [&](const std::string& password, const std::string& cookie) {
+    return Send("POST", "/v1/login", {{"Content-Type", "application/json"}, {"Cookie", cookie}},
+                json{{"username", "admin"}, {"password", password}}.dump(), "198.51.100.1");
+  };
+  HttpResponse owner = from_device(kPassword, device);
+  EXPECT_EQ(owner.status, 200) << owner.body;
+  // The known device gets no new device cookie; a forged or another account's cookie is no help.
+  for (const auto& [n, v] : owner.headers) EXPECT_FALSE(v.starts_with("__Host-tessera_device="));
+  std::string forged = device;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(from_device(kPassword, forged).status, 429);
+  // The device's own budget still bounds guessing from it.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(from_device("wrong " + std::to_string(i), device).status, 401);
+  EXPECT_EQ(from_device(kPassword, device).status, 429);
+  // The audit trail tells the two kinds of attempt apart.
+  bool known = false;
+  for (const json& e : AuditEvents()) known |= e.value("device", "") == "known";
+  EXPECT_TRUE(known);
+}
+
+// NIST SP 800-63B: new passwords are screened, at registration and admin creation alike, with a
+// message that says why and never echoes the password.
+TEST_F(HandlersTest, NewPasswordsAreScreened) {
+  Start({{"TESSERA_USERS_REGISTRATION", "true"}});
+  auto reg = [&](const std::string& name, const std::string& password) {
+    return Send("POST", "/v1/users", {{"Content-Type", "application/json"}},
+                json{{"username", name}, {"password", password}}.dump());
+  };
+  HttpResponse listed = reg("mallory", "iloveyou2");
+  EXPECT_EQ(listed.status, 400);
+  EXPECT_NE(listed.body.find("common or breached"), std::string::npos) << listed.body;
+  HttpResponse named = reg("mallory", "Mallory-and-her-cat-7");
+  EXPECT_EQ(named.status, 400);
+  EXPECT_NE(named.body.find("username"), std::string::npos) << named.body;
+  EXPECT_EQ(named.body.find("her-cat"), std::string::npos);
+  EXPECT_EQ(reg("mallory", "abcabcabcabc").status, 400);
+  EXPECT_EQ(reg("mallory", kPassword).status, 201);
+
+  AddUser("root", {"admin"});
+  const std::string cookie = CookieLogin("root");
+  const std::string csrf = json::parse(Send("GET", "/v1/me", {{"Cookie", cookie}}).body)["csrf_token"];
+  HttpResponse admin = Send("POST", "/v1/admin/users",
+                            {{"Cookie", cookie}, {"X-CSRF-Token", csrf},
+                             {"Content-Type", "application/json"}},
+                            json{{"username", "trent"}, {"password", "trent12345678"}}.dump());
+  EXPECT_EQ(admin.status, 400);
+  EXPECT_NE(admin.body.find("username"), std::string::npos) << admin.body;
+}
+
+// The defect: /metrics was open to anyone who could reach the listener, and each scrape counted
+// sessions with a table scan on an I/O thread. It can move to a listener of its own, ask for a
+// bearer token, and its session gauge is counted by the maintenance thread.
+TEST_F(HandlersTest, MetricsAskForATokenWhenOneIsConfigured) {
+  const std::string token = "scraper-token-0123456789abcdef";
+  Start({{"TESSERA_METRICS_TOKEN_SHA256", crypto::HexSha256(token)}});
+  EXPECT_EQ(Send("GET", "/metrics").status, 401);
+  EXPECT_EQ(Send("GET", "/metrics", {{"Authorization", "Bearer wrong-token"}}).status, 401);
+  HttpResponse ok = Send("GET", "/metrics", {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_NE(ok.body.find("tessera_sessions_active 0"), std::string::npos) << ok.body;
+}
+
+TEST_F(HandlersTest, MetricsOnTheirOwnListener) {
+  Start({{"TESSERA_METRICS_LISTEN", "127.0.0.1:0"}});
+  AddUser("alice");
+  CookieLogin("alice");
+  EXPECT_EQ(Send("GET", "/metrics").status, 404);  // not on the main listener
+  Handler& ops = runtime_->app().ops();
+  EXPECT_EQ(SendTo(ops, "GET", "/v1/me").status, 404);  // the ops listener serves nothing else
+  EXPECT_EQ(SendTo(ops, "POST", "/v1/login").status, 404);
+  EXPECT_EQ(SendTo(ops, "GET", "/healthz").status, 200);
+  // The gauge moves as this process's sessions come and go, with no store work per scrape...
+  HttpResponse m = SendTo(ops, "GET", "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("tessera_sessions_active 1"), std::string::npos) << m.body;
+  const std::string second = CookieLogin("alice");
+  const std::string csrf = json::parse(Send("GET", "/v1/me", {{"Cookie", second}}).body)["csrf_token"];
+  EXPECT_EQ(Send("POST", "/v1/logout", {{"Cookie", second}, {"X-CSRF-Token", csrf}}).status, 204);
+  EXPECT_NE(SendTo(ops, "GET", "/metrics").body.find("tessera_sessions_active 1"),
+            std::string::npos);
+  // ...and the periodic count brings in what it cannot see (another process's session here).
+  session::Session other{.id_hash = std::string(64, 'a'), .handle = std::string(32, 'b'),
+                         .user_id = "someone", .created_at = kT0, .last_seen_at = kT0,
+                         .expires_at = kT0 + 3600};
+  ASSERT_TRUE(runtime_->session_store().Create(other, {}, kT0, nullptr).ok());
+  runtime_->CountSessions();  // what the maintenance thread does every 15 s
+  m = SendTo(ops, "GET", "/metrics");
+  EXPECT_NE(m.body.find("tessera_sessions_active 2"), std::string::npos) << m.body;
+}
+
+// The defect: every failed sign-in wrote a throttle counter to the sessions' SQLite database,
+// which told the session cache that another writer had changed it: an attacker's wrong passwords
+// emptied everyone's cache. Counters now live in a file of their own.
+TEST_F(HandlersTest, FailedSignInsDoNotEmptyTheSessionCache) {
+  Start({{"TESSERA_SESSION_STORE", "sqlite"}});
+  AddUser("alice");
+  const std::string cookie = CookieLogin("alice");
+  auto settle = [&] {
+    // The manager asks the store for outside changes at most every 50 ms, on a request.
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 200);
+    return runtime_->session_manager().external_generation();
+  };
+  const uint64_t before = settle();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Login("alice", "wrong password here", "session").status, 401);
+  EXPECT_EQ(settle(), before);
+  // A real outside write still counts: another connection ends a session.
+  auto other = store::OpenSqliteSessionStore(dir_.path() + "/tessera.db");
+  ASSERT_TRUE(other);
+  auto sessions = (*other)->ListAll(10);
+  ASSERT_TRUE(sessions && !sessions->empty());
+  ASSERT_TRUE((*other)->Remove(sessions->front().id_hash));
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 401);
+  EXPECT_NE(runtime_->session_manager().external_generation(), before);
+}
+
+}  // namespace
+}  // namespace tessera::server
