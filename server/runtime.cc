@@ -97,7 +97,7 @@ Status Runtime::Assemble() {
   accounts_ = std::make_unique<user::AccountService>(users_.get(), manager_.get(), hasher_.get(),
                                                      clock);
 
-  auto audit = log::AuditLog::Open(store::AuditPath(c));
+  auto audit = log::AuditLog::Open(store::AuditPath(c), clock);
   if (!audit) return Naming("audit.path", audit.error());
   audit_ = std::move(*audit);
   auto access_log = log::AccessLog::Open(c.server.access_log);

@@ -57,8 +57,8 @@ void Login(Context& c, const HttpRequest& request, Responder respond) {
   session::DeviceInfo device{std::string(request.Header("User-Agent")),
                              c.identity.ClientIp(request)};
   const std::string previous(CookieValue(request, c.d.config->cookie.name));
-  // The device cookie is checked against the account name on the pool, where the name is known
-  // in canonical form; here only the request is still at hand.
+  // The request does not outlive this call: the work keeps its Cookie headers, to check the
+  // device cookie against the account once the name is in canonical form.
   HttpRequest cookies;
   for (std::string_view h : request.Headers("Cookie")) cookies.headers.emplace_back("Cookie", h);
   auto work = [&c, username = b["username"].get<std::string>(),

@@ -103,16 +103,19 @@ std::string ToLine(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& target) {
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& target, const Clock* clock) {
   TESSERA_ASSIGN_OR_RETURN(auto sink, LineSink::Open(target));
-  return std::unique_ptr<AuditLog>(new AuditLog(std::move(sink)));
+  return std::unique_ptr<AuditLog>(new AuditLog(std::move(sink), clock));
 }
 
-std::unique_ptr<AuditLog> AuditLog::Discard() { return std::unique_ptr<AuditLog>(new AuditLog(nullptr)); }
+std::unique_ptr<AuditLog> AuditLog::Discard() {
+  return std::unique_ptr<AuditLog>(new AuditLog(nullptr, &SystemClock::Instance()));
+}
 
 void AuditLog::Record(std::string_view event, nlohmann::json fields) {
   if (!sink_) return;
-  nlohmann::json line = {{"ts", Timestamp(std::chrono::system_clock::now())},
+  const std::chrono::system_clock::time_point now{std::chrono::milliseconds(clock_->NowMillis())};
+  nlohmann::json line = {{"ts", Timestamp(now)},
                          {"log", "audit"},
                          {"event", event}};
   if (fields.is_object()) {

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tessera/clock.h"
 #include "tessera/result.h"
 
 namespace tessera::log {
@@ -57,7 +58,9 @@ std::string ToLine(const nlohmann::json& j);
 class AuditLog {
  public:
   // `target`: "-" stdout, else a file path.
-  static Result<std::unique_ptr<AuditLog>> Open(const std::string& target);
+  // `clock` stamps each event (tests move a FakeClock); it must outlive the log.
+  static Result<std::unique_ptr<AuditLog>> Open(const std::string& target,
+                                                const Clock* clock = &SystemClock::Instance());
   // A log that writes nowhere (tests, tools that are not given an audit path).
   static std::unique_ptr<AuditLog> Discard();
 
@@ -66,8 +69,10 @@ class AuditLog {
   void Record(std::string_view event, nlohmann::json fields = nlohmann::json::object());
 
  private:
-  explicit AuditLog(std::unique_ptr<LineSink> sink) : sink_(std::move(sink)) {}
+  AuditLog(std::unique_ptr<LineSink> sink, const Clock* clock)
+      : sink_(std::move(sink)), clock_(clock) {}
   std::unique_ptr<LineSink> sink_;  // null: discard
+  const Clock* clock_;
 };
 
 // The access log: one line per request, buffered and written by a background thread every
