@@ -1,6 +1,6 @@
-// tessera user add | list | remove | set-password | import: account administration on the data
-// directory, safe while the server runs (SQLite WAL; the server notices changes on its next
-// request).
+// tessera user add | list | remove | set-password | set-roles | disable | enable | import: account
+// administration on the data directory, safe while the server runs (SQLite WAL; the server
+// notices changes on its next request).
 #include <termios.h>
 #include <unistd.h>
 
@@ -26,6 +26,7 @@ struct UserArgs {
   DataOptions data;
   std::string username;
   std::vector<std::string> roles;
+  bool no_roles = false;  // set-roles --none
   bool password_stdin = false;
 };
 
@@ -138,12 +139,13 @@ int List(const DataOptions& data) {
   if (!users) return Fail(kExitUsage, users.error().message());
   auto all = (*users)->List();
   if (!all) return Fail(kExitDenied, all.error().message());
-  std::printf("%-24s %-24s %-20s %s\n", "USERNAME", "ID", "CREATED", "ROLES");
+  std::printf("%-24s %-24s %-20s %-8s %s\n", "USERNAME", "ID", "CREATED", "STATE", "ROLES");
   for (const auto& u : *all) {
     std::string roles;
     for (const auto& r : u.roles) roles += (roles.empty() ? "" : ",") + r;
-    std::printf("%-24s %-24s %-20s %s\n", u.username.c_str(), u.id.c_str(),
-                FormatTime(u.created_at).c_str(), roles.c_str());
+    std::printf("%-24s %-24s %-20s %-8s %s\n", u.username.c_str(), u.id.c_str(),
+                FormatTime(u.created_at).c_str(), u.disabled ? "disabled" : "active",
+                roles.c_str());
   }
   return kExitOk;
 }
@@ -184,6 +186,54 @@ int SetPassword(const UserArgs& a) {
                                                                 {"by", "cli"}});
   std::cout << "password changed for " << (*found)->username << "; ended " << ended->size()
             << " session(s)\n";
+  return kExitOk;
+}
+
+std::string JoinRoles(const std::vector<std::string>& roles) {
+  std::string out;
+  for (const auto& r : roles) out += (out.empty() ? "" : ",") + r;
+  return out.empty() ? "(none)" : out;
+}
+
+int SetRoles(const UserArgs& a) {
+  auto name = user::CanonicalUsername(a.username);
+  if (!name) return Fail(kExitUsage, name.error().message());
+  // Clearing every role is said out loud, never the result of a forgotten option.
+  if (a.roles.empty() != a.no_roles) return Fail(kExitUsage, "give --role (repeatable) or --none");
+  for (const auto& role : a.roles) {
+    if (Status s = user::CheckRoleName(role); !s.ok()) return Fail(kExitUsage, s.message());
+  }
+  auto accounts = OpenAccounts(a.data);
+  if (!accounts) return Fail(ExitFor(accounts.error()), accounts.error().message());
+  auto changed = accounts->service->SetRoles(*name, a.roles);
+  if (!changed) return Fail(ExitFor(changed.error()), changed.error().message());
+  OpenCliAudit(accounts->config)->Record("admin.roles_set", {{"username", changed->username},
+                                                             {"sub", changed->id},
+                                                             {"roles", changed->roles},
+                                                             {"by", "cli"}});
+  std::cout << "roles of " << changed->username << ": " << JoinRoles(changed->roles) << '\n';
+  return kExitOk;
+}
+
+int SetDisabled(const UserArgs& a, bool disabled) {
+  auto name = user::CanonicalUsername(a.username);
+  if (!name) return Fail(kExitUsage, name.error().message());
+  auto accounts = OpenAccounts(a.data);
+  if (!accounts) return Fail(ExitFor(accounts.error()), accounts.error().message());
+  auto changed = accounts->service->SetDisabled(*name, disabled);
+  if (!changed) return Fail(ExitFor(changed.error()), changed.error().message());
+  OpenCliAudit(accounts->config)
+      ->Record(disabled ? "admin.user_disabled" : "admin.user_enabled",
+               {{"username", changed->user.username},
+                {"sub", changed->user.id},
+                {"sessions_ended", changed->ended.size()},
+                {"by", "cli"}});
+  if (disabled) {
+    std::cout << "disabled " << changed->user.username << " and ended " << changed->ended.size()
+              << " session(s)\n";
+  } else {
+    std::cout << "enabled " << changed->user.username << '\n';
+  }
   return kExitOk;
 }
 
@@ -398,6 +448,28 @@ void RegisterUser(CLI::App& app, Action* run) {
   setpw_cmd->add_flag("--password-stdin", setpw->password_stdin,
                       "Read the password from standard input instead of prompting");
   setpw_cmd->callback([run, setpw] { *run = [setpw] { return SetPassword(*setpw); }; });
+
+  auto roles = std::make_shared<UserArgs>();
+  CLI::App* roles_cmd = cmd->add_subcommand(
+      "set-roles", "Replace the account's roles (in force at its next request and next token)");
+  AddDataOptions(roles_cmd, &roles->data);
+  roles_cmd->add_option("username", roles->username, "User name")->required();
+  roles_cmd->add_option("--role", roles->roles, "Role (repeatable)");
+  roles_cmd->add_flag("--none", roles->no_roles, "Remove every role");
+  roles_cmd->callback([run, roles] { *run = [roles] { return SetRoles(*roles); }; });
+
+  for (const bool disabled : {true, false}) {
+    auto args = std::make_shared<UserArgs>();
+    CLI::App* c = cmd->add_subcommand(
+        disabled ? "disable" : "enable",
+        disabled ? "Disable the account (it cannot sign in) and end its sessions"
+                 : "Enable a disabled account");
+    AddDataOptions(c, &args->data);
+    c->add_option("username", args->username, "User name")->required();
+    c->callback([run, args, disabled] {
+      *run = [args, disabled] { return SetDisabled(*args, disabled); };
+    });
+  }
 
   auto import_args = std::make_shared<ImportArgs>();
   CLI::App* import_cmd = cmd->add_subcommand(

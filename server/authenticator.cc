@@ -34,6 +34,8 @@ Result<std::optional<user::User>> Authenticator::FindUser(const std::string& id)
     if (auto it = users_.find(id); it != users_.end()) return std::optional<user::User>(it->second);
   }
   TESSERA_ASSIGN_OR_RETURN(std::optional<user::User> found, d_.users->FindById(id));
+  // A disabled account authenticates nothing: to every caller it is as good as gone.
+  if (found && found->disabled) found.reset();
   if (found) {
     std::lock_guard lock(users_mu_);
     if (users_generation_ == generation) {

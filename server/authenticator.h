@@ -61,6 +61,7 @@ class Authenticator {
 
   // The user by id, from a cache that is dropped whenever another process writes to the stores
   // (SessionManager::external_generation), so the request path does no store read for it.
+  // A disabled account is nullopt, as a removed one is: none of its sessions authenticates.
   Result<std::optional<user::User>> FindUser(const std::string& id);
 
  private:

@@ -42,7 +42,7 @@ struct AppDeps {
   const crypto::PasswordHasher* hasher;
   WorkerPool* password_pool;  // Argon2id runs here, never on an I/O thread
   user::LoginThrottle* throttle;
-  user::AccountService* accounts;  // create, remove, set password (on the password pool)
+  user::AccountService* accounts;  // the account lifecycle (Argon2id: on the password pool)
   log::AuditLog* audit;          // security events; never null (AuditLog::Discard() for none)
   log::AccessLog* access_log;    // one line per request; null: off
   const Clock* clock = &SystemClock::Instance();  // every "now" of the server

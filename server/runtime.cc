@@ -19,13 +19,22 @@ Status Naming(std::string_view what, const Status& s) {
 
 // A 32-byte secret in the data directory, made on first start (mode 0600), so that what it keys
 // stays the same across restarts and across instances sharing the data directory: the names of
-// unknown accounts in the audit trail, device cookies.
+// unknown accounts in the audit trail, device cookies. A file that is there but is no key (cut
+// short, overwritten) is refused, not silently replaced: the operator decides whether to restore
+// it or to start over with a new key.
 Result<std::string> DataKey(const Config& config, std::string_view file) {
+  constexpr size_t kKeyBytes = 32;
   const std::string path = config.server.data + "/" + std::string(file);
   TESSERA_ASSIGN_OR_RETURN(token::FileLock lock, token::FileLock::Acquire(path + ".lock"));
-  TESSERA_ASSIGN_OR_RETURN(auto existing, token::ReadPrivateFile(path, 64));
-  if (existing && existing->bytes.size() == 32) return existing->bytes;
-  std::string key = crypto::RandomString(32);
+  TESSERA_ASSIGN_OR_RETURN(auto existing, token::ReadPrivateFile(path, 4096));
+  if (existing) {
+    if (existing->bytes.size() == kKeyBytes) return existing->bytes;
+    return Status(Code::kInternal, Reason::kIo,
+                  path + " holds " + std::to_string(existing->bytes.size()) +
+                      " bytes, not a 32-byte key: restore it from a backup, or remove it to "
+                      "start with a new key");
+  }
+  std::string key = crypto::RandomString(kKeyBytes);
   TESSERA_RETURN_IF_ERROR(token::WritePrivateFile(path, key).status());
   return key;
 }

@@ -56,6 +56,7 @@ class Runtime {
   App& app() { return *app_; }
   const Config& config() const { return config_; }
   user::UserStore& users() { return *users_; }
+  user::AccountService& accounts() { return *accounts_; }
   session::SessionStore& session_store() { return *sessions_; }
   session::SessionManager& session_manager() { return *manager_; }
   token::TokenService& tokens() { return *tokens_; }

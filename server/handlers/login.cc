@@ -111,6 +111,9 @@ void Login(Context& c, const HttpRequest& request, Responder respond) {
     }
     auto outcome = c.d.hasher->Verify(found->password_hash, password);
     if (!outcome || !outcome->ok) return reject("wrong_password");
+    // Judged only with the right password, so the reason tells nothing to whoever guesses; the
+    // answer is the same as for a wrong one.
+    if (found->disabled) return reject("disabled");
     (void)c.d.throttle->RecordSuccess(account, known_device);
     if (outcome->needs_rehash) {
       // Upgrade an old or imported hash now that the password is known; a failure here only

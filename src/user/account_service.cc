@@ -1,5 +1,7 @@
 #include "user/account_service.h"
 
+#include <algorithm>
+
 namespace tessera::user {
 
 Result<User> AccountService::Create(std::string_view name, std::string_view password,
@@ -16,12 +18,17 @@ Result<User> AccountService::Create(std::string_view name, std::string_view pass
   return u;
 }
 
-Result<AccountService::Removed> AccountService::Remove(std::string_view name) {
+Result<User> AccountService::Find(std::string_view name) {
   TESSERA_ASSIGN_OR_RETURN(std::optional<User> found, users_->FindByName(name));
   if (!found) {
     return Status(Code::kNotFound, Reason::kUnknownUser, "no user " + std::string(name));
   }
-  Removed out{.user = std::move(*found), .ended = {}};
+  return std::move(*found);
+}
+
+Result<AccountService::Removed> AccountService::Remove(std::string_view name) {
+  TESSERA_ASSIGN_OR_RETURN(User found, Find(name));
+  Removed out{.user = std::move(found), .ended = {}};
   // Sessions first, so no session outlives its account; then again, for a sign-in that raced.
   TESSERA_ASSIGN_OR_RETURN(out.ended, sessions_->RevokeAll(out.user.id, ""));
   TESSERA_RETURN_IF_ERROR(users_->Remove(out.user.username));
@@ -38,6 +45,35 @@ Result<std::vector<session::Session>> AccountService::SetPassword(const User& us
   TESSERA_ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(password));
   TESSERA_RETURN_IF_ERROR(users_->SetPasswordHash(user.id, hash));
   return sessions_->RevokeAll(user.id, keep_id_hash);
+}
+
+Result<User> AccountService::SetRoles(std::string_view name, std::vector<std::string> roles) {
+  std::vector<std::string> unique;
+  for (std::string& r : roles) {
+    TESSERA_RETURN_IF_ERROR(CheckRoleName(r));
+    if (std::find(unique.begin(), unique.end(), r) == unique.end()) unique.push_back(std::move(r));
+  }
+  TESSERA_ASSIGN_OR_RETURN(User found, Find(name));
+  TESSERA_RETURN_IF_ERROR(users_->SetRoles(found.id, unique));
+  found.roles = std::move(unique);
+  return found;
+}
+
+Result<AccountService::Changed> AccountService::SetDisabled(std::string_view name, bool disabled) {
+  TESSERA_ASSIGN_OR_RETURN(User found, Find(name));
+  Changed out{.user = std::move(found), .ended = {}};
+  if (disabled) {
+    // As for removal: sessions first, then the flag, then again for a sign-in that raced.
+    TESSERA_ASSIGN_OR_RETURN(out.ended, sessions_->RevokeAll(out.user.id, ""));
+  }
+  TESSERA_RETURN_IF_ERROR(users_->SetDisabled(out.user.id, disabled));
+  out.user.disabled = disabled;
+  if (disabled) {
+    TESSERA_ASSIGN_OR_RETURN(std::vector<session::Session> raced,
+                             sessions_->RevokeAll(out.user.id, ""));
+    out.ended.insert(out.ended.end(), raced.begin(), raced.end());
+  }
+  return out;
 }
 
 }  // namespace tessera::user

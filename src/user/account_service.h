@@ -1,7 +1,10 @@
 // AccountService: the account lifecycle, one implementation for the CLI and the HTTP handlers
-// alike: create (screened, hashed), remove and set a new password, each of the last two ending
-// every session of the account through the SessionManager (so the bridge's revocation list and
-// the session cache learn of it at once, in the process that made the change).
+// alike: create (screened, hashed), remove, set a new password, set roles, disable and enable.
+// Removing, disabling and setting a password end every session of the account through the
+// SessionManager (so the bridge's revocation list and the session cache learn of it at once, in
+// the process that made the change). New roles take effect at the account's next request (the
+// server's user cache) and in access tokens issued from then on; tokens already issued keep the
+// roles they were signed with until they expire, as with every JWT.
 //
 // Every method may block: Argon2id hashing (Create, SetPassword: tens of milliseconds, call them
 // on the password pool, never on an I/O thread) and store I/O. Audit events are the caller's,
@@ -47,7 +50,22 @@ class AccountService {
   Result<std::vector<session::Session>> SetPassword(const User& user, std::string_view password,
                                                     std::string_view keep_id_hash = {});
 
+  // Replaces the roles of the account `name` (each must pass CheckRoleName; duplicates are
+  // dropped, order kept). Returns the account as it now is. kNotFound/kUnknownUser when absent.
+  Result<User> SetRoles(std::string_view name, std::vector<std::string> roles);
+
+  // Disables (ending every session of the account, as Remove does, before and after the change)
+  // or enables the account `name`. Returns the account as it now is and the sessions ended.
+  // kNotFound/kUnknownUser when absent. Idempotent.
+  struct Changed {
+    User user;
+    std::vector<session::Session> ended;
+  };
+  Result<Changed> SetDisabled(std::string_view name, bool disabled);
+
  private:
+  Result<User> Find(std::string_view name);
+
   UserStore* users_;
   session::SessionManager* sessions_;
   const crypto::PasswordHasher* hasher_;

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "cli/cli_harness.h"
 #include "tessera/jose/jwk.h"
@@ -183,6 +185,29 @@ TEST_F(ServeStartup, AnUnusableDataDirectoryExitsWithOne) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find(not_a_dir), std::string::npos) << r.err;
   EXPECT_EQ(Lines(r.err), 1u) << r.err;
+}
+
+// The defect: a key file of the wrong length was silently replaced by a new key, which forgot what
+// the old one keyed (every known device, the audit names). It is refused, and left as it was.
+TEST_F(ServeStartup, AKeyFileOfTheWrongLengthIsRefusedAndKept) {
+  const std::string data = (dir_ / "data").string();
+  std::filesystem::create_directories(data);
+  for (const char* file : {"audit-name.key", "device-cookie.key"}) {
+    std::filesystem::remove(data + "/audit-name.key");
+    std::filesystem::remove(data + "/device-cookie.key");
+    const std::string path = data + "/" + file;
+    {
+      std::ofstream out(path, std::ios::binary);
+      out << "only 17 bytes...\n";
+    }
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write);
+    Outcome r = Serve({"--data", data, "--listen", "127.0.0.1:0"});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find(path + " holds 17 bytes, not a 32-byte key"), std::string::npos) << r.err;
+    EXPECT_EQ(Lines(r.err), 1u) << r.err;
+    EXPECT_EQ(std::filesystem::file_size(path), 17u);
+  }
 }
 
 TEST_F(ServeStartup, ABadValueExitsWithTwo) {

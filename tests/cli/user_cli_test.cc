@@ -4,7 +4,9 @@
 #include <crypt.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "cli/cli_harness.h"
 #include "crypto/password.h"
@@ -103,6 +105,67 @@ TEST_F(UserCli, SetPasswordReplacesTheHashAndEndsSessions) {
   EXPECT_NE(Users()->FindByName("alice")->value().password_hash, before.password_hash);
   EXPECT_EQ(SessionCount(before.id), 0u);
   EXPECT_EQ(User({"set-password", "nobody", "--password-stdin"}, "a brand new password\n").code, 1);
+}
+
+TEST_F(UserCli, SetRolesReplacesThemAndClearingIsExplicit) {
+  ASSERT_EQ(User({"add", "alice", "--role", "admin", "--password-stdin"}, "correct horse battery\n")
+                .code,
+            0);
+  const user::User before = Users()->FindByName("alice")->value();
+  Login(before.id, 1);
+  Outcome r = User({"set-roles", "ALICE", "--role", "ops", "--role", "billing"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("roles of alice: ops,billing"), std::string::npos) << r.out;
+  EXPECT_EQ(Users()->FindByName("alice")->value().roles,
+            (std::vector<std::string>{"ops", "billing"}));
+  EXPECT_EQ(SessionCount(before.id), 1u);  // a role change ends no session
+  // No role given is a usage error, not "remove them all"; --none says so.
+  Outcome nothing = User({"set-roles", "alice"});
+  EXPECT_EQ(nothing.code, 2);
+  EXPECT_NE(nothing.err.find("--none"), std::string::npos) << nothing.err;
+  EXPECT_EQ(User({"set-roles", "alice", "--none", "--role", "ops"}).code, 2);
+  EXPECT_EQ(User({"set-roles", "alice", "--role", "Bad Role"}).code, 2);
+  EXPECT_EQ(Users()->FindByName("alice")->value().roles.size(), 2u);
+  ASSERT_EQ(User({"set-roles", "alice", "--none"}).code, 0);
+  EXPECT_TRUE(Users()->FindByName("alice")->value().roles.empty());
+  EXPECT_EQ(User({"set-roles", "nobody", "--role", "ops"}).code, 1);
+}
+
+TEST_F(UserCli, DisableEndsSessionsAndEnableAllowsSignInAgain) {
+  ASSERT_EQ(User({"add", "alice", "--password-stdin"}, "correct horse battery\n").code, 0);
+  ASSERT_EQ(User({"add", "bob", "--password-stdin"}, "correct horse battery\n").code, 0);
+  const user::User alice = Users()->FindByName("alice")->value();
+  const user::User bob = Users()->FindByName("bob")->value();
+  Login(alice.id, 2);
+  Login(bob.id, 1);
+  Outcome r = User({"disable", "alice"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("disabled alice and ended 2 session(s)"), std::string::npos) << r.out;
+  EXPECT_TRUE(Users()->FindByName("alice")->value().disabled);
+  EXPECT_EQ(SessionCount(alice.id), 0u);
+  EXPECT_EQ(SessionCount(bob.id), 1u);
+  Outcome list = User({"list"});
+  ASSERT_EQ(list.code, 0);
+  std::istringstream lines(list.out);
+  std::map<std::string, std::string> state;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream f(line);
+    std::string name, id, created, st;
+    f >> name >> id >> created >> st;
+    state[name] = st;
+  }
+  EXPECT_EQ(state["alice"], "disabled") << list.out;
+  EXPECT_EQ(state["bob"], "active") << list.out;
+  Outcome enabled = User({"enable", "alice"});
+  ASSERT_EQ(enabled.code, 0) << enabled.err;
+  EXPECT_NE(enabled.out.find("enabled alice"), std::string::npos);
+  EXPECT_FALSE(Users()->FindByName("alice")->value().disabled);
+  EXPECT_EQ(User({"disable", "nobody"}).code, 1);
+  // The audit trail names who did it.
+  std::ifstream audit(Data() + "/audit.log");
+  std::string all((std::istreambuf_iterator<char>(audit)), {});
+  EXPECT_NE(all.find("\"admin.user_disabled\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"admin.user_enabled\""), std::string::npos) << all;
 }
 
 // NIST SP 800-63B rev. 4 §3.1.1.2 (docs/security.md PW-05): add and set-password screen the new
@@ -293,8 +356,8 @@ TEST_F(UserImport, ImportsArgon2AndBcryptHashesWithRoles) {
   std::istringstream lines(list.out);
   for (std::string l; std::getline(lines, l);) {
     std::istringstream fields(l);
-    std::string name, id, created, roles;
-    fields >> name >> id >> created >> roles;
+    std::string name, id, created, state, roles;
+    fields >> name >> id >> created >> state >> roles;
     listed[name] = roles;
   }
   for (const auto& c : cases) {

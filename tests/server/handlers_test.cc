@@ -231,6 +231,61 @@ TEST_F(HandlersTest, AuditNamesUnknownAccountsOnlyByKeyedHash) {
   EXPECT_EQ(failed[2]["username_hmac"], failed[0]["username_hmac"]);
 }
 
+// A disabled account: the same 401 as a wrong password (a distinct reason in the audit trail, and
+// only once the password was right), and none of its sessions or tokens work any more.
+TEST_F(HandlersTest, ADisabledAccountCannotSignInAndItsSessionsEnd) {
+  AddUser("alice");
+  const std::string cookie = CookieLogin("alice");
+  const auto [access, refresh] = TokenLogin("alice");
+  const std::vector<std::pair<std::string, std::string>> bearer = {
+      {"Authorization", "Bearer " + access}};
+  ASSERT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 200);
+  ASSERT_EQ(Send("GET", "/v1/me", bearer).status, 200);
+  const HttpResponse wrong_before = Login("alice", "not the password at all", "session");
+
+  auto disabled = runtime_->accounts().SetDisabled("alice", true);
+  ASSERT_TRUE(disabled) << disabled.error().ToString();
+  EXPECT_EQ(disabled->ended.size(), 2u);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 401);
+  EXPECT_EQ(Send("GET", "/v1/me", bearer).status, 401);  // its sid is revoked
+  HttpResponse refreshed =
+      Send("POST", "/v1/token", {{"Content-Type", "application/x-www-form-urlencoded"}},
+           "grant_type=refresh_token&refresh_token=" + refresh);
+  EXPECT_EQ(refreshed.status, 400) << refreshed.body;
+  HttpResponse right = Login("alice", kPassword, "session");
+  HttpResponse wrong = Login("alice", "not the password at all", "session");
+  EXPECT_EQ(right.status, 401);
+  EXPECT_EQ(right.body, wrong_before.body);
+  EXPECT_EQ(wrong.body, wrong_before.body);
+  EXPECT_EQ(Header(right, "Set-Cookie").find("tessera_session"), std::string::npos);
+  std::vector<std::string> reasons;
+  for (const json& e : AuditEvents()) {
+    if (e["event"] == "login.failed") reasons.push_back(e["reason"]);
+  }
+  EXPECT_EQ(reasons, (std::vector<std::string>{"wrong_password", "disabled", "wrong_password"}));
+
+  // Enabled again, the account signs in; nothing that ended comes back.
+  ASSERT_TRUE(runtime_->accounts().SetDisabled("alice", false));
+  EXPECT_EQ(Login("alice", kPassword, "session").status, 200);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 401);
+}
+
+// Another process disabled the account (the flag is in the store) while a session of it was
+// still live here: the session authenticates nothing.
+TEST_F(HandlersTest, ASessionOfAnAccountDisabledElsewhereIsRefused) {
+  Start({{"TESSERA_SESSION_STORE", "sqlite"}});
+  AddUser("alice");
+  const std::string cookie = CookieLogin("alice");
+  ASSERT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 200);
+  auto other = store::OpenSqliteUserStore(dir_.path() + "/tessera.db");
+  ASSERT_TRUE(other);
+  ASSERT_TRUE((*other)->SetDisabled((*other)->FindByName("alice")->value().id, true).ok());
+  // Accounts and sessions share the database, so the write is an outside change to the session
+  // manager, which looks for them at most every 50 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 401);
+}
+
 // The defect: /v1/token took a store write for any well-formed garbage, without limit. Unknown
 // refresh tokens now spend a budget of the client address.
 TEST_F(HandlersTest, GuessingRefreshTokensIsThrottledPerAddress) {

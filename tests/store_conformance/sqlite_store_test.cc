@@ -73,7 +73,7 @@ TEST(SqliteStore, FileIsPrivateAndInWalMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 4);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 5);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -148,6 +148,7 @@ constexpr const char* kSchemaV2 = R"sql(
                          failures INTEGER NOT NULL, blocked_until INTEGER NOT NULL,
                          strikes INTEGER NOT NULL);
   INSERT INTO sessions VALUES (x'0101', 'h-old', 'u1', x'0202', 0, 100, 150, 1000, 'UA', '::1');
+  INSERT INTO users VALUES ('u1', 'olduser', '$argon2id$old', 'admin ops', 90);
   PRAGMA user_version = 2;
 )sql";
 
@@ -157,7 +158,7 @@ TEST(SqliteStore, VersionTwoDatabaseUpgradesInPlace) {
   ExecOn(path, kSchemaV2);
   auto store = OpenSqliteSessionStore(path);
   ASSERT_TRUE(store) << store.error().ToString();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 5);
   const std::string old_id("\x01\x01", 2);
   auto old = (*store)->Get(old_id);
   ASSERT_TRUE(old && old->has_value());
@@ -174,6 +175,15 @@ TEST(SqliteStore, VersionTwoDatabaseUpgradesInPlace) {
       (*store)->RotateRefresh({.presented_hash = "rt", .successor_hash = "rt2", .now_ms = 200'000});
   ASSERT_TRUE(rotated);
   EXPECT_EQ(rotated->outcome, RefreshOutcome::kRotated);
+  // Accounts from before migration 5 are enabled and can be disabled.
+  auto users = OpenSqliteUserStore(path);
+  ASSERT_TRUE(users) << users.error().ToString();
+  auto olduser = (*users)->FindById("u1");
+  ASSERT_TRUE(olduser && olduser->has_value());
+  EXPECT_EQ((*olduser)->roles, (std::vector<std::string>{"admin", "ops"}));
+  EXPECT_FALSE((*olduser)->disabled);
+  ASSERT_TRUE((*users)->SetDisabled("u1", true).ok());
+  EXPECT_TRUE((*users)->FindByName("olduser")->value().disabled);
   // Reopening an upgraded database runs no migration twice.
   store->reset();
   EXPECT_TRUE(OpenSqliteSessionStore(path));
@@ -221,7 +231,7 @@ TEST(SqliteStore, VersionThreeDatabaseUpgradesInPlace) {
   ExecOn(path, kSchemaV3);
   auto store = OpenSqliteSessionStore(path);
   ASSERT_TRUE(store) << store.error().ToString();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 5);
   // Seconds became milliseconds; live tokens stay 0.
   EXPECT_EQ(QueryInt(path, "SELECT rotated_at_ms FROM refresh_tokens WHERE hash = x'6130'"),
             150'000);

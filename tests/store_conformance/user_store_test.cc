@@ -62,6 +62,46 @@ TYPED_TEST(UserStoreTest, SetPasswordHash) {
   EXPECT_EQ(this->store_->SetPasswordHash("id-nobody", "x").code(), Code::kNotFound);
 }
 
+TYPED_TEST(UserStoreTest, SetRolesReplacesThemInOrder) {
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  ASSERT_TRUE(this->store_->SetRoles("id-alice", {"ops", "billing:read"}).ok());
+  EXPECT_EQ(this->store_->FindByName("alice")->value().roles,
+            (std::vector<std::string>{"ops", "billing:read"}));
+  EXPECT_EQ(this->store_->FindById("id-alice")->value().roles,
+            (std::vector<std::string>{"ops", "billing:read"}));
+  ASSERT_TRUE(this->store_->SetRoles("id-alice", {}).ok());
+  EXPECT_TRUE(this->store_->FindByName("alice")->value().roles.empty());
+  ASSERT_TRUE(this->store_->SetRoles("id-alice", {}).ok());  // idempotent
+  Status missing = this->store_->SetRoles("id-nobody", {"admin"});
+  EXPECT_EQ(missing.code(), Code::kNotFound);
+  EXPECT_EQ(missing.reason(), Reason::kUnknownUser);
+}
+
+TYPED_TEST(UserStoreTest, DisabledFlagIsStoredAndListed) {
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  ASSERT_TRUE(this->store_->Add(Make("bob")).ok());
+  EXPECT_FALSE(this->store_->FindByName("alice")->value().disabled);
+  ASSERT_TRUE(this->store_->SetDisabled("id-alice", true).ok());
+  ASSERT_TRUE(this->store_->SetDisabled("id-alice", true).ok());  // idempotent
+  EXPECT_TRUE(this->store_->FindByName("alice")->value().disabled);
+  EXPECT_TRUE(this->store_->FindById("id-alice")->value().disabled);
+  EXPECT_FALSE(this->store_->FindByName("bob")->value().disabled);  // only that row
+  auto all = this->store_->List();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_TRUE((*all)[0].disabled);
+  EXPECT_FALSE((*all)[1].disabled);
+  // Nothing else about the account changes.
+  EXPECT_EQ(this->store_->FindByName("alice")->value().password_hash, Make("alice").password_hash);
+  ASSERT_TRUE(this->store_->SetDisabled("id-alice", false).ok());
+  EXPECT_FALSE(this->store_->FindByName("alice")->value().disabled);
+  EXPECT_EQ(this->store_->SetDisabled("id-nobody", true).code(), Code::kNotFound);
+  // An account may be added disabled (import of a disabled account).
+  User carol = Make("carol");
+  carol.disabled = true;
+  ASSERT_TRUE(this->store_->Add(carol).ok());
+  EXPECT_TRUE(this->store_->FindByName("carol")->value().disabled);
+}
+
 TYPED_TEST(UserStoreTest, UserWithoutRoles) {
   User u = Make("plain");
   u.roles.clear();

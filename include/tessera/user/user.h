@@ -17,6 +17,9 @@ struct User {
   std::string password_hash;  // PHC string; never logged, never returned by an API
   std::vector<std::string> roles;
   int64_t created_at = 0;
+  // A disabled account keeps its name, id and password but cannot sign in, and none of its
+  // sessions authenticates.
+  bool disabled = false;
 };
 
 // The canonical form of a username: valid UTF-8, NFC-normalised and case-folded (Unicode default

@@ -39,6 +39,13 @@ class UserStore {
   // Replaces the stored hash. kNotFound/kUnknownUser when absent. Idempotent.
   virtual Status SetPasswordHash(std::string_view id, std::string_view password_hash) = 0;
 
+  // Replaces the roles (each valid under CheckRoleName; order kept). kNotFound/kUnknownUser when
+  // absent. Idempotent.
+  virtual Status SetRoles(std::string_view id, const std::vector<std::string>& roles) = 0;
+
+  // Sets or clears the disabled flag. kNotFound/kUnknownUser when absent. Idempotent.
+  virtual Status SetDisabled(std::string_view id, bool disabled) = 0;
+
   // OK when the store answers (readiness).
   virtual Status Ping() = 0;
 };

@@ -456,19 +456,32 @@ class MemoryUserStore final : public user::UserStore {
   }
 
   Status SetPasswordHash(std::string_view id, std::string_view hash) override {
+    return Change(id, [&](user::User& u) { u.password_hash = std::string(hash); });
+  }
+
+  Status SetRoles(std::string_view id, const std::vector<std::string>& roles) override {
+    return Change(id, [&](user::User& u) { u.roles = roles; });
+  }
+
+  Status SetDisabled(std::string_view id, bool disabled) override {
+    return Change(id, [&](user::User& u) { u.disabled = disabled; });
+  }
+
+  Status Ping() override { return Status::Ok(); }
+
+ private:
+  template <typename F>
+  Status Change(std::string_view id, F&& change) {
     std::lock_guard lock(mu_);
     for (auto& [k, v] : by_name_) {
       if (v.id == id) {
-        v.password_hash = std::string(hash);
+        change(v);
         return Status::Ok();
       }
     }
     return Status(Code::kNotFound, Reason::kUnknownUser, "no such user");
   }
 
-  Status Ping() override { return Status::Ok(); }
-
- private:
   std::mutex mu_;
   std::map<std::string, user::User, std::less<>> by_name_;  // GUARDED_BY(mu_)
 };

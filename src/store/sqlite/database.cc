@@ -83,6 +83,10 @@ constexpr const char* kMigrations[] = {
     ALTER TABLE refresh_tokens ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family) WHERE length(family) > 0;
     )sql",
+    // 5: accounts an administrator has disabled (user.h).
+    R"sql(
+    ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

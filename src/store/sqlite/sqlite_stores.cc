@@ -555,14 +555,15 @@ std::vector<std::string> SplitRoles(const std::string& s) {
   return out;
 }
 
-#define USER_SELECT "SELECT id, username, password_hash, roles, created_at FROM users "
+#define USER_SELECT "SELECT id, username, password_hash, roles, created_at, disabled FROM users "
 
 user::User ReadUser(const Statement& q) {
   return user::User{.id = q.Text(0),
                     .username = q.Text(1),
                     .password_hash = q.Text(2),
                     .roles = SplitRoles(q.Text(3)),
-                    .created_at = q.Int(4)};
+                    .created_at = q.Int(4),
+                    .disabled = q.Int(5) != 0};
 }
 
 class SqliteUserStore final : public user::UserStore {
@@ -573,9 +574,9 @@ class SqliteUserStore final : public user::UserStore {
     std::lock_guard lock(db_->mu());
     TESSERA_ASSIGN_OR_RETURN(
         Statement * q, db_->Prepare("INSERT INTO users (id, username, password_hash, roles, "
-                                    "created_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+                                    "created_at, disabled) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
     q->Bind(1, u.id).Bind(2, u.username).Bind(3, u.password_hash).Bind(4, JoinRoles(u.roles));
-    Status st = q->Bind(5, u.created_at).Run();
+    Status st = q->Bind(5, u.created_at).Bind(6, int64_t{u.disabled ? 1 : 0}).Run();
     if (!st.ok() && (sqlite3_extended_errcode(db_->raw()) & 0xff) == SQLITE_CONSTRAINT) {
       return Status(Code::kAlreadyExists, Reason::kUserExists, "user exists");
     }
@@ -613,14 +614,19 @@ class SqliteUserStore final : public user::UserStore {
   }
 
   Status SetPasswordHash(std::string_view id, std::string_view hash) override {
-    std::lock_guard lock(db_->mu());
-    TESSERA_ASSIGN_OR_RETURN(Statement * q,
-                             db_->Prepare("UPDATE users SET password_hash = ?2 WHERE id = ?1"));
-    TESSERA_RETURN_IF_ERROR(q->Bind(1, id).Bind(2, hash).Run());
-    if (sqlite3_changes(db_->raw()) == 0) {
-      return Status(Code::kNotFound, Reason::kUnknownUser, "no such user");
-    }
-    return Status::Ok();
+    return Update("UPDATE users SET password_hash = ?2 WHERE id = ?1", id,
+                  [&](Statement& q) { q.Bind(2, hash); });
+  }
+
+  Status SetRoles(std::string_view id, const std::vector<std::string>& roles) override {
+    const std::string joined = JoinRoles(roles);
+    return Update("UPDATE users SET roles = ?2 WHERE id = ?1", id,
+                  [&](Statement& q) { q.Bind(2, joined); });
+  }
+
+  Status SetDisabled(std::string_view id, bool disabled) override {
+    return Update("UPDATE users SET disabled = ?2 WHERE id = ?1", id,
+                  [&](Statement& q) { q.Bind(2, int64_t{disabled ? 1 : 0}); });
   }
 
   Status Ping() override {
@@ -633,6 +639,20 @@ class SqliteUserStore final : public user::UserStore {
   }
 
  private:
+  // One UPDATE of the row with id ?1; kNotFound when there is none.
+  template <typename BindRest>
+  Status Update(const char* sql, std::string_view id, BindRest&& bind_rest) {
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare(sql));
+    q->Bind(1, id);
+    bind_rest(*q);
+    TESSERA_RETURN_IF_ERROR(q->Run());
+    if (sqlite3_changes(db_->raw()) == 0) {
+      return Status(Code::kNotFound, Reason::kUnknownUser, "no such user");
+    }
+    return Status::Ok();
+  }
+
   Result<std::optional<user::User>> FindOne(const char* sql, std::string_view key) {
     std::lock_guard lock(db_->mu());
     TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare(sql));
