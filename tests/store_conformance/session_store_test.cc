@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "crypto/hash.h"
+#include "store/redis/client.h"
 #include "store_conformance/store_factory.h"
 #include "tessera/session/session_store.h"
 #include "tessera/store/memory.h"
@@ -124,6 +125,24 @@ class SessionStoreTest : public ::testing::Test {
       const auto n = static_cast<size_t>(sqlite3_column_int64(q, 0));
       sqlite3_finalize(q);
       sqlite3_close(db);
+      return n;
+    } else if constexpr (std::is_same_v<Backend, testing::RedisBackend>) {
+      // Every record key of the session, indexed or not (a record the index forgot is a leak).
+      auto conn = store::redis::Connection::Open(
+          *store::redis::ParseUrl(testing::RedisServer::Shared().url()), {});
+      EXPECT_TRUE(conn) << conn.error().ToString();
+      const std::string pattern = Backend::Prefix(dir_.path()) + "r:*";
+      std::string cursor = "0";
+      size_t n = 0;
+      do {
+        auto page = (*conn)->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+        EXPECT_TRUE(page && page->elements.size() == 2);
+        cursor = page->elements[0].str;
+        for (const auto& key : page->elements[1].elements) {
+          auto sid = (*conn)->Command({"HGET", key.str, "sid"});
+          n += sid && sid->str == store::redis::Hex(s.id_hash);
+        }
+      } while (cursor != "0");
       return n;
     } else {
       return store::MemoryRefreshRecordCountForTesting(*store_, s.id_hash);

@@ -9,7 +9,9 @@
 #include <string>
 
 #include "tessera/store/memory.h"
+#include "tessera/store/redis.h"
 #include "tessera/store/sqlite.h"
+#include "testing/redis_server.h"
 
 namespace tessera::testing {
 
@@ -56,6 +58,30 @@ struct SqliteBackend {
   }
 };
 
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend>;
+// Sessions and throttle counters in a real redis-server (one per test binary); accounts in SQLite,
+// as a Redis deployment keeps them. Each test directory gets its own key prefix, so stores opened
+// on one directory share their data, as two instances on one Redis do, and tests do not.
+struct RedisBackend {
+  static std::string Prefix(const std::string& dir) {
+    return "test:" + std::filesystem::path(dir).filename().string() + ":";
+  }
+  static std::unique_ptr<session::SessionStore> Sessions(const std::string& dir) {
+    auto s = store::OpenRedisSessionStore(RedisServer::Shared().url(), {.prefix = Prefix(dir)});
+    EXPECT_TRUE(s) << s.error().ToString();
+    return std::move(s).value();
+  }
+  static std::unique_ptr<user::UserStore> Users(const std::string& dir) {
+    return SqliteBackend::Users(dir);
+  }
+  static std::unique_ptr<user::ThrottleStore> Throttle(const std::string& dir) {
+    auto s = store::OpenRedisThrottleStore(RedisServer::Shared().url(), {.prefix = Prefix(dir)});
+    EXPECT_TRUE(s) << s.error().ToString();
+    return std::move(s).value();
+  }
+};
+
+// Every backend of sessions and throttles; accounts have memory and SQLite.
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend, RedisBackend>;
+using UserBackends = ::testing::Types<MemoryBackend, SqliteBackend>;
 
 }  // namespace tessera::testing

@@ -22,7 +22,7 @@ class UserStoreTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<UserStore> store_ = Backend::Users(dir_.path());
 };
-TYPED_TEST_SUITE(UserStoreTest, testing::Backends);
+TYPED_TEST_SUITE(UserStoreTest, testing::UserBackends);
 
 TYPED_TEST(UserStoreTest, AddFindListRemove) {
   ASSERT_TRUE(this->store_->Add(Make("bob")).ok());

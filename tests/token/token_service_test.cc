@@ -34,13 +34,15 @@ constexpr int64_t kLeeway = 60;
 constexpr char kIssuer[] = "https://auth.example.com";
 constexpr char kAudience[] = "api";
 
-enum class Backend { kMemory, kSqlite };
+enum class Backend { kMemory, kSqlite, kRedis };
 
-std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::kMemory ? "Memory" : "Sqlite";
+const char* NameOf(Backend b) {
+  return b == Backend::kMemory ? "Memory" : b == Backend::kSqlite ? "Sqlite" : "Redis";
 }
 
-void PrintTo(Backend b, std::ostream* os) { *os << (b == Backend::kMemory ? "Memory" : "Sqlite"); }
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) { return NameOf(info.param); }
+
+void PrintTo(Backend b, std::ostream* os) { *os << NameOf(b); }
 
 bool HasRevocation(const std::vector<Revocation>& list, std::string_view handle, int64_t until) {
   return std::any_of(list.begin(), list.end(),
@@ -56,6 +58,8 @@ class TokenServiceTest : public ::testing::TestWithParam<Backend> {
     keyset_ = std::move(*keyset);
     if (GetParam() == Backend::kMemory) {
       store_ = store::NewMemorySessionStore();
+    } else if (GetParam() == Backend::kRedis) {
+      store_ = testing::RedisBackend::Sessions(dir_.path());
     } else {
       auto s = store::OpenSqliteSessionStore(dir_.path() + "/tessera.db");
       ASSERT_TRUE(s) << s.error().ToString();
@@ -750,7 +754,8 @@ TEST_P(TokenServiceTest, KeysetKeySourceReloadsForAKidRotatedInElsewhere) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TokenServiceTest,
-                         ::testing::Values(Backend::kMemory, Backend::kSqlite), BackendName);
+                         ::testing::Values(Backend::kMemory, Backend::kSqlite, Backend::kRedis),
+                         BackendName);
 
 }  // namespace
 }  // namespace tessera::token

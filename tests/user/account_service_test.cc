@@ -99,8 +99,8 @@ TYPED_TEST(AccountServiceTest, SetPasswordKeepsOnlyTheNamedSession) {
   auto alice = this->accounts_.Create("alice", kPassword, {});
   ASSERT_TRUE(alice);
   const std::string keep = this->SignIn(*alice), other = this->SignIn(*alice);
-  auto ended = this->accounts_.SetPassword(
-      *alice, "a different long passphrase", session::SessionManager::HashSecret(keep));
+  auto ended = this->accounts_.SetPassword(*alice, "a different long passphrase",
+                                           session::SessionManager::HashSecret(keep));
   ASSERT_TRUE(ended) << ended.error().ToString();
   EXPECT_EQ(ended->size(), 1u);
   EXPECT_TRUE(this->sessions_.Authenticate(keep, false));

@@ -1,4 +1,4 @@
-// SessionStore: where session records live. Implementations: memory, SQLite, later Redis. One
+// SessionStore: where session records live. Implementations: memory, SQLite, Redis. One
 // conformance suite (tests/store_conformance) runs against every implementation.
 //
 // Blocking: every method but ExternalVersion may block on I/O (SQLite: a disk read or a commit's

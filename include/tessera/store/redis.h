@@ -1,0 +1,50 @@
+// Redis stores: sessions (with refresh families and the revocation list) and sign-in throttle
+// counters, shared by every tessera instance that uses the same Redis. Every operation the
+// SessionStore contract calls atomic is one Lua script (EVALSHA), so it is atomic across
+// instances; keys expire by themselves (a session's keys live until its absolute deadline plus
+// the revocation retention, a backstop for RemoveExpired, which does the real work).
+//
+// Blocking: EVERY method blocks on a network round trip (up to command_timeout, plus
+// connect_timeout when a connection must be opened). Call them only from worker threads, never
+// from an I/O thread. ExternalVersion does no I/O.
+//
+// A server that cannot be reached, times out or answers with an error gives Code::kUnavailable
+// (Reason::kStore, or kStoreBusy when every connection is in use): callers fail closed.
+//
+// Key layout (all under `prefix`): s:<id> session hash, h:<handle> -> id, u:<user> ids by
+// creation, all/exp/seen indexes by creation, deadline and last use, r:<hash> refresh records,
+// rs:<id> a session's record hashes, f:<family> -> id, rot records by rotation time, rev the
+// revocation list (handle by until), t:<key> throttle records, tz their index. Binary ids and
+// hashes appear in hex. Scripts name keys they compute, which standalone Redis and Sentinel allow;
+// Redis Cluster is not supported yet.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tessera/result.h"
+#include "tessera/session/session_store.h"
+#include "tessera/user/throttle.h"
+
+namespace tessera::store {
+
+struct RedisOptions {
+  // Every key starts with it, so several deployments (or tests) can share one Redis.
+  std::string prefix = "tessera:";
+  // Connections per store; a caller waits (up to command_timeout) when all are in use.
+  size_t pool_size = 8;
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds command_timeout{1000};
+};
+
+// `url`: redis://[[user]:password@]host[:port][/db] or rediss://...[?ca_file=PATH] (TLS).
+// Errors: kInvalidArgument/kBadConfig for a malformed URL (the message never holds the password),
+// kUnavailable when the server cannot be reached or refuses the credentials.
+Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string_view url,
+                                                                     RedisOptions options = {});
+Result<std::unique_ptr<user::ThrottleStore>> OpenRedisThrottleStore(std::string_view url,
+                                                                    RedisOptions options = {});
+
+}  // namespace tessera::store

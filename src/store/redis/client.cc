@@ -1,0 +1,574 @@
+#include "store/redis/client.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace tessera::store::redis {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Status Unavailable(std::string message) {
+  return Status(Code::kUnavailable, Reason::kStore, "redis: " + std::move(message));
+}
+
+Status BadUrl(std::string message) {
+  return InvalidArgument(Reason::kBadConfig, "redis URL: " + std::move(message));
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> PercentDecode(std::string_view s, std::string_view what) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return BadUrl("bad %-escape in " + std::string(what));
+    const int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+    if (hi < 0 || lo < 0) return BadUrl("bad %-escape in " + std::string(what));
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+int MillisLeft(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() <= 0 ? 0 : static_cast<int>(left.count());
+}
+
+// Waits until `fd` is ready for `events` or the deadline passes.
+Status WaitFor(int fd, short events, Clock::time_point deadline, std::string_view what) {
+  while (true) {
+    const int ms = MillisLeft(deadline);
+    if (ms == 0) return Unavailable(std::string(what) + " timed out");
+    pollfd p{.fd = fd, .events = events, .revents = 0};
+    const int rc = ::poll(&p, 1, ms);
+    if (rc > 0) return Status::Ok();
+    if (rc == 0) return Unavailable(std::string(what) + " timed out");
+    if (errno != EINTR) return Unavailable(std::string(what) + ": " + std::strerror(errno));
+  }
+}
+
+Reply Convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+  }
+  return out;
+}
+
+// RESP for one command (hiredis's formatter).
+Result<std::string> Format(const std::vector<std::string_view>& argv) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ptrs.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (std::string_view a : argv) {
+    ptrs.push_back(a.data() ? a.data() : "");
+    lens.push_back(a.size());
+  }
+  char* cmd = nullptr;
+  const int n =
+      redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+  if (n < 0 || !cmd) return Status(Code::kInternal, Reason::kNone, "redis: cannot format command");
+  std::string out(cmd, static_cast<size_t>(n));
+  redisFreeCommand(cmd);
+  return out;
+}
+
+std::string OpenSslError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "TLS error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+Result<Endpoint> ParseUrl(std::string_view url) {
+  Endpoint e;
+  std::string_view rest;
+  if (url.substr(0, 8) == "redis://") {
+    rest = url.substr(8);
+  } else if (url.substr(0, 9) == "rediss://") {
+    rest = url.substr(9);
+    e.tls = true;
+  } else {
+    return BadUrl("must start with redis:// or rediss://");
+  }
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::string_view path;
+  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    // "user:password", ":password" (the default user) or, as redis-cli reads it, "password".
+    std::string_view user, password = userinfo;
+    if (size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
+      user = userinfo.substr(0, colon);
+      password = userinfo.substr(colon + 1);
+    }
+    TESSERA_ASSIGN_OR_RETURN(e.user, PercentDecode(user, "the user name"));
+    TESSERA_ASSIGN_OR_RETURN(e.password, PercentDecode(password, "the password"));
+  }
+  std::string_view port;
+  if (!rest.empty() && rest.front() == '[') {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) return BadUrl("unclosed [ in the host");
+    e.host = std::string(rest.substr(1, close - 1));
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return BadUrl("unexpected characters after the host");
+      port = after.substr(1);
+    }
+  } else {
+    const size_t colon = rest.rfind(':');
+    e.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+  }
+  if (e.host.empty()) return BadUrl("no host");
+  if (!port.empty() || rest.ends_with(':')) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      return BadUrl("the port must be a number from 1 to 65535");
+    }
+    e.port = static_cast<uint16_t>(value);
+  }
+  if (!path.empty()) {
+    int db = 0;
+    auto [end, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
+    if (ec != std::errc() || end != path.data() + path.size() || db < 0 || db > 15) {
+      return BadUrl("the database must be a number from 0 to 15");
+    }
+    e.db = db;
+  }
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (key == "ca_file" && e.tls) {
+      TESSERA_ASSIGN_OR_RETURN(e.ca_file, PercentDecode(value, "ca_file"));
+    } else {
+      return BadUrl("unknown parameter \"" + std::string(key) + "\"" +
+                    (key == "ca_file" ? " (ca_file needs rediss://)" : ""));
+    }
+  }
+  return e;
+}
+
+std::string_view Reply::error_kind() const {
+  if (type != Type::kError) return {};
+  std::string_view s(str);
+  return s.substr(0, s.find(' '));
+}
+
+// ---- Connection -----------------------------------------------------------------------------
+
+struct Connection::Impl {
+  int fd = -1;
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  redisReader* reader = nullptr;
+  size_t buffered = 0;  // bytes fed to the reader since its last complete reply
+  ClientOptions options;
+
+  ~Impl() {
+    if (ssl) SSL_free(ssl);
+    if (ctx) SSL_CTX_free(ctx);
+    if (fd >= 0) ::close(fd);
+    if (reader) redisReaderFree(reader);
+  }
+};
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Connection::~Connection() = default;
+
+Status Connection::Broken(Status s) {
+  broken_ = true;
+  return s;
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const Endpoint& endpoint,
+                                                     const ClientOptions& options) {
+  const auto deadline = Clock::now() + options.connect_timeout;
+  const std::string where = endpoint.host + ":" + std::to_string(endpoint.port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(endpoint.port);
+  if (int rc = ::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return Unavailable("cannot resolve " + endpoint.host + ": " + gai_strerror(rc));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  Status last = Unavailable("cannot connect to " + where);
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    const int fd =
+        ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      if (Status w = WaitFor(fd, POLLOUT, deadline, "connecting to " + where); !w.ok()) {
+        ::close(fd);
+        last = w;
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      rc = err == 0 ? 0 : -1;
+      errno = err;
+    }
+    if (rc != 0) {
+      last = Unavailable("cannot connect to " + where + ": " + std::strerror(errno));
+      ::close(fd);
+      continue;
+    }
+    impl->fd = fd;
+    break;
+  }
+  ::freeaddrinfo(found);
+  if (impl->fd < 0) return last;
+  const int one = 1;
+  ::setsockopt(impl->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+  if (endpoint.tls) {
+    impl->ctx = SSL_CTX_new(TLS_client_method());
+    if (!impl->ctx) return Unavailable("TLS: " + OpenSslError());
+    SSL_CTX_set_min_proto_version(impl->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(impl->ctx, SSL_VERIFY_PEER, nullptr);
+    const int loaded = endpoint.ca_file.empty() ? SSL_CTX_set_default_verify_paths(impl->ctx)
+                                                : SSL_CTX_load_verify_locations(
+                                                      impl->ctx, endpoint.ca_file.c_str(), nullptr);
+    if (loaded != 1) return Unavailable("TLS: cannot load the CA certificates: " + OpenSslError());
+    impl->ssl = SSL_new(impl->ctx);
+    if (!impl->ssl) return Unavailable("TLS: " + OpenSslError());
+    SSL_set_fd(impl->ssl, impl->fd);
+    in6_addr ip6;
+    in_addr ip4;
+    const bool is_ip = inet_pton(AF_INET, endpoint.host.c_str(), &ip4) == 1 ||
+                       inet_pton(AF_INET6, endpoint.host.c_str(), &ip6) == 1;
+    if (is_ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(impl->ssl), endpoint.host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(impl->ssl, endpoint.host.c_str());
+      SSL_set1_host(impl->ssl, endpoint.host.c_str());
+    }
+    while (true) {
+      const int rc = SSL_connect(impl->ssl);
+      if (rc == 1) break;
+      const int err = SSL_get_error(impl->ssl, rc);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        TESSERA_RETURN_IF_ERROR(WaitFor(impl->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+                                        deadline, "TLS handshake with " + where));
+        continue;
+      }
+      const long verify = SSL_get_verify_result(impl->ssl);
+      if (verify != X509_V_OK) {
+        return Unavailable("TLS handshake with " + where + ": certificate not trusted (" +
+                           X509_verify_cert_error_string(verify) + ")");
+      }
+      return Unavailable("TLS handshake with " + where + ": " + OpenSslError());
+    }
+  }
+
+  impl->reader = redisReaderCreate();
+  if (!impl->reader) return Status(Code::kInternal, Reason::kNone, "redis: out of memory");
+  impl->reader->maxbuf = 0;  // keep the buffer: the reply size is bounded by max_reply_bytes
+  std::unique_ptr<Connection> conn(new Connection(std::move(impl)));
+  // The handshake runs under the connect timeout too.
+  if (!endpoint.password.empty()) {
+    std::vector<std::string_view> auth = {"AUTH"};
+    if (!endpoint.user.empty()) auth.push_back(endpoint.user);
+    auth.push_back(endpoint.password);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, conn->Command(auth));
+    // The reply names no credential; say which user was refused, never the password.
+    if (r.is_error()) return Unavailable("AUTH refused for " + where + ": " + r.str);
+  }
+  if (endpoint.db != 0) {
+    const std::string db = std::to_string(endpoint.db);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, conn->Command({"SELECT", db}));
+    if (r.is_error()) return Unavailable("SELECT " + db + " on " + where + ": " + r.str);
+  }
+  return conn;
+}
+
+Status Connection::Send(const std::string& bytes, Clock::time_point deadline) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    if (impl_->ssl) {
+      size_t n = 0;
+      const int rc = SSL_write_ex(impl_->ssl, bytes.data() + sent, bytes.size() - sent, &n);
+      if (rc == 1) {
+        sent += n;
+        continue;
+      }
+      const int err = SSL_get_error(impl_->ssl, rc);
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        return Broken(Unavailable("TLS write: " + OpenSslError()));
+      }
+      TESSERA_RETURN_IF_ERROR(WaitFor(impl_->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+                                      deadline, "sending a command"));
+      continue;
+    }
+    const ssize_t n = ::send(impl_->fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (Status w = WaitFor(impl_->fd, POLLOUT, deadline, "sending a command"); !w.ok()) {
+        return Broken(w);
+      }
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return Broken(Unavailable(std::string("send: ") + std::strerror(errno)));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Reply> Connection::Read(Clock::time_point deadline) {
+  char buf[16384];
+  while (true) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(impl_->reader, &raw) != REDIS_OK) {
+      return Broken(
+          Unavailable(std::string("the server sent what is not RESP: ") + impl_->reader->errstr));
+    }
+    if (raw) {
+      auto* reply = static_cast<redisReply*>(raw);
+      Reply out = Convert(reply);
+      freeReplyObject(reply);
+      impl_->buffered = 0;
+      return out;
+    }
+    ssize_t n;
+    if (impl_->ssl) {
+      size_t got = 0;
+      const int rc = SSL_read_ex(impl_->ssl, buf, sizeof buf, &got);
+      if (rc == 1) {
+        n = static_cast<ssize_t>(got);
+      } else {
+        const int err = SSL_get_error(impl_->ssl, rc);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+          if (Status w = WaitFor(impl_->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline,
+                                 "waiting for a reply");
+              !w.ok()) {
+            return Broken(w);
+          }
+          continue;
+        }
+        if (err == SSL_ERROR_ZERO_RETURN)
+          return Broken(Unavailable("the server closed the connection"));
+        return Broken(Unavailable("TLS read: " + OpenSslError()));
+      }
+    } else {
+      n = ::recv(impl_->fd, buf, sizeof buf, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (Status w = WaitFor(impl_->fd, POLLIN, deadline, "waiting for a reply"); !w.ok()) {
+          return Broken(w);
+        }
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) return Broken(Unavailable("the server closed the connection"));
+      if (n < 0) return Broken(Unavailable(std::string("recv: ") + std::strerror(errno)));
+    }
+    impl_->buffered += static_cast<size_t>(n);
+    if (impl_->buffered > impl_->options.max_reply_bytes) {
+      return Broken(Unavailable("a reply larger than " +
+                                std::to_string(impl_->options.max_reply_bytes) + " bytes"));
+    }
+    if (redisReaderFeed(impl_->reader, buf, static_cast<size_t>(n)) != REDIS_OK) {
+      return Broken(Unavailable("out of memory reading a reply"));
+    }
+  }
+}
+
+bool Connection::LooksAlive() {
+  if (broken_) return false;
+  pollfd p{.fd = impl_->fd, .events = POLLIN, .revents = 0};
+  if (::poll(&p, 1, 0) != 0) broken_ = true;  // EOF, an error, or bytes nobody asked for
+  return !broken_;
+}
+
+Result<Reply> Connection::Command(const std::vector<std::string_view>& argv) {
+  if (broken_) return Unavailable("connection broken");
+  const auto deadline = Clock::now() + impl_->options.command_timeout;
+  TESSERA_ASSIGN_OR_RETURN(std::string bytes, Format(argv));
+  TESSERA_RETURN_IF_ERROR(Send(bytes, deadline));
+  return Read(deadline);
+}
+
+Result<std::vector<Reply>> Connection::Pipeline(
+    const std::vector<std::vector<std::string_view>>& commands) {
+  if (broken_) return Unavailable("connection broken");
+  const auto deadline = Clock::now() + impl_->options.command_timeout;
+  std::string bytes;
+  for (const auto& argv : commands) {
+    TESSERA_ASSIGN_OR_RETURN(std::string one, Format(argv));
+    bytes += one;
+  }
+  TESSERA_RETURN_IF_ERROR(Send(bytes, deadline));
+  std::vector<Reply> out;
+  out.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Read(deadline));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// ---- Pool -----------------------------------------------------------------------------------
+
+Pool::Pool(Endpoint endpoint, ClientOptions options, size_t max_connections)
+    : endpoint_(std::move(endpoint)),
+      options_(options),
+      max_(max_connections ? max_connections : 1) {}
+
+Pool::~Pool() = default;
+
+Pool::Lease::~Lease() {
+  if (pool_ && conn_) pool_->Release(std::move(conn_));
+}
+
+void Pool::Release(std::unique_ptr<Connection> conn) {
+  std::lock_guard lock(mu_);
+  if (conn->broken()) {
+    --open_;
+  } else {
+    idle_.push_back(std::move(conn));
+  }
+  freed_.notify_one();
+}
+
+Result<Pool::Lease> Pool::Acquire() {
+  std::unique_lock lock(mu_);
+  const auto deadline = Clock::now() + options_.command_timeout;
+  while (idle_.empty() && open_ >= max_) {
+    if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= max_) {
+      return Status(Code::kUnavailable, Reason::kStoreBusy, "redis: every connection is busy");
+    }
+  }
+  while (!idle_.empty()) {
+    std::unique_ptr<Connection> conn = std::move(idle_.back());
+    idle_.pop_back();
+    if (conn->LooksAlive()) return Lease(this, std::move(conn));
+    --open_;  // closed by the server while idle (a restart, its timeout): open a new one
+  }
+  ++open_;
+  lock.unlock();
+  auto conn = Connection::Open(endpoint_, options_);
+  if (!conn) {
+    lock.lock();
+    --open_;
+    freed_.notify_one();
+    return conn.status();
+  }
+  return Lease(this, std::move(*conn));
+}
+
+Result<Reply> Pool::Command(const std::vector<std::string_view>& argv, bool idempotent) {
+  for (int attempt = 0;; ++attempt) {
+    TESSERA_ASSIGN_OR_RETURN(Lease lease, Acquire());
+    auto reply = lease->Command(argv);
+    if (reply || !lease->broken() || !idempotent || attempt > 0) return reply;
+    // A pooled connection that the server closed while idle (a restart, a timeout): once more.
+  }
+}
+
+// ---- Script ---------------------------------------------------------------------------------
+
+Script::Script(std::string source) : source_(std::move(source)) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(source_.data(), source_.size(), digest, &n, EVP_sha1(), nullptr);
+  sha1_ = Hex(std::string_view(reinterpret_cast<const char*>(digest), n));
+}
+
+Result<Reply> Script::Run(Connection& conn, const std::vector<std::string_view>& keys,
+                          const std::vector<std::string_view>& args) const {
+  const std::string numkeys = std::to_string(keys.size());
+  std::vector<std::string_view> argv = {"EVALSHA", sha1_, numkeys};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  TESSERA_ASSIGN_OR_RETURN(Reply r, conn.Command(argv));
+  if (r.error_kind() != "NOSCRIPT") return r;
+  TESSERA_ASSIGN_OR_RETURN(Reply loaded, conn.Command({"SCRIPT", "LOAD", source_}));
+  if (loaded.is_error()) return Unavailable("SCRIPT LOAD: " + loaded.str);
+  return conn.Command(argv);
+}
+
+}  // namespace tessera::store::redis

@@ -1,0 +1,534 @@
+// The Redis SessionStore and ThrottleStore (include/tessera/store/redis.h).
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "store/redis/client.h"
+#include "store/redis/scripts.h"
+#include "tessera/store/redis.h"
+
+namespace tessera::store {
+namespace {
+
+using redis::Hex;
+using redis::Reply;
+using session::RefreshOutcome;
+using session::RefreshRecord;
+using session::RefreshResult;
+using session::RefreshRotation;
+using session::Revocation;
+using session::Session;
+
+Status Unavailable(std::string message) {
+  return Status(Code::kUnavailable, Reason::kStore, "redis: " + std::move(message));
+}
+
+// A reply of a shape the scripts never send: a server that is not what we think it is.
+Status Malformed(std::string_view what) {
+  return Unavailable("unexpected reply to " + std::string(what));
+}
+
+Result<std::string> Unhex(std::string_view hex) {
+  auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (hex.size() % 2) return Malformed("a stored id");
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = value(hex[i]), lo = value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return Malformed("a stored id");
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+Result<int64_t> Int(const Reply& r) {
+  if (r.type == Reply::Type::kInteger) return r.integer;
+  if (r.type != Reply::Type::kString) return Malformed("a number");
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(r.str.data(), r.str.data() + r.str.size(), v);
+  if (ec != std::errc() || end != r.str.data() + r.str.size()) return Malformed("a number");
+  return v;
+}
+
+// Session arrays: {id, handle, user, csrf, kind, created, seen, exp, tu, ua, ip}.
+Result<Session> ToSession(const Reply& r) {
+  if (r.type != Reply::Type::kArray || r.elements.size() != 11) return Malformed("a session");
+  for (const Reply& e : r.elements) {
+    if (e.type != Reply::Type::kString) return Malformed("a session");
+  }
+  Session s;
+  TESSERA_ASSIGN_OR_RETURN(s.id_hash, Unhex(r.elements[0].str));
+  s.handle = r.elements[1].str;
+  s.user_id = r.elements[2].str;
+  s.csrf_hash = r.elements[3].str;
+  TESSERA_ASSIGN_OR_RETURN(int64_t kind, Int(r.elements[4]));
+  s.kind = kind == 1 ? session::SessionKind::kToken : session::SessionKind::kCookie;
+  TESSERA_ASSIGN_OR_RETURN(s.created_at, Int(r.elements[5]));
+  TESSERA_ASSIGN_OR_RETURN(s.last_seen_at, Int(r.elements[6]));
+  TESSERA_ASSIGN_OR_RETURN(s.expires_at, Int(r.elements[7]));
+  TESSERA_ASSIGN_OR_RETURN(s.tokens_until, Int(r.elements[8]));
+  s.user_agent = r.elements[9].str;
+  s.ip = r.elements[10].str;
+  return s;
+}
+
+Result<std::vector<Session>> ToSessions(const Reply& r) {
+  if (r.type != Reply::Type::kArray) return Malformed("a list of sessions");
+  std::vector<Session> out;
+  out.reserve(r.elements.size());
+  for (const Reply& e : r.elements) {
+    TESSERA_ASSIGN_OR_RETURN(Session s, ToSession(e));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<std::optional<Session>> ToOptionalSession(const Reply& r) {
+  if (r.is_nil()) return std::optional<Session>();
+  TESSERA_ASSIGN_OR_RETURN(Session s, ToSession(r));
+  return std::optional<Session>(std::move(s));
+}
+
+// Record arrays: {hash, sid, iss, rot, succ, seal, fam, gen}.
+Result<RefreshRecord> ToRecord(const Reply& r) {
+  if (r.type != Reply::Type::kArray || r.elements.size() != 8) return Malformed("a refresh record");
+  for (const Reply& e : r.elements) {
+    if (e.type != Reply::Type::kString) return Malformed("a refresh record");
+  }
+  RefreshRecord out;
+  TESSERA_ASSIGN_OR_RETURN(out.hash, Unhex(r.elements[0].str));
+  TESSERA_ASSIGN_OR_RETURN(out.session_id_hash, Unhex(r.elements[1].str));
+  TESSERA_ASSIGN_OR_RETURN(out.issued_at, Int(r.elements[2]));
+  TESSERA_ASSIGN_OR_RETURN(out.rotated_at_ms, Int(r.elements[3]));
+  TESSERA_ASSIGN_OR_RETURN(out.successor_hash, Unhex(r.elements[4].str));
+  out.sealed_successor = r.elements[5].str;
+  TESSERA_ASSIGN_OR_RETURN(out.family, Unhex(r.elements[6].str));
+  TESSERA_ASSIGN_OR_RETURN(out.generation, Int(r.elements[7]));
+  return out;
+}
+
+redis::ClientOptions ClientOptionsFor(const RedisOptions& o) {
+  redis::ClientOptions c;
+  c.connect_timeout = o.connect_timeout;
+  c.command_timeout = o.command_timeout;
+  return c;
+}
+
+Result<std::shared_ptr<redis::Pool>> OpenPool(std::string_view url, const RedisOptions& options) {
+  TESSERA_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::ParseUrl(url));
+  auto pool = std::make_shared<redis::Pool>(std::move(endpoint), ClientOptionsFor(options),
+                                            options.pool_size);
+  // Reach the server once, so a wrong address or password is said at startup.
+  TESSERA_ASSIGN_OR_RETURN(Reply pong, pool->Command({"PING"}, true));
+  if (pong.is_error()) return Unavailable("PING: " + pong.str);
+  return pool;
+}
+
+// What the scripts and plain commands share: the pool, the prefix, error mapping.
+class RedisBase {
+ protected:
+  RedisBase(std::shared_ptr<redis::Pool> pool, std::string prefix)
+      : pool_(std::move(pool)), prefix_(std::move(prefix)) {}
+
+  // Runs `script` with ARGV = {prefix, args...}. An error reply is kUnavailable: the scripts
+  // raise none of their own, so one means the server refused (OOM, READONLY, BUSY...).
+  Result<Reply> Eval(const redis::Script& script, std::vector<std::string_view> args) {
+    args.insert(args.begin(), prefix_);
+    TESSERA_ASSIGN_OR_RETURN(redis::Pool::Lease lease, pool_->Acquire());
+    TESSERA_ASSIGN_OR_RETURN(Reply r, script.Run(*lease, {}, args));
+    if (r.is_error()) return Unavailable(r.str);
+    return r;
+  }
+
+  Result<Reply> Command(std::vector<std::string_view> argv, bool idempotent) {
+    TESSERA_ASSIGN_OR_RETURN(Reply r, pool_->Command(argv, idempotent));
+    if (r.is_error()) return Unavailable(r.str);
+    return r;
+  }
+
+  std::string Key(std::string_view kind, std::string_view id) const {
+    return prefix_ + std::string(kind) + std::string(id);
+  }
+
+  std::shared_ptr<redis::Pool> pool_;
+  const std::string prefix_;
+};
+
+redis::Script MakeScript(const char* body) {
+  return redis::Script(std::string(redis::scripts::kPrelude) + body);
+}
+
+class RedisSessionStore final : public session::SessionStore, RedisBase {
+ public:
+  RedisSessionStore(std::shared_ptr<redis::Pool> pool, std::string prefix)
+      : RedisBase(std::move(pool), std::move(prefix)) {}
+
+  Status Create(const Session& s, const session::LimitPolicy& limit, int64_t now,
+                std::vector<Session>* evicted) override {
+    return CreateWith(s, {}, limit, now, evicted);
+  }
+
+  Status CreateTokenSession(const Session& s, const session::FirstRefreshToken& first,
+                            const session::LimitPolicy& limit, int64_t now,
+                            std::vector<Session>* evicted) override {
+    TESSERA_RETURN_IF_ERROR(CheckTokenSession(s, first));
+    return CreateWith(s, first, limit, now, evicted);
+  }
+
+  Result<std::optional<Session>> Get(std::string_view id_hash) override {
+    const std::string id = Hex(id_hash);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Command({"HMGET", Key("s:", id), "handle", "user", "csrf",
+                                               "kind", "created", "seen", "exp", "tu", "ua", "ip"},
+                                              true));
+    if (r.type != Reply::Type::kArray || r.elements.size() != 10) return Malformed("HMGET");
+    if (r.elements[0].is_nil()) return std::optional<Session>();
+    Reply as_array;
+    as_array.type = Reply::Type::kArray;
+    Reply first;
+    first.type = Reply::Type::kString;
+    first.str = id;
+    as_array.elements.push_back(std::move(first));
+    for (Reply& e : r.elements) {
+      if (e.is_nil()) {
+        e.type = Reply::Type::kString;
+        e.str.clear();
+      }
+      as_array.elements.push_back(std::move(e));
+    }
+    return ToOptionalSession(as_array);
+  }
+
+  Result<std::vector<Session>> ListByUser(std::string_view user_id) override {
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(list_by_user_, {user_id}));
+    return ToSessions(r);
+  }
+
+  Result<std::vector<Session>> ListAll(size_t limit) override {
+    const std::string n = std::to_string(limit);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(list_all_, {n}));
+    return ToSessions(r);
+  }
+
+  Result<std::optional<Session>> RemoveByHandle(std::string_view handle) override {
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_handle_, {handle}));
+    return ToOptionalSession(r);
+  }
+
+  Status Touch(std::string_view id_hash, int64_t last_seen_at) override {
+    const std::string id = Hex(id_hash), at = std::to_string(last_seen_at);
+    return Eval(touch_, {id, at}).status();
+  }
+
+  Status TouchMany(const std::vector<std::pair<std::string, int64_t>>& touches) override {
+    if (touches.empty()) return Status::Ok();
+    std::vector<std::string> owned;
+    owned.reserve(touches.size() * 2);
+    for (const auto& [id_hash, at] : touches) {
+      owned.push_back(Hex(id_hash));
+      owned.push_back(std::to_string(at));
+    }
+    return Eval(touch_many_, {owned.begin(), owned.end()}).status();
+  }
+
+  Result<std::optional<Session>> Remove(std::string_view id_hash) override {
+    const std::string id = Hex(id_hash);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_, {id}));
+    return ToOptionalSession(r);
+  }
+
+  Result<std::vector<Session>> RemoveByUser(std::string_view user_id,
+                                            std::string_view keep_id_hash) override {
+    const std::string keep = Hex(keep_id_hash);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_user_, {user_id, keep}));
+    return ToSessions(r);
+  }
+
+  Result<size_t> RemoveExpired(int64_t now, int64_t idle_cutoff) override {
+    const std::string now_s = std::to_string(now), idle = std::to_string(idle_cutoff);
+    const std::string revocations = std::to_string(now - session::kRevocationRetentionSeconds);
+    const std::string rotations = std::to_string((now - session::kMaxRefreshGraceSeconds) * 1000);
+    // In batches, so one call never holds Redis for long.
+    const std::string batch = "1000";
+    size_t ended = 0;
+    while (true) {
+      TESSERA_ASSIGN_OR_RETURN(Reply r,
+                               Eval(remove_expired_, {now_s, idle, revocations, rotations, batch}));
+      if (r.type != Reply::Type::kArray || r.elements.size() != 2) return Malformed("expiry");
+      TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r.elements[0]));
+      TESSERA_ASSIGN_OR_RETURN(int64_t more, Int(r.elements[1]));
+      ended += static_cast<size_t>(n);
+      if (!more) return ended;
+    }
+  }
+
+  Result<size_t> CountAlive(int64_t now) override {
+    const std::string now_s = std::to_string(now);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(count_alive_, {now_s}));
+    TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r));
+    return static_cast<size_t>(n);
+  }
+
+  // Other instances' changes reach this one through the change feed (not built yet); until then
+  // the constant says "nothing to re-read", which is why `serve` does not offer Redis yet.
+  Result<uint64_t> ExternalVersion() override { return uint64_t{0}; }
+
+  Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
+    if (r.presented_hash.empty() || r.successor_hash.empty() || r.now_ms <= 0 || r.generation < 0) {
+      return InvalidArgument(Reason::kNone, "a rotation needs both hashes and a time");
+    }
+    const std::string presented = Hex(r.presented_hash), successor = Hex(r.successor_hash);
+    const std::string family = Hex(r.family), generation = std::to_string(r.generation);
+    const std::string now_ms = std::to_string(r.now_ms), now = std::to_string(r.now_ms / 1000);
+    const std::string grace = std::to_string(r.grace_ms), idle = std::to_string(r.idle_cutoff);
+    const std::string access = std::to_string(r.access_expires_at);
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply reply, Eval(rotate_refresh_, {presented, successor, r.sealed_successor, family,
+                                            generation, now_ms, now, grace, idle, access}));
+    if (reply.type != Reply::Type::kArray || reply.elements.empty() ||
+        reply.elements[0].type != Reply::Type::kString) {
+      return Malformed("a rotation");
+    }
+    const std::string& outcome = reply.elements[0].str;
+    RefreshResult out;
+    if (outcome == "unknown") return out;
+    if (outcome == "exists") {
+      return Status(Code::kAlreadyExists, Reason::kNone, "refresh token exists");
+    }
+    if (reply.elements.size() != 3) return Malformed("a rotation");
+    if (outcome == "rotated") {
+      out.outcome = RefreshOutcome::kRotated;
+    } else if (outcome == "grace") {
+      out.outcome = RefreshOutcome::kGraceReplay;
+    } else if (outcome == "reuse") {
+      out.outcome = RefreshOutcome::kReuseDetected;
+    } else {
+      return Malformed("a rotation");
+    }
+    TESSERA_ASSIGN_OR_RETURN(out.presented, ToRecord(reply.elements[1]));
+    TESSERA_ASSIGN_OR_RETURN(out.session, ToSession(reply.elements[2]));
+    return out;
+  }
+
+  Result<std::optional<Session>> RemoveByRefresh(std::string_view refresh_hash) override {
+    const std::string h = Hex(refresh_hash);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_refresh_, {h}));
+    return ToOptionalSession(r);
+  }
+
+  Result<std::optional<Session>> RemoveByRefreshAncestor(std::string_view family,
+                                                         int64_t generation) override {
+    if (family.empty()) return InvalidArgument(Reason::kNone, "no refresh family");
+    const std::string f = Hex(family), g = std::to_string(generation);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_refresh_ancestor_, {f, g}));
+    return ToOptionalSession(r);
+  }
+
+  Result<std::optional<std::pair<RefreshRecord, Session>>> FindRefresh(
+      std::string_view refresh_hash) override {
+    const std::string h = Hex(refresh_hash);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(find_refresh_, {h}));
+    std::optional<std::pair<RefreshRecord, Session>> out;
+    if (r.is_nil()) return out;
+    if (r.type != Reply::Type::kArray || r.elements.size() != 2)
+      return Malformed("a refresh record");
+    TESSERA_ASSIGN_OR_RETURN(RefreshRecord record, ToRecord(r.elements[0]));
+    TESSERA_ASSIGN_OR_RETURN(Session s, ToSession(r.elements[1]));
+    out.emplace(std::move(record), std::move(s));
+    return out;
+  }
+
+  Status AddRevocation(const Revocation& r) override {
+    if (r.handle.empty()) {
+      return Status(Code::kInvalidArgument, Reason::kNone, "a revocation needs a key");
+    }
+    const std::string until = std::to_string(r.until);
+    // GT keeps the later until of a handle already listed and adds a new one.
+    return Command({"ZADD", Key("rev", ""), "GT", until, r.handle}, true).status();
+  }
+
+  Status ExtendTokensUntil(std::string_view id_hash, int64_t exp) override {
+    const std::string id = Hex(id_hash), e = std::to_string(exp);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(extend_tokens_until_, {id, e}));
+    TESSERA_ASSIGN_OR_RETURN(int64_t found, Int(r));
+    if (!found) return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
+    return Status::Ok();
+  }
+
+  Result<std::vector<Revocation>> ListRevocations(int64_t now) override {
+    const std::string after = "(" + std::to_string(now);
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply r, Command({"ZRANGEBYSCORE", Key("rev", ""), after, "+inf", "WITHSCORES"}, true));
+    if (r.type != Reply::Type::kArray || r.elements.size() % 2) return Malformed("ZRANGEBYSCORE");
+    std::vector<Revocation> out;
+    out.reserve(r.elements.size() / 2);
+    for (size_t i = 0; i < r.elements.size(); i += 2) {
+      // Scores print as integers while they are below 2^53, as every unix time is.
+      TESSERA_ASSIGN_OR_RETURN(int64_t until, Int(r.elements[i + 1]));
+      out.push_back(Revocation{.handle = r.elements[i].str, .until = until});
+    }
+    return out;
+  }
+
+ private:
+  Status CreateWith(const Session& s, const session::FirstRefreshToken& first,
+                    const session::LimitPolicy& limit, int64_t now, std::vector<Session>* evicted) {
+    const std::string id = Hex(s.id_hash);
+    const std::string kind = s.kind == session::SessionKind::kToken ? "1" : "0";
+    const std::string created = std::to_string(s.created_at), seen = std::to_string(s.last_seen_at);
+    const std::string exp = std::to_string(s.expires_at), tu = std::to_string(s.tokens_until);
+    const std::string max = std::to_string(limit.max_per_user), now_s = std::to_string(now);
+    // The keys outlive the absolute deadline by the revocation retention: RemoveExpired ends the
+    // session first (recording what it must); the expiry is the backstop if nothing ever does.
+    const int64_t ttl_s =
+        std::max<int64_t>(s.expires_at - now, 0) + session::kRevocationRetentionSeconds;
+    const std::string ttl = std::to_string(ttl_s * 1000);
+    const std::string refresh = Hex(first.hash), family = Hex(first.family);
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply r, Eval(create_, {id, s.handle, s.user_id, s.csrf_hash, kind, created, seen, exp, tu,
+                                s.user_agent, s.ip, max,
+                                limit.on_limit == session::OnLimit::kReject ? "reject" : "evict",
+                                now_s, ttl, refresh, family}));
+    if (r.type != Reply::Type::kArray || r.elements.empty() ||
+        r.elements[0].type != Reply::Type::kString) {
+      return Malformed("a create");
+    }
+    const std::string& outcome = r.elements[0].str;
+    if (outcome == "limit")
+      return ResourceExhausted(Reason::kSessionLimit, "session limit reached");
+    if (outcome == "exists") {
+      const std::string what = r.elements.size() > 1 ? r.elements[1].str : "session";
+      return Status(Code::kAlreadyExists, Reason::kNone, what + " exists");
+    }
+    if (outcome != "ok" || r.elements.size() != 2) return Malformed("a create");
+    TESSERA_ASSIGN_OR_RETURN(std::vector<Session> gone, ToSessions(r.elements[1]));
+    if (evicted) evicted->insert(evicted->end(), gone.begin(), gone.end());
+    return Status::Ok();
+  }
+
+  const redis::Script create_ = MakeScript(redis::scripts::kCreate);
+  const redis::Script list_by_user_ = MakeScript(redis::scripts::kListByUser);
+  const redis::Script list_all_ = MakeScript(redis::scripts::kListAll);
+  const redis::Script remove_ = MakeScript(redis::scripts::kRemove);
+  const redis::Script remove_by_handle_ = MakeScript(redis::scripts::kRemoveByHandle);
+  const redis::Script remove_by_user_ = MakeScript(redis::scripts::kRemoveByUser);
+  const redis::Script touch_ = MakeScript(redis::scripts::kTouch);
+  const redis::Script touch_many_ = MakeScript(redis::scripts::kTouchMany);
+  const redis::Script remove_expired_ = MakeScript(redis::scripts::kRemoveExpired);
+  const redis::Script count_alive_ = MakeScript(redis::scripts::kCountAlive);
+  const redis::Script rotate_refresh_ = MakeScript(redis::scripts::kRotateRefresh);
+  const redis::Script remove_by_refresh_ = MakeScript(redis::scripts::kRemoveByRefresh);
+  const redis::Script remove_by_refresh_ancestor_ =
+      MakeScript(redis::scripts::kRemoveByRefreshAncestor);
+  const redis::Script find_refresh_ = MakeScript(redis::scripts::kFindRefresh);
+  const redis::Script extend_tokens_until_ = MakeScript(redis::scripts::kExtendTokensUntil);
+};
+
+// Throttle records: t:<key> hashes {ws, f, bu, st}, indexed in tz by the later of window start and
+// block end. Update is optimistic (WATCH/MULTI/EXEC), retried when another writer got there first.
+class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
+ public:
+  RedisThrottleStore(std::shared_ptr<redis::Pool> pool, std::string prefix)
+      : RedisBase(std::move(pool), std::move(prefix)) {}
+
+  Result<user::ThrottleRecord> Update(
+      std::string_view key, const std::function<void(user::ThrottleRecord&)>& update) override {
+    const std::string k = Key("t:", key);
+    TESSERA_ASSIGN_OR_RETURN(redis::Pool::Lease conn, pool_->Acquire());
+    // Optimistic: read, change, write unless another writer got there first; then again after
+    // a short random pause, so writers contending for one key (an attack on one account from
+    // every instance) take turns instead of colliding again, until the command timeout.
+    const auto deadline = std::chrono::steady_clock::now() + pool_->options().command_timeout;
+    std::minstd_rand jitter(std::random_device{}());
+    for (int attempt = 0; std::chrono::steady_clock::now() < deadline; ++attempt) {
+      if (attempt > 0) {
+        const int cap_us = 200 << std::min(attempt, 5);
+        std::this_thread::sleep_for(std::chrono::microseconds(jitter() % cap_us));
+      }
+      TESSERA_ASSIGN_OR_RETURN(Reply watched, conn->Command({"WATCH", k}));
+      if (watched.is_error()) return Unavailable(watched.str);
+      auto current = conn->Command({"HMGET", k, "ws", "f", "bu", "st"});
+      auto read = current ? ToThrottle(*current) : Result<user::ThrottleRecord>(current.status());
+      if (!read) {
+        // The connection goes back to the pool: it must not keep watching.
+        (void)conn->Command({"UNWATCH"});
+        return read.status();
+      }
+      user::ThrottleRecord r = *read;
+      update(r);
+      const std::string ws = std::to_string(r.window_start), f = std::to_string(r.failures);
+      const std::string bu = std::to_string(r.blocked_until), st = std::to_string(r.strikes);
+      const std::string score = std::to_string(std::max(r.window_start, r.blocked_until));
+      TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                               conn->Pipeline({{"MULTI"},
+                                               {"HSET", k, "ws", ws, "f", f, "bu", bu, "st", st},
+                                               {"ZADD", Key("tz", ""), score, key},
+                                               {"EXEC"}}));
+      const Reply& exec = replies.back();
+      if (exec.is_error()) return Unavailable(exec.str);
+      if (exec.is_nil()) continue;  // another writer changed the record: read it again
+      return r;
+    }
+    return Status(Code::kUnavailable, Reason::kStoreBusy, "redis: throttle record contended");
+  }
+
+  Result<user::ThrottleRecord> Get(std::string_view key) override {
+    TESSERA_ASSIGN_OR_RETURN(Reply r,
+                             Command({"HMGET", Key("t:", key), "ws", "f", "bu", "st"}, true));
+    return ToThrottle(r);
+  }
+
+  Status Remove(std::string_view key) override {
+    TESSERA_RETURN_IF_ERROR(Command({"DEL", Key("t:", key)}, true).status());
+    return Command({"ZREM", Key("tz", ""), key}, true).status();
+  }
+
+  Result<size_t> RemoveStale(int64_t before) override {
+    const std::string b = std::to_string(before);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_stale_, {b}));
+    TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r));
+    return static_cast<size_t>(n);
+  }
+
+ private:
+  static Result<user::ThrottleRecord> ToThrottle(const Reply& r) {
+    if (r.type != Reply::Type::kArray || r.elements.size() != 4) return Malformed("HMGET");
+    user::ThrottleRecord out;
+    if (r.elements[0].is_nil()) return out;
+    int64_t v[4];
+    for (int i = 0; i < 4; ++i) {
+      if (r.elements[i].is_nil()) return Malformed("a throttle record");
+      TESSERA_ASSIGN_OR_RETURN(v[i], Int(r.elements[i]));
+    }
+    out.window_start = v[0];
+    out.failures = static_cast<uint32_t>(v[1]);
+    out.blocked_until = v[2];
+    out.strikes = static_cast<uint32_t>(v[3]);
+    return out;
+  }
+
+  const redis::Script remove_stale_ = MakeScript(redis::scripts::kThrottleRemoveStale);
+};
+
+}  // namespace
+
+Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string_view url,
+                                                                     RedisOptions options) {
+  TESSERA_ASSIGN_OR_RETURN(auto pool, OpenPool(url, options));
+  return std::unique_ptr<session::SessionStore>(
+      new RedisSessionStore(std::move(pool), options.prefix));
+}
+
+Result<std::unique_ptr<user::ThrottleStore>> OpenRedisThrottleStore(std::string_view url,
+                                                                    RedisOptions options) {
+  TESSERA_ASSIGN_OR_RETURN(auto pool, OpenPool(url, options));
+  return std::unique_ptr<user::ThrottleStore>(
+      new RedisThrottleStore(std::move(pool), options.prefix));
+}
+
+}  // namespace tessera::store

@@ -1,0 +1,304 @@
+// What the Redis stores add to the conformance suite: the client (URLs, AUTH, SELECT, TLS,
+// scripts reloaded after a flush), several instances on one Redis, and faults: a frozen server,
+// a killed and restarted one, a hostile one that sends what is not RESP.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "store/redis/client.h"
+#include "store_conformance/store_factory.h"
+#include "tessera/store/redis.h"
+
+namespace tessera::store {
+namespace {
+
+using session::FirstRefreshToken;
+using session::RefreshOutcome;
+using session::Session;
+using session::SessionKind;
+using std::chrono::milliseconds;
+using testing::RedisServer;
+
+Session TokenSession(const std::string& id, int64_t created, int64_t expires) {
+  return Session{.id_hash = "id-" + id,
+                 .handle = "h-" + id,
+                 .user_id = "u-" + id,
+                 .csrf_hash = "",
+                 .kind = SessionKind::kToken,
+                 .created_at = created,
+                 .last_seen_at = created,
+                 .expires_at = expires,
+                 .tokens_until = 0,
+                 .user_agent = "UA",
+                 .ip = "::1"};
+}
+
+TEST(RedisUrl, ParsesEveryPart) {
+  auto e = redis::ParseUrl("redis://127.0.0.1");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host, "127.0.0.1");
+  EXPECT_EQ(e->port, 6379);
+  EXPECT_EQ(e->db, 0);
+  EXPECT_FALSE(e->tls);
+  e = redis::ParseUrl("rediss://app:p%40ss:w@cache.internal:6380/3?ca_file=/etc/ca.pem");
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_TRUE(e->tls);
+  EXPECT_EQ(e->user, "app");
+  EXPECT_EQ(e->password, "p@ss:w");
+  EXPECT_EQ(e->host, "cache.internal");
+  EXPECT_EQ(e->port, 6380);
+  EXPECT_EQ(e->db, 3);
+  EXPECT_EQ(e->ca_file, "/etc/ca.pem");
+  e = redis::ParseUrl("redis://:only-password@[::1]:7000/1");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->user, "");
+  EXPECT_EQ(e->password, "only-password");
+  EXPECT_EQ(e->host, "::1");
+  EXPECT_EQ(e->port, 7000);
+  e = redis::ParseUrl("redis://bare-password@h");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->password, "bare-password");  // as redis-cli -u reads it
+}
+
+TEST(RedisUrl, RefusesMalformedUrlsWithoutSayingThePassword) {
+  for (const char* bad :
+       {"http://h", "redis://", "redis://:hunter2-secret@", "redis://:hunter2-secret@h:0",
+        "redis://:hunter2-secret@h:99999", "redis://:hunter2-secret@h:6379/16",
+        "redis://:hunter2-secret@h/x", "redis://:hunter2-secret@[::1", "redis://h?ca_file=/x",
+        "rediss://h?verify=no", "redis://:bad%zzescape@h"}) {
+    auto e = redis::ParseUrl(bad);
+    ASSERT_FALSE(e) << bad;
+    EXPECT_EQ(e.error().code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(e.error().message().find("hunter2"), std::string::npos) << e.error().message();
+  }
+}
+
+TEST(RedisClient, AuthenticatesAndSaysNothingOfAWrongPassword) {
+  RedisServer server({"--requirepass", "correct-redis-pw"});
+  const std::string where = "127.0.0.1:" + std::to_string(server.port());
+  EXPECT_TRUE(OpenRedisSessionStore("redis://:correct-redis-pw@" + where));
+  EXPECT_TRUE(OpenRedisSessionStore("redis://default:correct-redis-pw@" + where));
+  const std::vector<std::string> refused = {"redis://:wrong-redis-pw@" + where, "redis://" + where};
+  for (const std::string& url : refused) {
+    auto store = OpenRedisSessionStore(url);
+    ASSERT_FALSE(store) << url;
+    EXPECT_EQ(store.error().code(), Code::kUnavailable);
+    EXPECT_EQ(store.error().message().find("wrong-redis-pw"), std::string::npos)
+        << store.error().message();
+  }
+}
+
+TEST(RedisClient, UsesTheDatabaseTheUrlNames) {
+  RedisServer& server = RedisServer::Shared();
+  auto store = OpenRedisSessionStore(server.url() + "/5", {.prefix = "dbtest:"});
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Create(TokenSession("a", 100, 1000), {}, 100, nullptr).ok());
+  auto conn = redis::Connection::Open(*redis::ParseUrl(server.url() + "/5"), {});
+  ASSERT_TRUE(conn);
+  EXPECT_EQ((*conn)->Command({"EXISTS", "dbtest:s:69642d61"})->integer, 1);  // hex of "id-a"
+  auto db0 = redis::Connection::Open(*redis::ParseUrl(server.url()), {});
+  ASSERT_TRUE(db0);
+  EXPECT_EQ((*db0)->Command({"EXISTS", "dbtest:s:69642d61"})->integer, 0);
+}
+
+TEST(RedisClient, SpeaksTlsAndVerifiesTheServer) {
+  RedisServer server({}, /*tls=*/true);
+  const std::string where = "127.0.0.1:" + std::to_string(server.port());
+  auto store = OpenRedisSessionStore(
+      "rediss://" + where + "/0?ca_file=" + server.dir() + "/cert.pem", {.prefix = "tls:"});
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE((*store)->Create(TokenSession("a", 100, 1000), {}, 100, nullptr).ok());
+  EXPECT_TRUE((*store)->Get("id-a")->has_value());
+  // The system's CAs do not know the self-signed certificate: refused, not trusted anyway.
+  auto untrusted =
+      OpenRedisSessionStore("rediss://" + where, {.connect_timeout = milliseconds(2000)});
+  ASSERT_FALSE(untrusted);
+  EXPECT_EQ(untrusted.error().code(), Code::kUnavailable);
+  EXPECT_NE(untrusted.error().message().find("certificate"), std::string::npos)
+      << untrusted.error().message();
+  // Plain text to a TLS port gets no answer that passes for one.
+  auto plain = OpenRedisSessionStore("redis://" + where, {.connect_timeout = milliseconds(500),
+                                                          .command_timeout = milliseconds(500)});
+  EXPECT_FALSE(plain);
+}
+
+TEST(RedisClient, ScriptsComeBackAfterTheServerForgetsThem) {
+  auto store = OpenRedisSessionStore(RedisServer::Shared().url(), {.prefix = "flush:"});
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Create(TokenSession("a", 100, 1000), {}, 100, nullptr).ok());
+  auto conn = redis::Connection::Open(*redis::ParseUrl(RedisServer::Shared().url()), {});
+  ASSERT_TRUE(conn);
+  ASSERT_EQ((*conn)->Command({"SCRIPT", "FLUSH"})->str, "OK");
+  // Every pooled connection sees NOSCRIPT now; the store loads the script and carries on.
+  auto gone = (*store)->Remove("id-a");
+  ASSERT_TRUE(gone) << gone.error().ToString();
+  EXPECT_TRUE(gone->has_value());
+}
+
+// Several instances on one Redis are one store: what one writes the other reads, and a refresh
+// token presented to both at once yields one successor.
+TEST(RedisStores, TwoInstancesAgreeAndRotateATokenOnce) {
+  testing::TempDir dir;
+  auto a = testing::RedisBackend::Sessions(dir.path());
+  auto b = testing::RedisBackend::Sessions(dir.path());
+  const Session s = TokenSession("shared", 100, 100000);
+  ASSERT_TRUE(a->CreateTokenSession(s, FirstRefreshToken{.hash = "rt0"}, {}, 100, nullptr).ok());
+  auto seen = b->Get(s.id_hash);
+  ASSERT_TRUE(seen && seen->has_value());
+  EXPECT_EQ(**seen, s);
+  std::atomic<int> rotated{0}, reuse{0}, unknown{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      session::SessionStore& store = i % 2 ? *a : *b;
+      auto r = store.RotateRefresh({.presented_hash = "rt0",
+                                    .successor_hash = "rt1-" + std::to_string(i),
+                                    .now_ms = 200'000});
+      if (!r) {
+        ++failed;
+      } else if (r->outcome == RefreshOutcome::kRotated) {
+        ++rotated;
+      } else if (r->outcome == RefreshOutcome::kReuseDetected) {
+        ++reuse;
+      } else if (r->outcome == RefreshOutcome::kUnknown) {
+        ++unknown;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // The first rotates; the second is a replay (no grace window) and ends the family; the rest
+  // find nothing.
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(rotated, 1);
+  EXPECT_EQ(reuse, 1);
+  EXPECT_EQ(unknown, 14);
+  EXPECT_FALSE(b->Get(s.id_hash)->has_value());  // reuse ended the family for everyone
+}
+
+TEST(RedisStores, ThrottleCountersAreAtomicAcrossInstances) {
+  testing::TempDir dir;
+  auto a = testing::RedisBackend::Throttle(dir.path());
+  auto b = testing::RedisBackend::Throttle(dir.path());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      for (int n = 0; n < 25; ++n) {
+        auto r =
+            (i % 2 ? *a : *b).Update("user:alice", [](user::ThrottleRecord& x) { ++x.failures; });
+        EXPECT_TRUE(r) << r.error().ToString();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(a->Get("user:alice")->failures, 200u);
+}
+
+// Fail closed, recover by itself: a frozen server answers nothing within the command timeout,
+// and a killed one that comes back is used again without restarting anything.
+TEST(RedisFaults, FrozenKilledAndRestartedServers) {
+  RedisServer server;
+  auto store = OpenRedisSessionStore(server.url(), {.prefix = "fault:",
+                                                    .connect_timeout = milliseconds(300),
+                                                    .command_timeout = milliseconds(300)});
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Create(TokenSession("a", 100, 100000), {}, 100, nullptr).ok());
+
+  server.Stop();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto frozen = (*store)->Get("id-a");
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(frozen);
+  EXPECT_EQ(frozen.error().code(), Code::kUnavailable);
+  EXPECT_LT(waited, milliseconds(1500));
+  server.Continue();
+  auto again = (*store)->Get("id-a");
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE(again->has_value());
+
+  server.Kill();
+  auto down = (*store)->Create(TokenSession("b", 100, 100000), {}, 100, nullptr);
+  EXPECT_EQ(down.code(), Code::kUnavailable);
+  server.Start();  // no persistence: the data is gone, the store must work again at once
+  EXPECT_TRUE((*store)->Create(TokenSession("b", 100, 100000), {}, 100, nullptr).ok());
+  EXPECT_TRUE((*store)->Get("id-b")->has_value());
+}
+
+// A loopback server that answers every connection with fixed bytes: what a hostile or broken
+// server (or something else on the port) could send.
+class FakeServer {
+ public:
+  explicit FakeServer(std::string answer) : answer_(std::move(answer)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(fd_, 4);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      (void)::recv(c, buf, sizeof buf, 0);
+      size_t sent = 0;
+      while (sent < answer_.size()) {
+        const ssize_t n = ::send(c, answer_.data() + sent, answer_.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+      }
+      ::close(c);
+    });
+  }
+  ~FakeServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  std::string answer_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(RedisFaults, AHostileServerIsUnavailableNotACrash) {
+  const struct {
+    const char* what;
+    std::string bytes;
+  } cases[] = {
+      {"not RESP", "HTTP/1.1 200 OK\r\n\r\n"},
+      {"nested too deep",
+       [] {
+         std::string s;
+         for (int i = 0; i < 50; ++i) s += "*1\r\n";
+         return s;
+       }()},
+      {"a bulk string larger than the limit", "$100000000\r\n" + std::string(size_t{2} << 20, 'x')},
+      {"a closed connection", ""},
+  };
+  for (const auto& c : cases) {
+    FakeServer fake(c.bytes);
+    redis::Endpoint e{.host = "127.0.0.1", .port = static_cast<uint16_t>(fake.port())};
+    auto conn = redis::Connection::Open(e, {.connect_timeout = milliseconds(500),
+                                            .command_timeout = milliseconds(1000),
+                                            .max_reply_bytes = size_t{1} << 20});
+    ASSERT_TRUE(conn) << c.what;
+    auto r = (*conn)->Command({"PING"});
+    ASSERT_FALSE(r) << c.what;
+    EXPECT_EQ(r.error().code(), Code::kUnavailable) << c.what;
+    EXPECT_TRUE((*conn)->broken()) << c.what;
+  }
+}
+
+}  // namespace
+}  // namespace tessera::store

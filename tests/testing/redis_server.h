@@ -1,0 +1,162 @@
+// A real redis-server for tests: started on a free loopback port in a temporary directory, as the
+// current user, with no persistence unless asked; stopped (SIGKILL) when the object goes. Debian's
+// redis-server (scripts/install-deps test) must be installed: without it the test fails, it does
+// not skip.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tessera::testing {
+
+class RedisServer {
+ public:
+  // `extra`: more redis-server arguments ("--requirepass", "secret", ...). With `tls`, the port
+  // speaks only TLS, with a self-signed certificate for 127.0.0.1 made in dir()/cert.pem.
+  explicit RedisServer(std::vector<std::string> extra = {}, bool tls = false)
+      : extra_(std::move(extra)) {
+    char tmpl[] = "/tmp/tessera-redis-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    port_ = FreePort();
+    if (tls) {
+      const std::string cmd =
+          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+          "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+          dir_ + "/key.pem -out " + dir_ + "/cert.pem 2>/dev/null";
+      if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl req failed");
+      extra_.insert(extra_.begin(),
+                    {"--port", "0", "--tls-port", std::to_string(port_), "--tls-cert-file",
+                     dir_ + "/cert.pem", "--tls-key-file", dir_ + "/key.pem", "--tls-ca-cert-file",
+                     dir_ + "/cert.pem", "--tls-auth-clients", "no"});
+    }
+    Start();
+  }
+  ~RedisServer() {
+    Kill();
+    std::filesystem::remove_all(dir_);
+  }
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  // One server for a whole test binary, started on first use.
+  static RedisServer& Shared() {
+    static RedisServer server;
+    return server;
+  }
+
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+
+  void Stop() { Signal(SIGSTOP); }
+  void Continue() { Signal(SIGCONT); }
+  void Signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  // SIGKILL and wait; Start() brings it back on the same port and directory.
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGCONT);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  void Start() {
+    const std::string bin = Find();
+    std::vector<std::string> args = {bin,
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--dir",
+                                     dir_,
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--daemonize",
+                                     "no",
+                                     "--loglevel",
+                                     "warning",
+                                     "--logfile",
+                                     dir_ + "/redis.log"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test leaves no server behind
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(bin.c_str(), argv.data());
+      ::_exit(127);
+    }
+    // Ready when it accepts a connection.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Accepts()) return;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("redis-server exited at startup; see " + dir_ + "/redis.log");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error("redis-server did not start listening within 10 s");
+  }
+
+ private:
+  static std::string Find() {
+    for (const char* p : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
+      if (::access(p, X_OK) == 0) return p;
+    }
+    throw std::runtime_error(
+        "redis-server is not installed: run scripts/install-deps test (Debian redis-server)");
+  }
+
+  static int FreePort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+  }
+
+  bool Accepts() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+  }
+
+  std::vector<std::string> extra_;
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace tessera::testing
