@@ -44,9 +44,10 @@ fuzz-build: test-deps
 fuzz-smoke: fuzz-build
 	@cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
 
-# make fuzz FUZZ_SECONDS=3600: each fuzzer for that long, new corpus entries kept in build-fuzz.
+# make fuzz FUZZ_SECONDS=3600: each fuzzer for that long, two at a time, new corpus entries kept
+# in build-fuzz, the figures written to docs/fuzzing.md.
 fuzz: fuzz-build
-	@./tests/fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	@./tests/fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS) docs/fuzzing.md
 
 bench: test-deps
 	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DTESSERA_BENCH=ON \

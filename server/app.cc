@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/blocking.h"
 #include "responses.h"
 #include "web_assets.h"
 
@@ -112,6 +113,28 @@ Responder App::Deferred(const HttpRequest& request, server::Route route, Respond
   };
 }
 
+void App::OnStorePool(const HttpRequest& request, SyncHandler handler, std::string_view param,
+                      Responder respond) {
+  // The task owns a copy of the request (the connection reuses its buffers) and finds the
+  // route parameter in the copy at the same place.
+  auto owned = std::make_shared<HttpRequest>(request);
+  const size_t offset = param.empty() ? 0 : static_cast<size_t>(param.data() - request.target.data());
+  const size_t length = param.size();
+  auto answer = std::make_shared<Responder>(std::move(respond));
+  const bool queued = context_.d.store_pool->TrySubmit([this, owned, handler, offset, length, answer] {
+    const std::string_view p =
+        length ? std::string_view(owned->target).substr(offset, length) : std::string_view();
+    (*answer)(handler(context_, *owned, p));
+  });
+  if (!queued) {
+    // Every store worker is waiting and the queue is full: say so at once rather than queue
+    // without bound behind a store that has stopped answering.
+    HttpResponse busy = Error(503, "unavailable", "the server is overloaded; retry shortly");
+    busy.Set("Retry-After", "1");
+    (*answer)(std::move(busy));
+  }
+}
+
 std::optional<HttpResponse> App::Dispatch(const HttpRequest& request, Responder& respond,
                                           Route* route, bool ops) {
   const std::string_view path = request.Path();
@@ -129,9 +152,21 @@ std::optional<HttpResponse> App::Dispatch(const HttpRequest& request, Responder&
       r.Set("Allow", Router::Allow(*match->spec));
       return r;
     }
-    if (match->handler->sync) return match->handler->sync(context_, request, match->param);
-    match->handler->async(context_, request, match->param,
-                          Deferred(request, *route, std::move(respond)));
+    const MethodHandler& handler = *match->handler;
+    if (!handler.sync) {
+      handler.async(context_, request, match->param, Deferred(request, *route, std::move(respond)));
+      return std::nullopt;
+    }
+    if (handler.runs == Runs::kInline || !context_.d.store_pool) {
+      return handler.sync(context_, request, match->param);
+    }
+    if (handler.runs == Runs::kCacheFirst) {
+      NoBlockingScope io_thread;
+      HttpResponse r = handler.sync(context_, request, match->param);
+      if (!io_thread.would_have_blocked()) return r;
+      // A cache missed: nothing was done or counted; the request runs again on the store pool.
+    }
+    OnStorePool(request, handler.sync, match->param, Deferred(request, *route, std::move(respond)));
     return std::nullopt;
   }
   if (get) {

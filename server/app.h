@@ -40,6 +40,10 @@ class App final : public Handler {
   // handler that answers later.
   std::optional<HttpResponse> Dispatch(const HttpRequest& request, Responder& respond,
                                        Route* route, bool ops);
+  // Runs `handler` on the store pool and answers through `respond` (503 at once when the pool's
+  // queue is full). `param` points into `request`.
+  void OnStorePool(const HttpRequest& request, SyncHandler handler, std::string_view param,
+                   Responder respond);
   // Wraps `respond` so that a later answer gets the common headers, metrics and access log.
   Responder Deferred(const HttpRequest& request, Route route, Responder respond);
   void AddCommonHeaders(HttpResponse& r) const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/blocking.h"
 #include "forms.h"
 #include "responses.h"
 
@@ -33,6 +34,7 @@ Result<std::optional<user::User>> Authenticator::FindUser(const std::string& id)
     }
     if (auto it = users_.find(id); it != users_.end()) return std::optional<user::User>(it->second);
   }
+  if (!MayBlock()) return WouldBlock();
   TESSERA_ASSIGN_OR_RETURN(std::optional<user::User> found, d_.users->FindById(id));
   // A disabled account authenticates nothing: to every caller it is as good as gone.
   if (found && found->disabled) found.reset();

@@ -41,6 +41,8 @@ struct AppDeps {
   session::SessionManager* session_manager;
   const crypto::PasswordHasher* hasher;
   WorkerPool* password_pool;  // Argon2id runs here, never on an I/O thread
+  // Handlers that may wait for a store run here (router.h, Runs). Null: on the calling thread.
+  WorkerPool* store_pool = nullptr;
   user::LoginThrottle* throttle;
   user::AccountService* accounts;  // the account lifecycle (Argon2id: on the password pool)
   log::AuditLog* audit;          // security events; never null (AuditLog::Discard() for none)

@@ -56,12 +56,16 @@ Router DefaultRouter() {
   // Captureless lambdas adapt each handler to the table's two signatures.
   return Router({
       {"/v1/auth", Route::kAuth,
-       {{"GET", [](Context& c, R r, P) { return h::ForwardAuth(c, r); }}}},
-      {"/healthz", Route::kHealth, {{"GET", [](Context& c, R, P) { return h::Health(c); }}}},
+       {{"GET", [](Context& c, R r, P) { return h::ForwardAuth(c, r); }, nullptr,
+         Runs::kCacheFirst}}},
+      {"/healthz", Route::kHealth,
+       {{"GET", [](Context& c, R, P) { return h::Health(c); }, nullptr, Runs::kInline}}},
       {"/readyz", Route::kHealth, {{"GET", [](Context& c, R, P) { return h::Ready(c); }}}},
       {"/metrics", Route::kMetrics,
-       {{"GET", [](Context& c, R r, P) { return h::MetricsPage(c, r); }}}},
-      {"/v1/me", Route::kMe, {{"GET", [](Context& c, R r, P) { return h::Me(c, r); }}}},
+       {{"GET", [](Context& c, R r, P) { return h::MetricsPage(c, r); }, nullptr,
+         Runs::kInline}}},
+      {"/v1/me", Route::kMe,
+       {{"GET", [](Context& c, R r, P) { return h::Me(c, r); }, nullptr, Runs::kCacheFirst}}},
       {"/v1/login", Route::kLogin,
        {{"POST", nullptr,
          [](Context& c, R r, P, Responder respond) { h::Login(c, r, std::move(respond)); }}}},
@@ -92,11 +96,11 @@ Router DefaultRouter() {
       {"/v1/revoke", Route::kOAuth,
        {{"POST", [](Context& c, R r, P) { return h::RevokeToken(c, r); }}}},
       {"/.well-known/jwks.json", Route::kWellKnown,
-       {{"GET", [](Context& c, R, P) { return h::Jwks(c); }}}},
+       {{"GET", [](Context& c, R, P) { return h::Jwks(c); }, nullptr, Runs::kInline}}},
       {"/.well-known/openid-configuration", Route::kWellKnown,
-       {{"GET", [](Context& c, R, P) { return h::Discovery(c); }}}},
+       {{"GET", [](Context& c, R, P) { return h::Discovery(c); }, nullptr, Runs::kInline}}},
       {"/.well-known/oauth-authorization-server", Route::kWellKnown,
-       {{"GET", [](Context& c, R, P) { return h::Discovery(c); }}}},
+       {{"GET", [](Context& c, R, P) { return h::Discovery(c); }, nullptr, Runs::kInline}}},
   });
 }
 

@@ -22,10 +22,19 @@ using SyncHandler = HttpResponse (*)(Context& c, const HttpRequest& r, std::stri
 using AsyncHandler = void (*)(Context& c, const HttpRequest& r, std::string_view param,
                               Responder respond);
 
+// Where a synchronous handler runs (docs/design.md "Threading"). An asynchronous handler runs on
+// the I/O thread and hands its slow part to a pool itself.
+enum class Runs : uint8_t {
+  kInline,      // on the I/O thread: it never touches a store (health, keys, metrics)
+  kCacheFirst,  // on the I/O thread from the caches; again on the store pool if it would block
+  kStorePool,   // on the store pool: it may wait for a store
+};
+
 struct MethodHandler {
   std::string_view method;  // "GET" (serves HEAD too), "POST", "DELETE", "PATCH", ...
   SyncHandler sync = nullptr;
   AsyncHandler async = nullptr;
+  Runs runs = Runs::kStorePool;  // the safe default for a new route
 };
 
 struct RouteSpec {

@@ -86,6 +86,9 @@ Status Runtime::Assemble() {
   // Argon2id runs on its own bounded pool; a full queue answers 503 at once instead of letting
   // sign-ins pile up behind each other.
   password_pool_ = std::make_unique<WorkerPool>(c.password.workers, /*queue_capacity=*/64);
+  // Requests that may wait for a store run here, so that the I/O threads never wait.
+  store_pool_ = std::make_unique<WorkerPool>(c.server.store_workers,
+                                             /*queue_capacity=*/size_t{64} * c.server.store_workers);
   // The common-password list is decoded on first use; pay that now, not in a request.
   (void)crypto::CommonPasswordCount();
 
@@ -157,6 +160,7 @@ Status Runtime::Assemble() {
                                        .session_manager = manager_.get(),
                                        .hasher = hasher_.get(),
                                        .password_pool = password_pool_.get(),
+                                       .store_pool = store_pool_.get(),
                                        .throttle = throttle_.get(),
                                        .accounts = accounts_.get(),
                                        .audit = audit_.get(),
@@ -185,6 +189,7 @@ Runtime::~Runtime() {
     cv_.notify_all();
     thread_.join();
   }
+  if (store_pool_) store_pool_->Shutdown();
   if (password_pool_) password_pool_->Shutdown();
 }
 

@@ -51,7 +51,7 @@ class Runtime {
   // Opens every part `config` names. A configuration that cannot work is kInvalidArgument; a
   // store, file or key that fails is kUnavailable (or another code), with a message naming it.
   static Result<std::unique_ptr<Runtime>> Open(Config config, Options options);
-  ~Runtime();  // stops maintenance (one last flush), then the password pool
+  ~Runtime();  // stops maintenance (one last flush), then the store and password pools
 
   App& app() { return *app_; }
   const Config& config() const { return config_; }
@@ -60,6 +60,7 @@ class Runtime {
   session::SessionStore& session_store() { return *sessions_; }
   session::SessionManager& session_manager() { return *manager_; }
   token::TokenService& tokens() { return *tokens_; }
+  WorkerPool& store_pool() { return *store_pool_; }
 
   // One round of the maintenance thread's every-tick work, for tests without the thread.
   void MaintainOnce();
@@ -79,6 +80,7 @@ class Runtime {
   std::unique_ptr<user::LoginThrottle> throttle_;
   std::unique_ptr<crypto::PasswordHasher> hasher_;
   std::unique_ptr<WorkerPool> password_pool_;
+  std::unique_ptr<WorkerPool> store_pool_;
   std::unique_ptr<session::SessionManager> manager_;
   std::unique_ptr<user::AccountService> accounts_;
   std::unique_ptr<log::AuditLog> audit_;

@@ -59,6 +59,10 @@ struct Config {
     // JSON access log, one line per request (no secrets, no query strings): "-" stdout, "off"
     // none, else a file path (created 0600). An addition to docs/design.md's keys.
     std::string access_log = "-";
+    // Threads for requests that may wait for a store (logout, session lists, /v1/token, admin,
+    // /readyz, and forward-auth on a cache miss), so that I/O threads never wait. Their queue
+    // holds 64 per thread; when it is full the server answers 503 at once. An addition.
+    uint32_t store_workers = 16;
     friend bool operator==(const Server&, const Server&) = default;
   };
 

@@ -73,6 +73,7 @@ enum class Reason {
   kStore,       // a store failed; fail closed
   kStoreBusy,   // a store is locked or overloaded; retry later
   kOverloaded,  // a bounded queue is full
+  kWouldBlock,  // this thread may not wait for I/O (core/blocking.h); run it where it may
 };
 
 std::string_view ReasonName(Reason reason);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../responses.h"
+#include "core/blocking.h"
 #include "handlers.h"
 
 namespace tessera::server::handlers {
@@ -147,7 +148,10 @@ HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
   HttpResponse error;
   auto caller = c.auth.Authenticate(request, false, &error);
   if (!caller) {
-    c.metrics.AuthCheck(error.status == 503 ? AuthOutcome::kUnavailable : AuthOutcome::kDenied);
+    // Abandoned on the I/O thread for a store read: counted when it runs again on the pool.
+    if (!StoppedToBlock()) {
+      c.metrics.AuthCheck(error.status == 503 ? AuthOutcome::kUnavailable : AuthOutcome::kDenied);
+    }
     return error;
   }
   c.metrics.AuthCheck(AuthOutcome::kAllowed);

@@ -217,6 +217,9 @@ const Key kKeys[] = {
     {"server", "access_log", Kind::kString,
      [](const Value& v, Config* c) { return SetNonEmpty(v, &c->server.access_log); },
      [](const Config& c) { return PrintString(c.server.access_log); }},
+    {"server", "store_workers", Kind::kInt,
+     [](const Value& v, Config* c) { return SetUint(v, &c->server.store_workers, 1, 1024); },
+     [](const Config& c) { return std::to_string(c.server.store_workers); }},
 
     {"session", "idle_timeout", Kind::kDuration,
      [](const Value& v, Config* c) {

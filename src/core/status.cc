@@ -48,6 +48,7 @@ std::string_view ReasonName(Reason reason) {
     case Reason::kStore: return "store";
     case Reason::kStoreBusy: return "store_busy";
     case Reason::kOverloaded: return "overloaded";
+    case Reason::kWouldBlock: return "would_block";
   }
   return "unknown";
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/blocking.h"
 #include "crypto/hash.h"
 #include "crypto/hmac.h"
 #include "crypto/random.h"
@@ -183,6 +184,7 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
     epoch = epoch_;
   }
   if (!found) {
+    if (!MayBlock()) return WouldBlock();
     TESSERA_ASSIGN_OR_RETURN(found, store_->Get(id_hash));
     if (!found) return Unknown();
     if (options_.defer_touches) {
@@ -203,6 +205,7 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
   Session s = std::move(*found);
   if (Expired(s, now)) {
     // An expired session is over for good; remove it so that it cannot come back.
+    if (!MayBlock()) return WouldBlock();
     CacheErase(id_hash);
     TESSERA_ASSIGN_OR_RETURN(std::optional<Session> gone, store_->Remove(id_hash));
     if (gone) Ended(*gone);
@@ -214,6 +217,7 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
       std::lock_guard lock(touches_mu_);
       touches_[id_hash] = now;
     } else {
+      if (!MayBlock()) return WouldBlock();
       TESSERA_RETURN_IF_ERROR(store_->Touch(id_hash, now));
     }
     std::unique_lock lock(mu_);

@@ -101,6 +101,7 @@ TEST(LoadConfig, DefaultsAreDesignMd) {
   EXPECT_EQ(c.password.argon2_memory_kib, 19456u);
   EXPECT_EQ(c.password.argon2_iterations, 2u);
   EXPECT_EQ(c.password.workers, 0u);
+  EXPECT_EQ(c.server.store_workers, 16u);
   EXPECT_EQ(c.throttle.login_per_user, (Rate{5, std::chrono::minutes(1)}));
   EXPECT_EQ(c.throttle.login_per_ip, (Rate{20, std::chrono::minutes(1)}));
   EXPECT_EQ(c.audit.path, "");
@@ -169,6 +170,8 @@ const std::vector<KeyCase>& KeyCases() {
        }},
       {"server.access_log", "\"/var/log/tessera/access.log\"", "/var/log/tessera/access.log",
        [](const Config& c) { return c.server.access_log == "/var/log/tessera/access.log"; }},
+      {"server.store_workers", "32", "32",
+       [](const Config& c) { return c.server.store_workers == 32; }},
       {"session.idle_timeout", "\"30m\"", "30m",
        [](const Config& c) { return c.session.idle_timeout == std::chrono::minutes(30); }},
       {"session.absolute_timeout", "\"400d\"", "400d",
@@ -242,7 +245,7 @@ TEST(LoadConfig, EveryKeyHasACase) {
   for (const Key& key : AllKeys()) keys.insert(DottedName(key));
   for (const KeyCase& c : KeyCases()) cased.insert(c.key);
   EXPECT_EQ(keys, cased);
-  EXPECT_EQ(keys.size(), 34u);
+  EXPECT_EQ(keys.size(), 35u);
 }
 
 TEST(LoadConfig, EveryKeyFromToml) {
@@ -385,6 +388,7 @@ const std::vector<BadCase>& BadCases() {
       {"server.data", "\"\"", "", "must not be empty"},
       {"server.tls_cert", "1", nullptr, "expected a string, got an integer"},
       {"server.access_log", "\"\"", "", "must not be empty"},
+      {"server.store_workers", "0", "0", "out of range (1 to 1024)"},
       {"server.tls_key", "false", nullptr, "expected a string, got a boolean"},
       {"server.trusted_proxies", "[\"10.0.0.0/33\"]", "10.0.0.0/33", "prefix length"},
       {"server.trusted_proxies", "[\"proxy.internal\"]", "proxy.internal", "not an IP address"},

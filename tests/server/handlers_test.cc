@@ -286,6 +286,106 @@ TEST_F(HandlersTest, ASessionOfAnAccountDisabledElsewhereIsRefused) {
   EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 401);
 }
 
+// Which thread answered: the I/O thread (the caller of Handle) or a store worker.
+struct Answered {
+  HttpResponse response;
+  bool on_calling_thread = false;
+};
+
+// No handler that may wait for a store runs on an I/O thread (issue: scale-out, "nothing blocks
+// the I/O threads"): they answer from the store pool; forward-auth answers from the caches on
+// the I/O thread and goes to the pool only when a cache misses.
+TEST_F(HandlersTest, OnlyCacheHitsAndStorelessRoutesAnswerOnTheIoThread) {
+  AddUser("alice");
+  const std::string cookie = CookieLogin("alice");
+  auto send = [&](std::string method, std::string target,
+                  std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.headers = std::move(headers);
+    r.headers.emplace_back("Host", "127.0.0.1:8080");
+    r.peer_ip = "192.0.2.10";
+    std::promise<Answered> answer;
+    const auto caller = std::this_thread::get_id();
+    runtime_->app().Handle(std::move(r), [&](HttpResponse a) {
+      answer.set_value({std::move(a), std::this_thread::get_id() == caller});
+    });
+    return answer.get_future().get();
+  };
+  EXPECT_TRUE(send("GET", "/healthz").on_calling_thread);
+  EXPECT_TRUE(send("GET", "/.well-known/jwks.json").on_calling_thread);
+  EXPECT_TRUE(send("GET", "/metrics").on_calling_thread);
+  const Answered ready = send("GET", "/readyz");
+  EXPECT_EQ(ready.response.status, 200);
+  EXPECT_FALSE(ready.on_calling_thread);
+  // Once the session and its account are cached, forward-auth and /v1/me answer at once.
+  EXPECT_EQ(send("GET", "/v1/auth", {{"Cookie", cookie}}).response.status, 200);
+  Answered auth = send("GET", "/v1/auth", {{"Cookie", cookie}});
+  EXPECT_EQ(auth.response.status, 200);
+  EXPECT_TRUE(auth.on_calling_thread);
+  EXPECT_TRUE(send("GET", "/v1/me", {{"Cookie", cookie}}).on_calling_thread);
+  // A session this instance has not seen (another instance's login): the cache misses, the
+  // store answers on a worker, and the answer is the same as a hit's.
+  auto manager = session::SessionManager(&runtime_->session_store(), {}, &clock_);
+  auto elsewhere = manager.Create(runtime_->users().FindByName("alice")->value().id,
+                                  session::SessionKind::kCookie, {"UA", "192.0.2.99"});
+  ASSERT_TRUE(elsewhere);
+  const std::string name = runtime_->config().cookie.name;
+  const std::string other = name + "=" + elsewhere->secret;
+  Answered miss = send("GET", "/v1/auth", {{"Cookie", other}});
+  EXPECT_EQ(miss.response.status, 200);
+  EXPECT_FALSE(miss.on_calling_thread);
+  EXPECT_TRUE(send("GET", "/v1/auth", {{"Cookie", other}}).on_calling_thread);  // now cached
+  // An unknown cookie is a miss too, and still a 401 (never a 503 from the abandoned attempt).
+  Answered unknown = send("GET", "/v1/auth", {{"Cookie", name + "=" + std::string(43, 'A')}});
+  EXPECT_EQ(unknown.response.status, 401);
+  EXPECT_FALSE(unknown.on_calling_thread);
+  // Store writes and listings always run on a worker.
+  const std::string csrf = json::parse(send("GET", "/v1/me", {{"Cookie", cookie}}).response.body)
+                               ["csrf_token"];
+  const Answered list = send("GET", "/v1/sessions", {{"Cookie", cookie}});
+  EXPECT_EQ(list.response.status, 200);
+  EXPECT_FALSE(list.on_calling_thread);
+  const Answered out = send("POST", "/v1/logout", {{"Cookie", cookie}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(out.response.status, 204);
+  EXPECT_FALSE(out.on_calling_thread);
+  // Forward-auth counted each check once, the abandoned attempts not at all.
+  const std::string metrics = send("GET", "/metrics").response.body;
+  EXPECT_NE(metrics.find("tessera_auth_checks_total{outcome=\"allowed\"} 4"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("tessera_auth_checks_total{outcome=\"denied\"} 1"), std::string::npos)
+      << metrics;
+}
+
+// When every store worker waits (a store that stopped answering) and the queue is full, a
+// request that needs a store gets 503 at once instead of queueing without bound.
+TEST_F(HandlersTest, AFullStorePoolAnswers503AtOnce) {
+  Start({{"TESSERA_SERVER_STORE_WORKERS", "1"}});
+  AddUser("alice");
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  // One task holds the worker (once it runs), 64 more fill its queue.
+  std::promise<void> running;
+  ASSERT_TRUE(runtime_->store_pool().TrySubmit([released, &running] {
+    running.set_value();
+    released.wait();
+  }));
+  running.get_future().wait();
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(runtime_->store_pool().TrySubmit([released] { released.wait(); }));
+  }
+  HttpResponse busy = Send("GET", "/readyz");
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(Header(busy, "Retry-After"), "1");
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);  // the I/O thread still answers
+  release.set_value();
+  while (runtime_->store_pool().queue_depth() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(Send("GET", "/readyz").status, 200);
+}
+
 // The defect: /v1/token took a store write for any well-formed garbage, without limit. Unknown
 // refresh tokens now spend a budget of the client address.
 TEST_F(HandlersTest, GuessingRefreshTokensIsThrottledPerAddress) {

@@ -61,6 +61,12 @@ TEST(RedisUrl, ParsesEveryPart) {
   EXPECT_EQ(e->password, "only-password");
   EXPECT_EQ(e->host, "::1");
   EXPECT_EQ(e->port, 7000);
+  e = redis::ParseUrl("redis://:pa/ss?w#rd@h:7001/2");
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_EQ(e->password, "pa/ss?w#rd");
+  EXPECT_EQ(e->host, "h");
+  EXPECT_EQ(e->port, 7001);
+  EXPECT_EQ(e->db, 2);
   e = redis::ParseUrl("redis://bare-password@h");
   ASSERT_TRUE(e);
   EXPECT_EQ(e->password, "bare-password");  // as redis-cli -u reads it
@@ -71,7 +77,9 @@ TEST(RedisUrl, RefusesMalformedUrlsWithoutSayingThePassword) {
        {"http://h", "redis://", "redis://:hunter2-secret@", "redis://:hunter2-secret@h:0",
         "redis://:hunter2-secret@h:99999", "redis://:hunter2-secret@h:6379/16",
         "redis://:hunter2-secret@h/x", "redis://:hunter2-secret@[::1", "redis://h?ca_file=/x",
-        "rediss://h?verify=no", "redis://:bad%zzescape@h"}) {
+        "rediss://h?verify=no", "redis://:bad%zzescape@h",
+        // A password with '?', '/' or '#' unescaped stays the password; nothing of it is echoed.
+        "redis://:hunter2?secret@h:0", "redis://hunter2/secret@h?x", "redis://:hunter2#x@h?@"}) {
     auto e = redis::ParseUrl(bad);
     ASSERT_FALSE(e) << bad;
     EXPECT_EQ(e.error().code(), Code::kInvalidArgument) << bad;
@@ -94,11 +102,22 @@ TEST(RedisClient, AuthenticatesAndSaysNothingOfAWrongPassword) {
   }
 }
 
+// A server that may evict keys may evict a revocation: refused at open, saying why.
+TEST(RedisClient, RefusesAServerThatMayEvictKeys) {
+  RedisServer server({"--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"});
+  auto store = OpenRedisSessionStore(server.url());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(store.error().message().find("noeviction"), std::string::npos)
+      << store.error().message();
+}
+
 TEST(RedisClient, UsesTheDatabaseTheUrlNames) {
   RedisServer& server = RedisServer::Shared();
   auto store = OpenRedisSessionStore(server.url() + "/5", {.prefix = "dbtest:"});
   ASSERT_TRUE(store);
-  ASSERT_TRUE((*store)->Create(TokenSession("a", 100, 1000), {}, 100, nullptr).ok());
+  const Status created = (*store)->Create(TokenSession("a", 100, 1000), {}, 100, nullptr);
+  ASSERT_TRUE(created.ok()) << created.ToString();
   auto conn = redis::Connection::Open(*redis::ParseUrl(server.url() + "/5"), {});
   ASSERT_TRUE(conn);
   EXPECT_EQ((*conn)->Command({"EXISTS", "dbtest:s:69642d61"})->integer, 1);  // hex of "id-a"
@@ -179,6 +198,32 @@ TEST(RedisStores, TwoInstancesAgreeAndRotateATokenOnce) {
   EXPECT_EQ(reuse, 1);
   EXPECT_EQ(unknown, 14);
   EXPECT_FALSE(b->Get(s.id_hash)->has_value());  // reuse ended the family for everyone
+}
+
+// Redis keeps what a failing script wrote before it failed, so a script checks everything first:
+// a session record it cannot read ends nothing, rather than losing its keys and its revocation.
+TEST(RedisStores, ARecordThatCannotBeReadEndsNothing) {
+  testing::TempDir dir;
+  auto store = testing::RedisBackend::Sessions(dir.path());
+  const Session s = TokenSession("broken", 100, 100000);
+  ASSERT_TRUE(store->CreateTokenSession(s, FirstRefreshToken{.hash = "rt"}, {}, 100, nullptr).ok());
+  ASSERT_TRUE(store->ExtendTokensUntil(s.id_hash, 900).ok());
+  auto conn = redis::Connection::Open(*redis::ParseUrl(RedisServer::Shared().url()), {});
+  ASSERT_TRUE(conn);
+  const std::string key = testing::RedisBackend::Prefix(dir.path()) + "s:" + redis::Hex(s.id_hash);
+  ASSERT_TRUE((*conn)->Command({"HSET", key, "tu", "not a number"}));
+  auto removed = store->Remove(s.id_hash);
+  ASSERT_FALSE(removed);
+  EXPECT_EQ(removed.error().code(), Code::kUnavailable);
+  EXPECT_EQ((*conn)->Command({"EXISTS", key})->integer, 1);
+  const std::string record = testing::RedisBackend::Prefix(dir.path()) + "r:" + redis::Hex("rt");
+  EXPECT_EQ((*conn)->Command({"EXISTS", record})->integer, 1);
+  // Repaired, it ends as any session does, its revocation recorded.
+  ASSERT_TRUE((*conn)->Command({"HSET", key, "tu", "900"}));
+  auto ended = store->Remove(s.id_hash);
+  ASSERT_TRUE(ended && ended->has_value()) << (ended ? "" : ended.error().ToString());
+  EXPECT_EQ(store->ListRevocations(100).value(),
+            (std::vector<session::Revocation>{{s.handle, 900}}));
 }
 
 TEST(RedisStores, ThrottleCountersAreAtomicAcrossInstances) {
@@ -271,6 +316,19 @@ class FakeServer {
   std::thread thread_;
 };
 
+// A replica after a failover, or a server loading its data: the answer is an error, and the
+// connection is dropped so that the pool's next one can reach the new primary.
+TEST(RedisFaults, AReadOnlyReplicaBreaksTheConnection) {
+  FakeServer fake("-READONLY You can't write against a read only replica.\r\n");
+  redis::Endpoint e{.host = "127.0.0.1", .port = static_cast<uint16_t>(fake.port())};
+  auto conn = redis::Connection::Open(e, {});
+  ASSERT_TRUE(conn);
+  auto r = (*conn)->Command({"SET", "k", "v"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->error_kind(), "READONLY");
+  EXPECT_TRUE((*conn)->broken());
+}
+
 TEST(RedisFaults, AHostileServerIsUnavailableNotACrash) {
   const struct {
     const char* what;
@@ -285,9 +343,18 @@ TEST(RedisFaults, AHostileServerIsUnavailableNotACrash) {
        }()},
       {"a bulk string larger than the limit", "$100000000\r\n" + std::string(size_t{2} << 20, 'x')},
       {"a closed connection", ""},
+      // hiredis would allocate 2^31 pointers for this header alone; the element budget refuses it.
+      {"an array announcing 2^31 elements", "*2147483647\r\n:1\r\n"},
+      {"more elements than the bytes allow",
+       [] {
+         std::string s = "*200000\r\n";
+         for (int i = 0; i < 200000; ++i) s += ":1\r\n";
+         return s;
+       }()},
   };
   for (const auto& c : cases) {
     FakeServer fake(c.bytes);
+    SCOPED_TRACE(c.what);
     redis::Endpoint e{.host = "127.0.0.1", .port = static_cast<uint16_t>(fake.port())};
     auto conn = redis::Connection::Open(e, {.connect_timeout = milliseconds(500),
                                             .command_timeout = milliseconds(1000),

@@ -11,14 +11,23 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <new>
 
 namespace tessera::store::redis {
+
+struct ReplyParser::ObjectBudget {
+  size_t left = 0;
+  bool exhausted = false;
+};
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -72,35 +81,70 @@ Status WaitFor(int fd, short events, Clock::time_point deadline, std::string_vie
   }
 }
 
-Reply Convert(const redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
-      break;
-    default:
-      out.type = Reply::Type::kNil;
-  }
-  return out;
+// hiredis builds our Reply tree directly (no redisReply copy), and every object it creates
+// spends one unit of the parser's budget: a server cannot announce or send more elements than the
+// reply's byte bound allows (an array header alone may announce 2^31 elements).
+using ObjectBudget = ReplyParser::ObjectBudget;
+
+ObjectBudget& BudgetOf(const redisReadTask* task) {
+  while (task->parent) task = task->parent;
+  return *static_cast<ObjectBudget*>(task->privdata);
 }
+
+// Puts `value` where the task says: the root is a new object (hiredis hands it back from
+// redisReaderGetReply, or to FreeObject); a child goes into its parent's elements, in order. A
+// pointer to a child stays valid while hiredis uses it: a parent only grows once the child
+// before is complete.
+void* Place(const redisReadTask* task, Reply value) {
+  ObjectBudget& budget = BudgetOf(task);
+  if (budget.left == 0) {
+    budget.exhausted = true;
+    return nullptr;  // hiredis reports an error and frees the root
+  }
+  --budget.left;
+  if (!task->parent) return new (std::nothrow) Reply(std::move(value));
+  auto* parent = static_cast<Reply*>(task->parent->obj);
+  parent->elements.push_back(std::move(value));
+  return &parent->elements.back();
+}
+
+void* CreateString(const redisReadTask* task, char* str, size_t len) {
+  Reply r;
+  r.type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::kError
+           : task->type == REDIS_REPLY_STATUS ? Reply::Type::kStatus
+                                              : Reply::Type::kString;
+  r.str.assign(str, len);
+  return Place(task, std::move(r));
+}
+
+void* CreateArray(const redisReadTask* task, int elements) {
+  // An announcement that could never fit is refused before any element arrives; the elements
+  // pay for themselves as they do. Nothing is reserved beyond what a legitimate reply needs.
+  const size_t n = elements > 0 ? static_cast<size_t>(elements) : 0;
+  ObjectBudget& budget = BudgetOf(task);
+  if (budget.left < n + 1) {
+    budget.exhausted = true;
+    return nullptr;
+  }
+  Reply r;
+  r.type = Reply::Type::kArray;
+  r.elements.reserve(std::min<size_t>(n, 1024));
+  return Place(task, std::move(r));
+}
+
+void* CreateInteger(const redisReadTask* task, long long value) {
+  Reply r;
+  r.type = Reply::Type::kInteger;
+  r.integer = value;
+  return Place(task, std::move(r));
+}
+
+void* CreateNil(const redisReadTask* task) { return Place(task, Reply{}); }
+
+void FreeObject(void* root) { delete static_cast<Reply*>(root); }
+
+redisReplyObjectFunctions kObjectFunctions = {CreateString, CreateArray, CreateInteger, CreateNil,
+                                              FreeObject};
 
 // RESP for one command (hiredis's formatter).
 Result<std::string> Format(const std::vector<std::string_view>& argv) {
@@ -119,6 +163,27 @@ Result<std::string> Format(const std::vector<std::string_view>& argv) {
   std::string out(cmd, static_cast<size_t>(n));
   redisFreeCommand(cmd);
   return out;
+}
+
+// OpenSSL writes to the socket with write(2), which raises SIGPIPE on a connection the server
+// reset, and SIGPIPE ends the process. While `io` runs, SIGPIPE is blocked on this thread; one it
+// raised is taken off the thread's pending set before the mask comes back (the error itself
+// still reaches the caller as EPIPE).
+template <typename F>
+int NoSigpipe(F&& io) {
+  sigset_t pipe, old;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
+  const int rc = io();
+  sigset_t pending;
+  sigpending(&pending);
+  if (sigismember(&pending, SIGPIPE) && !sigismember(&old, SIGPIPE)) {
+    const timespec zero{0, 0};
+    sigtimedwait(&pipe, nullptr, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return rc;
 }
 
 std::string OpenSslError() {
@@ -154,6 +219,15 @@ Result<Endpoint> ParseUrl(std::string_view url) {
   } else {
     return BadUrl("must start with redis:// or rediss://");
   }
+  // The credentials first, up to the last '@': a password may hold '/', '?' or '#' unescaped,
+  // and nothing of it may reach an error message.
+  std::string_view userinfo;
+  bool has_userinfo = false;
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    has_userinfo = true;
+  }
   std::string_view query;
   if (size_t q = rest.find('?'); q != std::string_view::npos) {
     query = rest.substr(q + 1);
@@ -164,9 +238,7 @@ Result<Endpoint> ParseUrl(std::string_view url) {
     path = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
   }
-  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
+  if (has_userinfo) {
     // "user:password", ":password" (the default user) or, as redis-cli reads it, "password".
     std::string_view user, password = userinfo;
     if (size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
@@ -218,9 +290,14 @@ Result<Endpoint> ParseUrl(std::string_view url) {
         eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     if (key == "ca_file" && e.tls) {
       TESSERA_ASSIGN_OR_RETURN(e.ca_file, PercentDecode(value, "ca_file"));
+    } else if (key == "ca_file") {
+      return BadUrl("ca_file needs rediss://");
     } else {
-      return BadUrl("unknown parameter \"" + std::string(key) + "\"" +
-                    (key == "ca_file" ? " (ca_file needs rediss://)" : ""));
+      // Named only when it is a plain word: never echo text that could be part of a secret.
+      const bool word =
+          !key.empty() && key.size() <= 32 &&
+          key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos;
+      return BadUrl(word ? "unknown parameter \"" + std::string(key) + "\"" : "unknown parameter");
     }
   }
   return e;
@@ -232,21 +309,67 @@ std::string_view Reply::error_kind() const {
   return s.substr(0, s.find(' '));
 }
 
+// ---- ReplyParser ----------------------------------------------------------------------------
+
+ReplyParser::ReplyParser(size_t max_reply_bytes)
+    : reader_(redisReaderCreateWithFunctions(&kObjectFunctions)),
+      budget_(std::make_unique<ObjectBudget>()),
+      max_bytes_(max_reply_bytes) {
+  if (!reader_) throw std::bad_alloc();
+  auto* reader = static_cast<redisReader*>(reader_);
+  // Keep the buffer between replies: its size is bounded by max_reply_bytes instead.
+  reader->maxbuf = 0;
+  reader->privdata = budget_.get();
+  Refill();
+}
+
+ReplyParser::~ReplyParser() { redisReaderFree(static_cast<redisReader*>(reader_)); }
+
+void ReplyParser::Refill() {
+  // A legitimate reply spends at least 8 bytes on each element (a session field, a score);
+  // a hostile one gets no more objects than that, about 70 bytes each in memory.
+  budget_->left = max_bytes_ / 8 + 1;
+  budget_->exhausted = false;
+}
+
+Status ReplyParser::Feed(std::string_view bytes) {
+  buffered_ += bytes.size();
+  if (buffered_ > max_bytes_) {
+    return Unavailable("a reply larger than " + std::to_string(max_bytes_) + " bytes");
+  }
+  if (redisReaderFeed(static_cast<redisReader*>(reader_), bytes.data(), bytes.size()) != REDIS_OK) {
+    return Unavailable("out of memory reading a reply");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Reply>> ReplyParser::Next() {
+  auto* reader = static_cast<redisReader*>(reader_);
+  void* raw = nullptr;
+  if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
+    if (budget_->exhausted) return Unavailable("a reply with more elements than its size allows");
+    return Unavailable(std::string("the server sent what is not RESP: ") + reader->errstr);
+  }
+  if (!raw) return std::optional<Reply>();
+  std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
+  buffered_ = 0;
+  Refill();
+  return std::optional<Reply>(std::move(*reply));
+}
+
 // ---- Connection -----------------------------------------------------------------------------
 
 struct Connection::Impl {
   int fd = -1;
   SSL_CTX* ctx = nullptr;
   SSL* ssl = nullptr;
-  redisReader* reader = nullptr;
-  size_t buffered = 0;  // bytes fed to the reader since its last complete reply
+  std::unique_ptr<ReplyParser> parser;
   ClientOptions options;
 
   ~Impl() {
     if (ssl) SSL_free(ssl);
     if (ctx) SSL_CTX_free(ctx);
     if (fd >= 0) ::close(fd);
-    if (reader) redisReaderFree(reader);
   }
 };
 
@@ -319,14 +442,14 @@ Result<std::unique_ptr<Connection>> Connection::Open(const Endpoint& endpoint,
     in_addr ip4;
     const bool is_ip = inet_pton(AF_INET, endpoint.host.c_str(), &ip4) == 1 ||
                        inet_pton(AF_INET6, endpoint.host.c_str(), &ip6) == 1;
-    if (is_ip) {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(impl->ssl), endpoint.host.c_str());
-    } else {
-      SSL_set_tlsext_host_name(impl->ssl, endpoint.host.c_str());
-      SSL_set1_host(impl->ssl, endpoint.host.c_str());
-    }
+    // Without the name check any certificate of a trusted CA would do: no check, no connection.
+    const bool named =
+        is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(impl->ssl), endpoint.host.c_str()) == 1
+              : SSL_set_tlsext_host_name(impl->ssl, endpoint.host.c_str()) == 1 &&
+                    SSL_set1_host(impl->ssl, endpoint.host.c_str()) == 1;
+    if (!named) return Unavailable("TLS: cannot set the name to verify: " + OpenSslError());
     while (true) {
-      const int rc = SSL_connect(impl->ssl);
+      const int rc = NoSigpipe([&] { return SSL_connect(impl->ssl); });
       if (rc == 1) break;
       const int err = SSL_get_error(impl->ssl, rc);
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
@@ -343,11 +466,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const Endpoint& endpoint,
     }
   }
 
-  impl->reader = redisReaderCreate();
-  if (!impl->reader) return Status(Code::kInternal, Reason::kNone, "redis: out of memory");
-  impl->reader->maxbuf = 0;  // keep the buffer: the reply size is bounded by max_reply_bytes
+  impl->parser = std::make_unique<ReplyParser>(options.max_reply_bytes);
   std::unique_ptr<Connection> conn(new Connection(std::move(impl)));
-  // The handshake runs under the connect timeout too.
+  // AUTH and SELECT run under the command timeout, each.
   if (!endpoint.password.empty()) {
     std::vector<std::string_view> auth = {"AUTH"};
     if (!endpoint.user.empty()) auth.push_back(endpoint.user);
@@ -369,7 +490,8 @@ Status Connection::Send(const std::string& bytes, Clock::time_point deadline) {
   while (sent < bytes.size()) {
     if (impl_->ssl) {
       size_t n = 0;
-      const int rc = SSL_write_ex(impl_->ssl, bytes.data() + sent, bytes.size() - sent, &n);
+      const int rc = NoSigpipe(
+          [&] { return SSL_write_ex(impl_->ssl, bytes.data() + sent, bytes.size() - sent, &n); });
       if (rc == 1) {
         sent += n;
         continue;
@@ -378,8 +500,11 @@ Status Connection::Send(const std::string& bytes, Clock::time_point deadline) {
       if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
         return Broken(Unavailable("TLS write: " + OpenSslError()));
       }
-      TESSERA_RETURN_IF_ERROR(WaitFor(impl_->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-                                      deadline, "sending a command"));
+      if (Status w = WaitFor(impl_->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline,
+                             "sending a command");
+          !w.ok()) {
+        return Broken(w);  // half a command may be out: the connection is done
+      }
       continue;
     }
     const ssize_t n = ::send(impl_->fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -401,22 +526,13 @@ Status Connection::Send(const std::string& bytes, Clock::time_point deadline) {
 Result<Reply> Connection::Read(Clock::time_point deadline) {
   char buf[16384];
   while (true) {
-    void* raw = nullptr;
-    if (redisReaderGetReply(impl_->reader, &raw) != REDIS_OK) {
-      return Broken(
-          Unavailable(std::string("the server sent what is not RESP: ") + impl_->reader->errstr));
-    }
-    if (raw) {
-      auto* reply = static_cast<redisReply*>(raw);
-      Reply out = Convert(reply);
-      freeReplyObject(reply);
-      impl_->buffered = 0;
-      return out;
-    }
+    auto next = impl_->parser->Next();
+    if (!next) return Broken(next.error());
+    if (*next) return std::move(**next);
     ssize_t n;
     if (impl_->ssl) {
       size_t got = 0;
-      const int rc = SSL_read_ex(impl_->ssl, buf, sizeof buf, &got);
+      const int rc = NoSigpipe([&] { return SSL_read_ex(impl_->ssl, buf, sizeof buf, &got); });
       if (rc == 1) {
         n = static_cast<ssize_t>(got);
       } else {
@@ -445,13 +561,9 @@ Result<Reply> Connection::Read(Clock::time_point deadline) {
       if (n == 0) return Broken(Unavailable("the server closed the connection"));
       if (n < 0) return Broken(Unavailable(std::string("recv: ") + std::strerror(errno)));
     }
-    impl_->buffered += static_cast<size_t>(n);
-    if (impl_->buffered > impl_->options.max_reply_bytes) {
-      return Broken(Unavailable("a reply larger than " +
-                                std::to_string(impl_->options.max_reply_bytes) + " bytes"));
-    }
-    if (redisReaderFeed(impl_->reader, buf, static_cast<size_t>(n)) != REDIS_OK) {
-      return Broken(Unavailable("out of memory reading a reply"));
+    if (Status fed = impl_->parser->Feed(std::string_view(buf, static_cast<size_t>(n)));
+        !fed.ok()) {
+      return Broken(fed);
     }
   }
 }
@@ -463,12 +575,22 @@ bool Connection::LooksAlive() {
   return !broken_;
 }
 
+// Errors that say this server will not serve us for a while (a replica after a failover, one
+// loading its data set, one cut off from its primary): the pool replaces the connection, and the
+// next one may reach the new primary.
+void Connection::NoteServerState(const Reply& r) {
+  const std::string_view kind = r.error_kind();
+  if (kind == "READONLY" || kind == "LOADING" || kind == "MASTERDOWN") broken_ = true;
+}
+
 Result<Reply> Connection::Command(const std::vector<std::string_view>& argv) {
   if (broken_) return Unavailable("connection broken");
   const auto deadline = Clock::now() + impl_->options.command_timeout;
   TESSERA_ASSIGN_OR_RETURN(std::string bytes, Format(argv));
   TESSERA_RETURN_IF_ERROR(Send(bytes, deadline));
-  return Read(deadline);
+  TESSERA_ASSIGN_OR_RETURN(Reply r, Read(deadline));
+  NoteServerState(r);
+  return r;
 }
 
 Result<std::vector<Reply>> Connection::Pipeline(
@@ -485,6 +607,7 @@ Result<std::vector<Reply>> Connection::Pipeline(
   out.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
     TESSERA_ASSIGN_OR_RETURN(Reply r, Read(deadline));
+    NoteServerState(r);
     out.push_back(std::move(r));
   }
   return out;

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,14 +60,42 @@ struct Reply {
   std::string_view error_kind() const;
 };
 
+// RESP replies out of bytes as they arrive (hiredis's reader), with a bound on how much one reply
+// may take. What the connection reads goes through it; so does the fuzzer (redis_reply_fuzzer).
+class ReplyParser {
+ public:
+  explicit ReplyParser(size_t max_reply_bytes);
+  ~ReplyParser();
+  ReplyParser(const ReplyParser&) = delete;
+  ReplyParser& operator=(const ReplyParser&) = delete;
+
+  // Adds bytes. kUnavailable when the reply being read grows past the bound.
+  Status Feed(std::string_view bytes);
+  // The next complete reply, nullopt when more bytes are needed. kUnavailable for bytes that are
+  // not RESP (then the parser is unusable).
+  Result<std::optional<Reply>> Next();
+
+  // How many more objects the reply being read may create (client.cc).
+  struct ObjectBudget;
+
+ private:
+  void Refill();
+
+  void* reader_;  // redisReader
+  std::unique_ptr<ObjectBudget> budget_;
+  size_t buffered_ = 0;  // bytes fed since the last complete reply
+  const size_t max_bytes_;
+};
+
 struct ClientOptions {
   std::chrono::milliseconds connect_timeout{1000};
   // The longest one command (or one pipeline) may take, from the first byte sent to the last
   // byte of its reply.
   std::chrono::milliseconds command_timeout{1000};
   // The largest reply accepted; a larger one breaks the connection (a hostile or broken server
-  // cannot make the client buffer without bound).
-  size_t max_reply_bytes = size_t{64} << 20;
+  // cannot make the client buffer without bound), and so does one with more elements than
+  // max_reply_bytes / 8 (ReplyParser).
+  size_t max_reply_bytes = size_t{8} << 20;
 };
 
 // One connection. Not thread-safe: one thread uses it at a time (the pool sees to that).
@@ -96,6 +125,7 @@ class Connection {
   Status Send(const std::string& bytes, std::chrono::steady_clock::time_point deadline);
   Result<Reply> Read(std::chrono::steady_clock::time_point deadline);
   Status Broken(Status s);
+  void NoteServerState(const Reply& r);
 
   std::unique_ptr<Impl> impl_;
   bool broken_ = false;

@@ -1,5 +1,6 @@
 // The Redis SessionStore and ThrottleStore (include/tessera/store/redis.h).
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <random>
@@ -56,9 +57,10 @@ Result<int64_t> Int(const Reply& r) {
   return v;
 }
 
-// Session arrays: {id, handle, user, csrf, kind, created, seen, exp, tu, ua, ip}.
+// Session arrays: {id, handle, user, csrf, kind, created, seen, exp, tu, ua, ip, hk, uk} (the last
+// two: handle and user in hex, for key names).
 Result<Session> ToSession(const Reply& r) {
-  if (r.type != Reply::Type::kArray || r.elements.size() != 11) return Malformed("a session");
+  if (r.type != Reply::Type::kArray || r.elements.size() != 13) return Malformed("a session");
   for (const Reply& e : r.elements) {
     if (e.type != Reply::Type::kString) return Malformed("a session");
   }
@@ -113,6 +115,11 @@ Result<RefreshRecord> ToRecord(const Reply& r) {
   return out;
 }
 
+// Refresh generations are 48-bit (token::TokenService); times in milliseconds stay below 2^52
+// for the next 140,000 years. Both pass through Lua's doubles exactly.
+constexpr int64_t kMaxGeneration = int64_t{1} << 48;
+constexpr int64_t kMaxMillis = int64_t{1} << 52;
+
 redis::ClientOptions ClientOptionsFor(const RedisOptions& o) {
   redis::ClientOptions c;
   c.connect_timeout = o.connect_timeout;
@@ -127,6 +134,17 @@ Result<std::shared_ptr<redis::Pool>> OpenPool(std::string_view url, const RedisO
   // Reach the server once, so a wrong address or password is said at startup.
   TESSERA_ASSIGN_OR_RETURN(Reply pong, pool->Command({"PING"}, true));
   if (pong.is_error()) return Unavailable("PING: " + pong.str);
+  // A server that may evict keys may evict a revocation, and a revoked token would pass again:
+  // refuse it. (A server that hides CONFIG, as managed services do, is taken at its word.)
+  TESSERA_ASSIGN_OR_RETURN(Reply policy,
+                           pool->Command({"CONFIG", "GET", "maxmemory-policy"}, true));
+  if (policy.type == Reply::Type::kArray && policy.elements.size() == 2 &&
+      policy.elements[1].str != "noeviction") {
+    return InvalidArgument(Reason::kBadConfig,
+                           "the Redis server has maxmemory-policy " + policy.elements[1].str +
+                               "; tessera needs noeviction (an evicted revocation would let a "
+                               "revoked token in again)");
+  }
   return pool;
 }
 
@@ -183,10 +201,11 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
 
   Result<std::optional<Session>> Get(std::string_view id_hash) override {
     const std::string id = Hex(id_hash);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Command({"HMGET", Key("s:", id), "handle", "user", "csrf",
-                                               "kind", "created", "seen", "exp", "tu", "ua", "ip"},
-                                              true));
-    if (r.type != Reply::Type::kArray || r.elements.size() != 10) return Malformed("HMGET");
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply r, Command({"HMGET", Key("s:", id), "handle", "user", "csrf", "kind", "created",
+                          "seen", "exp", "tu", "ua", "ip", "hk", "uk"},
+                         true));
+    if (r.type != Reply::Type::kArray || r.elements.size() != 12) return Malformed("HMGET");
     if (r.elements[0].is_nil()) return std::optional<Session>();
     Reply as_array;
     as_array.type = Reply::Type::kArray;
@@ -205,7 +224,8 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   }
 
   Result<std::vector<Session>> ListByUser(std::string_view user_id) override {
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(list_by_user_, {user_id}));
+    const std::string user = Hex(user_id);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(list_by_user_, {user}));
     return ToSessions(r);
   }
 
@@ -216,7 +236,8 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   }
 
   Result<std::optional<Session>> RemoveByHandle(std::string_view handle) override {
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_handle_, {handle}));
+    const std::string h = Hex(handle);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_handle_, {h}));
     return ToOptionalSession(r);
   }
 
@@ -244,8 +265,8 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
 
   Result<std::vector<Session>> RemoveByUser(std::string_view user_id,
                                             std::string_view keep_id_hash) override {
-    const std::string keep = Hex(keep_id_hash);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_user_, {user_id, keep}));
+    const std::string user = Hex(user_id), keep = Hex(keep_id_hash);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_user_, {user, keep}));
     return ToSessions(r);
   }
 
@@ -274,13 +295,18 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     return static_cast<size_t>(n);
   }
 
-  // Other instances' changes reach this one through the change feed (not built yet); until then
-  // the constant says "nothing to re-read", which is why `serve` does not offer Redis yet.
-  Result<uint64_t> ExternalVersion() override { return uint64_t{0}; }
+  // Any other instance may have written since the last call, and until the change feed tells
+  // what, the answer must be "maybe": a number that moves on every call, so callers that cache
+  // drop their caches and re-read (correct, and slow; why `serve` does not offer Redis yet).
+  Result<uint64_t> ExternalVersion() override { return version_.fetch_add(1) + 1; }
 
   Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
     if (r.presented_hash.empty() || r.successor_hash.empty() || r.now_ms <= 0 || r.generation < 0) {
       return InvalidArgument(Reason::kNone, "a rotation needs both hashes and a time");
+    }
+    // Lua computes with doubles: keep every number well inside their exact range.
+    if (r.generation >= kMaxGeneration || r.now_ms > kMaxMillis) {
+      return InvalidArgument(Reason::kNone, "a generation or time out of range");
     }
     const std::string presented = Hex(r.presented_hash), successor = Hex(r.successor_hash);
     const std::string family = Hex(r.family), generation = std::to_string(r.generation);
@@ -324,6 +350,9 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   Result<std::optional<Session>> RemoveByRefreshAncestor(std::string_view family,
                                                          int64_t generation) override {
     if (family.empty()) return InvalidArgument(Reason::kNone, "no refresh family");
+    if (generation < 0 || generation >= kMaxGeneration) {
+      return InvalidArgument(Reason::kNone, "a generation out of range");
+    }
     const std::string f = Hex(family), g = std::to_string(generation);
     TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_refresh_ancestor_, {f, g}));
     return ToOptionalSession(r);
@@ -348,8 +377,7 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
       return Status(Code::kInvalidArgument, Reason::kNone, "a revocation needs a key");
     }
     const std::string until = std::to_string(r.until);
-    // GT keeps the later until of a handle already listed and adds a new one.
-    return Command({"ZADD", Key("rev", ""), "GT", until, r.handle}, true).status();
+    return Eval(add_revocation_, {r.handle, until}).status();
   }
 
   Status ExtendTokensUntil(std::string_view id_hash, int64_t exp) override {
@@ -385,15 +413,18 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     const std::string max = std::to_string(limit.max_per_user), now_s = std::to_string(now);
     // The keys outlive the absolute deadline by the revocation retention: RemoveExpired ends the
     // session first (recording what it must); the expiry is the backstop if nothing ever does.
-    const int64_t ttl_s =
-        std::max<int64_t>(s.expires_at - now, 0) + session::kRevocationRetentionSeconds;
+    // Clamped, so that no deadline far in the future overflows into a negative expiry.
+    constexpr int64_t kMaxTtlSeconds = int64_t{10} * 366 * 24 * 3600;
+    const int64_t ttl_s = std::clamp<int64_t>(s.expires_at - now, 0, kMaxTtlSeconds) +
+                          session::kRevocationRetentionSeconds;
     const std::string ttl = std::to_string(ttl_s * 1000);
     const std::string refresh = Hex(first.hash), family = Hex(first.family);
+    const std::string hk = Hex(s.handle), uk = Hex(s.user_id);
     TESSERA_ASSIGN_OR_RETURN(
         Reply r, Eval(create_, {id, s.handle, s.user_id, s.csrf_hash, kind, created, seen, exp, tu,
                                 s.user_agent, s.ip, max,
                                 limit.on_limit == session::OnLimit::kReject ? "reject" : "evict",
-                                now_s, ttl, refresh, family}));
+                                now_s, ttl, refresh, family, hk, uk}));
     if (r.type != Reply::Type::kArray || r.elements.empty() ||
         r.elements[0].type != Reply::Type::kString) {
       return Malformed("a create");
@@ -427,6 +458,8 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
       MakeScript(redis::scripts::kRemoveByRefreshAncestor);
   const redis::Script find_refresh_ = MakeScript(redis::scripts::kFindRefresh);
   const redis::Script extend_tokens_until_ = MakeScript(redis::scripts::kExtendTokensUntil);
+  const redis::Script add_revocation_ = MakeScript(redis::scripts::kAddRevocation);
+  std::atomic<uint64_t> version_{0};
 };
 
 // Throttle records: t:<key> hashes {ws, f, bu, st}, indexed in tz by the later of window start and
@@ -438,7 +471,7 @@ class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
 
   Result<user::ThrottleRecord> Update(
       std::string_view key, const std::function<void(user::ThrottleRecord&)>& update) override {
-    const std::string k = Key("t:", key);
+    const std::string member = Hex(key), k = Key("t:", member);
     TESSERA_ASSIGN_OR_RETURN(redis::Pool::Lease conn, pool_->Acquire());
     // Optimistic: read, change, write unless another writer got there first; then again after
     // a short random pause, so writers contending for one key (an attack on one account from
@@ -467,7 +500,7 @@ class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
       TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> replies,
                                conn->Pipeline({{"MULTI"},
                                                {"HSET", k, "ws", ws, "f", f, "bu", bu, "st", st},
-                                               {"ZADD", Key("tz", ""), score, key},
+                                               {"ZADD", Key("tz", ""), score, member},
                                                {"EXEC"}}));
       const Reply& exec = replies.back();
       if (exec.is_error()) return Unavailable(exec.str);
@@ -479,20 +512,26 @@ class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
 
   Result<user::ThrottleRecord> Get(std::string_view key) override {
     TESSERA_ASSIGN_OR_RETURN(Reply r,
-                             Command({"HMGET", Key("t:", key), "ws", "f", "bu", "st"}, true));
+                             Command({"HMGET", Key("t:", Hex(key)), "ws", "f", "bu", "st"}, true));
     return ToThrottle(r);
   }
 
   Status Remove(std::string_view key) override {
-    TESSERA_RETURN_IF_ERROR(Command({"DEL", Key("t:", key)}, true).status());
-    return Command({"ZREM", Key("tz", ""), key}, true).status();
+    const std::string member = Hex(key);
+    return Eval(remove_, {member}).status();
   }
 
   Result<size_t> RemoveStale(int64_t before) override {
     const std::string b = std::to_string(before);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_stale_, {b}));
-    TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r));
-    return static_cast<size_t>(n);
+    constexpr int64_t kBatch = 1000;  // so that no one call holds Redis for long
+    const std::string batch = std::to_string(kBatch);
+    size_t removed = 0;
+    while (true) {
+      TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_stale_, {b, batch}));
+      TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r));
+      removed += static_cast<size_t>(n);
+      if (n < kBatch) return removed;
+    }
   }
 
  private:
@@ -513,6 +552,7 @@ class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
   }
 
   const redis::Script remove_stale_ = MakeScript(redis::scripts::kThrottleRemoveStale);
+  const redis::Script remove_ = MakeScript(redis::scripts::kThrottleRemove);
 };
 
 }  // namespace

@@ -1,8 +1,13 @@
 // The Lua scripts of the Redis session store (include/tessera/store/redis.h has the key layout).
-// Every script gets the key prefix as ARGV[1]; ids and hashes arrive in hex. A session travels as
-// an array {id, handle, user, csrf, kind, created, seen, exp, tu, ua, ip}, a refresh record as
-// {hash, sid, iss, rot, succ, seal, fam, gen}; numbers as decimal strings, so nothing passes
-// through Lua's doubles on its way out.
+// Every script gets the key prefix as ARGV[1]; ids, hashes, user ids and handles appear in key
+// names only in hex. A session travels as an array {id, handle, user, csrf, kind, created, seen,
+// exp, tu, ua, ip, handle in hex, user in hex}, a refresh record as {hash, sid, iss, rot, succ,
+// seal, fam, gen}; numbers as decimal strings, so nothing passes through Lua's doubles on its way
+// out (and what goes in stays below 2^53: times in milliseconds, generations below 2^48).
+//
+// Redis does not undo a script's writes when a later command of it fails. So every script reads
+// and checks all it needs before its first write, and a session's revocation is written before
+// anything of the session is deleted: whatever fails, a revocation is never lost.
 #pragma once
 
 namespace tessera::store::redis::scripts {
@@ -11,7 +16,7 @@ namespace tessera::store::redis::scripts {
 // removal shares (its refresh family goes, its handle is revoked while its access tokens live).
 inline constexpr const char* kPrelude = R"lua(
 local P = ARGV[1]
-local SF = {'handle', 'user', 'csrf', 'kind', 'created', 'seen', 'exp', 'tu', 'ua', 'ip'}
+local SF = {'handle', 'user', 'csrf', 'kind', 'created', 'seen', 'exp', 'tu', 'ua', 'ip', 'hk', 'uk'}
 local function session(id)
   local v = redis.call('HMGET', P .. 's:' .. id, unpack(SF))
   if not v[1] then return nil end
@@ -32,15 +37,23 @@ local function forget(id)
   redis.call('ZREM', P .. 'exp', id)
   redis.call('ZREM', P .. 'seen', id)
 end
+-- Keeps the later until of a key already listed (ZADD GT, emulated for Redis before 6.2).
+local function revoke(key, till)
+  local old = redis.call('ZSCORE', P .. 'rev', key)
+  if not old or tonumber(old) < tonumber(till) then redis.call('ZADD', P .. 'rev', till, key) end
+end
 local function end_session(id)
   local s = session(id)
   if not s then
     forget(id)
     return nil
   end
+  local tu = tonumber(s[9])
+  if not tu then error({err = 'tessera: session ' .. id .. ' has no valid tokens_until'}) end
+  if tu > 0 then revoke(s[2], s[9]) end
   redis.call('DEL', P .. 's:' .. id)
-  if redis.call('GET', P .. 'h:' .. s[2]) == id then redis.call('DEL', P .. 'h:' .. s[2]) end
-  redis.call('ZREM', P .. 'u:' .. s[3], id)
+  if redis.call('GET', P .. 'h:' .. s[12]) == id then redis.call('DEL', P .. 'h:' .. s[12]) end
+  redis.call('ZREM', P .. 'u:' .. s[13], id)
   forget(id)
   local rs = P .. 'rs:' .. id
   for _, h in ipairs(redis.call('SMEMBERS', rs)) do
@@ -52,7 +65,6 @@ local function end_session(id)
     redis.call('ZREM', P .. 'rot', h)
   end
   redis.call('DEL', rs)
-  if tonumber(s[9]) > 0 then redis.call('ZADD', P .. 'rev', 'GT', s[9], s[2]) end
   return s
 end
 local function live_in_family(id, fam, gen)
@@ -65,14 +77,15 @@ end
 )lua";
 
 // ARGV: P, id, handle, user, csrf, kind, created, seen, exp, tu, ua, ip, max_per_user,
-// on_limit ("evict" | "reject"), now, ttl_ms, first refresh hash (or ""), its family (or "").
+// on_limit ("evict" | "reject"), now, ttl_ms, first refresh hash (or ""), its family (or ""),
+// handle in hex, user in hex.
 // Returns {"ok", {evicted sessions}}, {"exists", what} or {"limit"}.
 inline constexpr const char* kCreate = R"lua(
 local id, handle, user = ARGV[2], ARGV[3], ARGV[4]
 local maxn, now, ttl = tonumber(ARGV[13]), tonumber(ARGV[15]), ARGV[16]
-local frh, ffam = ARGV[17], ARGV[18]
+local frh, ffam, hk, uk = ARGV[17], ARGV[18], ARGV[19], ARGV[20]
 if redis.call('EXISTS', P .. 's:' .. id) == 1 then return {'exists', 'session'} end
-if redis.call('EXISTS', P .. 'h:' .. handle) == 1 then return {'exists', 'handle'} end
+if redis.call('EXISTS', P .. 'h:' .. hk) == 1 then return {'exists', 'handle'} end
 if frh ~= '' and redis.call('EXISTS', P .. 'r:' .. frh) == 1 then return {'exists', 'refresh token'} end
 if frh ~= '' and ffam ~= '' and redis.call('EXISTS', P .. 'f:' .. ffam) == 1 then
   return {'exists', 'refresh family'}
@@ -80,10 +93,10 @@ end
 local evicted = {}
 if maxn > 0 then
   local alive = {}
-  for _, m in ipairs(redis.call('ZRANGE', P .. 'u:' .. user, 0, -1)) do
+  for _, m in ipairs(redis.call('ZRANGE', P .. 'u:' .. uk, 0, -1)) do
     local e = redis.call('HGET', P .. 's:' .. m, 'exp')
     if not e then
-      redis.call('ZREM', P .. 'u:' .. user, m)
+      redis.call('ZREM', P .. 'u:' .. uk, m)
     elseif tonumber(e) > now then
       alive[#alive + 1] = m
     end
@@ -99,10 +112,10 @@ end
 local sk = P .. 's:' .. id
 redis.call('HSET', sk, 'handle', handle, 'user', user, 'csrf', ARGV[5], 'kind', ARGV[6],
            'created', ARGV[7], 'seen', ARGV[8], 'exp', ARGV[9], 'tu', ARGV[10], 'ua', ARGV[11],
-           'ip', ARGV[12])
+           'ip', ARGV[12], 'hk', hk, 'uk', uk)
 redis.call('PEXPIRE', sk, ttl)
-redis.call('SET', P .. 'h:' .. handle, id, 'PX', ttl)
-redis.call('ZADD', P .. 'u:' .. user, ARGV[7], id)
+redis.call('SET', P .. 'h:' .. hk, id, 'PX', ttl)
+redis.call('ZADD', P .. 'u:' .. uk, ARGV[7], id)
 redis.call('ZADD', P .. 'all', ARGV[7], id)
 redis.call('ZADD', P .. 'exp', ARGV[9], id)
 redis.call('ZADD', P .. 'seen', ARGV[8], id)
@@ -118,7 +131,7 @@ end
 return {'ok', evicted}
 )lua";
 
-// ARGV: P, user. The user's sessions, oldest first; drops index entries of expired keys.
+// ARGV: P, user in hex. The user's sessions, oldest first; drops index entries of expired keys.
 inline constexpr const char* kListByUser = R"lua(
 local out = {}
 for _, m in ipairs(redis.call('ZRANGE', P .. 'u:' .. ARGV[2], 0, -1)) do
@@ -128,20 +141,27 @@ end
 return out
 )lua";
 
-// ARGV: P, limit. Every session, oldest first, at most limit.
+// ARGV: P, limit. Every session, oldest first, at most limit; index entries of sessions whose
+// keys expired go (at most 1,000 of them per call, so a call stays short).
 inline constexpr const char* kListAll = R"lua(
 local limit = tonumber(ARGV[2])
-local out, start = {}, 0
-while #out < limit do
+local out, start, stale, gone = {}, 0, 0, {}
+while #out < limit and stale < 1000 do
   local ids = redis.call('ZRANGE', P .. 'all', start, start + 255)
   if #ids == 0 then break end
   start = start + #ids
   for _, m in ipairs(ids) do
     if #out >= limit then break end
     local s = session(m)
-    if s then out[#out + 1] = s end
+    if s then
+      out[#out + 1] = s
+    else
+      stale = stale + 1
+      gone[#gone + 1] = m
+    end
   end
 end
+for _, m in ipairs(gone) do forget(m) end
 return out
 )lua";
 
@@ -150,14 +170,14 @@ inline constexpr const char* kRemove = R"lua(
 return end_session(ARGV[2])
 )lua";
 
-// ARGV: P, handle.
+// ARGV: P, handle in hex.
 inline constexpr const char* kRemoveByHandle = R"lua(
 local id = redis.call('GET', P .. 'h:' .. ARGV[2])
 if not id then return nil end
 return end_session(id)
 )lua";
 
-// ARGV: P, user, id to keep (or "").
+// ARGV: P, user in hex, id to keep (or "").
 inline constexpr const char* kRemoveByUser = R"lua(
 local out = {}
 for _, m in ipairs(redis.call('ZRANGE', P .. 'u:' .. ARGV[2], 0, -1)) do
@@ -345,15 +365,29 @@ if tonumber(ARGV[3]) > tonumber(tu) then redis.call('HSET', k, 'tu', ARGV[3]) en
 return 1
 )lua";
 
-// Throttle records. ARGV: P, before. Drops records whose window and block both ended before it.
+// ARGV: P, revocation key, until. Keeps the later until.
+inline constexpr const char* kAddRevocation = R"lua(
+revoke(ARGV[2], ARGV[3])
+return 1
+)lua";
+
+// Throttle records. ARGV: P, before, batch. Drops up to `batch` records whose window and block
+// both ended before `before`; returns how many.
 inline constexpr const char* kThrottleRemoveStale = R"lua(
 local n = 0
-for _, key in ipairs(redis.call('ZRANGEBYSCORE', P .. 'tz', '-inf', '(' .. ARGV[2])) do
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', P .. 'tz', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
   redis.call('DEL', P .. 't:' .. key)
   redis.call('ZREM', P .. 'tz', key)
   n = n + 1
 end
 return n
+)lua";
+
+// ARGV: P, key. The record and its index entry, together.
+inline constexpr const char* kThrottleRemove = R"lua(
+redis.call('DEL', P .. 't:' .. ARGV[2])
+redis.call('ZREM', P .. 'tz', ARGV[2])
+return 1
 )lua";
 
 }  // namespace tessera::store::redis::scripts
