@@ -3,9 +3,8 @@
 //
 // Blocking: every method but ExternalVersion may block on I/O (SQLite: a disk read or a commit's
 // sync, and up to busy_timeout for another process's write lock; a network store: a round trip).
-// Call them from the password pool or a background thread, or, where the server does so on an
-// I/O thread today (logout, revocation, /v1/token), only for a store on local disk. ExternalVersion
-// never does I/O.
+// The server calls them only from its store pool, password pool or maintenance thread, never from
+// an I/O thread (docs/design.md "Threading"). ExternalVersion never does I/O.
 //
 // Every method is thread-safe. A method that cannot reach its storage returns Code::kUnavailable
 // (Reason::kStore, or kStoreBusy when locked), never a made-up answer: callers fail closed. Policy

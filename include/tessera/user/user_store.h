@@ -5,8 +5,8 @@
 //
 // Blocking: every method may block on I/O (SQLite: a disk read or a commit's sync, up to
 // busy_timeout for another process's write lock; a network store: a round trip). The server
-// calls them on the password pool (sign-in, registration), on a cache miss of the authenticator,
-// and from the admin endpoints.
+// calls them on the password pool (sign-in, registration) and the store pool (a cache miss of
+// the authenticator, the admin endpoints), never on an I/O thread.
 #pragma once
 
 #include <optional>
