@@ -2,6 +2,7 @@
 // reply parser in chunks of a size the input picks, as a socket would deliver them. Every reply
 // that parses is written back as RESP and must parse again to the same reply; the parser must
 // never crash, hang or buffer past its bound.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +15,8 @@ namespace {
 
 using tessera::store::redis::Reply;
 using tessera::store::redis::ReplyParser;
+
+constexpr size_t kMaxReplyBytes = size_t{1} << 16;
 
 void Encode(const Reply& r, std::string& out) {
   switch (r.type) {
@@ -56,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t chunk = 1 + data[0] % 64;
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  ReplyParser parser(1 << 16);
+  ReplyParser parser(kMaxReplyBytes);
   while (!rest.empty()) {
     const std::string_view piece = rest.substr(0, chunk);
     rest.remove_prefix(piece.size());
@@ -67,7 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!*next) break;
       std::string again;
       Encode(**next, again);
-      ReplyParser check(again.size() + 1);
+      // At least the first parser's bounds (bytes and elements), and room for the encoding.
+      ReplyParser check(std::max(again.size() + 1, kMaxReplyBytes));
       if (!check.Feed(again).ok()) std::abort();
       auto round = check.Next();
       if (!round || !*round || !Same(**round, **next)) std::abort();
