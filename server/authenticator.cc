@@ -24,8 +24,15 @@ HttpResponse BearerError(std::string_view description, bool token_presented) {
   return r;
 }
 
+void Authenticator::ForgetUser(const std::string& id) {
+  std::lock_guard lock(users_mu_);
+  users_.erase(id);
+  ++users_epoch_;
+}
+
 Result<std::optional<user::User>> Authenticator::FindUser(const std::string& id) {
   const uint64_t generation = d_.sessions->external_generation();
+  uint64_t epoch;
   {
     std::lock_guard lock(users_mu_);
     if (users_generation_ != generation) {
@@ -33,6 +40,7 @@ Result<std::optional<user::User>> Authenticator::FindUser(const std::string& id)
       users_generation_ = generation;
     }
     if (auto it = users_.find(id); it != users_.end()) return std::optional<user::User>(it->second);
+    epoch = users_epoch_;
   }
   if (!MayBlock()) return WouldBlock();
   TESSERA_ASSIGN_OR_RETURN(std::optional<user::User> found, d_.users->FindById(id));
@@ -40,7 +48,9 @@ Result<std::optional<user::User>> Authenticator::FindUser(const std::string& id)
   if (found && found->disabled) found.reset();
   if (found) {
     std::lock_guard lock(users_mu_);
-    if (users_generation_ == generation) {
+    // An account forgotten while we read it may have changed after the read: serve this one
+    // request with what was read, but do not keep it.
+    if (users_generation_ == generation && users_epoch_ == epoch) {
       if (users_.size() >= 100000) users_.clear();
       users_[id] = *found;
     }

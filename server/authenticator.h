@@ -59,10 +59,13 @@ class Authenticator {
   std::optional<Caller> AuthenticateAdmin(const HttpRequest& request, bool state_changing,
                                           HttpResponse* error);
 
-  // The user by id, from a cache that is dropped whenever another process writes to the stores
-  // (SessionManager::external_generation), so the request path does no store read for it.
+  // The user by id, from a cache, so the request path does no store read for it. An account
+  // changed anywhere leaves the cache through the change feed (ForgetUser, on kUserChanged), and
+  // the whole cache goes when the session cache does (SessionManager::external_generation).
   // A disabled account is nullopt, as a removed one is: none of its sessions authenticates.
   Result<std::optional<user::User>> FindUser(const std::string& id);
+  // Drops the cached account; a read of it that is under way when this runs is not cached.
+  void ForgetUser(const std::string& id);
 
  private:
   std::optional<Caller> AuthenticateBearer(std::string_view authorization, HttpResponse* error);
@@ -71,6 +74,7 @@ class Authenticator {
   std::mutex users_mu_;
   std::unordered_map<std::string, user::User> users_;  // GUARDED_BY(users_mu_); by id
   uint64_t users_generation_ = 0;                      // GUARDED_BY(users_mu_)
+  uint64_t users_epoch_ = 0;  // GUARDED_BY(users_mu_); moved by every ForgetUser
 };
 
 }  // namespace tessera::server

@@ -52,7 +52,10 @@ token::KeysetOptions KeysetOptionsFor(const Config& config) {
 Result<std::unique_ptr<Runtime>> Runtime::Open(Config config, Options options) {
   std::unique_ptr<Runtime> r(new Runtime(std::move(config), options));
   TESSERA_RETURN_IF_ERROR(r->Assemble());
-  if (options.maintenance) r->thread_ = std::thread([p = r.get()] { p->MaintenanceLoop(); });
+  if (options.maintenance) {
+    r->follower_->Spawn();
+    r->thread_ = std::thread([p = r.get()] { p->MaintenanceLoop(); });
+  }
   return r;
 }
 
@@ -123,8 +126,55 @@ Status Runtime::Assemble() {
   if (!keyset) return Naming("signing keys", keyset.error());
   keyset_ = std::move(*keyset);
   revocations_ = std::make_unique<token::LocalRevocationList>(kTokenLeewaySeconds);
-  if (auto synced = revocations_->SyncFrom(*sessions_, started); !synced) {
-    return Naming("revocation list", synced.error());
+  // What other processes sharing the store change (the CLI, other instances) arrives through the
+  // store's change feed, applied per key: a cached session dropped, a revocation added, a cached
+  // account dropped, the keyset reloaded. Start reloads the revocation list and takes the feed's
+  // head, so nothing is missed between the two; a store that cannot do that stops the start.
+  follower_ = std::make_unique<session::ChangeFollower>(
+      sessions_.get(),
+      session::ChangeSinks{
+          .apply =
+              [this](const session::Change& change) {
+                manager_->Apply(change);
+                revocations_->Apply(change);
+                if (change.kind == session::ChangeKind::kUserChanged && app_) {
+                  app_->context().auth.ForgetUser(change.user_id);
+                }
+                if (change.kind == session::ChangeKind::kKeysetChanged) {
+                  if (auto reloaded = keyset_->ReloadIfChanged(); !reloaded) {
+                    std::cerr << "tessera: keeping the signing keys in use: "
+                              << reloaded.error().message() << std::endl;
+                  }
+                }
+              },
+          .reload =
+              [this] {
+                // Entries were lost (or this is the start): nothing cached can be trusted.
+                manager_->DropCache();
+                return revocations_->Load(*sessions_, options_.clock->NowSeconds());
+              },
+          .report =
+              [](const Status& s) {
+                if (s.ok()) {
+                  std::cerr << "tessera: the session store's change feed is read again"
+                            << std::endl;
+                } else {
+                  std::cerr << "tessera: cannot read the session store's change feed (bearer "
+                               "tokens are refused and sessions read from the store until it "
+                               "works): "
+                            << s.message() << std::endl;
+                }
+              }});
+  if (Status caught_up = follower_->Start(); !caught_up.ok()) {
+    return Naming("change feed", caught_up);
+  }
+  if (options_.maintenance) {
+    // Fail closed while the feed is behind (docs/design.md "The change feed"): bearer tokens get
+    // 503 and the session cache is bypassed. Without the follower's thread (tests that drive
+    // MaintainOnce themselves) this process applies the feed when told to.
+    auto fresh = [f = follower_.get()] { return f->Fresh(); };
+    revocations_->set_feed(fresh);
+    manager_->set_feed(fresh);
   }
   // Every session the manager ends (logout, revocation, eviction, expiry found on use) puts its
   // sid into the list while its access tokens can live, and leaves the active-sessions gauge.
@@ -181,6 +231,7 @@ void Runtime::CountSessions() {
 }
 
 Runtime::~Runtime() {
+  if (follower_) follower_->Stop();
   if (thread_.joinable()) {
     {
       std::lock_guard lock(mu_);
@@ -194,21 +245,13 @@ Runtime::~Runtime() {
 }
 
 void Runtime::MaintainOnce() {
-  const int64_t now = options_.clock->NowSeconds();
-  // While this fails for more than a few seconds, bearer tokens get 503 (fail closed).
-  auto synced = revocations_->SyncFrom(*sessions_, now);
-  if (!synced && !sync_failing_) {
-    std::cerr << "tessera: cannot read revocations from the session store: "
-              << synced.error().message() << std::endl;
-  } else if (synced && sync_failing_) {
-    std::cerr << "tessera: revocations are read from the session store again" << std::endl;
+  if (Status polled = follower_->PollOnce(std::chrono::milliseconds(0)); !polled.ok()) {
+    std::cerr << "tessera: cannot read the session store's change feed: " << polled.message()
+              << std::endl;
   }
-  sync_failing_ = !synced;
 }
 
-// The server's background chores until stopped.
-// - Every 100 ms: bring in revocations other processes recorded in the session store (the CLI,
-//   another instance on the same SQLite file), so their access tokens stop within that time.
+// The server's background chores until stopped (the change feed has a thread of its own).
 // - Every second: write the queued last-seen updates in one batch (SessionOptions::
 //   defer_touches), and reload the signing keyset if `tessera keys` changed it.
 // - Every 15 seconds: count the live sessions for the tessera_sessions_active gauge, so that a
@@ -226,9 +269,8 @@ void Runtime::MaintenanceLoop() {
   std::unique_lock lock(mu_);
   for (;;) {
     const bool stopping =
-        cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; });
+        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
     lock.unlock();
-    MaintainOnce();
     if (stopping || Steady::now() >= next_second) {
       next_second = Steady::now() + std::chrono::seconds(1);
       (void)manager_->FlushTouches();  // a failure re-queues them for the next round
@@ -247,10 +289,6 @@ void Runtime::MaintenanceLoop() {
       const int64_t now = options_.clock->NowSeconds();
       (void)manager_->PurgeExpired();
       (void)throttle_store_->RemoveStale(now - 2 * 3600);
-      // Sessions this process purged do not move the store's external version; their
-      // revocation entries (recorded by the store) are read here.
-      auto entries = sessions_->ListRevocations(now - revocations_->leeway_seconds());
-      if (entries) revocations_->Merge(*entries);
       revocations_->Prune(now);
     }
     lock.lock();

@@ -4,8 +4,9 @@
 // the HTTP App, and the maintenance thread that keeps them current.
 //
 // Open reads and writes local files (the database, the keyset, the audit log) and may block;
-// call it at startup. The App it holds answers on I/O threads; the maintenance thread does the
-// periodic work (revocation feed, last-seen flushes, keyset reloads, purges) off them.
+// call it at startup. The App it holds answers on I/O threads; off them, the change follower's
+// thread applies what other processes change, and the maintenance thread does the periodic work
+// (last-seen flushes, keyset reloads, purges).
 #pragma once
 
 #include <condition_variable>
@@ -21,6 +22,7 @@
 #include "tessera/clock.h"
 #include "tessera/config.h"
 #include "tessera/result.h"
+#include "tessera/session/change_feed.h"
 #include "tessera/session/session_manager.h"
 #include "tessera/token/access_token.h"
 #include "tessera/token/keyset.h"
@@ -62,8 +64,9 @@ class Runtime {
   token::TokenService& tokens() { return *tokens_; }
   WorkerPool& store_pool() { return *store_pool_; }
 
-  // One round of the maintenance thread's every-tick work, for tests without the thread.
+  // Applies what the change feed holds now, for tests without the follower's thread.
   void MaintainOnce();
+  session::ChangeFollower& follower() { return *follower_; }
   // Counts the live sessions for the metrics gauge (the maintenance thread does every 15 s).
   void CountSessions();
 
@@ -91,12 +94,13 @@ class Runtime {
   std::unique_ptr<token::AccessVerifier> verifier_;
   std::unique_ptr<token::TokenService> tokens_;
   std::unique_ptr<App> app_;
+  // Stopped first: its callbacks use the parts above.
+  std::unique_ptr<session::ChangeFollower> follower_;
 
   // The maintenance thread.
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;          // GUARDED_BY(mu_)
-  bool sync_failing_ = false;  // only the maintenance thread
+  bool stop_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
 

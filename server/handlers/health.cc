@@ -13,7 +13,7 @@ HttpResponse Health(Context&) { return Json(200, {{"status", "ok"}}); }
 
 HttpResponse Ready(Context& c) {
   Status users = c.d.users->Ping();
-  auto sessions = c.d.sessions->ExternalVersion();
+  auto sessions = c.d.sessions->FeedHead();
   Status revocations = c.d.tokens ? c.d.tokens->revocations().Check(c.Now()) : Status::Ok();
   const bool ok = users.ok() && sessions && revocations.ok();
   return Json(ok ? 200 : 503, {{"status", ok ? "ok" : "unavailable"},

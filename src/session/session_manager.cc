@@ -1,7 +1,6 @@
 #include "tessera/session/session_manager.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "core/blocking.h"
 #include "crypto/hash.h"
@@ -133,36 +132,21 @@ Result<NewSession> SessionManager::CreateTokenSession(std::string_view user_id,
   return out;
 }
 
-Status SessionManager::SyncCache() {
-  if (options_.external_check_interval_ms > 0) {
-    // One caller per interval asks the store; the others go on with the cache.
-    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
-    int64_t due = next_external_check_.load(std::memory_order_relaxed);
-    if (now < due) return Status::Ok();
-    const int64_t next = now + options_.external_check_interval_ms * 1'000'000;
-    if (!next_external_check_.compare_exchange_strong(due, next)) return Status::Ok();
+void SessionManager::Apply(const Change& change) {
+  if (change.kind == ChangeKind::kSessionEnded && !change.id_hash.empty()) {
+    CacheErase(change.id_hash);
   }
-  auto checked = store_->ExternalVersion();
-  if (!checked) {
-    // Fail closed, and ask again on the next request rather than after an interval.
-    next_external_check_.store(0);
-    return checked.error();
-  }
-  const uint64_t version = *checked;
-  {
-    std::shared_lock lock(mu_);
-    if (have_version_ && version == external_version_) return Status::Ok();
-  }
+}
+
+Status SessionManager::PublishUserChanged(std::string_view user_id) {
+  return store_->PublishChange(Change{.kind = ChangeKind::kUserChanged, .user_id = std::string(user_id)});
+}
+
+void SessionManager::DropCache() {
   std::unique_lock lock(mu_);
-  // Another process (the CLI, another instance) wrote: any cached record may be revoked.
   cache_.clear();
   ++epoch_;
-  if (have_version_) external_generation_.fetch_add(1);
-  external_version_ = version;
-  have_version_ = true;
-  return Status::Ok();
+  external_generation_.fetch_add(1);
 }
 
 void SessionManager::CacheErase(std::string_view id_hash) {
@@ -175,12 +159,15 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
   if (!WellFormedSecret(secret)) return Unknown();
   const int64_t now = clock_->NowSeconds();
   const std::string id_hash = HashSecret(secret);
-  TESSERA_RETURN_IF_ERROR(SyncCache());
+  // While the feed is behind, a cached record may be of a session another process ended.
+  const bool trusted = !feed_fresh_ || feed_fresh_();
   std::optional<Session> found;
   uint64_t epoch;
   {
     std::shared_lock lock(mu_);
-    if (auto it = cache_.find(id_hash); it != cache_.end()) found = it->second;
+    if (trusted) {
+      if (auto it = cache_.find(id_hash); it != cache_.end()) found = it->second;
+    }
     epoch = epoch_;
   }
   if (!found) {

@@ -67,34 +67,34 @@ void LocalRevocationList::Merge(const std::vector<session::Revocation>& entries)
   }
 }
 
-Status LocalRevocationList::Check(int64_t now) const {
-  const int64_t ok = last_sync_ok_.load(std::memory_order_relaxed);
-  if (ok >= 0 && now - ok > max_staleness_) {
+Status LocalRevocationList::Check(int64_t) const {
+  if (feed_fresh_ && !feed_fresh_()) {
     return Status(Code::kUnavailable, Reason::kStore,
                   "the revocation list cannot be brought up to date from the session store");
   }
   return Status::Ok();
 }
 
-Result<bool> LocalRevocationList::SyncFrom(session::SessionStore& store, int64_t now) {
-  std::lock_guard sync(sync_mu_);
-  // From the first call on, the list is only as good as its feed (Check).
-  if (last_sync_ok_.load() < 0) last_sync_ok_.store(0);
-  TESSERA_ASSIGN_OR_RETURN(uint64_t version, store.ExternalVersion());
-  if (synced_ && version == store_version_) {
-    last_sync_ok_.store(now, std::memory_order_relaxed);
-    return false;
+void LocalRevocationList::Apply(const session::Change& change) {
+  switch (change.kind) {
+    case session::ChangeKind::kSessionEnded:
+      if (change.until > 0) RevokeSession(change.handle, change.until);
+      break;
+    case session::ChangeKind::kTokenRevoked:
+      Merge({session::Revocation{.handle = change.handle, .until = change.until}});
+      break;
+    case session::ChangeKind::kUserChanged:
+    case session::ChangeKind::kKeysetChanged:
+      break;
   }
-  // Read the list after the version: a write that lands in between moves the version again and
-  // is read on the next call. Merging is a union, so reading an entry twice is harmless.
+}
+
+Status LocalRevocationList::Load(session::SessionStore& store, int64_t now) {
   // Entries whose tokens expired less than the leeway ago still stop them here.
   TESSERA_ASSIGN_OR_RETURN(std::vector<session::Revocation> entries,
                            store.ListRevocations(now - leeway_));
   Merge(entries);
-  store_version_ = version;
-  synced_ = true;
-  last_sync_ok_.store(now, std::memory_order_relaxed);
-  return true;
+  return Status::Ok();
 }
 
 size_t LocalRevocationList::Prune(int64_t now) {

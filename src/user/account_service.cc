@@ -32,6 +32,7 @@ Result<AccountService::Removed> AccountService::Remove(std::string_view name) {
   // Sessions first, so no session outlives its account; then again, for a sign-in that raced.
   TESSERA_ASSIGN_OR_RETURN(out.ended, sessions_->RevokeAll(out.user.id, ""));
   TESSERA_RETURN_IF_ERROR(users_->Remove(out.user.username));
+  TESSERA_RETURN_IF_ERROR(sessions_->PublishUserChanged(out.user.id));
   TESSERA_ASSIGN_OR_RETURN(std::vector<session::Session> raced,
                            sessions_->RevokeAll(out.user.id, ""));
   out.ended.insert(out.ended.end(), raced.begin(), raced.end());
@@ -44,6 +45,7 @@ Result<std::vector<session::Session>> AccountService::SetPassword(const User& us
   TESSERA_RETURN_IF_ERROR(crypto::CheckNewPassword(password, {.username = user.username}));
   TESSERA_ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(password));
   TESSERA_RETURN_IF_ERROR(users_->SetPasswordHash(user.id, hash));
+  TESSERA_RETURN_IF_ERROR(sessions_->PublishUserChanged(user.id));
   return sessions_->RevokeAll(user.id, keep_id_hash);
 }
 
@@ -55,6 +57,7 @@ Result<User> AccountService::SetRoles(std::string_view name, std::vector<std::st
   }
   TESSERA_ASSIGN_OR_RETURN(User found, Find(name));
   TESSERA_RETURN_IF_ERROR(users_->SetRoles(found.id, unique));
+  TESSERA_RETURN_IF_ERROR(sessions_->PublishUserChanged(found.id));
   found.roles = std::move(unique);
   return found;
 }
@@ -67,6 +70,7 @@ Result<AccountService::Changed> AccountService::SetDisabled(std::string_view nam
     TESSERA_ASSIGN_OR_RETURN(out.ended, sessions_->RevokeAll(out.user.id, ""));
   }
   TESSERA_RETURN_IF_ERROR(users_->SetDisabled(out.user.id, disabled));
+  TESSERA_RETURN_IF_ERROR(sessions_->PublishUserChanged(out.user.id));
   out.user.disabled = disabled;
   if (disabled) {
     TESSERA_ASSIGN_OR_RETURN(std::vector<session::Session> raced,

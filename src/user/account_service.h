@@ -2,8 +2,10 @@
 // alike: create (screened, hashed), remove, set a new password, set roles, disable and enable.
 // Removing, disabling and setting a password end every session of the account through the
 // SessionManager (so the bridge's revocation list and the session cache learn of it at once, in
-// the process that made the change). New roles take effect at the account's next request (the
-// server's user cache) and in access tokens issued from then on; tokens already issued keep the
+// the process that made the change). Every change of a stored account is also published on the
+// session store's change feed (kUserChanged), so that every server drops its cached copy: new
+// roles take effect at the account's next request, on any instance, and in access tokens issued
+// from then on; tokens already issued keep the
 // roles they were signed with until they expire, as with every JWT.
 //
 // Every method may block: Argon2id hashing (Create, SetPassword: tens of milliseconds, call them

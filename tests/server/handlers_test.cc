@@ -16,6 +16,7 @@
 #include "store_conformance/store_factory.h"
 #include "tessera/store/sqlite.h"
 #include "tessera/user/user.h"
+#include "user/account_service.h"
 
 namespace tessera::server {
 namespace {
@@ -280,9 +281,9 @@ TEST_F(HandlersTest, ASessionOfAnAccountDisabledElsewhereIsRefused) {
   auto other = store::OpenSqliteUserStore(dir_.path() + "/tessera.db");
   ASSERT_TRUE(other);
   ASSERT_TRUE((*other)->SetDisabled((*other)->FindByName("alice")->value().id, true).ok());
-  // Accounts and sessions share the database, so the write is an outside change to the session
-  // manager, which looks for them at most every 50 ms.
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  // Even a write no AccountService announced (the users table's triggers do) reaches the user
+  // cache through the change feed.
+  runtime_->MaintainOnce();  // what the follower's thread does within milliseconds
   EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 401);
 }
 
@@ -514,29 +515,54 @@ TEST_F(HandlersTest, MetricsOnTheirOwnListener) {
 
 // The defect: every failed sign-in wrote a throttle counter to the sessions' SQLite database,
 // which told the session cache that another writer had changed it: an attacker's wrong passwords
-// emptied everyone's cache. Counters now live in a file of their own.
-TEST_F(HandlersTest, FailedSignInsDoNotEmptyTheSessionCache) {
+// emptied everyone's cache. Counters live in a file of their own, and what another process does
+// reaches the cache through the change feed, one session at a time.
+TEST_F(HandlersTest, OutsideChangesReachTheCachePerSessionNeverByEmptyingIt) {
   Start({{"TESSERA_SESSION_STORE", "sqlite"}});
   AddUser("alice");
-  const std::string cookie = CookieLogin("alice");
-  auto settle = [&] {
-    // The manager asks the store for outside changes at most every 50 ms, on a request.
-    std::this_thread::sleep_for(std::chrono::milliseconds(60));
-    EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 200);
-    return runtime_->session_manager().external_generation();
-  };
-  const uint64_t before = settle();
+  AddUser("bob");
+  const std::string alice = CookieLogin("alice"), bob = CookieLogin("bob");
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", alice}}).status, 200);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", bob}}).status, 200);
+  const uint64_t before = runtime_->session_manager().external_generation();
+  const session::FeedPosition head = runtime_->session_store().FeedHead().value();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Login("alice", "wrong password here", "session").status, 401);
-  EXPECT_EQ(settle(), before);
-  // A real outside write still counts: another connection ends a session.
+  EXPECT_EQ(runtime_->session_store().FeedHead().value(), head) << "failed sign-ins are no news";
+  // Another connection (the CLI, another instance) ends alice's session.
   auto other = store::OpenSqliteSessionStore(dir_.path() + "/tessera.db");
   ASSERT_TRUE(other);
-  auto sessions = (*other)->ListAll(10);
-  ASSERT_TRUE(sessions && !sessions->empty());
+  const std::string alice_id = runtime_->users().FindByName("alice").value()->id;
+  auto sessions = (*other)->ListByUser(alice_id);
+  ASSERT_TRUE(sessions && sessions->size() == 1u);
   ASSERT_TRUE((*other)->Remove(sessions->front().id_hash));
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
-  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", cookie}}).status, 401);
-  EXPECT_NE(runtime_->session_manager().external_generation(), before);
+  runtime_->MaintainOnce();  // what the follower's thread does within milliseconds
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", alice}}).status, 401) << "the ended one is refused";
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", bob}}).status, 200) << "the other is untouched";
+  EXPECT_EQ(runtime_->session_manager().external_generation(), before) << "no cache was emptied";
+}
+
+// An account changed by another process (the CLI disables bob) leaves the user cache through the
+// feed: his new roles count at his next request.
+TEST_F(HandlersTest, AnAccountChangedElsewhereLeavesTheUserCache) {
+  Start({{"TESSERA_SESSION_STORE", "sqlite"}});
+  AddUser("bob");
+  const std::string bob = CookieLogin("bob");
+  HttpResponse me = Send("GET", "/v1/me", {{"Cookie", bob}});
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(json::parse(me.body)["roles"], json::array());
+  // The CLI's way: its own stores and service on the same database.
+  auto users = store::OpenSqliteUserStore(dir_.path() + "/tessera.db");
+  auto sessions = store::OpenSqliteSessionStore(dir_.path() + "/tessera.db");
+  ASSERT_TRUE(users && sessions);
+  session::SessionManager manager(sessions->get(), {}, &clock_);
+  auto hasher = crypto::PasswordHasher::Create({.memory_kib = 7168, .iterations = 5});
+  ASSERT_TRUE(hasher);
+  user::AccountService accounts(users->get(), &manager, &*hasher, &clock_);
+  ASSERT_TRUE(accounts.SetRoles("bob", {"admin"}));
+  runtime_->MaintainOnce();
+  me = Send("GET", "/v1/me", {{"Cookie", bob}});
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(json::parse(me.body)["roles"], json::array({"admin"}));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -209,33 +210,60 @@ TEST_F(SessionManagerTest, UserAgentIsTruncated) {
 }
 
 // Two processes on one SQLite file: a revocation by the CLI (another connection) reaches the
-// server's cache on its next request.
-TEST(SessionManagerSqlite, RevocationByAnotherProcessReachesTheCache) {
+// server's cache through the change feed, for that session only.
+TEST(SessionManagerSqlite, RevocationByAnotherProcessLeavesTheCacheThroughTheFeed) {
   testing::TempDir dir;
   FakeClock clock(kT0);
   auto server_store = testing::SqliteBackend::Sessions(dir.path());
   auto cli_store = testing::SqliteBackend::Sessions(dir.path());
-  SessionManager server(server_store.get(), {.external_check_interval_ms = 0}, &clock);
-  SessionManager cli(cli_store.get(), {.external_check_interval_ms = 0}, &clock);
+  SessionManager server(server_store.get(), {}, &clock);
+  SessionManager cli(cli_store.get(), {}, &clock);
+  ChangeFollower follower(server_store.get(),
+                          ChangeSinks{.apply = [&](const Change& c) { server.Apply(c); }});
+  ASSERT_TRUE(follower.Start().ok());
   auto s = server.Create("u1", SessionKind::kCookie, {});
+  auto kept = server.Create("u2", SessionKind::kCookie, {});
   ASSERT_TRUE(server.Authenticate(s->secret, false));  // now cached in the server
+  ASSERT_TRUE(server.Authenticate(kept->secret, false));
   ASSERT_TRUE(cli.RevokeAll("u1", ""));
+  // Until the feed is read, the server's cache still has it: that is what the feed is for.
+  EXPECT_TRUE(server.Authenticate(s->secret, false));
+  ASSERT_TRUE(follower.PollOnce(std::chrono::milliseconds(0)).ok());
   EXPECT_EQ(server.Authenticate(s->secret, false).error().reason(), Reason::kUnknownSession);
-  EXPECT_GT(server.external_generation(), 0u);
+  EXPECT_TRUE(server.Authenticate(kept->secret, false));
+  EXPECT_EQ(server.external_generation(), 0u) << "per key, never by emptying the cache";
 }
 
-// With an interval, another process's revocation is noticed within it (the server's own
-// revocations are immediate, see above).
-TEST(SessionManagerSqlite, ExternalRevocationNoticedWithinTheInterval) {
+// While the feed is behind, the cache is not trusted: every check reads the store, so another
+// process's revocation takes effect even before the feed brings it.
+TEST(SessionManagerSqlite, AStaleFeedBypassesTheCache) {
   testing::TempDir dir;
   FakeClock clock(kT0);
   auto server_store = testing::SqliteBackend::Sessions(dir.path());
   auto cli_store = testing::SqliteBackend::Sessions(dir.path());
-  SessionManager server(server_store.get(), {.external_check_interval_ms = 20}, &clock);
+  SessionManager server(server_store.get(), {}, &clock);
+  std::atomic<bool> fresh{true};
+  server.set_feed([&] { return fresh.load(); });
   auto s = server.Create("u1", SessionKind::kCookie, {});
   ASSERT_TRUE(server.Authenticate(s->secret, false));
   ASSERT_TRUE(cli_store->RemoveByUser("u1", ""));
-  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  EXPECT_TRUE(server.Authenticate(s->secret, false)) << "fresh: the cache answers";
+  fresh = false;
+  EXPECT_EQ(server.Authenticate(s->secret, false).error().reason(), Reason::kUnknownSession);
+}
+
+// A gap in the feed drops everything cached.
+TEST(SessionManagerSqlite, DropCacheForgetsEverySession) {
+  testing::TempDir dir;
+  FakeClock clock(kT0);
+  auto server_store = testing::SqliteBackend::Sessions(dir.path());
+  auto cli_store = testing::SqliteBackend::Sessions(dir.path());
+  SessionManager server(server_store.get(), {}, &clock);
+  auto s = server.Create("u1", SessionKind::kCookie, {});
+  ASSERT_TRUE(server.Authenticate(s->secret, false));
+  ASSERT_TRUE(cli_store->RemoveByUser("u1", ""));
+  server.DropCache();
+  EXPECT_EQ(server.external_generation(), 1u);
   EXPECT_EQ(server.Authenticate(s->secret, false).error().reason(), Reason::kUnknownSession);
 }
 
@@ -257,7 +285,11 @@ class FailingStore final : public SessionStore {
   }
   Result<size_t> RemoveExpired(int64_t, int64_t) override { return Fail(); }
   Result<size_t> CountAlive(int64_t) override { return Fail(); }
-  Result<uint64_t> ExternalVersion() override { return Fail(); }
+  Result<FeedPosition> FeedHead() override { return Fail(); }
+  Result<ChangeBatch> ReadChanges(const FeedPosition&, size_t, std::chrono::milliseconds) override {
+    return Fail();
+  }
+  Status PublishChange(const Change&) override { return Fail(); }
   Status CreateTokenSession(const Session&, const FirstRefreshToken&, const LimitPolicy&, int64_t,
                             std::vector<Session>*) override {
     return Fail();

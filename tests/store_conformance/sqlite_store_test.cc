@@ -73,7 +73,7 @@ TEST(SqliteStore, FileIsPrivateAndInWalMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 5);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 6);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -109,17 +109,87 @@ TEST(SqliteStore, LockedDatabaseIsUnavailableNotAnError) {
   EXPECT_TRUE((*sessions)->Create(s, {}, 1, nullptr).ok());
 }
 
-TEST(SqliteStore, ExternalVersionMovesOnlyForOtherWriters) {
+// The trigger announces every end, even one no store method made (a hand-run DELETE).
+TEST(SqliteStore, AHandRunDeleteIsAnnouncedToo) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto a = OpenSqliteSessionStore(path);
+  ASSERT_TRUE(a);
+  session::Session s{.id_hash = std::string(32, 'a'), .handle = "h", .user_id = "u",
+                     .created_at = 1, .last_seen_at = 1, .expires_at = 100, .tokens_until = 90};
+  ASSERT_TRUE((*a)->Create(s, {}, 1, nullptr).ok());
+  const session::FeedPosition head = (*a)->FeedHead().value();
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "DELETE FROM sessions", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  auto batch = (*a)->ReadChanges(head, 10, std::chrono::milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  ASSERT_EQ(batch->changes.size(), 1u);
+  EXPECT_EQ(batch->changes[0].id_hash, s.id_hash);
+  EXPECT_EQ(batch->changes[0].handle, "h");
+  EXPECT_EQ(batch->changes[0].until, 90);
+}
+
+// The feed keeps an hour: a reader further behind is told it missed entries (a gap), and a
+// follower reloads instead of going on as if nothing had happened.
+TEST(SqliteStore, AReaderBehindTheTrimmedFeedIsToldOfTheGap) {
   TempDir dir;
   auto a = OpenSqliteSessionStore(dir.path() + "/t.db");
-  auto b = OpenSqliteSessionStore(dir.path() + "/t.db");
-  const uint64_t v0 = (*a)->ExternalVersion().value();
-  session::Session s{.id_hash = std::string(32, 'a'), .handle = "h", .user_id = "u",
-                     .created_at = 1, .last_seen_at = 1, .expires_at = 100};
-  ASSERT_TRUE((*a)->Create(s, {}, 1, nullptr).ok());
-  EXPECT_EQ((*a)->ExternalVersion().value(), v0);
-  ASSERT_TRUE((*b)->Touch(s.id_hash, 5).ok());
-  EXPECT_NE((*a)->ExternalVersion().value(), v0);
+  ASSERT_TRUE(a);
+  session::SessionStore& store = **a;
+  int reloads = 0;
+  std::vector<session::Change> applied;
+  session::ChangeFollower follower(
+      &store, session::ChangeSinks{.apply = [&](const session::Change& c) { applied.push_back(c); },
+                                   .reload =
+                                       [&] {
+                                         ++reloads;
+                                         return Status::Ok();
+                                       }});
+  ASSERT_TRUE(follower.Start().ok());
+  const session::FeedPosition behind = store.FeedHead().value();
+  ASSERT_TRUE(store.PublishChange({.kind = session::ChangeKind::kUserChanged, .user_id = "u"}).ok());
+  // That entry was written two hours before the next one.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() + "/t.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE changes SET at = at - 7200", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  ASSERT_TRUE(store.PublishChange({.kind = session::ChangeKind::kUserChanged, .user_id = "v"}).ok());
+  ASSERT_TRUE(store.RemoveExpired(time(nullptr), 0));  // trims what is an hour older than the newest
+  auto batch = store.ReadChanges(behind, 10, std::chrono::milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  EXPECT_TRUE(batch->gap);
+  EXPECT_EQ(batch->next.seq, behind.seq + 2);
+  // One behind the newest entry (which is kept) is no gap.
+  auto newest = store.ReadChanges({behind.feed, behind.seq + 1}, 10, std::chrono::milliseconds(0));
+  ASSERT_TRUE(newest);
+  EXPECT_FALSE(newest->gap);
+  ASSERT_EQ(newest->changes.size(), 1u);
+  EXPECT_EQ(newest->changes[0].user_id, "v");
+  ASSERT_TRUE(follower.PollOnce(std::chrono::milliseconds(0)).ok());
+  EXPECT_EQ(reloads, 2);
+  EXPECT_TRUE(applied.empty());
+  EXPECT_EQ(follower.gaps(), 1u);
+  EXPECT_TRUE(follower.Fresh());
+  // From the head on, entries arrive again.
+  ASSERT_TRUE(store.PublishChange({.kind = session::ChangeKind::kKeysetChanged}).ok());
+  ASSERT_TRUE(follower.PollOnce(std::chrono::milliseconds(0)).ok());
+  ASSERT_EQ(applied.size(), 1u);
+  EXPECT_EQ(applied[0].kind, session::ChangeKind::kKeysetChanged);
+}
+
+// Sign-in counters live in a file of their own and never reach the feed: an attacker's wrong
+// passwords cannot make every instance reload.
+TEST(SqliteStore, ThrottleWritesAreNoEntries) {
+  TempDir dir;
+  auto sessions = OpenSqliteSessionStore(dir.path() + "/t.db");
+  auto throttle = OpenSqliteThrottleStore(dir.path() + "/throttle.db");
+  ASSERT_TRUE(sessions && throttle);
+  const session::FeedPosition head = (*sessions)->FeedHead().value();
+  ASSERT_TRUE((*throttle)->Update("user:x", [](user::ThrottleRecord& r) { ++r.failures; }));
+  EXPECT_EQ((*sessions)->FeedHead().value(), head);
 }
 
 TEST(SqliteStore, NewerSchemaIsRefused) {
@@ -158,7 +228,7 @@ TEST(SqliteStore, VersionTwoDatabaseUpgradesInPlace) {
   ExecOn(path, kSchemaV2);
   auto store = OpenSqliteSessionStore(path);
   ASSERT_TRUE(store) << store.error().ToString();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 5);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 6);
   const std::string old_id("\x01\x01", 2);
   auto old = (*store)->Get(old_id);
   ASSERT_TRUE(old && old->has_value());
@@ -231,7 +301,7 @@ TEST(SqliteStore, VersionThreeDatabaseUpgradesInPlace) {
   ExecOn(path, kSchemaV3);
   auto store = OpenSqliteSessionStore(path);
   ASSERT_TRUE(store) << store.error().ToString();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 5);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 6);
   // Seconds became milliseconds; live tokens stay 0.
   EXPECT_EQ(QueryInt(path, "SELECT rotated_at_ms FROM refresh_tokens WHERE hash = x'6130'"),
             150'000);

@@ -29,6 +29,8 @@ class TempDir {
 };
 
 struct MemoryBackend {
+  // Whether two stores opened on one directory share their data (as two processes do).
+  static constexpr bool kShared = false;
   static std::unique_ptr<session::SessionStore> Sessions(const std::string&) {
     return store::NewMemorySessionStore();
   }
@@ -41,6 +43,7 @@ struct MemoryBackend {
 };
 
 struct SqliteBackend {
+  static constexpr bool kShared = true;
   static std::unique_ptr<session::SessionStore> Sessions(const std::string& dir) {
     auto s = store::OpenSqliteSessionStore(dir + "/tessera.db");
     EXPECT_TRUE(s) << s.error().ToString();
@@ -62,6 +65,7 @@ struct SqliteBackend {
 // as a Redis deployment keeps them. Each test directory gets its own key prefix, so stores opened
 // on one directory share their data, as two instances on one Redis do, and tests do not.
 struct RedisBackend {
+  static constexpr bool kShared = true;
   static std::string Prefix(const std::string& dir) {
     return "test:" + std::filesystem::path(dir).filename().string() + ":";
   }

@@ -145,8 +145,9 @@ Session TokenSession(std::string handle, int64_t tokens_until) {
 }
 
 // Two store objects on one SQLite file stand for two processes (the server and the CLI, or two
-// instances): what one removes, the other's list sees after SyncFrom.
-TEST(LocalRevocationList, SyncFromSeesARemovalMadeThroughAnotherStoreOnTheSameFile) {
+// instances): what one removes, the other's list gets through the change feed, wired as the
+// server wires it (Apply per entry, Load to reload).
+TEST(LocalRevocationList, AFollowedFeedBringsARemovalMadeThroughAnotherStoreOnTheSameFile) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/tessera.db";
   auto a = store::OpenSqliteSessionStore(path);
@@ -159,23 +160,17 @@ TEST(LocalRevocationList, SyncFromSeesARemovalMadeThroughAnotherStoreOnTheSameFi
   ASSERT_TRUE((*b)->CreateTokenSession(s, std::string(32, 'R'), {}, kT0, &evicted).ok());
 
   LocalRevocationList list(kLeeway);
-  auto first = list.SyncFrom(**a, kT0);
-  ASSERT_TRUE(first) << first.error().ToString();
-  EXPECT_TRUE(*first);  // the first call always reads
+  session::ChangeFollower follower(
+      a->get(), session::ChangeSinks{.apply = [&](const session::Change& c) { list.Apply(c); },
+                                     .reload = [&] { return list.Load(**a, kT0); }});
+  ASSERT_TRUE(follower.Start().ok());
   EXPECT_FALSE(list.IsRevoked(s.handle, "", kT0));
 
-  // Nothing written since: no read.
-  auto idle = list.SyncFrom(**a, kT0 + 1);
-  ASSERT_TRUE(idle);
-  EXPECT_FALSE(*idle);
-
-  // "Process B" ends the session; "process A" learns of it at its next sync.
+  // "Process B" ends the session; "process A" learns of it at its next read of the feed.
   auto gone = (*b)->RemoveByHandle(s.handle);
   ASSERT_TRUE(gone && gone->has_value());
   EXPECT_FALSE(list.IsRevoked(s.handle, "", kT0 + 2));
-  auto after = list.SyncFrom(**a, kT0 + 2);
-  ASSERT_TRUE(after) << after.error().ToString();
-  EXPECT_TRUE(*after);
+  ASSERT_TRUE(follower.PollOnce(std::chrono::milliseconds(0)).ok());
   EXPECT_TRUE(list.IsRevoked(s.handle, "", kT0 + 2));
   EXPECT_TRUE(list.IsRevoked(s.handle, "", kT0 + 900 + kLeeway - 1));
   EXPECT_FALSE(list.IsRevoked(s.handle, "", kT0 + 900 + kLeeway));
@@ -183,50 +178,41 @@ TEST(LocalRevocationList, SyncFromSeesARemovalMadeThroughAnotherStoreOnTheSameFi
   // A single access token revoked through B (RFC 7009) arrives as a token id, not a handle.
   ASSERT_TRUE(
       (*b)->AddRevocation({.handle = TokenIdRevocationKey("jti-9"), .until = kT0 + 600}).ok());
-  auto jti = list.SyncFrom(**a, kT0 + 3);
-  ASSERT_TRUE(jti);
-  EXPECT_TRUE(*jti);
+  ASSERT_TRUE(follower.PollOnce(std::chrono::milliseconds(0)).ok());
   EXPECT_TRUE(list.IsRevoked("", "jti-9", kT0 + 3));
   EXPECT_FALSE(list.IsRevoked("jti-9", "", kT0 + 3));
-
-  auto quiet = list.SyncFrom(**a, kT0 + 4);
-  ASSERT_TRUE(quiet);
-  EXPECT_FALSE(*quiet);
   EXPECT_EQ(list.size(), 2u);
 }
 
-TEST(LocalRevocationList, SyncFromReadsOnceFromAStoreNobodyElseWrites) {
-  auto store = store::NewMemorySessionStore();
-  ASSERT_TRUE(store->AddRevocation({.handle = "feed", .until = kT0 + 900}).ok());
+// A session that ended without access tokens revokes nothing; account and keyset news neither.
+TEST(LocalRevocationList, ApplyRevokesOnlyWhatTheEntrySays) {
   LocalRevocationList list(kLeeway);
-  auto first = list.SyncFrom(*store, kT0);
-  ASSERT_TRUE(first);
-  EXPECT_TRUE(*first);
-  EXPECT_TRUE(list.IsRevoked("feed", "", kT0));
-  auto second = list.SyncFrom(*store, kT0 + 1);
-  ASSERT_TRUE(second);
-  EXPECT_FALSE(*second);
+  list.Apply({.kind = session::ChangeKind::kSessionEnded, .handle = "cookie", .until = 0});
+  list.Apply({.kind = session::ChangeKind::kUserChanged, .user_id = "u"});
+  list.Apply({.kind = session::ChangeKind::kKeysetChanged});
+  EXPECT_EQ(list.size(), 0u);
+  list.Apply({.kind = session::ChangeKind::kSessionEnded, .handle = "tok", .until = kT0 + 10});
+  list.Apply({.kind = session::ChangeKind::kTokenRevoked, .handle = "jti:j1", .until = kT0 + 10});
+  EXPECT_TRUE(list.IsRevoked("tok", "", kT0));
+  EXPECT_TRUE(list.IsRevoked("", "j1", kT0));
 }
 
-// Regression (found writing this test): SyncFrom asks the store for ListRevocations(now), which
-// leaves out every entry whose `until` has passed, yet a verifier still accepts a token for
-// leeway seconds past its exp, and a local RevokeSession keeps its entry that long. A process
-// that syncs in that window (at start, or after another process revoked a session whose last
-// token has just expired) accepts the revoked tokens until until + leeway.
-TEST(LocalRevocationList, SyncFromKeepsAStoreEntryForTheLeewayPastItsUntil) {
+// Regression (found writing this test): reading the store with ListRevocations(now) leaves out
+// every entry whose `until` has passed, yet a verifier still accepts a token for leeway seconds
+// past its exp, and a local RevokeSession keeps its entry that long. A process that loads in that
+// window (at start, or after a gap) would accept the revoked tokens until until + leeway.
+TEST(LocalRevocationList, LoadKeepsAStoreEntryForTheLeewayPastItsUntil) {
   auto store = store::NewMemorySessionStore();
   ASSERT_TRUE(store->AddRevocation({.handle = "0a0b", .until = kT0}).ok());
   LocalRevocationList list(kLeeway);
-  auto read = list.SyncFrom(*store, kT0 + 10);
-  ASSERT_TRUE(read);
+  ASSERT_TRUE(list.Load(*store, kT0 + 10).ok());
   // A token of session 0a0b with exp = kT0 verifies until kT0 + leeway: it must be refused.
   EXPECT_TRUE(list.IsRevoked("0a0b", "", kT0 + 10));
 }
 
-// A store that fails: SyncFrom returns its error and changes nothing, and tries again next time.
+// A store that fails: Load returns its error and changes nothing.
 class FailingStore final : public SessionStore {
  public:
-  bool fail_version = false;
   bool fail_list = false;
   Status Create(const Session&, const session::LimitPolicy&, int64_t,
                 std::vector<Session>*) override {
@@ -249,16 +235,18 @@ class FailingStore final : public SessionStore {
   }
   Result<size_t> RemoveExpired(int64_t, int64_t) override { return size_t{0}; }
   Result<size_t> CountAlive(int64_t) override { return size_t{0}; }
-  Result<uint64_t> ExternalVersion() override {
-    if (fail_version) return Status(Code::kUnavailable, Reason::kStore, "down");
-    return uint64_t{7};
-  }
   Result<std::vector<Revocation>> ListRevocations(int64_t) override {
     if (fail_list) return Status(Code::kUnavailable, Reason::kStoreBusy, "busy");
     return std::vector<Revocation>{{.handle = "beef", .until = kT0 + 900}};
   }
-  // Not used by SyncFrom.
+  // Not used by Load.
   static Status Unused() { return Status(Code::kInternal, Reason::kNone, "not used here"); }
+  Result<session::FeedPosition> FeedHead() override { return Unused(); }
+  Result<session::ChangeBatch> ReadChanges(const session::FeedPosition&, size_t,
+                                           std::chrono::milliseconds) override {
+    return Unused();
+  }
+  Status PublishChange(const session::Change&) override { return Unused(); }
   Status CreateTokenSession(const Session&, const session::FirstRefreshToken&,
                             const session::LimitPolicy&, int64_t,
                             std::vector<Session>*) override {
@@ -279,53 +267,40 @@ class FailingStore final : public SessionStore {
   Status ExtendTokensUntil(std::string_view, int64_t) override { return Unused(); }
 };
 
-TEST(LocalRevocationList, SyncFromReturnsStoreErrorsAndRetries) {
+TEST(LocalRevocationList, LoadReturnsStoreErrorsAndChangesNothing) {
   FailingStore store;
   LocalRevocationList list(kLeeway);
-  store.fail_version = true;
-  auto r1 = list.SyncFrom(store, kT0);
-  ASSERT_FALSE(r1);
-  EXPECT_EQ(r1.error().code(), Code::kUnavailable);
-  store.fail_version = false;
   store.fail_list = true;
-  auto r2 = list.SyncFrom(store, kT0);
-  ASSERT_FALSE(r2);
-  EXPECT_EQ(r2.error().reason(), Reason::kStoreBusy);
+  const Status failed = list.Load(store, kT0);
+  EXPECT_EQ(failed.reason(), Reason::kStoreBusy);
   EXPECT_EQ(list.size(), 0u);
-  // The failed read must not count as done: the same version is read again.
   store.fail_list = false;
-  auto r3 = list.SyncFrom(store, kT0);
-  ASSERT_TRUE(r3);
-  EXPECT_TRUE(*r3);
+  ASSERT_TRUE(list.Load(store, kT0).ok());
   EXPECT_TRUE(list.IsRevoked("beef", "", kT0));
 }
 
-// Fail closed (docs/security.md FB-01): a list whose feed has failed for longer than its bound may
-// lack revocations made elsewhere, so Check refuses to vouch for it; a list with no feed at all
-// (never synced) only knows this process's revocations, which is all there is.
-TEST(LocalRevocationList, CheckFailsOnceTheFeedHasFailedForTooLong) {
-  FailingStore store;
-  LocalRevocationList list(kLeeway, /*max_staleness_seconds=*/3);
+// Fail closed (docs/security.md FB-01): a list whose feed is behind may lack revocations made
+// elsewhere, so Check refuses to vouch for it; a list with no feed at all only knows this
+// process's revocations, which is all there is.
+TEST(LocalRevocationList, CheckFailsWhileTheFeedIsBehind) {
+  LocalRevocationList list(kLeeway);
   EXPECT_TRUE(list.Check(kT0).ok()) << "no feed: nothing to be stale about";
-  ASSERT_TRUE(list.SyncFrom(store, kT0));
-  EXPECT_TRUE(list.Check(kT0 + 3).ok());
-  store.fail_version = true;
-  EXPECT_FALSE(list.SyncFrom(store, kT0 + 2));
-  EXPECT_TRUE(list.Check(kT0 + 3).ok()) << "within the bound of the last success";
-  EXPECT_FALSE(list.SyncFrom(store, kT0 + 4));
-  const Status stale = list.Check(kT0 + 4);
-  EXPECT_EQ(stale.code(), Code::kUnavailable);
-  store.fail_version = false;
-  ASSERT_TRUE(list.SyncFrom(store, kT0 + 5));
-  EXPECT_TRUE(list.Check(kT0 + 5).ok()) << "a success restores it";
+  bool fresh = true;
+  list.set_feed([&] { return fresh; });
+  EXPECT_TRUE(list.Check(kT0).ok());
+  fresh = false;
+  EXPECT_EQ(list.Check(kT0).code(), Code::kUnavailable);
+  fresh = true;
+  EXPECT_TRUE(list.Check(kT0).ok()) << "a current feed restores it";
 }
 
-// A list whose first sync fails (the store is down at start) is stale from the start.
+// Wired to a follower whose store is down at start, the list is stale from the start.
 TEST(LocalRevocationList, CheckFailsWhenTheFeedNeverWorked) {
   FailingStore store;
-  store.fail_version = true;
-  LocalRevocationList list(kLeeway, 3);
-  EXPECT_FALSE(list.SyncFrom(store, kT0));
+  LocalRevocationList list(kLeeway);
+  session::ChangeFollower follower(&store, {});
+  list.set_feed([&] { return follower.Fresh(); });
+  EXPECT_FALSE(follower.Start().ok());
   EXPECT_EQ(list.Check(kT0).code(), Code::kUnavailable);
 }
 

@@ -79,7 +79,6 @@ class TokenServiceTest : public ::testing::TestWithParam<Backend> {
     SessionOptions o;
     o.idle_timeout_seconds = kIdle;
     o.limit = limit;
-    o.external_check_interval_ms = 0;
     manager_ = std::make_unique<SessionManager>(store_.get(), o, &clock_);
     // The bridge as the server wires it: every session the manager ends revokes its sid.
     manager_->set_on_end([this](const Session& s) {
@@ -584,7 +583,7 @@ TEST_P(TokenServiceTest, RevokeAccessTokenRevokesThatJtiOnly) {
   EXPECT_FALSE(HasRevocation(stored, t.jti, 0));
   EXPECT_FALSE(HasRevocation(stored, issued.session.handle, 0));
   LocalRevocationList restarted(kLeeway);
-  ASSERT_TRUE(restarted.SyncFrom(*store_, kT0));
+  ASSERT_TRUE(restarted.Load(*store_, kT0).ok());
   EXPECT_TRUE(restarted.IsRevoked("", t.jti, kT0));
   EXPECT_FALSE(restarted.IsRevoked(issued.session.handle, "", kT0));
 }

@@ -16,6 +16,7 @@
 
 #include "tessera/clock.h"
 #include "tessera/result.h"
+#include "tessera/session/change_feed.h"
 #include "tessera/session/session.h"
 #include "tessera/session/session_store.h"
 
@@ -35,11 +36,6 @@ struct SessionOptions {
   bool defer_touches = false;
   // Cached records at most; the cache is cleared when full.
   size_t cache_capacity = 100000;
-  // How often the store is asked whether another process wrote to it (a CLI revocation, another
-  // instance on the same SQLite file), in milliseconds. Revocations made through this manager
-  // take effect at once regardless; this bounds how late another process's revocation can be
-  // noticed. 0: on every request (tests).
-  int64_t external_check_interval_ms = 50;
 };
 
 struct DeviceInfo {
@@ -126,8 +122,25 @@ class SessionManager {
 
   const SessionOptions& options() const { return options_; }
 
-  // Changes whenever cached state was dropped because another process wrote to the store; caches
-  // kept beside this one (of users, say) drop theirs when it moves.
+  // What other processes change reaches the cache through the store's change feed
+  // (change_feed.h): a session::ChangeFollower calls Apply for each entry and DropCache after a
+  // gap. Sessions this manager ends leave the cache at once without it.
+
+  // Drops the cached record of a session that ended (kSessionEnded); other entries change
+  // nothing here. Thread-safe.
+  void Apply(const Change& change);
+  // Tells every process sharing the store that the account changed (kUserChanged), so that
+  // they drop their cached copies. Call it after the change is stored.
+  Status PublishUserChanged(std::string_view user_id);
+  // Drops every cached record (the feed lost entries). Thread-safe.
+  void DropCache();
+  // Whether the cache may answer: a function saying whether the feed is current
+  // (ChangeFollower::Fresh). While it says no, every Authenticate reads the store (and fails
+  // closed when that fails). Unset: this process is the store's only writer. Set before use.
+  void set_feed(std::function<bool()> fresh) { feed_fresh_ = std::move(fresh); }
+
+  // Moves whenever DropCache dropped everything; caches kept beside this one (of users, say)
+  // drop theirs when it moves.
   uint64_t external_generation() const { return external_generation_.load(); }
 
   // SHA-256 of a secret, the key under which the store keeps its session.
@@ -143,8 +156,6 @@ class SessionManager {
   void Ended(const Session& s) const {
     if (on_end_) on_end_(s);
   }
-  // Drops cached records when another process may have changed the store.
-  Status SyncCache();
   void CacheErase(std::string_view id_hash);
 
   SessionStore* store_;
@@ -153,15 +164,13 @@ class SessionManager {
   const Clock* clock_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, Session> cache_;  // GUARDED_BY(mu_); by id_hash
-  uint64_t external_version_ = 0;                   // GUARDED_BY(mu_)
-  std::atomic<int64_t> next_external_check_{0};     // steady-clock nanoseconds
+  std::function<bool()> feed_fresh_;
   std::atomic<uint64_t> external_generation_{0};
   // Bumped by every removal from the cache; a store read only enters the cache when no removal
   // happened while it ran.
   uint64_t epoch_ = 0;  // GUARDED_BY(mu_)
   std::mutex touches_mu_;
   std::unordered_map<std::string, int64_t> touches_;  // GUARDED_BY(touches_mu_); by id_hash
-  bool have_version_ = false;                        // GUARDED_BY(mu_)
 };
 
 }  // namespace tessera::session

@@ -1,10 +1,10 @@
 // SessionStore: where session records live. Implementations: memory, SQLite, Redis. One
 // conformance suite (tests/store_conformance) runs against every implementation.
 //
-// Blocking: every method but ExternalVersion may block on I/O (SQLite: a disk read or a commit's
-// sync, and up to busy_timeout for another process's write lock; a network store: a round trip).
-// The server calls them only from its store pool, password pool or maintenance thread, never from
-// an I/O thread (docs/design.md "Threading"). ExternalVersion never does I/O.
+// Blocking: every method may block on I/O (SQLite: a disk read or a commit's sync, and up to
+// busy_timeout for another process's write lock; a network store: a round trip; ReadChanges also
+// up to its `wait`). The server calls them only from its store pool, password pool, maintenance
+// or feed thread, never from an I/O thread (docs/design.md "Threading").
 //
 // Every method is thread-safe. A method that cannot reach its storage returns Code::kUnavailable
 // (Reason::kStore, or kStoreBusy when locked), never a made-up answer: callers fail closed. Policy
@@ -19,6 +19,10 @@
 // refresh family in the same transaction and, when access tokens were issued for it
 // (tokens_until > 0), records Revocation{handle, tokens_until}: a restarted verifier rebuilds its
 // in-memory revocation set from ListRevocations and still rejects those access tokens.
+//
+// The change feed (change_feed.h). Every session that ends, however, appends one kSessionEnded
+// entry in the same atomic step (with the handle and tokens_until it had), and every
+// AddRevocation one kTokenRevoked entry, so that other processes drop what they cached per key.
 //
 // A bounded family (RFC 6749 section 10.4, RFC 9700 section 4.14.2). Reuse of ANY rotated
 // ancestor must end the family, yet a family may rotate every few seconds for 30 days, so the
@@ -45,6 +49,7 @@
 // (30 days at most). Their successors start a family.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,6 +58,7 @@
 #include <vector>
 
 #include "tessera/result.h"
+#include "tessera/session/change_feed.h"
 #include "tessera/session/session.h"
 
 namespace tessera::session {
@@ -222,10 +228,19 @@ class SessionStore {
   // Sessions alive at `now`, for the active-sessions gauge.
   virtual Result<size_t> CountAlive(int64_t now) = 0;
 
-  // A number that changes whenever another process may have changed the store (for SQLite,
-  // PRAGMA data_version). Callers that cache records drop the cache when it changes. Cheap: no
-  // disk I/O. A store that only this process can change returns a constant.
-  virtual Result<uint64_t> ExternalVersion() = 0;
+  // The change feed (change_feed.h; the conformance suite covers it for every store).
+  // The feed's identity and its newest entry's number; also the cheapest round trip to the store
+  // (readiness checks).
+  virtual Result<FeedPosition> FeedHead() = 0;
+  // The entries after `after`, at most `max` (> 0), oldest first. When there are none, waits up
+  // to `wait` for one to be written (0: answers at once). gap (and no entries) when `after` is
+  // not in this feed: another feed (after.feed differs), a cursor past the head (the store lost
+  // data) or older than the oldest entry kept.
+  virtual Result<ChangeBatch> ReadChanges(const FeedPosition& after, size_t max,
+                                          std::chrono::milliseconds wait) = 0;
+  // Appends a change the store cannot see itself: kUserChanged or kKeysetChanged (the others are
+  // kInvalidArgument: the store writes them with the change they report). seq is assigned.
+  virtual Status PublishChange(const Change& c) = 0;
 
   // Token sessions: every store keeps them (no defaults; the conformance suite covers each).
 
@@ -297,6 +312,14 @@ class SessionStore {
     if (s.kind != SessionKind::kToken || first.hash.empty()) {
       return Status(Code::kInvalidArgument, Reason::kNone,
                     "a token session needs kind kToken and a refresh hash");
+    }
+    return Status::Ok();
+  }
+  // The precondition of PublishChange.
+  static Status CheckPublished(const Change& c) {
+    if (c.kind != ChangeKind::kUserChanged && c.kind != ChangeKind::kKeysetChanged) {
+      return Status(Code::kInvalidArgument, Reason::kNone,
+                    "only account and keyset changes are published; the store records the rest");
     }
     return Status::Ok();
   }

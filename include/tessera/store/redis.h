@@ -6,7 +6,7 @@
 //
 // Blocking: EVERY method blocks on a network round trip (up to command_timeout, plus
 // connect_timeout when a connection must be opened). Call them only from worker threads, never
-// from an I/O thread. ExternalVersion does no I/O.
+// from an I/O thread (ReadChanges also waits up to its `wait`, on a connection of its own).
 //
 // A server that cannot be reached, times out or answers with an error gives Code::kUnavailable
 // (Reason::kStore, or kStoreBusy when every connection is in use): callers fail closed.
@@ -14,7 +14,9 @@
 // Key layout (all under `prefix`): s:<id> session hash, h:<handle> -> id, u:<user> ids by
 // creation, all/exp/seen indexes by creation, deadline and last use, r:<hash> refresh records,
 // rs:<id> a session's record hashes, f:<family> -> id, rot records by rotation time, rev the
-// revocation list (handle by until), t:<key> throttle records, tz their index. Binary ids and
+// revocation list (handle by until), feed the change feed (a stream, ids 0-<n>, about the last
+// 100,000 entries), feed:seq its counter, feed:id its identity, t:<key> throttle records, tz their
+// index. Binary ids and
 // hashes appear in hex. Scripts name keys they compute, which standalone Redis and Sentinel allow;
 // Redis Cluster is not supported yet.
 #pragma once

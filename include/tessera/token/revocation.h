@@ -5,10 +5,10 @@
 // effect at once.
 //
 // RevocationList is the interface verifiers use. LocalRevocationList is the in-process
-// implementation: revocations made in this process take effect at the call, and SyncFrom()
-// brings in those other processes recorded in a shared SessionStore (the CLI, another instance on
-// the same SQLite file). A shared-store implementation (Redis pub/sub, several instances) is
-// another subclass; callers do not change.
+// implementation: revocations made in this process take effect at the call; those other
+// processes record in a shared SessionStore (the CLI, other instances on the same SQLite file or
+// Redis) arrive through the store's change feed (session::ChangeFollower calls Apply, and Load
+// after a gap), and Check fails closed while that feed is not current.
 //
 // An entry never needs to be withdrawn: session handles and token ids are random and never
 // reused, so the set only grows by additions and shrinks by expiry, and merging two views of it
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "tessera/result.h"
+#include "tessera/session/change_feed.h"
 #include "tessera/session/session_store.h"
 
 namespace tessera::token {
@@ -61,10 +62,7 @@ std::string TokenIdRevocationKey(std::string_view jti);
 class LocalRevocationList final : public RevocationList {
  public:
   // Entries are kept `leeway_seconds` past their `until`, the clock skew verifiers allow on exp.
-  // Once SyncFrom has been called, Check fails when it has not succeeded for more than
-  // `max_staleness_seconds`.
-  explicit LocalRevocationList(int64_t leeway_seconds = 60, int64_t max_staleness_seconds = 3)
-      : leeway_(leeway_seconds), max_staleness_(max_staleness_seconds) {}
+  explicit LocalRevocationList(int64_t leeway_seconds = 60) : leeway_(leeway_seconds) {}
 
   bool IsRevoked(std::string_view sid, std::string_view jti, int64_t now) const override;
   void RevokeSession(std::string_view sid, int64_t until) override;
@@ -73,14 +71,23 @@ class LocalRevocationList final : public RevocationList {
   // Adds the store's revocations (session handles and TokenIdRevocationKey entries).
   void Merge(const std::vector<session::Revocation>& entries);
 
+  // Adds what a change-feed entry revokes: a session that ended with access tokens out
+  // (kSessionEnded with until > 0), a revocation recorded on its own (kTokenRevoked). Other
+  // entries revoke nothing.
+  void Apply(const session::Change& change);
+
+  // Reads every revocation the store records (until + leeway > now) and merges it: at start, and
+  // after a gap in the change feed. On a store error nothing changes and the error is returned.
+  Status Load(session::SessionStore& store, int64_t now);
+
+  // Where revocations made by other processes come from: a function that says whether that feed
+  // is current (session::ChangeFollower::Fresh). While it says no, Check fails. Unset: this
+  // process is the only writer, and the list is complete by itself. Set it before the list is
+  // shared between threads.
+  void set_feed(std::function<bool()> fresh) { feed_fresh_ = std::move(fresh); }
+
   // The leeway entries are kept past their until; read the store with ListRevocations(now - it).
   int64_t leeway_seconds() const { return leeway_; }
-
-  // Reads the store's revocation list (entries with until + leeway > now) when another process
-  // may have written to the store (SessionStore::ExternalVersion moved since the last call;
-  // always on the first call) and merges it. Returns whether it read. Call it from a background thread every 100 ms or so,
-  // and once at start before serving. On a store error nothing changes and the error is returned.
-  Result<bool> SyncFrom(session::SessionStore& store, int64_t now);
 
   // Drops entries that no longer matter (until + leeway <= now). Returns how many remain.
   size_t Prune(int64_t now);
@@ -97,16 +104,11 @@ class LocalRevocationList final : public RevocationList {
   static void Put(Map& map, std::string_view key, int64_t until);
 
   const int64_t leeway_;
-  const int64_t max_staleness_;
-  // When SyncFrom last succeeded (Unix seconds); -1 while it was never called (no shared store).
-  std::atomic<int64_t> last_sync_ok_{-1};
+  std::function<bool()> feed_fresh_;
   mutable std::shared_mutex mu_;
   // -> until + leeway; looked up by string_view without allocating.
   Map sessions_;   // GUARDED_BY(mu_); by session handle
   Map token_ids_;  // GUARDED_BY(mu_); by jti
-  bool synced_ = false;       // GUARDED_BY(sync_mu_)
-  uint64_t store_version_ = 0;  // GUARDED_BY(sync_mu_)
-  std::mutex sync_mu_;
 };
 
 }  // namespace tessera::token

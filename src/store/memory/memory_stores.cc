@@ -1,6 +1,9 @@
 // In-memory SessionStore and UserStore: one mutex each, maps by key.
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <iterator>
+#include <random>
 #include <map>
 #include <mutex>
 #include <string>
@@ -17,6 +20,14 @@ using session::RefreshResult;
 using session::RefreshRotation;
 using session::Revocation;
 using session::Session;
+
+// A feed's identity: only needs to differ between stores (it is no secret).
+std::string NewFeedId() {
+  std::random_device rd;
+  std::string id = "memory-";
+  for (int i = 0; i < 4; ++i) id += std::to_string(rd());
+  return id;
+}
 
 Status UnknownSession() {
   return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
@@ -142,7 +153,40 @@ class MemorySessionStore final : public session::SessionStore {
                                               [&](const auto& kv) { return kv.second.expires_at > now; }));
   }
 
-  Result<uint64_t> ExternalVersion() override { return uint64_t{0}; }
+  Result<session::FeedPosition> FeedHead() override {
+    std::lock_guard lock(mu_);
+    return session::FeedPosition{feed_, seq_};
+  }
+
+  Result<session::ChangeBatch> ReadChanges(const session::FeedPosition& after, size_t max,
+                                           std::chrono::milliseconds wait) override {
+    if (max == 0) return InvalidArgument(Reason::kNone, "read at least one change");
+    std::unique_lock lock(mu_);
+    session::ChangeBatch out;
+    out.next = {feed_, seq_};
+    // The oldest entry kept is seq_ - changes_.size() + 1; a cursor before its predecessor lost
+    // entries.
+    if (after.feed != feed_ || after.seq > seq_ || after.seq + changes_.size() < seq_) {
+      out.gap = true;
+      return out;
+    }
+    if (after.seq == seq_ && wait.count() > 0) {
+      changed_.wait_for(lock, wait, [&] { return seq_ != after.seq; });
+    }
+    const size_t first = changes_.size() - (seq_ - after.seq);
+    for (size_t i = first; i < changes_.size() && out.changes.size() < max; ++i) {
+      out.changes.push_back(changes_[i]);
+    }
+    out.next = {feed_, after.seq + out.changes.size()};
+    return out;
+  }
+
+  Status PublishChange(const session::Change& c) override {
+    TESSERA_RETURN_IF_ERROR(CheckPublished(c));
+    std::lock_guard lock(mu_);
+    AppendLocked(c);
+    return Status::Ok();
+  }
 
   // MemoryRefreshRecordCountForTesting.
   size_t RefreshRecordCount(std::string_view session_id_hash) {
@@ -276,6 +320,7 @@ class MemorySessionStore final : public session::SessionStore {
     std::lock_guard lock(mu_);
     int64_t& until = revocations_[r.handle];
     until = std::max(until, r.until);
+    AppendLocked({.kind = session::ChangeKind::kTokenRevoked, .handle = r.handle, .until = r.until});
     return Status::Ok();
   }
 
@@ -398,8 +443,23 @@ class MemorySessionStore final : public session::SessionStore {
       int64_t& until = revocations_[s.handle];
       until = std::max(until, s.tokens_until);
     }
+    AppendLocked({.kind = session::ChangeKind::kSessionEnded,
+                  .id_hash = s.id_hash,
+                  .handle = s.handle,
+                  .user_id = s.user_id,
+                  .until = s.tokens_until});
     return s;
   }
+
+  // Appends to the feed, numbering the entry; the oldest goes past kMaxChanges. REQUIRES: mu_.
+  void AppendLocked(session::Change c) {
+    c.seq = ++seq_;
+    changes_.push_back(std::move(c));
+    if (changes_.size() > kMaxChanges) changes_.pop_front();
+    changed_.notify_all();
+  }
+
+  static constexpr size_t kMaxChanges = 100000;
 
   std::mutex mu_;
   SessionMap sessions_;                                        // GUARDED_BY(mu_)
@@ -409,6 +469,11 @@ class MemorySessionStore final : public session::SessionStore {
   // Family key -> session id_hash, for recognising pruned ancestors.
   std::map<std::string, std::string, std::less<>> family_index_;  // GUARDED_BY(mu_)
   std::map<std::string, int64_t, std::less<>> revocations_;  // GUARDED_BY(mu_); handle -> until
+  // The change feed: a ring of the last kMaxChanges entries, the newest numbered seq_.
+  const std::string feed_ = NewFeedId();
+  std::deque<session::Change> changes_;  // GUARDED_BY(mu_)
+  uint64_t seq_ = 0;                     // GUARDED_BY(mu_)
+  std::condition_variable changed_;
 };
 
 class MemoryUserStore final : public user::UserStore {

@@ -584,8 +584,13 @@ void Connection::NoteServerState(const Reply& r) {
 }
 
 Result<Reply> Connection::Command(const std::vector<std::string_view>& argv) {
+  return Command(argv, impl_->options.command_timeout);
+}
+
+Result<Reply> Connection::Command(const std::vector<std::string_view>& argv,
+                                  std::chrono::milliseconds timeout) {
   if (broken_) return Unavailable("connection broken");
-  const auto deadline = Clock::now() + impl_->options.command_timeout;
+  const auto deadline = Clock::now() + timeout;
   TESSERA_ASSIGN_OR_RETURN(std::string bytes, Format(argv));
   TESSERA_RETURN_IF_ERROR(Send(bytes, deadline));
   TESSERA_ASSIGN_OR_RETURN(Reply r, Read(deadline));

@@ -110,6 +110,9 @@ class Connection {
 
   // Sends the command and reads its reply.
   Result<Reply> Command(const std::vector<std::string_view>& argv);
+  // The same with its own bound, for a command that waits on the server (XREAD BLOCK).
+  Result<Reply> Command(const std::vector<std::string_view>& argv,
+                        std::chrono::milliseconds timeout);
   // Sends every command at once and reads their replies, in order (one round trip).
   Result<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string_view>>& commands);
 

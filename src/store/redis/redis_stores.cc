@@ -3,6 +3,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -295,10 +296,84 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     return static_cast<size_t>(n);
   }
 
-  // Any other instance may have written since the last call, and until the change feed tells
-  // what, the answer must be "maybe": a number that moves on every call, so callers that cache
-  // drop their caches and re-read (correct, and slow; why `serve` does not offer Redis yet).
-  Result<uint64_t> ExternalVersion() override { return version_.fetch_add(1) + 1; }
+  // The feed: entries are stream `feed` ids 0-<n>, n from the counter feed:seq (both written by
+  // the scripts, with the change). feed:id names the feed; it goes with the data (a restart
+  // without it, FLUSHALL), and the first reader that finds it gone makes a new one, so every
+  // cursor of the old feed reads as a gap.
+  Result<session::FeedPosition> FeedHead() override {
+    TESSERA_ASSIGN_OR_RETURN(redis::Pool::Lease lease, pool_->Acquire());
+    return HeadOn(*lease);
+  }
+
+  Result<session::ChangeBatch> ReadChanges(const session::FeedPosition& after, size_t max,
+                                           std::chrono::milliseconds wait) override {
+    if (max == 0) return InvalidArgument(Reason::kNone, "read at least one change");
+    // A connection of its own: a blocking XREAD must not hold one of the pool's.
+    std::lock_guard lock(feed_mu_);
+    if (!feed_conn_ || feed_conn_->broken()) {
+      feed_conn_.reset();
+      TESSERA_ASSIGN_OR_RETURN(feed_conn_,
+                               redis::Connection::Open(pool_->endpoint(), pool_->options()));
+    }
+    redis::Connection& conn = *feed_conn_;
+    session::ChangeBatch out;
+    TESSERA_ASSIGN_OR_RETURN(out.next, HeadOn(conn));
+    if (after.feed != out.next.feed || after.seq > out.next.seq) {
+      out.gap = true;
+      return out;
+    }
+    const std::string count = std::to_string(max);
+    const std::string stream = Key("feed", "");
+    Reply entries;
+    if (after.seq < out.next.seq) {
+      const std::string from = "0-" + std::to_string(after.seq + 1);
+      TESSERA_ASSIGN_OR_RETURN(entries, conn.Command({"XRANGE", stream, from, "+", "COUNT", count}));
+    } else if (wait.count() > 0) {
+      // Nothing new: wait for the next entry on the server, which answers the moment a script
+      // appends one.
+      const std::string block = std::to_string(wait.count());
+      const std::string from = "0-" + std::to_string(after.seq);
+      TESSERA_ASSIGN_OR_RETURN(
+          Reply r, conn.Command({"XREAD", "COUNT", count, "BLOCK", block, "STREAMS", stream, from},
+                                wait + pool_->options().command_timeout));
+      if (r.is_error()) return Unavailable("XREAD: " + r.str);
+      if (r.is_nil()) return out;  // the wait ended quietly
+      // [[stream, [entries...]]]
+      if (r.type != Reply::Type::kArray || r.elements.size() != 1 ||
+          r.elements[0].type != Reply::Type::kArray || r.elements[0].elements.size() != 2) {
+        return Malformed("XREAD");
+      }
+      entries = std::move(r.elements[0].elements[1]);
+    } else {
+      return out;
+    }
+    if (entries.is_error()) return Unavailable("reading the change feed: " + entries.str);
+    if (entries.type != Reply::Type::kArray) return Malformed("the change feed");
+    uint64_t expect = after.seq + 1;
+    for (const Reply& e : entries.elements) {
+      TESSERA_ASSIGN_OR_RETURN(session::Change c, ToChange(e));
+      if (c.seq != expect) {  // trimmed past the cursor, or a feed that restarted under us
+        out.changes.clear();
+        out.gap = true;
+        return out;
+      }
+      ++expect;
+      out.changes.push_back(std::move(c));
+    }
+    if (out.changes.empty()) {
+      // The head said there was more, yet nothing follows the cursor: trimmed.
+      if (after.seq < out.next.seq) out.gap = true;
+      return out;
+    }
+    out.next.seq = out.changes.back().seq;
+    return out;
+  }
+
+  Status PublishChange(const session::Change& c) override {
+    TESSERA_RETURN_IF_ERROR(CheckPublished(c));
+    const std::string kind = std::to_string(static_cast<int>(c.kind));
+    return Eval(publish_, {kind, c.user_id}).status();
+  }
 
   Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
     if (r.presented_hash.empty() || r.successor_hash.empty() || r.now_ms <= 0 || r.generation < 0) {
@@ -459,7 +534,65 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   const redis::Script find_refresh_ = MakeScript(redis::scripts::kFindRefresh);
   const redis::Script extend_tokens_until_ = MakeScript(redis::scripts::kExtendTokensUntil);
   const redis::Script add_revocation_ = MakeScript(redis::scripts::kAddRevocation);
-  std::atomic<uint64_t> version_{0};
+  const redis::Script publish_ = MakeScript(redis::scripts::kPublish);
+
+  // The feed's id and head, making the id when there is none (see FeedHead).
+  Result<session::FeedPosition> HeadOn(redis::Connection& conn) {
+    const std::string id_key = Key("feed:id", ""), seq_key = Key("feed:seq", "");
+    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> r, conn.Pipeline({{"GET", id_key}, {"GET", seq_key}}));
+    if (r.size() != 2 || r[0].is_error() || r[1].is_error()) return Malformed("the feed's head");
+    session::FeedPosition head;
+    if (!r[1].is_nil()) {
+      TESSERA_ASSIGN_OR_RETURN(int64_t seq, Int(r[1]));
+      if (seq < 0) return Malformed("the feed's head");
+      head.seq = static_cast<uint64_t>(seq);
+    }
+    if (!r[0].is_nil()) {
+      head.feed = r[0].str;
+      return head;
+    }
+    // SET NX: when two readers find it gone at once, both end up with the one that won.
+    std::random_device rd;
+    std::string fresh;
+    for (int i = 0; i < 4; ++i) fresh += std::to_string(rd()) + ".";
+    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> set,
+                             conn.Pipeline({{"SET", id_key, fresh, "NX"}, {"GET", id_key}}));
+    if (set.size() != 2 || set[1].type != Reply::Type::kString) return Malformed("the feed's id");
+    head.feed = set[1].str;
+    return head;
+  }
+
+  // A stream entry: [id "0-<seq>", [k, kind, i, id hex, h, handle, u, user, t, until]].
+  static Result<session::Change> ToChange(const Reply& e) {
+    if (e.type != Reply::Type::kArray || e.elements.size() != 2 ||
+        e.elements[0].type != Reply::Type::kString || e.elements[1].type != Reply::Type::kArray ||
+        e.elements[1].elements.size() != 10 || !e.elements[0].str.starts_with("0-")) {
+      return Malformed("a change");
+    }
+    session::Change c;
+    const std::string& id = e.elements[0].str;
+    auto [end, ec] = std::from_chars(id.data() + 2, id.data() + id.size(), c.seq);
+    if (ec != std::errc() || end != id.data() + id.size()) return Malformed("a change");
+    const auto& f = e.elements[1].elements;
+    for (const Reply& x : f) {
+      if (x.type != Reply::Type::kString) return Malformed("a change");
+    }
+    if (f[0].str != "k" || f[2].str != "i" || f[4].str != "h" || f[6].str != "u" ||
+        f[8].str != "t") {
+      return Malformed("a change");
+    }
+    TESSERA_ASSIGN_OR_RETURN(int64_t kind, Int(f[1]));
+    if (kind < 1 || kind > 4) return Malformed("a change");
+    c.kind = static_cast<session::ChangeKind>(kind);
+    TESSERA_ASSIGN_OR_RETURN(c.id_hash, Unhex(f[3].str));
+    c.handle = f[5].str;
+    c.user_id = f[7].str;
+    TESSERA_ASSIGN_OR_RETURN(c.until, Int(f[9]));
+    return c;
+  }
+
+  std::mutex feed_mu_;
+  std::unique_ptr<redis::Connection> feed_conn_;  // GUARDED_BY(feed_mu_)
 };
 
 // Throttle records: t:<key> hashes {ws, f, bu, st}, indexed in tz by the later of window start and

@@ -42,6 +42,13 @@ local function revoke(key, till)
   local old = redis.call('ZSCORE', P .. 'rev', key)
   if not old or tonumber(old) < tonumber(till) then redis.call('ZADD', P .. 'rev', till, key) end
 end
+-- The change feed (tessera/session/change_feed.h): entry number n is stream id 0-n, so a reader's
+-- cursor is a number and a hole shows. kind: 1 session ended, 2 revocation, 3 account, 4 keyset.
+local function feed(kind, id, handle, user, till)
+  local seq = redis.call('INCR', P .. 'feed:seq')
+  redis.call('XADD', P .. 'feed', 'MAXLEN', '~', '100000', '0-' .. seq,
+             'k', kind, 'i', id, 'h', handle, 'u', user, 't', till)
+end
 local function end_session(id)
   local s = session(id)
   if not s then
@@ -51,6 +58,7 @@ local function end_session(id)
   local tu = tonumber(s[9])
   if not tu then error({err = 'tessera: session ' .. id .. ' has no valid tokens_until'}) end
   if tu > 0 then revoke(s[2], s[9]) end
+  feed('1', id, s[2], s[3], s[9])
   redis.call('DEL', P .. 's:' .. id)
   if redis.call('GET', P .. 'h:' .. s[12]) == id then redis.call('DEL', P .. 'h:' .. s[12]) end
   redis.call('ZREM', P .. 'u:' .. s[13], id)
@@ -368,6 +376,13 @@ return 1
 // ARGV: P, revocation key, until. Keeps the later until.
 inline constexpr const char* kAddRevocation = R"lua(
 revoke(ARGV[2], ARGV[3])
+feed('2', '', ARGV[2], '', ARGV[3])
+return 1
+)lua";
+
+// ARGV: P, kind, user. A change the store does not see itself (SessionStore::PublishChange).
+inline constexpr const char* kPublish = R"lua(
+feed(ARGV[2], '', '', ARGV[3], '0')
 return 1
 )lua";
 

@@ -87,6 +87,41 @@ constexpr const char* kMigrations[] = {
     R"sql(
     ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
     )sql",
+    // 6: the change feed (tessera/session/change_feed.h). AUTOINCREMENT: numbers are never
+    // reused, and a rolled-back insert takes none, so a reader sees them without holes. The feed's
+    // id changes only with the database (a restored copy keeps it, and its lower numbers show as
+    // a gap).
+    R"sql(
+    CREATE TABLE changes (
+      seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+      kind    INTEGER NOT NULL,            -- session::ChangeKind
+      id_hash BLOB NOT NULL DEFAULT x'',
+      handle  TEXT NOT NULL DEFAULT '',
+      user_id TEXT NOT NULL DEFAULT '',
+      until   INTEGER NOT NULL DEFAULT 0,
+      at      INTEGER NOT NULL             -- when written (Unix seconds), for trimming
+    );
+    CREATE TABLE feed (id TEXT NOT NULL);
+    INSERT INTO feed (id) VALUES (lower(hex(randomblob(16))));
+    DROP TRIGGER sessions_end;
+    -- As in version 3, and every end is announced in the same statement.
+    CREATE TRIGGER sessions_end AFTER DELETE ON sessions BEGIN
+      DELETE FROM refresh_tokens WHERE session_id_hash = OLD.id_hash;
+      INSERT INTO revocations (handle, until) SELECT OLD.handle, OLD.tokens_until
+        WHERE OLD.tokens_until > 0
+        ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until);
+      INSERT INTO changes (kind, id_hash, handle, user_id, until, at)
+        VALUES (1, OLD.id_hash, OLD.handle, OLD.user_id, OLD.tokens_until, unixepoch());
+    END;
+    -- Every change of an account too (AccountService also announces it, for user stores that
+    -- are not this database; a second entry costs a cache miss).
+    CREATE TRIGGER users_changed AFTER UPDATE ON users BEGIN
+      INSERT INTO changes (kind, user_id, at) VALUES (3, OLD.id, unixepoch());
+    END;
+    CREATE TRIGGER users_removed AFTER DELETE ON users BEGIN
+      INSERT INTO changes (kind, user_id, at) VALUES (3, OLD.id, unixepoch());
+    END;
+    )sql",
 };
 
 }  // namespace

@@ -1,7 +1,9 @@
 // SQLite SessionStore and UserStore over one connection each.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <sstream>
+#include <thread>
 
 #include "store/sqlite/database.h"
 #include "tessera/store/sqlite.h"
@@ -180,7 +182,17 @@ class SqliteSessionStore final : public session::SessionStore {
       TESSERA_RETURN_IF_ERROR(f->Bind(1, cutoff_ms).Run());
       TESSERA_ASSIGN_OR_RETURN(Statement * p,
                                db_->Prepare("DELETE FROM revocations WHERE until <= ?1"));
-      return p->Bind(1, now - session::kRevocationRetentionSeconds).Run();
+      TESSERA_RETURN_IF_ERROR(p->Bind(1, now - session::kRevocationRetentionSeconds).Run());
+      // The feed keeps an hour before its newest entry (times from SQLite's clock, the one that
+      // wrote them, not the caller's), and at most kMaxChanges entries: a reader further behind
+      // reloads (a gap) rather than reading them all.
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * c,
+          db_->Prepare("DELETE FROM changes WHERE at < (SELECT max(at) FROM changes) - ?1 OR "
+                       "seq <= (SELECT seq FROM sqlite_sequence WHERE name = 'changes') - ?2"));
+      return c->Bind(1, kChangeRetentionSeconds)
+          .Bind(2, static_cast<int64_t>(kMaxChanges))
+          .Run();
     });
     if (!st.ok()) return st;
     return removed;
@@ -195,15 +207,6 @@ class SqliteSessionStore final : public session::SessionStore {
     const size_t n = row ? static_cast<size_t>(q->Int(0)) : 0;
     q->Reset();
     return n;
-  }
-
-  Result<uint64_t> ExternalVersion() override {
-    std::lock_guard lock(db_->mu());
-    TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare("PRAGMA data_version"));
-    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
-    const uint64_t v = row ? static_cast<uint64_t>(q->Int(0)) : 0;
-    q->Reset();
-    return v;
   }
 
   Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
@@ -319,13 +322,53 @@ class SqliteSessionStore final : public session::SessionStore {
       return Status(Code::kInvalidArgument, Reason::kNone, "a revocation needs a key");
     }
     std::lock_guard lock(db_->mu());
-    TESSERA_ASSIGN_OR_RETURN(
-        Statement * q,
-        db_->Prepare("INSERT INTO revocations (handle, until) VALUES (?1, ?2) "
-                     "ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until)"));
-    q->Bind(1, std::string_view(r.handle));
-    q->Bind(2, r.until);
-    return q->Run();
+    return sqlite::InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * q,
+          db_->Prepare("INSERT INTO revocations (handle, until) VALUES (?1, ?2) "
+                       "ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until)"));
+      q->Bind(1, std::string_view(r.handle));
+      q->Bind(2, r.until);
+      TESSERA_RETURN_IF_ERROR(q->Run());
+      return AppendChangeLocked({.kind = session::ChangeKind::kTokenRevoked,
+                                 .handle = r.handle,
+                                 .until = r.until});
+    });
+  }
+
+  Result<session::FeedPosition> FeedHead() override {
+    std::lock_guard lock(db_->mu());
+    return HeadLocked();
+  }
+
+  Result<session::ChangeBatch> ReadChanges(const session::FeedPosition& after, size_t max,
+                                           std::chrono::milliseconds wait) override {
+    if (max == 0) return InvalidArgument(Reason::kNone, "read at least one change");
+    // SQLite cannot wake a reader when another process writes: poll the indexed table, briefly
+    // holding the connection each time, until something is there or the wait is over.
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      session::ChangeBatch out;
+      {
+        std::lock_guard lock(db_->mu());
+        // One read transaction: the head and the entries from the same snapshot, so that a
+        // write in between cannot look like a gap.
+        TESSERA_RETURN_IF_ERROR(db_->Exec("BEGIN"));
+        Status read = ReadChangesLocked(after, max, &out);
+        db_->Rollback();  // read only: ends the snapshot
+        TESSERA_RETURN_IF_ERROR(read);
+      }
+      if (out.gap || !out.changes.empty() || std::chrono::steady_clock::now() >= deadline) {
+        return out;
+      }
+      std::this_thread::sleep_for(kFeedPoll);
+    }
+  }
+
+  Status PublishChange(const session::Change& c) override {
+    TESSERA_RETURN_IF_ERROR(CheckPublished(c));
+    std::lock_guard lock(db_->mu());
+    return AppendChangeLocked(c);
   }
 
   Result<std::vector<Revocation>> ListRevocations(int64_t now) override {
@@ -343,6 +386,82 @@ class SqliteSessionStore final : public session::SessionStore {
   }
 
  private:
+  static constexpr std::chrono::milliseconds kFeedPoll{10};
+  static constexpr int64_t kChangeRetentionSeconds = 3600;
+  static constexpr size_t kMaxChanges = 100000;
+
+  // REQUIRES: mu() held.
+  Result<session::FeedPosition> HeadLocked() {
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("SELECT (SELECT id FROM feed), coalesce((SELECT seq FROM sqlite_sequence "
+                     "WHERE name = 'changes'), 0)"));
+    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+    session::FeedPosition head;
+    if (row) {
+      head.feed = q->Text(0);
+      head.seq = static_cast<uint64_t>(q->Int(1));
+    }
+    q->Reset();
+    return head;
+  }
+
+  // REQUIRES: mu() held, inside a transaction.
+  Status ReadChangesLocked(const session::FeedPosition& after, size_t max,
+                           session::ChangeBatch* out) {
+    TESSERA_ASSIGN_OR_RETURN(session::FeedPosition head, HeadLocked());
+    out->next = head;
+    if (after.feed != head.feed || after.seq > head.seq) {
+      out->gap = true;
+      return Status::Ok();
+    }
+    if (after.seq == head.seq) return Status::Ok();
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q, db_->Prepare("SELECT seq, kind, id_hash, handle, user_id, until "
+                                    "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+    q->Bind(1, static_cast<int64_t>(after.seq));
+    q->Bind(2, static_cast<int64_t>(std::min<size_t>(max, INT64_MAX)));
+    uint64_t expect = after.seq + 1;
+    for (;;) {
+      TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      const auto seq = static_cast<uint64_t>(q->Int(0));
+      if (seq != expect) {  // trimmed past the cursor
+        q->Reset();
+        out->changes.clear();
+        out->gap = true;
+        return Status::Ok();
+      }
+      ++expect;
+      out->changes.push_back(session::Change{.seq = seq,
+                                             .kind = static_cast<session::ChangeKind>(q->Int(1)),
+                                             .id_hash = q->Blob(2),
+                                             .handle = q->Text(3),
+                                             .user_id = q->Text(4),
+                                             .until = q->Int(5)});
+    }
+    if (out->changes.empty()) {  // everything after the cursor was trimmed
+      out->gap = true;
+      return Status::Ok();
+    }
+    out->next = {head.feed, out->changes.back().seq};
+    return Status::Ok();
+  }
+
+  // REQUIRES: mu() held.
+  Status AppendChangeLocked(const session::Change& c) {
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("INSERT INTO changes (kind, id_hash, handle, user_id, until, at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())"));
+    q->Bind(1, static_cast<int64_t>(c.kind))
+        .BindBlob(2, c.id_hash)
+        .Bind(3, std::string_view(c.handle))
+        .Bind(4, std::string_view(c.user_id))
+        .Bind(5, c.until);
+    return q->Run();
+  }
+
   // Create, and when `refresh_hash` is not empty the first token of the family, in one
   // transaction: a refusal stores nothing and evicts nobody. REQUIRES: db_->mu() held.
   Status CreateLocked(const Session& s, const session::FirstRefreshToken& first,
