@@ -10,6 +10,8 @@
 #include "http_server.h"
 #include "io.h"
 #include "runtime.h"
+#include "store/open.h"
+#include "tessera/store/redis.h"
 
 namespace tessera::cli {
 namespace {
@@ -88,6 +90,16 @@ int Serve(const ServeArgs& a) {
 
   auto runtime = server::Runtime::Open(*config, {});
   if (!runtime) return StartupFailure(runtime.error());
+  if (store::IsRedisUrl(config->session.store)) {
+    // A 2xx for a logout promises the revocation is kept; say so when Redis would not keep it.
+    auto weak = store::RedisDurabilityWarning(config->session.store);
+    if (!weak) {
+      std::cerr << "tessera: warning: cannot read the Redis persistence settings: "
+                << weak.error().message() << std::endl;
+    } else if (!weak->empty()) {
+      std::cerr << "tessera: warning: " << *weak << std::endl;
+    }
+  }
   handler.target = &(*runtime)->app();
   std::cout << "tessera: listening on " << url << "\n"
             << "tessera: data in " << config->server.data << std::endl;

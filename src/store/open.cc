@@ -8,6 +8,7 @@
 
 #include "config/values.h"
 #include "tessera/store/memory.h"
+#include "tessera/store/redis.h"
 #include "tessera/store/sqlite.h"
 
 namespace tessera::store {
@@ -49,10 +50,16 @@ Result<std::unique_ptr<user::UserStore>> OpenUserStore(const Config& config) {
   return OpenSqliteUserStore(DatabasePath(config));
 }
 
+bool IsRedisUrl(std::string_view store) {
+  return store.starts_with("redis://") || store.starts_with("rediss://");
+}
+
 Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& config) {
   if (config.session.store == "memory") return NewMemorySessionStore();
+  if (IsRedisUrl(config.session.store)) return OpenRedisSessionStore(config.session.store);
   if (config.session.store != "sqlite") {
-    return NotSupported("session.store", config.session.store, "\"sqlite\" or \"memory\"");
+    return NotSupported("session.store", config.session.store,
+                        "\"sqlite\", \"memory\" or a redis:// URL");
   }
   TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
   return OpenSqliteSessionStore(DatabasePath(config));
@@ -60,6 +67,9 @@ Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& co
 
 Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& config) {
   if (config.session.store == "memory") return NewMemoryThrottleStore();
+  // With sessions in Redis, so are the counters: every instance counts the same failures. There
+  // is no fallback to a file of this host's: a Redis that cannot be reached fails the start.
+  if (IsRedisUrl(config.session.store)) return OpenRedisThrottleStore(config.session.store);
   TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
   // A file of their own: every failed sign-in writes a counter, and a commit to the sessions'
   // database would tell every process's session cache that the database changed (SQLite's

@@ -27,7 +27,11 @@ std::string AuditPath(const Config& config);
 // (the URL in the message has its password redacted); kUnavailable when the store fails.
 Result<std::unique_ptr<user::UserStore>> OpenUserStore(const Config& config);
 Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& config);
-// Sign-in counters live beside the sessions, so every instance that shares sessions shares them.
+// Sign-in counters live beside the sessions, so every instance that shares sessions shares them
+// (Redis for a redis:// session store; <data>/throttle.db for SQLite).
 Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& config);
+
+// True for the session stores that are Redis URLs (redis://, rediss://).
+bool IsRedisUrl(std::string_view store);
 
 }  // namespace tessera::store

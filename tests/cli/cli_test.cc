@@ -161,6 +161,19 @@ TEST_F(ServeStartup, StoreUrlsWithPasswordsAreRedactedInErrors) {
   EXPECT_EQ(Lines(r.err), 1u) << r.err;
 }
 
+// A Redis that cannot be reached stops the start (no silent fallback to this host's files), in
+// one line that names the store and not its password.
+TEST_F(ServeStartup, AnUnreachableRedisStopsTheStartWithoutItsPassword) {
+  const std::string config =
+      Write("redis-down.toml", "[session]\nstore = \"redis://:hunter2-secret@127.0.0.1:1/0\"\n");
+  Outcome r = Serve({"--config", config, "--data", (dir_ / "data").string(),
+                     "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(r.err.find("hunter2-secret"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("session.store"), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 1u) << r.err;
+}
+
 TEST_F(ServeStartup, APortInUseExitsWithOne) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);

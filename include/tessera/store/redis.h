@@ -49,4 +49,12 @@ Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string
 Result<std::unique_ptr<user::ThrottleStore>> OpenRedisThrottleStore(std::string_view url,
                                                                     RedisOptions options = {});
 
+// What the server's persistence settings would lose if it were killed, for the startup warning
+// of `tessera serve` (docs/design.md "Redis"): empty when a write it acknowledged survives a
+// SIGKILL (appendonly yes with appendfsync always), else one sentence saying what is weaker.
+// Redis 7.0 has no WAITAOF: a revocation answered 2xx is only as durable as these settings (or a
+// replica reached by WAIT). A server that refuses CONFIG (managed services) gets a sentence that
+// says its settings could not be read. Blocks on a round trip.
+Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions options = {});
+
 }  // namespace tessera::store

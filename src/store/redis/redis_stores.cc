@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -695,6 +696,37 @@ Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string
   TESSERA_ASSIGN_OR_RETURN(auto pool, OpenPool(url, options));
   return std::unique_ptr<session::SessionStore>(
       new RedisSessionStore(std::move(pool), options.prefix));
+}
+
+Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions options) {
+  TESSERA_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::ParseUrl(url));
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<redis::Connection> conn,
+                           redis::Connection::Open(endpoint, ClientOptionsFor(options)));
+  TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> r,
+                           conn->Pipeline({{"CONFIG", "GET", "appendonly"},
+                                           {"CONFIG", "GET", "appendfsync"}}));
+  auto value = [](const Reply& reply) -> std::optional<std::string> {
+    if (reply.type != Reply::Type::kArray || reply.elements.size() != 2) return std::nullopt;
+    return reply.elements[1].str;
+  };
+  const auto aof = r.size() == 2 ? value(r[0]) : std::nullopt;
+  const auto fsync = r.size() == 2 ? value(r[1]) : std::nullopt;
+  if (!aof || !fsync) {
+    return std::string(
+        "the Redis server does not show its persistence settings (CONFIG GET refused); a "
+        "revocation survives its crash only with appendonly yes and appendfsync always");
+  }
+  if (*aof != "yes") {
+    return "the Redis server has appendonly " + *aof +
+           ": sessions ended and revocations made since its last snapshot are lost if it crashes "
+           "(set appendonly yes and appendfsync always)";
+  }
+  if (*fsync != "always") {
+    return "the Redis server has appendfsync " + *fsync +
+           ": revocations answered in the last second or so may be lost if its host crashes "
+           "(set appendfsync always)";
+  }
+  return std::string();
 }
 
 Result<std::unique_ptr<user::ThrottleStore>> OpenRedisThrottleStore(std::string_view url,

@@ -1,0 +1,629 @@
+// Several `tessera serve` instances sharing one Redis (session.store = "redis://…") behind a real
+// nginx that balances round-robin over them: the multi-instance suite of docs/design.md ("The
+// change feed"). It proves that a session made on one instance is good on every other; that a
+// logout, a revocation, "sign out of all other devices", the per-user session limit and an
+// eviction made on one instance are refused on another at its next request (cookies) or within
+// milliseconds (bearer tokens); that failed sign-ins are counted once for all instances; that
+// concurrent refreshes of one refresh token on different instances never fork its family; that
+// the instances fail closed (503, never 200, never a cookie-clearing 401) while Redis is stopped
+// and recover by themselves when it continues or restarts with its data (appendonly, appendfsync
+// always); and that a killed instance does not disturb the others.
+// The three instances share one data directory (accounts in SQLite, the signing keyset file), as
+// on one host; redis-server and nginx run in the foreground as the current user on free loopback
+// ports, with everything under one temporary directory.
+// Run by ctest (cluster_integration) with TESSERA_BIN set, or by hand:
+//   TESSERA_BIN=build/tessera node --test tests/integration/cluster.test.mjs
+// Needs redis-server (Debian's, in /usr/bin) and nginx (scripts/install-deps installs both);
+// fails, never skips, without them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+import { BIN, startServer, tessera } from './tessera.mjs';
+
+const PASSWORD = 'CANARY-cluster correct horse';
+const COOKIE = '__Host-tessera_session';
+const CLIENT_SECRET = 'cluster-client-secret-0123456789';
+// One issuer for all: left unset, each instance would name its own port and refuse the others'
+// access tokens.
+const ISSUER = 'https://auth.cluster.test';
+const MAX_PER_USER = 2;
+// Users, made with the CLI before the servers start. Each test has its own, so that the per-user
+// limit (session.max_per_user = 2 on every instance) and the sign-in throttle of one test cannot
+// reach another's sessions.
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'];
+const T = { timeout: 30_000 };
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- processes ----------------------------------------------------------------------------------
+
+function findNginx() {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean).concat(['/usr/sbin'])) {
+    const p = path.join(dir, 'nginx');
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch { /* next */ }
+  }
+  return null;
+}
+
+function findRedis() {
+  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch { /* next */ }
+  }
+  return null;
+}
+
+// A port nobody listens on right now (nginx and redis-server cannot report the port they chose
+// for :0).
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('connect', () => { sock.destroy(); resolve(true); });
+    sock.on('error', () => resolve(false));
+  });
+}
+
+// A child process and a promise of its exit; running() until then.
+function launch(bin, args) {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  let exit = null;
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    exit = { code, signal };
+    resolve(exit);
+  }));
+  return { child, exited, running: () => exit === null, exit: () => exit, output: () => out };
+}
+
+// Waits until `port` accepts a connection while `proc` runs; throws with `what` otherwise.
+async function awaitListening(proc, port, what, log) {
+  const deadline = Date.now() + 15000;
+  while (proc.running() && Date.now() < deadline) {
+    if (await canConnect(port)) return;
+    await sleep(20);
+  }
+  if (proc.running()) {
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+  let text = '';
+  try { text = fs.readFileSync(log, 'utf8'); } catch { /* none */ }
+  throw new Error(`${what} did not start (${JSON.stringify(proc.exit())}): ${proc.output()}\n${text}`);
+}
+
+// redis-server as tests/testing/redis_server.h starts it, but durable: a revocation answered 2xx
+// must survive a SIGKILL (docs/design.md "Redis": appendonly yes with appendfsync always), and
+// noeviction, which the store requires. `port` and `dir` stay the same across a restart.
+async function startRedis(bin, dir, port) {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+                '--appendonly', 'yes', '--appendfsync', 'always',
+                '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
+                '--loglevel', 'warning', '--logfile', path.join(dir, 'redis.log')];
+  const proc = launch(bin, args);
+  await awaitListening(proc, port, 'redis-server', path.join(dir, 'redis.log'));
+  return proc;
+}
+
+async function stopProc(proc, signal = 'SIGTERM') {
+  if (!proc || !proc.running()) return;
+  proc.child.kill('SIGCONT');  // a stopped process does not act on SIGTERM
+  proc.child.kill(signal);
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10000);
+  await proc.exited;
+  clearTimeout(timer);
+}
+
+// nginx in the foreground, balancing round-robin over `upstreams` with keep-alive connections to
+// them; X-Upstream tells the client which instance answered.
+function nginxConfig(dir, port, upstreams) {
+  const tmp = path.join(dir, 'tmp');
+  return [
+    'daemon off;',
+    'master_process on;',
+    'worker_processes 1;',
+    // As root nginx would switch its workers to "nobody", who cannot enter the 0700 temp dir.
+    ...(process.getuid() === 0 ? [`user ${os.userInfo().username};`] : []),
+    `pid ${path.join(dir, 'nginx.pid')};`,
+    `error_log ${path.join(dir, 'error.log')} info;`,
+    'events { worker_connections 256; }',
+    'http {',
+    `  access_log ${path.join(dir, 'access.log')};`,
+    `  client_body_temp_path ${tmp}/body;`,
+    `  proxy_temp_path ${tmp}/proxy;`,
+    `  fastcgi_temp_path ${tmp}/fastcgi;`,
+    `  uwsgi_temp_path ${tmp}/uwsgi;`,
+    `  scgi_temp_path ${tmp}/scgi;`,
+    '  upstream tessera {',
+    ...upstreams.map((p) => `    server 127.0.0.1:${p};`),
+    '    keepalive 16;',
+    '  }',
+    '  server {',
+    `    listen 127.0.0.1:${port};`,
+    '    location / {',
+    '      proxy_pass http://tessera;',
+    '      proxy_http_version 1.1;',
+    '      proxy_set_header Connection "";',
+    '      proxy_set_header Host $http_host;',
+    '      proxy_set_header X-Forwarded-For $remote_addr;',
+    '      proxy_set_header X-Forwarded-Proto $scheme;',
+    '      add_header X-Upstream $upstream_addr always;',
+    '    }',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+async function startNginx(bin, dir, upstreams) {
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  let lastError;
+  // The port is chosen before nginx binds it; another process may win the race: try again.
+  for (let attempt = 0; attempt < 5; ++attempt) {
+    const port = await freePort();
+    const confPath = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(confPath, nginxConfig(dir, port, upstreams));
+    const proc = launch(bin, ['-p', `${dir}/`, '-c', confPath, '-e', path.join(dir, 'error.log')]);
+    try {
+      await awaitListening(proc, port, 'nginx', path.join(dir, 'error.log'));
+      return { ...proc, port };
+    } catch (err) {
+      lastError = err;
+      if (!/Address already in use/.test(err.message)) break;
+    }
+  }
+  throw lastError;
+}
+
+// ---- state --------------------------------------------------------------------------------------
+
+let dir, data, redisDir, redisBin, redisPort, redis, nginx, viaNginx;
+const servers = {};  // A, B, C: startServer() results
+const url = {};      // A, B, C: base URLs
+
+function serverEnv() {
+  return {
+    TESSERA_SESSION_STORE: `redis://127.0.0.1:${redisPort}/0`,
+    // nginx connects from loopback; the direct requests of this test do too (and send no
+    // X-Forwarded-For), so every request is counted for 127.0.0.1 either way.
+    TESSERA_SERVER_TRUSTED_PROXIES: '127.0.0.1',
+    TESSERA_SESSION_MAX_PER_USER: String(MAX_PER_USER),
+    TESSERA_TOKEN_ISSUER: ISSUER,
+    TESSERA_TOKEN_CLIENTS: `cluster:${crypto.createHash('sha256').update(CLIENT_SECRET).digest('hex')}`,
+    TESSERA_SERVER_ACCESS_LOG: 'off',
+  };
+}
+
+// ---- the client side ----------------------------------------------------------------------------
+
+// One exchange; the body is read. Never hangs longer than `timeout` ms.
+async function call(base, method, p, { headers = {}, body, timeout = 10000 } = {}) {
+  const started = Date.now();
+  const res = await fetch(base + p, { method, headers, body, signal: AbortSignal.timeout(timeout) });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, text, json, ms: Date.now() - started,
+           setCookie: res.headers.getSetCookie() };
+}
+
+const withCookie = (secret, extra = {}) => ({ cookie: `${COOKIE}=${secret}`, ...extra });
+const bearer = (at) => ({ authorization: `Bearer ${at}` });
+
+function loginRequest(base, username, { password = PASSWORD, mode } = {}) {
+  return call(base, 'POST', '/v1/login', {
+    headers: { 'content-type': 'application/json', 'user-agent': 'tessera-cluster-test' },
+    body: JSON.stringify(mode ? { username, password, mode } : { username, password }),
+  });
+}
+
+// A session-mode login that must succeed: { secret, csrf, sid }.
+async function cookieLogin(base, username) {
+  const r = await loginRequest(base, username);
+  assert.equal(r.status, 200, `cookie login ${username} at ${base}: ${r.status} ${r.text}`);
+  const set = r.setCookie.find((c) => c.startsWith(`${COOKIE}=`));
+  assert.ok(set, `no session cookie: ${r.setCookie.join(' | ')}`);
+  return { secret: set.slice(COOKIE.length + 1).split(';')[0], csrf: r.json.csrf_token,
+           sid: r.json.session.id };
+}
+
+// A token-mode login that must succeed: { at, rt, sid }.
+async function tokenLogin(base, username) {
+  const r = await loginRequest(base, username, { mode: 'token' });
+  assert.equal(r.status, 200, `token login ${username} at ${base}: ${r.status} ${r.text}`);
+  const claims = JSON.parse(Buffer.from(r.json.access_token.split('.')[1], 'base64url').toString());
+  return { at: r.json.access_token, rt: r.json.refresh_token, sid: claims.sid, claims };
+}
+
+const authStatus = async (base, s) => (await call(base, 'GET', '/v1/auth', { headers: withCookie(s.secret) })).status;
+const meBearer = async (base, at) => (await call(base, 'GET', '/v1/me', { headers: bearer(at) })).status;
+
+function logoutCookie(base, s) {
+  return call(base, 'POST', '/v1/logout', { headers: withCookie(s.secret, { 'x-csrf-token': s.csrf }) });
+}
+
+function refresh(base, rt) {
+  return call(base, 'POST', '/v1/token', {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: rt }).toString(),
+  });
+}
+
+// The status of /v1/auth with the cookie of `s` on each instance in `names`, as {A: 200, ...}.
+async function statusesEverywhere(s, names = ['A', 'B', 'C']) {
+  const out = {};
+  for (const n of names) out[n] = await authStatus(url[n], s);
+  return out;
+}
+
+// Calls `probe` every `interval` ms until it returns a truthy value; returns the milliseconds
+// that took (from the first call). Fails after `timeout` ms, naming `what` and the last value.
+async function pollUntil(probe, what, { timeout = 5000, interval = 50 } = {}) {
+  const start = Date.now();
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last === true) return Date.now() - start;
+    if (Date.now() - start > timeout) {
+      assert.fail(`${what}: not after ${timeout} ms (last: ${JSON.stringify(last)})`);
+    }
+    await sleep(interval);
+  }
+}
+
+const outputs = () => Object.entries(servers)
+  .map(([n, s]) => `--- ${n} ---\n${s.output().split('\n').slice(-30).join('\n')}`).join('\n');
+
+// ---- setup --------------------------------------------------------------------------------------
+
+before(async () => {
+  assert.ok(BIN && fs.existsSync(BIN), 'TESSERA_BIN must name the tessera binary');
+  redisBin = findRedis();
+  assert.ok(redisBin, 'redis-server is not installed (/usr/bin/redis-server): run scripts/install-deps test');
+  const nginxBin = findNginx();
+  assert.ok(nginxBin, 'nginx is not installed (not in PATH nor /usr/sbin): run scripts/install-deps');
+
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-cluster-'));
+  data = path.join(dir, 'data');
+  redisDir = path.join(dir, 'redis');
+  fs.mkdirSync(redisDir);
+  redisPort = await freePort();
+  redis = await startRedis(redisBin, redisDir, redisPort);
+
+  // Accounts are SQLite in the shared data directory: the CLI writes them before the servers run.
+  for (const name of USERS) {
+    const r = tessera(['user', 'add', name, '--password-stdin', '--data', data], `${PASSWORD}\n`);
+    assert.equal(r.code, 0, r.err);
+  }
+  // A first, alone: it makes the signing keyset in the shared data directory; B and C read it.
+  servers.A = await startServer(data, serverEnv());
+  [servers.B, servers.C] = await Promise.all([startServer(data, serverEnv()), startServer(data, serverEnv())]);
+  for (const n of ['A', 'B', 'C']) url[n] = servers[n].url;
+  nginx = await startNginx(nginxBin, path.join(dir, 'nginx'), ['A', 'B', 'C'].map((n) => servers[n].port));
+  viaNginx = `http://127.0.0.1:${nginx.port}`;
+  for (const n of ['A', 'B', 'C']) {
+    const ready = await call(url[n], 'GET', '/readyz');
+    assert.equal(ready.status, 200, `${n} /readyz: ${ready.text}`);
+    // The durable settings above: no startup warning about weak persistence.
+    assert.doesNotMatch(servers[n].output(), /warning/i, `${n}: ${servers[n].output()}`);
+  }
+  // The same keyset everywhere (one file).
+  const jwks = await Promise.all(['A', 'B', 'C'].map(async (n) => (await call(url[n], 'GET', '/.well-known/jwks.json')).text));
+  assert.equal(jwks[1], jwks[0]);
+  assert.equal(jwks[2], jwks[0]);
+});
+
+// Every process and the temp dir go, whatever happened above.
+after(async () => {
+  await stopProc(nginx, 'SIGQUIT');
+  for (const s of Object.values(servers)) {
+    if (s.child.exitCode === null && s.child.signalCode === null) {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  }
+  await stopProc(redis);
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// Last resort if the test process dies in between: nothing left behind.
+process.on('exit', () => {
+  for (const p of [nginx?.child, redis?.child, ...Object.values(servers).map((s) => s.child)]) {
+    if (p && p.exitCode === null && p.signalCode === null) {
+      p.kill('SIGCONT');
+      p.kill('SIGKILL');
+    }
+  }
+});
+
+// ---- the tests ----------------------------------------------------------------------------------
+
+test('(1) a session made on A works on B and C, and through nginx on whichever answers', T, async () => {
+  const s = await cookieLogin(url.A, 'alice');
+  assert.deepEqual(await statusesEverywhere(s), { A: 200, B: 200, C: 200 });
+  for (const n of ['B', 'C']) {
+    const me = await call(url[n], 'GET', '/v1/me', { headers: withCookie(s.secret) });
+    assert.equal(me.status, 200, `${n}: ${me.text}`);
+    assert.equal(me.json.username, 'alice');
+    assert.equal(me.json.sid, s.sid);
+    assert.equal(me.json.csrf_token, s.csrf, `${n} derives the same CSRF token`);
+  }
+  const served = new Map();
+  for (let i = 0; i < 10; ++i) {
+    const r = await call(viaNginx, 'GET', '/v1/auth', { headers: withCookie(s.secret) });
+    assert.equal(r.status, 200, `request ${i} through nginx (${r.headers.get('x-upstream')}): ${r.text}`);
+    assert.equal(r.headers.get('x-auth-user'), 'alice');
+    assert.equal(r.headers.get('x-auth-session'), s.sid);
+    const up = r.headers.get('x-upstream');
+    served.set(up, (served.get(up) ?? 0) + 1);
+  }
+  const expected = ['A', 'B', 'C'].map((n) => `127.0.0.1:${servers[n].port}`).sort();
+  assert.deepEqual([...served.keys()].sort(), expected,
+                   `round-robin reaches every instance: ${JSON.stringify([...served])}`);
+  // Without the cookie, every instance refuses through nginx too.
+  for (let i = 0; i < 3; ++i) assert.equal((await call(viaNginx, 'GET', '/v1/auth')).status, 401);
+});
+
+test('(2) a logout on B is refused on C and A at the next request; bearer revocations reach C', T, async (t) => {
+  const s = await cookieLogin(url.A, 'bob');
+  // Every instance caches the session.
+  assert.deepEqual(await statusesEverywhere(s), { A: 200, B: 200, C: 200 });
+  const out = await logoutCookie(url.B, s);
+  assert.equal(out.status, 204, out.text);
+  // No sleep: the very next request.
+  const onC = await call(url.C, 'GET', '/v1/auth', { headers: withCookie(s.secret) });
+  const onA = await call(url.A, 'GET', '/v1/auth', { headers: withCookie(s.secret) });
+  assert.equal(onC.status, 401, `C right after B's logout: ${onC.status} ${onC.headers.get('x-auth-user')}`);
+  assert.equal(onA.status, 401, `A right after B's logout: ${onA.status}`);
+  assert.deepEqual(await statusesEverywhere(s), { A: 401, B: 401, C: 401 });
+
+  // A bearer logout on B: the access token issued by A, verified (and cached) on C, is refused
+  // there within milliseconds.
+  const tok = await tokenLogin(url.A, 'carol');
+  assert.equal(await meBearer(url.C, tok.at), 200, 'the access token of A on C');
+  assert.equal(await meBearer(url.C, tok.at), 200, 'again (from C\'s verified-token cache)');
+  const bye = await call(url.B, 'POST', '/v1/logout', { headers: bearer(tok.at) });
+  assert.equal(bye.status, 204, bye.text);
+  const ms = await pollUntil(async () => (await meBearer(url.C, tok.at)) === 401 || 'not yet',
+                             'the access token on C after a bearer logout on B', { timeout: 1000, interval: 10 });
+  t.diagnostic(`bearer logout on B: refused on C after ${ms} ms`);
+  assert.ok(ms <= 1000, `refused on C after ${ms} ms`);
+  assert.equal(await meBearer(url.A, tok.at), 401, 'and on A');
+  const r1 = await refresh(url.C, tok.rt);
+  assert.equal(r1.status, 400, `the refresh token of the ended session on C: ${r1.text}`);
+  assert.equal(r1.json?.error, 'invalid_grant');
+
+  // RFC 7009 revocation of the refresh token on B ends the session: its access token stops on C.
+  const tok2 = await tokenLogin(url.A, 'carol');
+  assert.equal(await meBearer(url.C, tok2.at), 200, 'the second access token on C');
+  const auth = `Basic ${Buffer.from(`cluster:${CLIENT_SECRET}`).toString('base64')}`;
+  const rv = await call(url.B, 'POST', '/v1/revoke', {
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth },
+    body: new URLSearchParams({ token: tok2.rt, token_type_hint: 'refresh_token' }).toString(),
+  });
+  assert.equal(rv.status, 200, rv.text);
+  const ms2 = await pollUntil(async () => (await meBearer(url.C, tok2.at)) === 401 || 'not yet',
+                              'the access token on C after /v1/revoke of its refresh token on B',
+                              { timeout: 1000, interval: 10 });
+  t.diagnostic(`refresh token revoked on B: access token refused on C after ${ms2} ms`);
+  assert.ok(ms2 <= 1000, `refused on C after ${ms2} ms`);
+  const r2 = await refresh(url.A, tok2.rt);
+  assert.equal(r2.status, 400, `the revoked refresh token on A: ${r2.text}`);
+});
+
+test('(3) "sign out of all other devices" on B, then logout: no session of the user is left anywhere', T, async () => {
+  // session.max_per_user = 2 (test 4) holds here too: the third login evicts the first, and the
+  // eviction, made by C, is refused on A and B.
+  const a = await cookieLogin(url.A, 'dave');
+  const b = await cookieLogin(url.B, 'dave');
+  assert.deepEqual(await statusesEverywhere(a), { A: 200, B: 200, C: 200 });
+  const c = await cookieLogin(url.C, 'dave');
+  assert.deepEqual(await statusesEverywhere(a), { A: 401, B: 401, C: 401 }, 'evicted by the login on C');
+  assert.deepEqual(await statusesEverywhere(b), { A: 200, B: 200, C: 200 });
+  assert.deepEqual(await statusesEverywhere(c), { A: 200, B: 200, C: 200 });
+
+  // DELETE /v1/sessions ends every session of the user but the caller's (the account page's
+  // "Sign out of all other devices").
+  const all = await call(url.B, 'DELETE', '/v1/sessions', { headers: withCookie(b.secret, { 'x-csrf-token': b.csrf }) });
+  assert.equal(all.status, 200, all.text);
+  assert.deepEqual(all.json, { revoked: 1 });
+  assert.deepEqual(await statusesEverywhere(c), { A: 401, B: 401, C: 401 }, 'the other device');
+  assert.deepEqual(await statusesEverywhere(b), { A: 200, B: 200, C: 200 }, 'the caller keeps its own');
+  const list = await call(url.C, 'GET', '/v1/sessions', { headers: withCookie(b.secret) });
+  assert.equal(list.status, 200, list.text);
+  assert.deepEqual(list.json.map((x) => x.id), [b.sid]);
+
+  const out = await logoutCookie(url.B, b);
+  assert.equal(out.status, 204, out.text);
+  for (const s of [a, b, c]) assert.deepEqual(await statusesEverywhere(s), { A: 401, B: 401, C: 401 });
+});
+
+test('(4) session.max_per_user = 2 holds under 20 parallel logins spread over A, B and C', T, async (t) => {
+  const names = ['A', 'B', 'C'];
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => loginRequest(url[names[i % 3]], 'erin')));
+  t.diagnostic(`20 parallel logins in ${Date.now() - started} ms`);
+  const statuses = answers.map((r) => r.status);
+  assert.deepEqual(statuses, Array(20).fill(200), `evict_oldest never refuses a login: ${answers.map((r) => r.text).join('\n')}`);
+  const secrets = answers.map((r) => r.setCookie.find((c) => c.startsWith(`${COOKIE}=`)).slice(COOKIE.length + 1).split(';')[0]);
+  const live = {};
+  for (const n of names) {
+    live[n] = [];
+    for (let i = 0; i < secrets.length; ++i) {
+      if (await authStatus(url[n], { secret: secrets[i] }) === 200) live[n].push(i);
+    }
+  }
+  t.diagnostic(`live cookies: ${JSON.stringify(live)}`);
+  assert.equal(live.A.length, MAX_PER_USER, `cookies that authenticate on A: ${JSON.stringify(live)}`);
+  assert.deepEqual(live.B, live.A, 'B agrees with A');
+  assert.deepEqual(live.C, live.A, 'C agrees with A');
+  const list = await call(url.B, 'GET', '/v1/sessions', { headers: withCookie(secrets[live.A[0]]) });
+  assert.equal(list.status, 200, list.text);
+  assert.equal(list.json.length, MAX_PER_USER, JSON.stringify(list.json));
+  assert.deepEqual(list.json.map((s) => s.id).sort(), live.A.map((i) => answers[i].json.session.id).sort());
+});
+
+test('(5) failed sign-ins are counted once for all instances', T, async () => {
+  // throttle.login_per_user = 5/min (default): the 5th failure starts a block, so the 6th attempt
+  // is refused with 429 whichever instance gets it, even with the right password.
+  const order = ['A', 'B', 'C', 'A', 'B'];
+  for (let i = 0; i < order.length; ++i) {
+    const r = await loginRequest(url[order[i]], 'frank', { password: `wrong password ${i}` });
+    assert.equal(r.status, 401, `failure ${i + 1} on ${order[i]}: ${r.status} ${r.text}`);
+    assert.equal(r.json?.error, 'invalid_credentials');
+  }
+  for (const n of ['C', 'A', 'B']) {
+    const r = await loginRequest(url[n], 'frank');
+    assert.equal(r.status, 429, `attempt 6+ (right password) on ${n}: ${r.status} ${r.text}`);
+    assert.equal(r.json?.error, 'too_many_attempts');
+    assert.ok(Number(r.headers.get('retry-after')) > 0, `Retry-After on ${n}: ${r.headers.get('retry-after')}`);
+    assert.equal(r.setCookie.length, 0, 'no cookie while throttled');
+  }
+  // Another account is not blocked by frank's counter.
+  await cookieLogin(url.C, 'grace');
+});
+
+test('(6) 50 parallel refreshes of one refresh token over A, B and C issue at most one successor', T, async (t) => {
+  const tok = await tokenLogin(url.A, 'heidi');
+  const names = ['A', 'B', 'C'];
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => refresh(url[names[i % 3]], tok.rt)));
+  const byStatus = {};
+  for (const r of answers) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+  const ok = answers.filter((r) => r.status === 200);
+  const successors = new Set(ok.map((r) => r.json.refresh_token));
+  t.diagnostic(`statuses: ${JSON.stringify(byStatus)}; distinct successors: ${successors.size}; ` +
+               `errors: ${JSON.stringify([...new Set(answers.filter((r) => r.status !== 200).map((r) => r.text))])}`);
+  assert.ok(successors.size <= 1, `distinct successor refresh tokens: ${successors.size}`);
+  for (const r of answers) {
+    assert.ok(r.status === 200 || (r.status === 400 && r.json?.error === 'invalid_grant'),
+              `only 200 or 400 invalid_grant: ${r.status} ${r.text}`);
+  }
+  if (ok.length === answers.length) {
+    // All grace replays: the family goes on with the one successor, on any instance.
+    const [next] = successors;
+    const at = ok[0].json.access_token;
+    assert.equal(await meBearer(url.B, at), 200);
+    const again = await refresh(url.C, next);
+    assert.equal(again.status, 200, `the successor rotates: ${again.text}`);
+    assert.equal(await meBearer(url.A, again.json.access_token), 200);
+  } else {
+    // Some were refused: then the family must have ended for everyone (reuse detected), never
+    // half-alive.
+    for (const r of ok) {
+      const status = await meBearer(url.A, r.json.access_token);
+      assert.equal(status, 401, 'an access token of a family some replay ended');
+    }
+    for (const rt of successors) assert.equal((await refresh(url.B, rt)).status, 400);
+  }
+});
+
+test('(7) Redis stopped: fail closed, recover on SIGCONT; killed and restarted: nothing lost', T, async (t) => {
+  const s = await cookieLogin(url.A, 'ivan');
+  const tok = await tokenLogin(url.B, 'ivan');
+  assert.equal(await authStatus(url.A, s), 200, 'cached on A');
+  assert.equal(await meBearer(url.A, tok.at), 200);
+
+  redis.child.kill('SIGSTOP');
+  const stopped = Date.now();
+  const seen = [];
+  let afterBound = null;
+  try {
+    while (Date.now() - stopped < 6000) {
+      const at = Date.now() - stopped;
+      const r = await call(url.A, 'GET', '/v1/auth', { headers: withCookie(s.secret), timeout: 8000 });
+      seen.push({ at, status: r.status, ms: r.ms });
+      assert.notEqual(r.status, 401, `a 401 while Redis is stopped would end the session (at ${at} ms)`);
+      assert.equal(r.setCookie.length, 0, `no Set-Cookie while Redis is stopped: ${r.setCookie}`);
+      if (at >= 2500) { afterBound = r; break; }
+      await sleep(100);
+    }
+    t.diagnostic(`/v1/auth on A while Redis is stopped: ${JSON.stringify(seen)}`);
+    assert.ok(afterBound, 'a request 2.5 s into the stop');
+    assert.equal(afterBound.status, 503, `the cached cookie 2.5 s into the stop: ${afterBound.status} ${afterBound.text}`);
+    const ready = await call(url.A, 'GET', '/readyz', { timeout: 8000 });
+    assert.equal(ready.status, 503, `/readyz while Redis is stopped: ${ready.text}`);
+    const me = await call(url.C, 'GET', '/v1/me', { headers: bearer(tok.at), timeout: 8000 });
+    assert.equal(me.status, 503, `a bearer token while the feed is silent: ${me.status} ${me.text}`);
+  } finally {
+    redis.child.kill('SIGCONT');
+  }
+  const resumed = Date.now();
+  const back = await pollUntil(async () => (await authStatus(url.A, s)) === 200 || 'not yet',
+                               'the cookie on A after SIGCONT', { timeout: 5000, interval: 100 });
+  t.diagnostic(`cookie good again ${Date.now() - resumed} ms after SIGCONT (poll ${back} ms)`);
+  await pollUntil(async () => (await meBearer(url.C, tok.at)) === 200 || 'not yet', 'the bearer on C after SIGCONT');
+  await pollUntil(async () => (await call(url.A, 'GET', '/readyz')).status === 200 || 'not yet', '/readyz on A after SIGCONT');
+
+  // Kill -9: what was answered 2xx before must be there after the restart (AOF, fsync always).
+  const ended = await cookieLogin(url.B, 'judy');
+  const live = await cookieLogin(url.C, 'judy');
+  assert.deepEqual(await statusesEverywhere(ended), { A: 200, B: 200, C: 200 });
+  const out = await logoutCookie(url.A, ended);
+  assert.equal(out.status, 204, out.text);
+  const endedTok = await tokenLogin(url.A, 'alice');
+  assert.equal((await call(url.A, 'POST', '/v1/logout', { headers: bearer(endedTok.at) })).status, 204);
+
+  await stopProc(redis, 'SIGKILL');
+  redis = await startRedis(redisBin, redisDir, redisPort);
+  const restarted = Date.now();
+  const liveBack = await pollUntil(async () => {
+    const st = await statusesEverywhere(live);
+    return (st.A === 200 && st.B === 200 && st.C === 200) || st;
+  }, 'a live session on every instance after the Redis restart', { timeout: 5000, interval: 100 });
+  t.diagnostic(`live session good on A, B, C ${Date.now() - restarted} ms after the restart (poll ${liveBack} ms)`);
+  // Refused, not just unavailable: the store answers again and still knows the logout.
+  assert.deepEqual(await statusesEverywhere(ended), { A: 401, B: 401, C: 401 }, 'a logout answered before the kill');
+  for (const n of ['A', 'B', 'C']) assert.equal(await meBearer(url[n], endedTok.at), 401, `bearer logged out before the kill on ${n}`);
+  assert.equal((await refresh(url.B, endedTok.rt)).status, 400);
+  assert.equal(await meBearer(url.B, tok.at), 200, 'a live access token after the restart');
+  const r = await refresh(url.C, tok.rt);
+  assert.equal(r.status, 200, `a live refresh token after the restart: ${r.text}`);
+  for (const n of ['A', 'B', 'C']) {
+    const ready = await call(url[n], 'GET', '/readyz');
+    assert.equal(ready.status, 200, `${n} /readyz after the restart: ${ready.text}`);
+  }
+  assert.ok(Object.values(servers).every((x) => x.child.exitCode === null), `no instance died:\n${outputs()}`);
+});
+
+// Last: it kills C.
+test('(8) a killed instance does not disturb the others', T, async () => {
+  const before = await cookieLogin(url.A, 'grace');
+  servers.C.child.kill('SIGKILL');
+  await servers.C.exited;
+  assert.deepEqual(await statusesEverywhere(before, ['A', 'B']), { A: 200, B: 200 });
+  const s = await cookieLogin(url.B, 'alice');
+  assert.deepEqual(await statusesEverywhere(s, ['A', 'B']), { A: 200, B: 200 });
+  const out = await logoutCookie(url.A, s);
+  assert.equal(out.status, 204, out.text);
+  assert.equal(await authStatus(url.B, s), 401, 'a logout on A is refused on B at the next request');
+  assert.equal(await authStatus(url.A, s), 401);
+  // nginx passes over the dead instance (proxy_next_upstream error).
+  for (let i = 0; i < 10; ++i) {
+    const r = await call(viaNginx, 'GET', '/v1/auth', { headers: withCookie(before.secret) });
+    assert.equal(r.status, 200, `request ${i} through nginx with C dead (${r.headers.get('x-upstream')}): ${r.text}`);
+  }
+  for (const n of ['A', 'B']) assert.equal((await call(url[n], 'GET', '/readyz')).status, 200);
+});
