@@ -33,10 +33,11 @@ const CLIENT_SECRET = 'cluster-client-secret-0123456789';
 // access tokens.
 const ISSUER = 'https://auth.cluster.test';
 const MAX_PER_USER = 2;
-// Users, made with the CLI before the servers start. Each test has its own, so that the per-user
-// limit (session.max_per_user = 2 on every instance) and the sign-in throttle of one test cannot
-// reach another's sessions.
-const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'];
+// Users, made with the CLI before the servers start. A user is shared by tests only where neither
+// holds more than one session of it at a time, so that the per-user limit (session.max_per_user =
+// 2 on every instance) and the sign-in throttle of one test cannot reach another's sessions.
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy',
+               'ken'];
 const T = { timeout: 30_000 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -435,28 +436,35 @@ test('(2) a logout on B is refused on C and A at the next request; bearer revoca
 });
 
 test('(3) "sign out of all other devices" on B, then logout: no session of the user is left anywhere', T, async () => {
-  // session.max_per_user = 2 (test 4) holds here too: the third login evicts the first, and the
-  // eviction, made by C, is refused on A and B.
+  // session.max_per_user = 2 (test 4) holds here too: of three logins, two sessions live. Which
+  // one the third login evicts is test 4b's business; here every instance must agree on it.
   const a = await cookieLogin(url.A, 'dave');
   const b = await cookieLogin(url.B, 'dave');
-  assert.deepEqual(await statusesEverywhere(a), { A: 200, B: 200, C: 200 });
   const c = await cookieLogin(url.C, 'dave');
-  assert.deepEqual(await statusesEverywhere(a), { A: 401, B: 401, C: 401 }, 'evicted by the login on C');
-  assert.deepEqual(await statusesEverywhere(b), { A: 200, B: 200, C: 200 });
-  assert.deepEqual(await statusesEverywhere(c), { A: 200, B: 200, C: 200 });
+  const initial = {};
+  for (const [k, s] of Object.entries({ a, b, c })) initial[k] = await statusesEverywhere(s);
+  const alive = Object.keys(initial).filter((k) => initial[k].A === 200);
+  for (const k of Object.keys(initial)) {
+    const v = initial[k].A;
+    assert.deepEqual(initial[k], { A: v, B: v, C: v }, `every instance agrees on ${k}: ${JSON.stringify(initial)}`);
+  }
+  assert.equal(alive.length, MAX_PER_USER, `live sessions after three logins: ${JSON.stringify(initial)}`);
+  assert.ok(alive.includes('c'), 'the newest session is never the one evicted');
+  const other = { a, b }[alive.find((k) => k !== 'c')];
 
   // DELETE /v1/sessions ends every session of the user but the caller's (the account page's
-  // "Sign out of all other devices").
-  const all = await call(url.B, 'DELETE', '/v1/sessions', { headers: withCookie(b.secret, { 'x-csrf-token': b.csrf }) });
+  // "Sign out of all other devices"); the caller, logged in on C, asks B.
+  const all = await call(url.B, 'DELETE', '/v1/sessions', { headers: withCookie(c.secret, { 'x-csrf-token': c.csrf }) });
   assert.equal(all.status, 200, all.text);
   assert.deepEqual(all.json, { revoked: 1 });
-  assert.deepEqual(await statusesEverywhere(c), { A: 401, B: 401, C: 401 }, 'the other device');
-  assert.deepEqual(await statusesEverywhere(b), { A: 200, B: 200, C: 200 }, 'the caller keeps its own');
-  const list = await call(url.C, 'GET', '/v1/sessions', { headers: withCookie(b.secret) });
+  assert.deepEqual(await statusesEverywhere(other), { A: 401, B: 401, C: 401 }, 'the other device, at once');
+  assert.deepEqual(await statusesEverywhere(c), { A: 200, B: 200, C: 200 }, 'the caller keeps its own');
+  const list = await call(url.A, 'GET', '/v1/sessions', { headers: withCookie(c.secret) });
   assert.equal(list.status, 200, list.text);
-  assert.deepEqual(list.json.map((x) => x.id), [b.sid]);
+  assert.deepEqual(list.json.map((x) => x.id), [c.sid]);
 
-  const out = await logoutCookie(url.B, b);
+  // And then this one: nothing is left.
+  const out = await logoutCookie(url.B, c);
   assert.equal(out.status, 204, out.text);
   for (const s of [a, b, c]) assert.deepEqual(await statusesEverywhere(s), { A: 401, B: 401, C: 401 });
 });
@@ -484,6 +492,29 @@ test('(4) session.max_per_user = 2 holds under 20 parallel logins spread over A,
   assert.equal(list.status, 200, list.text);
   assert.equal(list.json.length, MAX_PER_USER, JSON.stringify(list.json));
   assert.deepEqual(list.json.map((s) => s.id).sort(), live.A.map((i) => answers[i].json.session.id).sort());
+});
+
+test('(4b) evict_oldest evicts the oldest session, whichever instance made it', T, async (t) => {
+  // Three logins in a row, on A, B and C, usually within one second: the first must go, the other
+  // two stay, on every instance. Sessions carry their creation time in seconds; within one second
+  // the order of the logins decides (as the SQLite store has it: ORDER BY created_at, rowid).
+  // Six rounds, each starting with no session of the user.
+  const rounds = [];
+  for (let round = 0; round < 6; ++round) {
+    const first = await cookieLogin(url.A, 'ken');
+    const second = await cookieLogin(url.B, 'ken');
+    const third = await cookieLogin(url.C, 'ken');
+    const seen = {};
+    for (const [k, s] of Object.entries({ first, second, third })) seen[k] = await statusesEverywhere(s);
+    rounds.push(seen);
+    for (const s of [first, second, third]) {
+      if ((await authStatus(url.A, s)) === 200) assert.equal((await logoutCookie(url.A, s)).status, 204);
+    }
+  }
+  t.diagnostic(`after three logins per round: ${JSON.stringify(rounds)}`);
+  const want = { first: { A: 401, B: 401, C: 401 }, second: { A: 200, B: 200, C: 200 },
+                 third: { A: 200, B: 200, C: 200 } };
+  rounds.forEach((seen, i) => assert.deepEqual(seen, want, `round ${i}: ${JSON.stringify(seen)}`));
 });
 
 test('(5) failed sign-ins are counted once for all instances', T, async () => {
@@ -608,12 +639,12 @@ test('(7) Redis stopped: fail closed, recover on SIGCONT; killed and restarted: 
   assert.ok(Object.values(servers).every((x) => x.child.exitCode === null), `no instance died:\n${outputs()}`);
 });
 
-// Last: it kills C.
+// Next to last: it kills C.
 test('(8) a killed instance does not disturb the others', T, async () => {
-  const before = await cookieLogin(url.A, 'grace');
+  const earlier = await cookieLogin(url.A, 'grace');
   servers.C.child.kill('SIGKILL');
   await servers.C.exited;
-  assert.deepEqual(await statusesEverywhere(before, ['A', 'B']), { A: 200, B: 200 });
+  assert.deepEqual(await statusesEverywhere(earlier, ['A', 'B']), { A: 200, B: 200 });
   const s = await cookieLogin(url.B, 'alice');
   assert.deepEqual(await statusesEverywhere(s, ['A', 'B']), { A: 200, B: 200 });
   const out = await logoutCookie(url.A, s);
@@ -622,8 +653,19 @@ test('(8) a killed instance does not disturb the others', T, async () => {
   assert.equal(await authStatus(url.A, s), 401);
   // nginx passes over the dead instance (proxy_next_upstream error).
   for (let i = 0; i < 10; ++i) {
-    const r = await call(viaNginx, 'GET', '/v1/auth', { headers: withCookie(before.secret) });
+    const r = await call(viaNginx, 'GET', '/v1/auth', { headers: withCookie(earlier.secret) });
     assert.equal(r.status, 200, `request ${i} through nginx with C dead (${r.headers.get('x-upstream')}): ${r.text}`);
   }
   for (const n of ['A', 'B']) assert.equal((await call(url[n], 'GET', '/readyz')).status, 200);
+});
+
+// Last: the survivors stop on SIGTERM, cleanly (and, in the sanitizer build, without a report).
+test('A and B stop cleanly', T, async () => {
+  for (const n of ['A', 'B']) {
+    servers[n].child.kill('SIGTERM');
+    const exit = await servers[n].exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, `${n}:\n${servers[n].output()}`);
+    assert.doesNotMatch(servers[n].output(), /Sanitizer|runtime error/, `${n}:\n${servers[n].output()}`);
+  }
+  assert.doesNotMatch(servers.C.output(), /Sanitizer|runtime error/, `C:\n${servers.C.output()}`);
 });

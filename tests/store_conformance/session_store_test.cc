@@ -271,6 +271,33 @@ TYPED_TEST(SessionStoreTest, LimitEvictsTheOldestAtomically) {
   EXPECT_EQ(this->store_->ListByUser("u2")->size(), 1u);
 }
 
+// Regression (found by the multi-instance suite): sign-ins within one second got the same
+// created_at, and Redis (and the memory store) broke the tie by the random id, so the limit
+// evicted a random one of them instead of the oldest. They are kept in the order they were stored.
+TYPED_TEST(SessionStoreTest, SessionsOfOneSecondAreKeptInTheOrderTheyCame) {
+  const LimitPolicy limit{.max_per_user = 2, .on_limit = OnLimit::kEvictOldest};
+  // Ids whose order is the reverse of their creation, so that sorting by id is caught.
+  const std::vector<std::string> ids = {"z", "y", "x", "w", "v"};
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(this->store_->Create(Make(id, "u1", 100, 1000), {}, 100, nullptr).ok());
+  }
+  auto all = this->store_->ListByUser("u1");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ((*all)[i].handle, "h-" + ids[i]);
+  auto listed = this->store_->ListAll(10);
+  ASSERT_TRUE(listed && listed->size() == ids.size());
+  EXPECT_EQ(listed->front().handle, "h-z");
+  std::vector<Session> evicted;
+  ASSERT_TRUE(this->store_->Create(Make("u", "u1", 100, 1000), limit, 100, &evicted).ok());
+  ASSERT_EQ(evicted.size(), 4u);
+  for (size_t i = 0; i < evicted.size(); ++i) EXPECT_EQ(evicted[i].handle, "h-" + ids[i]);
+  auto left = this->store_->ListByUser("u1");
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[0].handle, "h-v");
+  EXPECT_EQ((*left)[1].handle, "h-u");
+}
+
 TYPED_TEST(SessionStoreTest, LimitRejectStoresNothing) {
   const LimitPolicy limit{.max_per_user = 1, .on_limit = OnLimit::kReject};
   ASSERT_TRUE(this->store_->Create(Make("a", "u1", 100, 1000), limit, 100, nullptr).ok());

@@ -14,7 +14,7 @@
 // Key layout (all under `prefix`): s:<id> session hash, h:<handle> -> id, u:<user> ids by
 // creation, all/exp/seen indexes by creation, deadline and last use, r:<hash> refresh records,
 // rs:<id> a session's record hashes, f:<family> -> id, rot records by rotation time, rev the
-// revocation list (handle by until), feed the change feed (a stream, ids 0-<n>, about the last
+// revocation list (handle by until), order the counter that orders sessions of one second, feed the change feed (a stream, ids 0-<n>, about the last
 // 100,000 entries), feed:seq its counter, feed:id its identity, t:<key> throttle records, tz their
 // index. Binary ids and
 // hashes appear in hex. Scripts name keys they compute, which standalone Redis and Sentinel allow;

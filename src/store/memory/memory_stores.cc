@@ -63,7 +63,7 @@ class MemorySessionStore final : public session::SessionStore {
       if (v.user_id == user_id) out.push_back(v);
     }
     std::sort(out.begin(), out.end(),
-              [](const Session& a, const Session& b) { return a.created_at < b.created_at; });
+              [this](const Session& a, const Session& b) { return OlderLocked(a, b); });
     return out;
   }
 
@@ -72,7 +72,7 @@ class MemorySessionStore final : public session::SessionStore {
     std::vector<Session> out;
     for (const auto& [k, v] : sessions_) out.push_back(v);
     std::sort(out.begin(), out.end(),
-              [](const Session& a, const Session& b) { return a.created_at < b.created_at; });
+              [this](const Session& a, const Session& b) { return OlderLocked(a, b); });
     if (out.size() > limit) out.resize(limit);
     return out;
   }
@@ -402,7 +402,7 @@ class MemorySessionStore final : public session::SessionStore {
           return ResourceExhausted(Reason::kSessionLimit, "session limit reached");
         }
         std::sort(alive.begin(), alive.end(),
-                  [](const Session* a, const Session* b) { return a->created_at < b->created_at; });
+                  [this](const Session* a, const Session* b) { return OlderLocked(*a, *b); });
         const size_t excess = alive.size() - limit.max_per_user + 1;
         std::vector<std::string> doomed;
         for (size_t i = 0; i < excess; ++i) doomed.push_back(alive[i]->id_hash);
@@ -413,6 +413,7 @@ class MemorySessionStore final : public session::SessionStore {
       }
     }
     sessions_.emplace(s.id_hash, s);
+    order_[s.id_hash] = ++created_;
     if (!refresh_hash.empty()) {
       refresh_.emplace(std::string(refresh_hash), RefreshRecord{.hash = std::string(refresh_hash),
                                                                 .session_id_hash = s.id_hash,
@@ -430,6 +431,7 @@ class MemorySessionStore final : public session::SessionStore {
   Session EndLocked(SessionMap::iterator it) {
     Session s = std::move(it->second);
     sessions_.erase(it);
+    order_.erase(s.id_hash);
     if (auto f = families_.find(s.id_hash); f != families_.end()) {
       for (const auto& h : f->second) {
         auto it = refresh_.find(h);
@@ -451,6 +453,14 @@ class MemorySessionStore final : public session::SessionStore {
     return s;
   }
 
+  // Oldest first: by created_at, and sessions of one second in the order they were stored (as
+  // SQLite's rowid does). REQUIRES: mu_ held.
+  bool OlderLocked(const Session& a, const Session& b) const {
+    if (a.created_at != b.created_at) return a.created_at < b.created_at;
+    auto x = order_.find(a.id_hash), y = order_.find(b.id_hash);
+    return (x == order_.end() ? 0 : x->second) < (y == order_.end() ? 0 : y->second);
+  }
+
   // Appends to the feed, numbering the entry; the oldest goes past kMaxChanges. REQUIRES: mu_.
   void AppendLocked(session::Change c) {
     c.seq = ++seq_;
@@ -469,6 +479,8 @@ class MemorySessionStore final : public session::SessionStore {
   // Family key -> session id_hash, for recognising pruned ancestors.
   std::map<std::string, std::string, std::less<>> family_index_;  // GUARDED_BY(mu_)
   std::map<std::string, int64_t, std::less<>> revocations_;  // GUARDED_BY(mu_); handle -> until
+  std::map<std::string, uint64_t, std::less<>> order_;  // GUARDED_BY(mu_); id_hash -> when stored
+  uint64_t created_ = 0;                                // GUARDED_BY(mu_)
   // The change feed: a ring of the last kMaxChanges entries, the newest numbered seq_.
   const std::string feed_ = NewFeedId();
   std::deque<session::Change> changes_;  // GUARDED_BY(mu_)

@@ -123,8 +123,12 @@ redis.call('HSET', sk, 'handle', handle, 'user', user, 'csrf', ARGV[5], 'kind', 
            'ip', ARGV[12], 'hk', hk, 'uk', uk)
 redis.call('PEXPIRE', sk, ttl)
 redis.call('SET', P .. 'h:' .. hk, id, 'PX', ttl)
-redis.call('ZADD', P .. 'u:' .. uk, ARGV[7], id)
-redis.call('ZADD', P .. 'all', ARGV[7], id)
+-- Oldest first, and sessions of one second in the order they were stored: the score is the
+-- creation second * 2^20 plus a counter (below 2^53, exact in Lua's doubles and Redis's scores).
+local order = string.format('%.0f', tonumber(ARGV[7]) * 1048576 +
+                                    redis.call('INCR', P .. 'order') % 1048576)
+redis.call('ZADD', P .. 'u:' .. uk, order, id)
+redis.call('ZADD', P .. 'all', order, id)
 redis.call('ZADD', P .. 'exp', ARGV[9], id)
 redis.call('ZADD', P .. 'seen', ARGV[8], id)
 if frh ~= '' then
