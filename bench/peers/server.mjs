@@ -18,9 +18,14 @@
 //                   verifies the signature, as the jsonwebtoken README shows it.
 // The user and password come from BENCH_USER / BENCH_PASSWORD (default alice / "correct horse
 // battery"). The cookie is not Secure: the benchmark runs over plain HTTP on loopback.
+// BENCH_REDIS_URL (e.g. redis://127.0.0.1:6379/0): sessions in Redis through connect-redis and
+// the node-redis client (what an express deployment of several instances uses) instead of the
+// MemoryStore.
 import crypto from 'node:crypto';
 import express from 'express';
 import session from 'express-session';
+import { RedisStore } from 'connect-redis';
+import { createClient } from 'redis';
 import jwt from 'jsonwebtoken';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 
@@ -39,7 +44,14 @@ const app = express();
 app.disable('x-powered-by');
 app.set('etag', false);
 // Only the cookie routes load sessions: the bearer routes below pay nothing for them.
+let store;
+if (process.env.BENCH_REDIS_URL) {
+  const client = createClient({ url: process.env.BENCH_REDIS_URL });
+  await client.connect();
+  store = new RedisStore({ client, prefix: 'sess:' });
+}
 const sessions = session({
+  store,
   name: 'sid',
   secret: crypto.randomBytes(32).toString('hex'),
   resave: false,
