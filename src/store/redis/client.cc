@@ -671,9 +671,14 @@ Result<Pool::Lease> Pool::Acquire() {
 Result<Reply> Pool::Command(const std::vector<std::string_view>& argv, bool idempotent) {
   for (int attempt = 0;; ++attempt) {
     TESSERA_ASSIGN_OR_RETURN(Lease lease, Acquire());
+    const auto started = Clock::now();
     auto reply = lease->Command(argv);
     if (reply || !lease->broken() || !idempotent || attempt > 0) return reply;
-    // A pooled connection that the server closed while idle (a restart, a timeout): once more.
+    // A pooled connection that the server closed while idle (a restart, a timeout) fails at once:
+    // once more, on a fresh one. A command that failed only after waiting most of its timeout
+    // met a server that does not answer; a second wait would only double the caller's (a
+    // frozen Redis must cost a request one timeout, not two).
+    if (Clock::now() - started >= options_.command_timeout / 2) return reply;
   }
 }
 

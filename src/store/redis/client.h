@@ -161,9 +161,10 @@ class Pool {
   // A connection for the caller's exclusive use until the lease ends (WATCH/MULTI need one).
   Result<Lease> Acquire();
 
-  // One command on any connection. A connection that broke is retried once on a fresh one
-  // only when `idempotent` (a read, or a write whose repetition changes nothing); otherwise the
-  // outcome of a command whose reply was lost is unknown and the caller gets kUnavailable.
+  // One command on any connection. A connection that broke at once (closed by the server) is
+  // retried once on a fresh one only when `idempotent` (a read, or a write whose repetition
+  // changes nothing); otherwise the outcome of a command whose reply was lost is unknown and the
+  // caller gets kUnavailable. A command that timed out is not retried.
   Result<Reply> Command(const std::vector<std::string_view>& argv, bool idempotent);
 
   const Endpoint& endpoint() const { return endpoint_; }
