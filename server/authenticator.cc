@@ -39,9 +39,14 @@ Result<std::optional<user::User>> Authenticator::FindUser(const std::string& id)
       users_.clear();
       users_generation_ = generation;
     }
-    if (auto it = users_.find(id); it != users_.end()) return std::optional<user::User>(it->second);
+    if (auto it = users_.find(id); it != users_.end() && d_.sessions->cache_trusted() &&
+                                   std::chrono::steady_clock::now() - it->second.read_at <
+                                       kUserCacheTtl) {
+      return std::optional<user::User>(it->second.user);
+    }
     epoch = users_epoch_;
   }
+  const auto read_at = std::chrono::steady_clock::now();
   if (!MayBlock()) return WouldBlock();
   TESSERA_ASSIGN_OR_RETURN(std::optional<user::User> found, d_.users->FindById(id));
   // A disabled account authenticates nothing: to every caller it is as good as gone.
@@ -52,7 +57,7 @@ Result<std::optional<user::User>> Authenticator::FindUser(const std::string& id)
     // request with what was read, but do not keep it.
     if (users_generation_ == generation && users_epoch_ == epoch) {
       if (users_.size() >= 100000) users_.clear();
-      users_[id] = *found;
+      users_[id] = CachedUser{*found, read_at};
     }
   }
   return found;

@@ -4,6 +4,7 @@
 // Neither waits on the network on a cache hit; a miss reads the stores (SQLite: local disk).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -61,7 +62,9 @@ class Authenticator {
 
   // The user by id, from a cache, so the request path does no store read for it. An account
   // changed anywhere leaves the cache through the change feed (ForgetUser, on kUserChanged), and
-  // the whole cache goes when the session cache does (SessionManager::external_generation).
+  // the whole cache goes when the session cache does (SessionManager::external_generation). The
+  // cache is not used while the feed is behind, and an entry is read again after a minute (a
+  // change whose announcement failed is then picked up anyway).
   // A disabled account is nullopt, as a removed one is: none of its sessions authenticates.
   Result<std::optional<user::User>> FindUser(const std::string& id);
   // Drops the cached account; a read of it that is under way when this runs is not cached.
@@ -72,7 +75,12 @@ class Authenticator {
 
   Deps d_;
   std::mutex users_mu_;
-  std::unordered_map<std::string, user::User> users_;  // GUARDED_BY(users_mu_); by id
+  struct CachedUser {
+    user::User user;
+    std::chrono::steady_clock::time_point read_at;
+  };
+  static constexpr std::chrono::seconds kUserCacheTtl{60};
+  std::unordered_map<std::string, CachedUser> users_;  // GUARDED_BY(users_mu_); by id
   uint64_t users_generation_ = 0;                      // GUARDED_BY(users_mu_)
   uint64_t users_epoch_ = 0;  // GUARDED_BY(users_mu_); moved by every ForgetUser
 };

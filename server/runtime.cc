@@ -258,7 +258,8 @@ void Runtime::MaintainOnce() {
 //   scrape of /metrics does no store work on an I/O thread.
 // - Every five minutes: delete expired sessions and stale sign-in counters so the store does not
 //   grow without bound (expired sessions are already refused; this reclaims space), and drop
-//   revocations whose tokens have all expired.
+//   revocations whose tokens have all expired, and read the whole revocation list again (a
+//   safety net under the feed).
 // A last flush runs on the way out. Errors are retried on the next round: the request path never
 // depends on these succeeding (it fails closed on its own).
 void Runtime::MaintenanceLoop() {
@@ -289,6 +290,10 @@ void Runtime::MaintenanceLoop() {
       const int64_t now = options_.clock->NowSeconds();
       (void)manager_->PurgeExpired();
       (void)throttle_store_->RemoveStale(now - 2 * 3600);
+      // A safety net under the feed: the whole list again (a union; entries already held change
+      // nothing). It catches a revocation written with no entry, by a process that predates the
+      // feed on the same SQLite file, say.
+      (void)revocations_->Load(*sessions_, now);
       revocations_->Prune(now);
     }
     lock.lock();

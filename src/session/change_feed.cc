@@ -18,12 +18,6 @@ ChangeFollower::ChangeFollower(SessionStore* store, ChangeSinks sinks, Options o
 
 ChangeFollower::~ChangeFollower() { Stop(); }
 
-void ChangeFollower::MarkCurrent() {
-  last_ok_ns_.store(SteadyNanos(), std::memory_order_relaxed);
-  std::lock_guard lock(position_mu_);
-  position_ = cursor_;
-}
-
 bool ChangeFollower::Fresh() const {
   const int64_t ok = last_ok_ns_.load(std::memory_order_relaxed);
   if (ok == 0) return false;
@@ -42,13 +36,20 @@ Status ChangeFollower::Start() {
 }
 
 Status ChangeFollower::StartLocked() {
+  // Not current until the reload is done: entries may have been lost.
+  last_ok_ns_.store(0, std::memory_order_relaxed);
+  started_ = false;
   // The head first, then the reload: a change landing in between is both reloaded and read
   // again after the head, and applying an entry twice is harmless (entries only remove or add).
+  // So what is loaded is current as of the moment the head was asked for, not later.
+  const int64_t asked = SteadyNanos();
   TESSERA_ASSIGN_OR_RETURN(FeedPosition head, store_->FeedHead());
   if (sinks_.reload) TESSERA_RETURN_IF_ERROR(sinks_.reload());
   cursor_ = std::move(head);
   started_ = true;
-  MarkCurrent();
+  last_ok_ns_.store(asked, std::memory_order_relaxed);
+  std::lock_guard lock(position_mu_);
+  position_ = cursor_;
   return Status::Ok();
 }
 
@@ -67,15 +68,17 @@ Status ChangeFollower::PollLocked(std::chrono::milliseconds wait) {
     gaps_.fetch_add(1, std::memory_order_relaxed);
     // Entries were lost to us: nothing cached can be trusted until reloaded. Not current until
     // the reload succeeds; on failure the next poll reloads again (Start's order: head first).
-    started_ = false;
     return StartLocked();
   }
   for (const Change& c : batch.changes) {
     if (sinks_.apply) sinks_.apply(c);
   }
+  const bool caught_up = batch.changes.size() < options_.batch;
   cursor_ = std::move(batch.next);
-  // A blocking read that waited proves the feed current as of when it was asked, not later.
-  last_ok_ns_.store(asked, std::memory_order_relaxed);
+  // A read that returned less than a full batch reached the head: the feed is current as of when
+  // it was asked (not later: a blocking read may have waited). A full batch may have more behind
+  // it: not current until a read comes back short.
+  if (caught_up) last_ok_ns_.store(asked, std::memory_order_relaxed);
   std::lock_guard plock(position_mu_);
   position_ = cursor_;
   return Status::Ok();

@@ -160,7 +160,7 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
   const int64_t now = clock_->NowSeconds();
   const std::string id_hash = HashSecret(secret);
   // While the feed is behind, a cached record may be of a session another process ended.
-  const bool trusted = !feed_fresh_ || feed_fresh_();
+  const bool trusted = cache_trusted();
   std::optional<Session> found;
   uint64_t epoch;
   {
@@ -169,6 +169,15 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
       if (auto it = cache_.find(id_hash); it != cache_.end()) found = it->second;
     }
     epoch = epoch_;
+  }
+  if (found && Expired(*found, now)) {
+    // The cached last_seen_at may be old: other processes serve this session too, and their
+    // activity reaches the store, not this cache (no feed entry for a touch). Only the stored
+    // record may end it for idleness.
+    found.reset();
+    CacheErase(id_hash);
+    std::shared_lock lock(mu_);
+    epoch = epoch_;  // as of after the erase: a removal during the read below still moves it
   }
   if (!found) {
     if (!MayBlock()) return WouldBlock();

@@ -71,16 +71,62 @@ Result<KeyRecord> NewKey(jose::Alg alg, int64_t now, int64_t activates_at) {
       .key = std::move(key), .alg = alg, .created_at = now, .activates_at = activates_at};
 }
 
-Result<std::vector<KeyRecord>> ParseFile(const std::string& path, const PrivateFile& file) {
-  auto keys = ParseKeyset(file.bytes);
+Result<std::vector<KeyRecord>> ParseDocument(const std::string& where, std::string_view bytes) {
+  auto keys = ParseKeyset(bytes);
   if (!keys) {
-    // A corrupt file is reported, never replaced: generating keys over it would silently drop
+    // A corrupt keyset is reported, never replaced: generating keys over it would silently drop
     // the keys that verifiers hold and every token they signed.
     return Status(keys.error().code(), keys.error().reason(),
-                  path + " is corrupt: " + keys.error().message());
+                  where + " is corrupt: " + keys.error().message());
   }
   return keys;
 }
+
+std::string VersionOf(const FileIdentity& id) {
+  return std::to_string(id.device) + ":" + std::to_string(id.inode) + ":" +
+         std::to_string(id.size) + ":" + std::to_string(id.mtime_ns);
+}
+
+// The keyset file of a data directory. Replace holds the flock while it compares and writes, so
+// that the file's identity is the compare-and-set version.
+class FileStorage final : public KeysetStorage {
+ public:
+  explicit FileStorage(std::string data_dir)
+      : path_(data_dir + "/" + std::string(Keyset::kFileName)),
+        lock_path_(data_dir + "/" + std::string(Keyset::kLockName)) {}
+
+  Result<std::optional<Document>> Read() override {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<PrivateFile> file,
+                             ReadPrivateFile(path_, kMaxKeysetFileBytes));
+    if (!file) return std::optional<Document>();
+    return std::optional<Document>(
+        Document{.bytes = std::move(file->bytes), .version = VersionOf(file->identity)});
+  }
+
+  Result<std::optional<std::string>> Version() override {
+    auto identity = StatFile(path_);
+    if (!identity) {
+      if (identity.error().code() == Code::kNotFound) return std::optional<std::string>();
+      return identity.error();
+    }
+    return std::optional<std::string>(VersionOf(*identity));
+  }
+
+  Result<std::optional<std::string>> Replace(const std::optional<std::string>& expected,
+                                             std::string_view bytes) override {
+    TESSERA_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(lock_path_));
+    TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> now, Version());
+    if (now != expected) return std::optional<std::string>();
+    TESSERA_ASSIGN_OR_RETURN(FileIdentity written, WritePrivateFile(path_, bytes));
+    return std::optional<std::string>(VersionOf(written));
+  }
+
+  const std::string& name() const override { return path_; }
+
+ private:
+  const std::string path_;
+  const std::string lock_path_;
+};
 
 // Removes `keys[i]`, keeping each remaining key's retired_at equal to when its successor took
 // over. REQUIRES: keys[i] is not the current key.
@@ -103,7 +149,7 @@ struct Keyset::Snapshot {
   // The published set for each span of time between two expiries, by valid_until ascending;
   // the last one is valid until kNever.
   std::vector<std::shared_ptr<const PublishedKeys>> stages;
-  FileIdentity identity;
+  std::string version;  // of the stored document these records came from
 };
 
 namespace {
@@ -111,7 +157,7 @@ namespace {
 // Everything readers need, prepared once per version of the file, so that Current and
 // Published are a lock, a scan of a few keys and a shared_ptr copy.
 Result<std::shared_ptr<const Keyset::Snapshot>> BuildSnapshot(std::vector<KeyRecord> records,
-                                                              const FileIdentity& identity,
+                                                              std::string version,
                                                               const KeysetOptions& o) {
   auto s = std::make_shared<Keyset::Snapshot>();
   std::vector<jose::Jwk> public_keys;
@@ -141,7 +187,7 @@ Result<std::shared_ptr<const Keyset::Snapshot>> BuildSnapshot(std::vector<KeyRec
     s->stages.push_back(std::move(stage));
   }
   s->records = std::move(records);
-  s->identity = identity;
+  s->version = std::move(version);
   return std::shared_ptr<const Keyset::Snapshot>(std::move(s));
 }
 
@@ -161,47 +207,66 @@ std::string_view KeyStateName(KeyState state) {
   return "?";
 }
 
-Keyset::Keyset(std::string data_dir, KeysetOptions options,
+std::unique_ptr<KeysetStorage> FileKeysetStorage(std::string data_dir) {
+  return std::make_unique<FileStorage>(std::move(data_dir));
+}
+
+Keyset::Keyset(std::unique_ptr<KeysetStorage> storage, KeysetOptions options,
                std::shared_ptr<const Snapshot> snapshot)
-    : data_dir_(std::move(data_dir)),
-      path_(data_dir_ + "/" + std::string(kFileName)),
-      lock_path_(data_dir_ + "/" + std::string(kLockName)),
-      options_(std::move(options)),
-      snapshot_(std::move(snapshot)) {}
+    : storage_(std::move(storage)), options_(std::move(options)), snapshot_(std::move(snapshot)) {}
 
 Keyset::~Keyset() = default;
 
 Result<std::unique_ptr<Keyset>> Keyset::Load(std::string data_dir, KeysetOptions options) {
-  TESSERA_RETURN_IF_ERROR(CheckOptions(options));
-  const std::string path = data_dir + "/" + std::string(kFileName);
-  TESSERA_ASSIGN_OR_RETURN(std::optional<PrivateFile> file,
-                           ReadPrivateFile(path, kMaxKeysetFileBytes));
-  if (!file) return Status(Code::kNotFound, Reason::kNoKey, "no signing keys in " + data_dir);
-  TESSERA_ASSIGN_OR_RETURN(std::vector<KeyRecord> keys, ParseFile(path, *file));
-  TESSERA_ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(keys), file->identity, options));
-  return std::unique_ptr<Keyset>(
-      new Keyset(std::move(data_dir), std::move(options), std::move(snapshot)));
+  return Load(FileKeysetStorage(std::move(data_dir)), std::move(options));
 }
 
 Result<std::unique_ptr<Keyset>> Keyset::LoadOrCreate(std::string data_dir, KeysetOptions options,
                                                      int64_t now) {
-  auto loaded = Load(data_dir, options);
-  if (loaded || loaded.error().code() != Code::kNotFound) return loaded;
-  // None yet. Another process may be creating it at this moment: decide under the lock, so
-  // that instances starting together agree on one first key (KM-04).
-  TESSERA_ASSIGN_OR_RETURN(FileLock lock,
-                           FileLock::Acquire(data_dir + "/" + std::string(kLockName)));
-  loaded = Load(data_dir, options);
-  if (loaded || loaded.error().code() != Code::kNotFound) return loaded;
-  // The first key signs at once: no token exists yet, so no verifier can hold a stale set.
-  TESSERA_ASSIGN_OR_RETURN(KeyRecord first, NewKey(options.alg, now, now));
-  std::vector<KeyRecord> keys;
-  keys.push_back(std::move(first));
-  const std::string path = data_dir + "/" + std::string(kFileName);
-  TESSERA_ASSIGN_OR_RETURN(FileIdentity identity, WritePrivateFile(path, SerializeKeyset(keys)));
-  TESSERA_ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(keys), identity, options));
+  return LoadOrCreate(FileKeysetStorage(std::move(data_dir)), std::move(options), now);
+}
+
+Result<std::unique_ptr<Keyset>> Keyset::Load(std::unique_ptr<KeysetStorage> storage,
+                                             KeysetOptions options) {
+  TESSERA_RETURN_IF_ERROR(CheckOptions(options));
+  TESSERA_ASSIGN_OR_RETURN(std::optional<KeysetStorage::Document> doc, storage->Read());
+  if (!doc) return Status(Code::kNotFound, Reason::kNoKey, "no signing keys in " + storage->name());
+  TESSERA_ASSIGN_OR_RETURN(std::vector<KeyRecord> keys, ParseDocument(storage->name(), doc->bytes));
+  TESSERA_ASSIGN_OR_RETURN(auto snapshot,
+                           BuildSnapshot(std::move(keys), std::move(doc->version), options));
   return std::unique_ptr<Keyset>(
-      new Keyset(std::move(data_dir), std::move(options), std::move(snapshot)));
+      new Keyset(std::move(storage), std::move(options), std::move(snapshot)));
+}
+
+Result<std::unique_ptr<Keyset>> Keyset::LoadOrCreate(std::unique_ptr<KeysetStorage> storage,
+                                                     KeysetOptions options, int64_t now) {
+  TESSERA_RETURN_IF_ERROR(CheckOptions(options));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<KeysetStorage::Document> doc, storage->Read());
+    if (doc) {
+      TESSERA_ASSIGN_OR_RETURN(std::vector<KeyRecord> keys,
+                               ParseDocument(storage->name(), doc->bytes));
+      TESSERA_ASSIGN_OR_RETURN(auto snapshot,
+                               BuildSnapshot(std::move(keys), std::move(doc->version), options));
+      return std::unique_ptr<Keyset>(
+          new Keyset(std::move(storage), std::move(options), std::move(snapshot)));
+    }
+    // None yet. The first key signs at once: no token exists yet, so no verifier can hold a
+    // stale set. Stored only if still none is there: instances starting together agree on the
+    // one that was stored first (KM-04), and the loser reads it.
+    TESSERA_ASSIGN_OR_RETURN(KeyRecord first, NewKey(options.alg, now, now));
+    std::vector<KeyRecord> keys;
+    keys.push_back(std::move(first));
+    TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> version,
+                             storage->Replace(std::nullopt, SerializeKeyset(keys)));
+    if (!version) continue;
+    TESSERA_ASSIGN_OR_RETURN(auto snapshot,
+                             BuildSnapshot(std::move(keys), std::move(*version), options));
+    return std::unique_ptr<Keyset>(
+        new Keyset(std::move(storage), std::move(options), std::move(snapshot)));
+  }
+  return Status(Code::kUnavailable, Reason::kIo,
+                "the signing keys in " + storage->name() + " changed while being created");
 }
 
 std::shared_ptr<const Keyset::Snapshot> Keyset::snapshot() const {
@@ -247,28 +312,37 @@ std::vector<KeyInfo> Keyset::List(int64_t now) const {
 
 template <typename Change>
 Status Keyset::Update(int64_t now, Change change) {
-  // Read-modify-write under the lock: two processes rotating at once run one after the other,
-  // and the second sees the first one's key (KM-04).
-  TESSERA_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(lock_path_));
-  TESSERA_ASSIGN_OR_RETURN(std::optional<PrivateFile> file,
-                           ReadPrivateFile(path_, kMaxKeysetFileBytes));
-  // Never recreate a keyset that vanished under a running instance: that would be new keys
-  // that no verifier has, taking over at once.
-  if (!file) return Status(Code::kUnavailable, Reason::kIo, path_ + " has disappeared");
-  TESSERA_ASSIGN_OR_RETURN(std::vector<KeyRecord> keys, ParseFile(path_, *file));
-  TESSERA_ASSIGN_OR_RETURN(const bool changed, change(keys));
-  FileIdentity identity = file->identity;
-  if (changed) {
-    const size_t cur = CurrentIndex(keys, now);
-    for (size_t i = cur; i-- > 0;) {
-      if (StateAt(keys, i, cur, now, options_) == KeyState::kExpired) Erase(keys, i, now);
+  // Read-modify-write with compare-and-set: of two processes rotating at once, one stores first
+  // and the other reads its key and decides again (a pending key is the rotation: KM-04).
+  constexpr int kAttempts = 16;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<KeysetStorage::Document> doc, storage_->Read());
+    // Never recreate a keyset that vanished under a running instance: that would be new keys
+    // that no verifier has, taking over at once.
+    if (!doc) {
+      return Status(Code::kUnavailable, Reason::kIo, storage_->name() + " has disappeared");
     }
-    TESSERA_ASSIGN_OR_RETURN(identity, WritePrivateFile(path_, SerializeKeyset(keys)));
+    TESSERA_ASSIGN_OR_RETURN(std::vector<KeyRecord> keys,
+                             ParseDocument(storage_->name(), doc->bytes));
+    TESSERA_ASSIGN_OR_RETURN(const bool changed, change(keys));
+    std::string version = std::move(doc->version);
+    if (changed) {
+      const size_t cur = CurrentIndex(keys, now);
+      for (size_t i = cur; i-- > 0;) {
+        if (StateAt(keys, i, cur, now, options_) == KeyState::kExpired) Erase(keys, i, now);
+      }
+      TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> written,
+                               storage_->Replace(version, SerializeKeyset(keys)));
+      if (!written) continue;  // another process wrote first: decide again on what it wrote
+      version = std::move(*written);
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(keys), std::move(version), options_));
+    std::lock_guard reload(reload_mu_);
+    Install(std::move(snapshot));
+    return Status::Ok();
   }
-  TESSERA_ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(keys), identity, options_));
-  std::lock_guard reload(reload_mu_);
-  Install(std::move(snapshot));
-  return Status::Ok();
+  return Status(Code::kUnavailable, Reason::kStoreBusy,
+                "the signing keys in " + storage_->name() + " keep changing; try again");
 }
 
 Result<RotateResult> Keyset::Rotate(int64_t now, const RotateOptions& rotate) {
@@ -329,13 +403,13 @@ Result<RevokeResult> Keyset::Revoke(std::string_view kid, int64_t now) {
 
 Result<bool> Keyset::ReloadIfChanged() {
   std::lock_guard reload(reload_mu_);
-  TESSERA_ASSIGN_OR_RETURN(FileIdentity identity, StatFile(path_));
-  if (identity == snapshot()->identity) return false;
-  TESSERA_ASSIGN_OR_RETURN(std::optional<PrivateFile> file,
-                           ReadPrivateFile(path_, kMaxKeysetFileBytes));
-  if (!file) return Status(Code::kUnavailable, Reason::kIo, path_ + " has disappeared");
-  TESSERA_ASSIGN_OR_RETURN(std::vector<KeyRecord> keys, ParseFile(path_, *file));
-  TESSERA_ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(keys), file->identity, options_));
+  TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> version, storage_->Version());
+  if (version && *version == snapshot()->version) return false;
+  TESSERA_ASSIGN_OR_RETURN(std::optional<KeysetStorage::Document> doc, storage_->Read());
+  if (!doc) return Status(Code::kUnavailable, Reason::kIo, storage_->name() + " has disappeared");
+  TESSERA_ASSIGN_OR_RETURN(std::vector<KeyRecord> keys, ParseDocument(storage_->name(), doc->bytes));
+  TESSERA_ASSIGN_OR_RETURN(auto snapshot,
+                           BuildSnapshot(std::move(keys), std::move(doc->version), options_));
   Install(std::move(snapshot));
   return true;
 }

@@ -252,6 +252,30 @@ TEST(SessionManagerSqlite, AStaleFeedBypassesTheCache) {
   EXPECT_EQ(server.Authenticate(s->secret, false).error().reason(), Reason::kUnknownSession);
 }
 
+// Regression (found in review): touches are no feed entries, so a cached record's last_seen_at
+// falls behind while another process serves the session. The cache alone must not end a session
+// for idleness: the stored record decides.
+TEST(SessionManagerSqlite, ACachedRecordThatLooksIdleIsCheckedAgainstTheStore) {
+  testing::TempDir dir;
+  FakeClock clock(kT0);
+  auto a_store = testing::SqliteBackend::Sessions(dir.path());
+  auto b_store = testing::SqliteBackend::Sessions(dir.path());
+  const SessionOptions o{.idle_timeout_seconds = 100, .touch_interval_seconds = 10};
+  SessionManager a(a_store.get(), o, &clock);
+  SessionManager b(b_store.get(), o, &clock);
+  auto s = a.Create("u1", SessionKind::kCookie, {});
+  ASSERT_TRUE(a.Authenticate(s->secret, false));  // cached in A with last_seen kT0
+  clock.Set(kT0 + 80);
+  ASSERT_TRUE(b.Authenticate(s->secret, false));  // activity on B: stored last_seen kT0 + 80
+  clock.Set(kT0 + 150);  // idle by A's cached copy, not by the store
+  auto again = a.Authenticate(s->secret, false);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_GE(again->last_seen_at, kT0 + 80);
+  EXPECT_TRUE(b_store->Get(s->record.id_hash).value().has_value()) << "nothing was removed";
+  clock.Set(kT0 + 400);  // now idle in the store too
+  EXPECT_EQ(a.Authenticate(s->secret, false).error().reason(), Reason::kSessionExpired);
+}
+
 // A gap in the feed drops everything cached.
 TEST(SessionManagerSqlite, DropCacheForgetsEverySession) {
   testing::TempDir dir;

@@ -334,6 +334,29 @@ TYPED_TEST(ChangeFeedTest, TheFollowersThreadAppliesWhatIsWritten) {
   follower.Stop();
 }
 
+// Fresh means "read to the head within max_staleness": it goes stale without reads, and a read
+// that returned a full batch (more may be waiting) does not make it fresh.
+TYPED_TEST(ChangeFeedTest, FreshOnlyWhileReadsReachTheHead) {
+  std::vector<Change> applied;
+  ChangeFollower follower(this->store_.get(),
+                          ChangeSinks{.apply = [&](const Change& c) { applied.push_back(c); }},
+                          {.max_staleness = milliseconds(100), .batch = 2});
+  ASSERT_TRUE(follower.Start().ok());
+  EXPECT_TRUE(follower.Fresh());
+  std::this_thread::sleep_for(milliseconds(250));
+  EXPECT_FALSE(follower.Fresh()) << "no read for longer than max_staleness";
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(this->store_->PublishChange({.kind = ChangeKind::kKeysetChanged}).ok());
+  }
+  ASSERT_TRUE(follower.PollOnce(milliseconds(0)).ok());
+  EXPECT_EQ(applied.size(), 2u);
+  EXPECT_FALSE(follower.Fresh()) << "a full batch: three entries still unread";
+  ASSERT_TRUE(follower.PollOnce(milliseconds(0)).ok());
+  ASSERT_TRUE(follower.PollOnce(milliseconds(0)).ok());
+  EXPECT_EQ(applied.size(), 5u);
+  EXPECT_TRUE(follower.Fresh());
+}
+
 // A reload that fails (the store went down between reading the head and the revocations) leaves
 // the follower not Fresh, and the next poll reloads again: nothing is applied on top of an
 // incomplete reload.

@@ -249,8 +249,8 @@ TEST(RedisStores, ThrottleCountersAreAtomicAcrossInstances) {
 TEST(RedisFaults, FrozenKilledAndRestartedServers) {
   RedisServer server;
   auto store = OpenRedisSessionStore(server.url(), {.prefix = "fault:",
-                                                    .connect_timeout = milliseconds(300),
-                                                    .command_timeout = milliseconds(300)});
+                                                    .connect_timeout = milliseconds(500),
+                                                    .command_timeout = milliseconds(500)});
   ASSERT_TRUE(store);
   ASSERT_TRUE((*store)->Create(TokenSession("a", 100, 100000), {}, 100, nullptr).ok());
 
@@ -262,8 +262,8 @@ TEST(RedisFaults, FrozenKilledAndRestartedServers) {
   EXPECT_EQ(frozen.error().code(), Code::kUnavailable);
   // One command timeout, not two: a read that timed out is not retried on a fresh connection
   // (which the kernel would accept for the frozen server, only to time out again).
-  EXPECT_GE(waited, milliseconds(300));
-  EXPECT_LT(waited, milliseconds(570));
+  EXPECT_GE(waited, milliseconds(500));
+  EXPECT_LT(waited, milliseconds(950));
   server.Continue();
   auto again = (*store)->Get("id-a");
   ASSERT_TRUE(again) << again.error().ToString();

@@ -180,16 +180,36 @@ TEST(SqliteStore, AReaderBehindTheTrimmedFeedIsToldOfTheGap) {
   EXPECT_EQ(applied[0].kind, session::ChangeKind::kKeysetChanged);
 }
 
-// Sign-in counters live in a file of their own and never reach the feed: an attacker's wrong
-// passwords cannot make every instance reload.
-TEST(SqliteStore, ThrottleWritesAreNoEntries) {
+// A revocation recorded on its own is announced once; the one a session's end records is not
+// announced a second time (its kSessionEnded entry says it); a revocation written with no store
+// method (a process from before the feed, a hand-run INSERT) is announced by the trigger.
+TEST(SqliteStore, RevocationsAreAnnouncedOnceWhoeverWritesThem) {
   TempDir dir;
-  auto sessions = OpenSqliteSessionStore(dir.path() + "/t.db");
-  auto throttle = OpenSqliteThrottleStore(dir.path() + "/throttle.db");
-  ASSERT_TRUE(sessions && throttle);
-  const session::FeedPosition head = (*sessions)->FeedHead().value();
-  ASSERT_TRUE((*throttle)->Update("user:x", [](user::ThrottleRecord& r) { ++r.failures; }));
-  EXPECT_EQ((*sessions)->FeedHead().value(), head);
+  const std::string path = dir.path() + "/t.db";
+  auto a = OpenSqliteSessionStore(path);
+  ASSERT_TRUE(a);
+  session::Session s{.id_hash = std::string(32, 'a'), .handle = "h", .user_id = "u",
+                     .created_at = 1, .last_seen_at = 1, .expires_at = 100, .tokens_until = 90};
+  ASSERT_TRUE((*a)->Create(s, {}, 1, nullptr).ok());
+  const session::FeedPosition head = (*a)->FeedHead().value();
+  ASSERT_TRUE((*a)->Remove(s.id_hash));
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "INSERT INTO revocations (handle, until) VALUES ('jti:x', 50)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(other);
+  ASSERT_TRUE((*a)->AddRevocation({.handle = "jti:x", .until = 70}).ok());  // raises it
+  ASSERT_TRUE((*a)->AddRevocation({.handle = "jti:x", .until = 60}).ok());  // changes nothing
+  auto batch = (*a)->ReadChanges(head, 10, std::chrono::milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  ASSERT_EQ(batch->changes.size(), 3u);
+  EXPECT_EQ(batch->changes[0].kind, session::ChangeKind::kSessionEnded);
+  EXPECT_EQ(batch->changes[0].until, 90);
+  EXPECT_EQ(batch->changes[1].kind, session::ChangeKind::kTokenRevoked);
+  EXPECT_EQ(batch->changes[1].until, 50);
+  EXPECT_EQ(batch->changes[2].kind, session::ChangeKind::kTokenRevoked);
+  EXPECT_EQ(batch->changes[2].until, 70);
 }
 
 TEST(SqliteStore, NewerSchemaIsRefused) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "store_conformance/store_factory.h"
 
 namespace tessera::user {
@@ -50,6 +52,38 @@ TYPED_TEST(AccountServiceTest, CreateScreensHashesAndRefusesATakenName) {
   auto stored = this->users_->FindByName("alice")->value();
   EXPECT_TRUE(this->Hasher().Verify(stored.password_hash, kPassword)->ok);
   EXPECT_EQ(this->accounts_.Create("alice", kPassword, {}).error().code(), Code::kAlreadyExists);
+}
+
+// Every change of a stored account is announced on the session store's feed, so that every
+// server drops its cached copy. With Redis sessions this is the only announcement (no SQLite
+// trigger sees the accounts' database); it is checked on every backend.
+TYPED_TEST(AccountServiceTest, EveryAccountChangeIsAnnouncedOnTheFeed) {
+  auto alice = this->accounts_.Create("alice", kPassword, {});
+  ASSERT_TRUE(alice);
+  auto count = [&](const session::FeedPosition& from) {
+    size_t n = 0;
+    auto batch = this->session_store_->ReadChanges(from, 1000, std::chrono::milliseconds(0));
+    EXPECT_TRUE(batch && !batch->gap);
+    for (const auto& c : batch->changes) {
+      n += c.kind == session::ChangeKind::kUserChanged && c.user_id == alice->id;
+    }
+    return n;
+  };
+  auto head = this->session_store_->FeedHead().value();
+  ASSERT_TRUE(this->accounts_.SetRoles("alice", {"ops"}));
+  EXPECT_GE(count(head), 1u) << "set-roles";
+  head = this->session_store_->FeedHead().value();
+  ASSERT_TRUE(this->accounts_.SetDisabled("alice", true));
+  EXPECT_GE(count(head), 1u) << "disable";
+  head = this->session_store_->FeedHead().value();
+  ASSERT_TRUE(this->accounts_.SetDisabled("alice", false));
+  EXPECT_GE(count(head), 1u) << "enable";
+  head = this->session_store_->FeedHead().value();
+  ASSERT_TRUE(this->accounts_.SetPassword(*alice, "staple orbit lantern quill", ""));
+  EXPECT_GE(count(head), 1u) << "set-password";
+  head = this->session_store_->FeedHead().value();
+  ASSERT_TRUE(this->accounts_.Remove("alice"));
+  EXPECT_GE(count(head), 1u) << "remove";
 }
 
 TYPED_TEST(AccountServiceTest, SetRolesValidatesDeduplicatesAndKeepsSessions) {

@@ -90,7 +90,8 @@ struct ChangeSinks {
   std::function<void(const Status&)> report;
 };
 
-// Reads a store's feed on a thread of its own and applies it. Thread-safe.
+// Reads a store's feed on a thread of its own and applies it. Start, PollOnce, Fresh and position
+// are thread-safe; Spawn and Stop are for the owner's thread.
 class ChangeFollower {
  public:
   struct Options {
@@ -121,8 +122,9 @@ class ChangeFollower {
   void Spawn();
   void Stop();
 
-  // True while the last successful read (or Start) is at most max_staleness old: everything
-  // written to the store before then has been applied. No I/O.
+  // True while the last read that reached the feed's head (or the last Start) was asked for at
+  // most max_staleness ago: everything written to the store before then has been applied. False
+  // from a gap until its reload succeeds. No I/O.
   bool Fresh() const;
   FeedPosition position() const;
   // Gaps met since Start (each one meant a reload).
@@ -131,7 +133,6 @@ class ChangeFollower {
  private:
   Status StartLocked();
   Status PollLocked(std::chrono::milliseconds wait);
-  void MarkCurrent();
 
   SessionStore* store_;
   ChangeSinks sinks_;

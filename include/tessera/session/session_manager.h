@@ -138,6 +138,8 @@ class SessionManager {
   // (ChangeFollower::Fresh). While it says no, every Authenticate reads the store (and fails
   // closed when that fails). Unset: this process is the store's only writer. Set before use.
   void set_feed(std::function<bool()> fresh) { feed_fresh_ = std::move(fresh); }
+  // Whether caches kept beside this one may answer now (the feed is current, or there is none).
+  bool cache_trusted() const { return !feed_fresh_ || feed_fresh_(); }
 
   // Moves whenever DropCache dropped everything; caches kept beside this one (of users, say)
   // drop theirs when it moves.

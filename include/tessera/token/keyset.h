@@ -124,6 +124,33 @@ struct PublishedKeys {
   int64_t valid_until = 0;
 };
 
+// Where a keyset document (the keyset file format, keyset_format.h) is kept: a file in a data
+// directory, or a store that every instance shares (store::OpenRedisKeysetStorage). Keyset reads
+// and writes it only through this, with compare-and-set, so that rotations by several processes
+// at once make one new key whatever the storage. Implementations are thread-safe; every method
+// may block on I/O.
+class KeysetStorage {
+ public:
+  struct Document {
+    std::string bytes;
+    std::string version;  // changes with every write
+  };
+  virtual ~KeysetStorage() = default;
+  // The document; nullopt when there is none yet.
+  virtual Result<std::optional<Document>> Read() = 0;
+  // The stored version without the document (cheap); nullopt when there is none.
+  virtual Result<std::optional<std::string>> Version() = 0;
+  // Stores `bytes` when the stored version is still `expected` (nullopt: when there is none yet)
+  // and returns the new version; nullopt, storing nothing, when another writer came first.
+  virtual Result<std::optional<std::string>> Replace(const std::optional<std::string>& expected,
+                                                     std::string_view bytes) = 0;
+  // Names it in messages (a path, or "the keyset in Redis").
+  virtual const std::string& name() const = 0;
+};
+
+// The file <data_dir>/signing-keys.json (written 0600, atomically, under an flock).
+std::unique_ptr<KeysetStorage> FileKeysetStorage(std::string data_dir);
+
 class Keyset {
  public:
   static constexpr std::string_view kFileName = "signing-keys.json";
@@ -140,6 +167,12 @@ class Keyset {
 
   // The keyset of `data_dir`; kNotFound when there is none. Creates nothing.
   static Result<std::unique_ptr<Keyset>> Load(std::string data_dir, KeysetOptions options);
+
+  // The same over any storage.
+  static Result<std::unique_ptr<Keyset>> LoadOrCreate(std::unique_ptr<KeysetStorage> storage,
+                                                      KeysetOptions options, int64_t now);
+  static Result<std::unique_ptr<Keyset>> Load(std::unique_ptr<KeysetStorage> storage,
+                                              KeysetOptions options);
 
   ~Keyset();
   Keyset(const Keyset&) = delete;
@@ -166,30 +199,31 @@ class Keyset {
   // is always a key to sign with. kNotFound for a kid that is not in the file.
   Result<RevokeResult> Revoke(std::string_view kid, int64_t now);
 
-  // Re-reads the file when another process has replaced it (one stat(2): inode, size, mtime).
+  // Re-reads the file when another process has replaced it (one stat(2): inode, size, mtime;
+  // for a shared store, one read of its version).
   // Returns whether it reloaded. On an error (file gone, corrupt, too permissive) the keys held
   // so far stay in use and the error is returned for the caller to log. Call it every second or
   // so, and when a token names an unfamiliar kid (rate-limited by the caller). Thread-safe.
   Result<bool> ReloadIfChanged();
 
   const KeysetOptions& options() const { return options_; }
-  const std::string& path() const { return path_; }
+  // Where the keyset is kept (a path, or the store), for messages.
+  const std::string& where() const { return storage_->name(); }
 
   struct Snapshot;  // defined in keyset.cc
 
  private:
-  Keyset(std::string data_dir, KeysetOptions options, std::shared_ptr<const Snapshot> snapshot);
+  Keyset(std::unique_ptr<KeysetStorage> storage, KeysetOptions options,
+         std::shared_ptr<const Snapshot> snapshot);
 
   std::shared_ptr<const Snapshot> snapshot() const;
   void Install(std::shared_ptr<const Snapshot> snapshot);  // REQUIRES: reload_mu_ held
-  // Locks the file, reads it, lets `change` edit the records, writes them back when `change`
-  // says so, and installs the result.
+  // Reads the keyset, lets `change` edit the records, writes them back when `change` says so
+  // (compare-and-set: when another process wrote in between, all again), and installs the result.
   template <typename Change>
   Status Update(int64_t now, Change change);
 
-  const std::string data_dir_;
-  const std::string path_;
-  const std::string lock_path_;
+  const std::unique_ptr<KeysetStorage> storage_;
   const KeysetOptions options_;
 
   // Serialises reading the file and installing what was read, so an older read never replaces

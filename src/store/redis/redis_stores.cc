@@ -551,10 +551,27 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   const redis::Script publish_ = MakeScript(redis::scripts::kPublish);
 
   // The feed's id and head, making the id when there is none (see FeedHead).
+  //
+  // The feed's identity also names the Redis process (INFO server's run_id, new at every start
+  // and on every replica promoted by a failover): a server that restarted may have come back
+  // with fewer entries than some reader saw (appendfsync everysec, a replica that was behind),
+  // and numbers written after that would reuse theirs. Every cursor from before a restart so reads
+  // as a gap, and the reader reloads instead of missing the entries that were renumbered.
   Result<session::FeedPosition> HeadOn(redis::Connection& conn) {
     const std::string id_key = Key("feed:id", ""), seq_key = Key("feed:seq", "");
-    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> r, conn.Pipeline({{"GET", id_key}, {"GET", seq_key}}));
-    if (r.size() != 2 || r[0].is_error() || r[1].is_error()) return Malformed("the feed's head");
+    TESSERA_ASSIGN_OR_RETURN(
+        std::vector<Reply> r,
+        conn.Pipeline({{"GET", id_key}, {"GET", seq_key}, {"INFO", "server"}}));
+    if (r.size() != 3 || r[0].is_error() || r[1].is_error()) return Malformed("the feed's head");
+    // A server that refuses INFO (some managed services rename it) leaves only feed:id.
+    std::string run_id;
+    if (r[2].type == Reply::Type::kString) {
+      const size_t at = r[2].str.find("run_id:");
+      if (at != std::string::npos) {
+        const size_t from = at + 7, end = r[2].str.find_first_of("\r\n", from);
+        run_id = r[2].str.substr(from, end == std::string::npos ? std::string::npos : end - from);
+      }
+    }
     session::FeedPosition head;
     if (!r[1].is_nil()) {
       TESSERA_ASSIGN_OR_RETURN(int64_t seq, Int(r[1]));
@@ -562,7 +579,7 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
       head.seq = static_cast<uint64_t>(seq);
     }
     if (!r[0].is_nil()) {
-      head.feed = r[0].str;
+      head.feed = r[0].str + "@" + run_id;
       return head;
     }
     // SET NX: when two readers find it gone at once, both end up with the one that won.
@@ -572,7 +589,7 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> set,
                              conn.Pipeline({{"SET", id_key, fresh, "NX"}, {"GET", id_key}}));
     if (set.size() != 2 || set[1].type != Reply::Type::kString) return Malformed("the feed's id");
-    head.feed = set[1].str;
+    head.feed = set[1].str + "@" + run_id;
     return head;
   }
 

@@ -104,22 +104,39 @@ constexpr const char* kMigrations[] = {
     CREATE TABLE feed (id TEXT NOT NULL);
     INSERT INTO feed (id) VALUES (lower(hex(randomblob(16))));
     DROP TRIGGER sessions_end;
-    -- As in version 3, and every end is announced in the same statement.
+    -- As in version 3, and every end is announced in the same statement (first, so that the
+    -- revocation it records is not announced a second time, below).
     CREATE TRIGGER sessions_end AFTER DELETE ON sessions BEGIN
+      INSERT INTO changes (kind, id_hash, handle, user_id, until, at)
+        VALUES (1, OLD.id_hash, OLD.handle, OLD.user_id, OLD.tokens_until,
+                CAST(strftime('%s', 'now') AS INTEGER));
       DELETE FROM refresh_tokens WHERE session_id_hash = OLD.id_hash;
       INSERT INTO revocations (handle, until) SELECT OLD.handle, OLD.tokens_until
         WHERE OLD.tokens_until > 0
         ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until);
-      INSERT INTO changes (kind, id_hash, handle, user_id, until, at)
-        VALUES (1, OLD.id_hash, OLD.handle, OLD.user_id, OLD.tokens_until, unixepoch());
+    END;
+    -- A revocation recorded on its own (AddRevocation, a hand-run INSERT, a process from before
+    -- the feed) is announced too; one that only repeats the session end just announced is not.
+    CREATE TRIGGER revocations_added AFTER INSERT ON revocations
+      WHEN NOT EXISTS (SELECT 1 FROM changes WHERE seq = (SELECT max(seq) FROM changes)
+                       AND kind = 1 AND handle = NEW.handle AND until >= NEW.until) BEGIN
+      INSERT INTO changes (kind, handle, until, at)
+        VALUES (2, NEW.handle, NEW.until, CAST(strftime('%s', 'now') AS INTEGER));
+    END;
+    CREATE TRIGGER revocations_raised AFTER UPDATE OF until ON revocations
+      WHEN NEW.until > OLD.until
+       AND NOT EXISTS (SELECT 1 FROM changes WHERE seq = (SELECT max(seq) FROM changes)
+                       AND kind = 1 AND handle = NEW.handle AND until >= NEW.until) BEGIN
+      INSERT INTO changes (kind, handle, until, at)
+        VALUES (2, NEW.handle, NEW.until, CAST(strftime('%s', 'now') AS INTEGER));
     END;
     -- Every change of an account too (AccountService also announces it, for user stores that
     -- are not this database; a second entry costs a cache miss).
     CREATE TRIGGER users_changed AFTER UPDATE ON users BEGIN
-      INSERT INTO changes (kind, user_id, at) VALUES (3, OLD.id, unixepoch());
+      INSERT INTO changes (kind, user_id, at) VALUES (3, OLD.id, CAST(strftime('%s', 'now') AS INTEGER));
     END;
     CREATE TRIGGER users_removed AFTER DELETE ON users BEGIN
-      INSERT INTO changes (kind, user_id, at) VALUES (3, OLD.id, unixepoch());
+      INSERT INTO changes (kind, user_id, at) VALUES (3, OLD.id, CAST(strftime('%s', 'now') AS INTEGER));
     END;
     )sql",
 };

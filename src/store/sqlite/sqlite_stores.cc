@@ -329,10 +329,8 @@ class SqliteSessionStore final : public session::SessionStore {
                        "ON CONFLICT (handle) DO UPDATE SET until = max(until, excluded.until)"));
       q->Bind(1, std::string_view(r.handle));
       q->Bind(2, r.until);
-      TESSERA_RETURN_IF_ERROR(q->Run());
-      return AppendChangeLocked({.kind = session::ChangeKind::kTokenRevoked,
-                                 .handle = r.handle,
-                                 .until = r.until});
+      // The revocations_added / revocations_raised triggers announce it (migration 6).
+      return q->Run();
     });
   }
 
@@ -453,7 +451,7 @@ class SqliteSessionStore final : public session::SessionStore {
     TESSERA_ASSIGN_OR_RETURN(
         Statement * q,
         db_->Prepare("INSERT INTO changes (kind, id_hash, handle, user_id, until, at) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())"));
+                     "VALUES (?1, ?2, ?3, ?4, ?5, CAST(strftime('%s', 'now') AS INTEGER))"));
     q->Bind(1, static_cast<int64_t>(c.kind))
         .BindBlob(2, c.id_hash)
         .Bind(3, std::string_view(c.handle))
