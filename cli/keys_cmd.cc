@@ -37,10 +37,14 @@ int List(const KeysetArgs& a) {
   if (!config) return Fail(kExitUsage, config.error().message());
   const int64_t now = SystemClock::Instance().NowSeconds();
   std::printf(kListRow, "KID", "ALG", "STATE", "CREATED", "ACTIVATES", "RETIRES", "EXPIRES");
-  auto keys = token::Keyset::Load(config->server.data, KeysetOptionsFor(*config));
+  auto storage = store::OpenKeysetStorage(*config);
+  if (!storage) return Fail(ExitFor(storage.error()), storage.error().message());
+  const std::string where = (*storage)->name();
+  auto keys = token::Keyset::Load(std::move(*storage), KeysetOptionsFor(*config));
   if (!keys && keys.error().code() == Code::kNotFound) {
     std::fflush(stdout);
-    std::cerr << "tessera: no signing keys in " << config->server.data
+    std::cerr << "tessera: no signing keys in "
+              << (config->token.keyset_secret_file.empty() ? config->server.data : where)
               << " yet; `tessera serve` or `tessera keys rotate` creates them\n";
     return kExitOk;
   }
@@ -59,7 +63,9 @@ int Rotate(const KeysetArgs& a) {
   if (!config) return Fail(kExitUsage, config.error().message());
   if (Status s = EnsureDataDir(config->server.data); !s.ok()) return Fail(kExitDenied, s.message());
   const int64_t now = SystemClock::Instance().NowSeconds();
-  auto keys = token::Keyset::LoadOrCreate(config->server.data, KeysetOptionsFor(*config), now);
+  auto storage = store::OpenKeysetStorage(*config);
+  if (!storage) return Fail(ExitFor(storage.error()), storage.error().message());
+  auto keys = token::Keyset::LoadOrCreate(std::move(*storage), KeysetOptionsFor(*config), now);
   if (!keys) return Fail(ExitFor(keys.error()), keys.error().message());
   auto r = (*keys)->Rotate(now, {.immediate = a.immediate});
   if (!r) return Fail(ExitFor(r.error()), r.error().message());
@@ -83,7 +89,9 @@ int Revoke(const KeysetArgs& a) {
   auto config = LoadCliConfig(a.data);
   if (!config) return Fail(kExitUsage, config.error().message());
   const int64_t now = SystemClock::Instance().NowSeconds();
-  auto keys = token::Keyset::Load(config->server.data, KeysetOptionsFor(*config));
+  auto storage = store::OpenKeysetStorage(*config);
+  if (!storage) return Fail(ExitFor(storage.error()), storage.error().message());
+  auto keys = token::Keyset::Load(std::move(*storage), KeysetOptionsFor(*config));
   if (!keys) return Fail(ExitFor(keys.error()), keys.error().message());
   auto r = (*keys)->Revoke(a.kid, now);
   if (!r) return Fail(ExitFor(r.error()), r.error().message());

@@ -122,7 +122,10 @@ Status Runtime::Assemble() {
   // Token mode: the signing keyset (created on first start), and the revocation list rebuilt from
   // the store, so a restart forgets no revoked session while its tokens can live.
   const int64_t started = clock->NowSeconds();
-  auto keyset = token::Keyset::LoadOrCreate(c.server.data, KeysetOptionsFor(c), started);
+  auto keyset_storage = store::OpenKeysetStorage(c);
+  if (!keyset_storage) return Naming("signing keys", keyset_storage.error());
+  auto keyset =
+      token::Keyset::LoadOrCreate(std::move(*keyset_storage), KeysetOptionsFor(c), started);
   if (!keyset) return Naming("signing keys", keyset.error());
   keyset_ = std::move(*keyset);
   revocations_ = std::make_unique<token::LocalRevocationList>(kTokenLeewaySeconds);

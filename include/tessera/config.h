@@ -115,6 +115,11 @@ struct Config {
     // Verified access tokens remembered so that a repeated token skips the signature check;
     // 0 turns the cache off. An addition to docs/design.md's keys.
     uint32_t verify_cache = 65536;
+    // With a redis:// session.store: a file (mode 0600, at least 32 bytes, the same on every
+    // instance) whose secret seals the signing keyset kept in Redis, so that instances share their
+    // keys without sharing a data directory. Empty: the keyset is the file in server.data. An
+    // addition to docs/design.md's keys.
+    std::string keyset_secret_file;
     friend bool operator==(const Token&, const Token&) = default;
   };
 

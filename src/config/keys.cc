@@ -298,6 +298,9 @@ const Key kKeys[] = {
     {"token", "verify_cache", Kind::kInt,
      [](const Value& v, Config* c) { return SetUint(v, &c->token.verify_cache, 0, 10000000); },
      [](const Config& c) { return std::to_string(c.token.verify_cache); }},
+    {"token", "keyset_secret_file", Kind::kString,
+     [](const Value& v, Config* c) { return SetAny(v, &c->token.keyset_secret_file); },
+     [](const Config& c) { return PrintString(c.token.keyset_secret_file); }},
 
     {"users", "store", Kind::kString, SetUsersStore,
      [](const Config& c) { return TomlQuote(RedactUrl(c.users.store)); }},

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "config/values.h"
+#include "token/private_file.h"
 #include "tessera/store/memory.h"
 #include "tessera/store/redis.h"
 #include "tessera/store/sqlite.h"
@@ -75,6 +76,30 @@ Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& con
   // database would tell every process's session cache that the database changed (SQLite's
   // data_version), so an attacker's wrong passwords would empty everyone's cache.
   return OpenSqliteThrottleStore(config.server.data + "/throttle.db");
+}
+
+Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& config) {
+  const std::string& file = config.token.keyset_secret_file;
+  if (file.empty()) {
+    TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
+    return token::FileKeysetStorage(config.server.data);
+  }
+  if (!IsRedisUrl(config.session.store)) {
+    return InvalidArgument(Reason::kBadConfig,
+                           "token.keyset_secret_file keeps the signing keys in Redis; it needs a "
+                           "redis:// session.store");
+  }
+  // Read like a private key: refused when others may read it.
+  TESSERA_ASSIGN_OR_RETURN(std::optional<token::PrivateFile> secret,
+                           token::ReadPrivateFile(file, 4096));
+  if (!secret) {
+    return InvalidArgument(Reason::kBadConfig, "token.keyset_secret_file: no file " + file);
+  }
+  if (secret->bytes.size() < 32) {
+    return InvalidArgument(Reason::kBadConfig,
+                           "token.keyset_secret_file: " + file + " holds fewer than 32 bytes");
+  }
+  return OpenRedisKeysetStorage(config.session.store, std::move(secret->bytes));
 }
 
 }  // namespace tessera::store

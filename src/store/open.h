@@ -9,6 +9,7 @@
 #include "tessera/config.h"
 #include "tessera/result.h"
 #include "tessera/session/session_store.h"
+#include "tessera/token/keyset.h"
 #include "tessera/user/throttle.h"
 #include "tessera/user/user_store.h"
 
@@ -30,6 +31,12 @@ Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& co
 // Sign-in counters live beside the sessions, so every instance that shares sessions shares them
 // (Redis for a redis:// session store; <data>/throttle.db for SQLite).
 Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& config);
+
+// Where the signing keyset is kept: in Redis, sealed with token.keyset_secret_file, when that is
+// set (it needs a redis:// session.store: kInvalidArgument otherwise); else the file in the data
+// directory (created if missing). A secret file readable by others, or shorter than 32 bytes, is
+// refused.
+Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& config);
 
 // True for the session stores that are Redis URLs (redis://, rediss://).
 bool IsRedisUrl(std::string_view store);

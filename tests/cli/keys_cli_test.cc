@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/cli_harness.h"
+#include "testing/redis_server.h"
 
 namespace tessera {
 namespace {
@@ -194,6 +195,43 @@ TEST_F(KeysCli, NewKeysFollowTokenAlg) {
   EXPECT_NE(r.out.find("(EdDSA)"), std::string::npos) << r.out;
   for (const auto& row : Rows()) EXPECT_EQ(row[1], "EdDSA");
   ExpectNoPrivateMaterialShown();
+}
+
+// With token.keyset_secret_file the keyset lives in Redis: `keys` run against two data
+// directories that share nothing but the Redis see one keyset (a new instance needs no copied
+// files), the second rotation finds the first pending, and no key file is written.
+TEST_F(KeysCli, AKeysetInRedisIsOneKeysetForDataDirectoriesThatShareNothing) {
+  testing::RedisServer redis;
+  const std::string secret = Write("keyset.secret", std::string(48, 'k'));
+  ASSERT_EQ(::chmod(secret.c_str(), 0600), 0);
+  const std::string config =
+      Write("redis.toml", "[session]\nstore = \"" + redis.url() + "\"\n[token]\nkeyset_secret_file = \"" +
+                              secret + "\"\n");
+  auto keys = [&](const std::string& data, std::vector<std::string> args) {
+    args.insert(args.begin(), "keys");
+    for (const std::string& a : {std::string("--config"), config, std::string("--data"), data}) {
+      args.push_back(a);
+    }
+    return Tessera(args);
+  };
+  const std::string one = (dir_ / "one").string(), two = (dir_ / "two").string();
+  Outcome first = keys(one, {"rotate"});
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_NE(first.out.find("new key"), std::string::npos) << first.out;
+  Outcome second = keys(two, {"rotate"});
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_NE(second.out.find("already pending"), std::string::npos) << second.out;
+  Outcome a = keys(one, {"list"}), b = keys(two, {"list"});
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_EQ(std::count(a.out.begin(), a.out.end(), '\n'), 3) << a.out;  // header, current, next
+  EXPECT_FALSE(fs::exists(dir_ / "one" / "signing-keys.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "two" / "signing-keys.json"));
+  // The secret is required where the keys are: without a Redis session store it is refused.
+  const std::string bad = Write("bad.toml", "[token]\nkeyset_secret_file = \"" + secret + "\"\n");
+  Outcome refused = Tessera({"keys", "list", "--config", bad, "--data", one});
+  EXPECT_EQ(refused.code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("keyset_secret_file"), std::string::npos) << refused.err;
 }
 
 }  // namespace

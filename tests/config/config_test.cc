@@ -205,6 +205,8 @@ const std::vector<KeyCase>& KeyCases() {
          return c.token.clients == std::vector<std::string>{"orders:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"};
        }},
       {"token.verify_cache", "0", "0", [](const Config& c) { return c.token.verify_cache == 0; }},
+      {"token.keyset_secret_file", "\"/etc/tessera/keyset.secret\"", "/etc/tessera/keyset.secret",
+       [](const Config& c) { return c.token.keyset_secret_file == "/etc/tessera/keyset.secret"; }},
       {"users.store", "\"postgresql://tessera@db.example/tessera\"",
        "postgresql://tessera@db.example/tessera",
        [](const Config& c) { return c.users.store == "postgresql://tessera@db.example/tessera"; }},
@@ -245,7 +247,7 @@ TEST(LoadConfig, EveryKeyHasACase) {
   for (const Key& key : AllKeys()) keys.insert(DottedName(key));
   for (const KeyCase& c : KeyCases()) cased.insert(c.key);
   EXPECT_EQ(keys, cased);
-  EXPECT_EQ(keys.size(), 35u);
+  EXPECT_EQ(keys.size(), 36u);
 }
 
 TEST(LoadConfig, EveryKeyFromToml) {
@@ -432,6 +434,7 @@ const std::vector<BadCase>& BadCases() {
       {"token.clients", "[\"orders:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08\"]", "orders:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08", "lowercase hex SHA-256"},
       {"token.clients", "[\"a b:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"]", "a b:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "a client is"},
       {"token.verify_cache", "-1", "-1", "out of range"},
+      {"token.keyset_secret_file", "1", nullptr, "expected a string, got an integer"},
       {"users.store", "\"redis://x\"", "redis://x", "is not a user store"},
       {"users.store", "\"postgresql://db /x\"", "postgresql://db /x", "spaces"},
       {"users.registration", "1", "2", ""},

@@ -14,6 +14,7 @@
 #include "store/redis/client.h"
 #include "store_conformance/store_factory.h"
 #include "tessera/store/redis.h"
+#include "tessera/token/keyset.h"
 
 namespace tessera::store {
 namespace {
@@ -368,6 +369,88 @@ TEST(RedisFaults, AHostileServerIsUnavailableNotACrash) {
     EXPECT_EQ(r.error().code(), Code::kUnavailable) << c.what;
     EXPECT_TRUE((*conn)->broken()) << c.what;
   }
+}
+
+// The signing keyset in Redis (token.keyset_secret_file): instances that share no data directory
+// share their keys. Two processes creating and rotating at once make one keyset and one new key;
+// every write is announced on the feed; what Redis holds is sealed.
+class RedisKeysetTest : public ::testing::Test {
+ protected:
+  static constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-keyset-secret";
+  std::unique_ptr<token::Keyset> Open(std::string_view secret = kSecret) {
+    auto storage = OpenRedisKeysetStorage(RedisServer::Shared().url(), std::string(secret),
+                                          {.prefix = prefix_});
+    EXPECT_TRUE(storage) << storage.error().ToString();
+    auto keys = token::Keyset::LoadOrCreate(std::move(*storage), {}, now_);
+    EXPECT_TRUE(keys) << keys.error().ToString();
+    return keys ? std::move(*keys) : nullptr;
+  }
+  const std::string prefix_ = "keyset-" + std::to_string(::getpid()) + "-" +
+                              ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
+  const int64_t now_ = 1'800'000'000;
+};
+
+TEST_F(RedisKeysetTest, InstancesStartingTogetherAgreeOnOneKeyset) {
+  std::vector<std::unique_ptr<token::Keyset>> sets(4);
+  std::vector<std::thread> threads;
+  for (auto& k : sets) threads.emplace_back([&] { k = Open(); });
+  for (auto& t : threads) t.join();
+  for (const auto& k : sets) ASSERT_NE(k, nullptr);
+  const std::string kid = sets[0]->Current(now_)->record.kid();
+  for (const auto& k : sets) {
+    EXPECT_EQ(k->Current(now_)->record.kid(), kid);
+    EXPECT_EQ(k->Published(now_)->json, sets[0]->Published(now_)->json);
+  }
+}
+
+TEST_F(RedisKeysetTest, ConcurrentRotationsMakeOneKeyAndEveryInstanceSeesIt) {
+  auto a = Open(), b = Open();
+  ASSERT_TRUE(a && b);
+  auto feed = OpenRedisSessionStore(RedisServer::Shared().url(), {.prefix = prefix_});
+  ASSERT_TRUE(feed);
+  const session::FeedPosition head = (*feed)->FeedHead().value();
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = (i % 2 ? a : b)->Rotate(now_);
+      ASSERT_TRUE(r) << r.error().ToString();
+      created += r->created;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1) << "one rotation, the others found it pending";
+  ASSERT_TRUE(a->ReloadIfChanged());
+  ASSERT_TRUE(b->ReloadIfChanged());
+  EXPECT_EQ(a->List(now_).size(), 2u);
+  EXPECT_EQ(a->Published(now_)->json, b->Published(now_)->json);
+  // The write was announced, so instances reload at once rather than at their next poll.
+  auto batch = (*feed)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  ASSERT_EQ(batch->changes.size(), 1u);
+  EXPECT_EQ(batch->changes[0].kind, session::ChangeKind::kKeysetChanged);
+}
+
+TEST_F(RedisKeysetTest, RedisHoldsNoUsableKeyAndAnotherSecretOpensNothing) {
+  auto a = Open();
+  ASSERT_TRUE(a);
+  auto conn = redis::Connection::Open(*redis::ParseUrl(RedisServer::Shared().url()), {});
+  ASSERT_TRUE(conn);
+  auto doc = (*conn)->Command({"HGET", prefix_ + "keyset", "doc"});
+  ASSERT_TRUE(doc && doc->type == redis::Reply::Type::kString);
+  const std::string d = a->Current(now_)->record.key.ToJson(/*include_private=*/true);
+  EXPECT_NE(d.find("\"d\""), std::string::npos);
+  EXPECT_EQ(doc->str.find("\"d\""), std::string::npos) << "the private member is sealed";
+  EXPECT_EQ(doc->str.find(a->Current(now_)->record.kid()), std::string::npos);
+  auto storage = OpenRedisKeysetStorage(RedisServer::Shared().url(),
+                                        "another secret of at least thirty-two bytes",
+                                        {.prefix = prefix_});
+  ASSERT_TRUE(storage);
+  auto other = token::Keyset::Load(std::move(*storage), {});
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(OpenRedisKeysetStorage(RedisServer::Shared().url(), "short").status().code(),
+            Code::kInvalidArgument);
 }
 
 }  // namespace

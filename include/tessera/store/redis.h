@@ -28,6 +28,7 @@
 
 #include "tessera/result.h"
 #include "tessera/session/session_store.h"
+#include "tessera/token/keyset.h"
 #include "tessera/user/throttle.h"
 
 namespace tessera::store {
@@ -48,6 +49,15 @@ Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string
                                                                      RedisOptions options = {});
 Result<std::unique_ptr<user::ThrottleStore>> OpenRedisThrottleStore(std::string_view url,
                                                                     RedisOptions options = {});
+
+// The signing keyset kept in Redis (`prefix`keyset), for instances that share no data directory:
+// compare-and-set writes (two `tessera keys rotate` at once make one key), each announced on the
+// change feed (kKeysetChanged) so every instance reloads at once. The document is sealed with
+// AES-256-GCM under a key derived from `secret` (token.keyset_secret_file, at least 32 bytes, the
+// same on every instance): Redis, its backups and replicas hold no usable private key.
+Result<std::unique_ptr<token::KeysetStorage>> OpenRedisKeysetStorage(std::string_view url,
+                                                                     std::string secret,
+                                                                     RedisOptions options = {});
 
 // What the server's persistence settings would lose if it were killed, for the startup warning
 // of `tessera serve` (docs/design.md "Redis"): empty when a write it acknowledged survives a

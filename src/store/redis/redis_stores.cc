@@ -8,9 +8,12 @@
 #include <random>
 #include <thread>
 
+#include "crypto/random.h"
+#include "crypto/seal.h"
 #include "store/redis/client.h"
 #include "store/redis/scripts.h"
 #include "tessera/store/redis.h"
+#include "tessera/token/keyset.h"
 
 namespace tessera::store {
 namespace {
@@ -626,6 +629,56 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   std::unique_ptr<redis::Connection> feed_conn_;  // GUARDED_BY(feed_mu_)
 };
 
+// The signing keyset in Redis (token::KeysetStorage): hash `keyset` {doc, ver}. doc is the keyset
+// document sealed (crypto::SealWithSecret, AES-256-GCM under an HKDF of the operator's secret), so
+// that a copy of Redis (a backup, a replica, MONITOR) holds no private key; ver counts writes and
+// is the compare-and-set version. A write also announces kKeysetChanged on the change feed, in the
+// same script, so every instance reloads at once.
+class RedisKeysetStorage final : public token::KeysetStorage, RedisBase {
+ public:
+  RedisKeysetStorage(std::shared_ptr<redis::Pool> pool, std::string prefix, std::string secret)
+      : RedisBase(std::move(pool), std::move(prefix)), secret_(std::move(secret)) {}
+  ~RedisKeysetStorage() override { crypto::SecureZero(secret_.data(), secret_.size()); }
+
+  Result<std::optional<Document>> Read() override {
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Command({"HMGET", Key("keyset", ""), "doc", "ver"}, true));
+    if (r.type != Reply::Type::kArray || r.elements.size() != 2) return Malformed("HMGET");
+    if (r.elements[0].is_nil() || r.elements[1].is_nil()) return std::optional<Document>();
+    auto opened = crypto::OpenWithSecret(secret_, kContext, r.elements[0].str);
+    if (!opened) {
+      return InvalidArgument(Reason::kBadConfig,
+                             "the signing keys in Redis do not open with token.keyset_secret_file "
+                             "(another secret, or altered)");
+    }
+    return std::optional<Document>(
+        Document{.bytes = std::move(*opened), .version = r.elements[1].str});
+  }
+
+  Result<std::optional<std::string>> Version() override {
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Command({"HGET", Key("keyset", ""), "ver"}, true));
+    if (r.is_nil()) return std::optional<std::string>();
+    if (r.type != Reply::Type::kString) return Malformed("HGET");
+    return std::optional<std::string>(r.str);
+  }
+
+  Result<std::optional<std::string>> Replace(const std::optional<std::string>& expected,
+                                             std::string_view bytes) override {
+    TESSERA_ASSIGN_OR_RETURN(std::string sealed, crypto::SealWithSecret(secret_, kContext, bytes));
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(replace_, {expected.value_or(""), sealed}));
+    if (r.is_nil()) return std::optional<std::string>();
+    if (r.type != Reply::Type::kString) return Malformed("a keyset write");
+    return std::optional<std::string>(r.str);
+  }
+
+  const std::string& name() const override { return name_; }
+
+ private:
+  static constexpr std::string_view kContext = "tessera keyset v1";
+  std::string secret_;
+  const std::string name_ = "the signing keys in Redis";
+  const redis::Script replace_ = MakeScript(redis::scripts::kKeysetReplace);
+};
+
 // Throttle records: t:<key> hashes {ws, f, bu, st}, indexed in tz by the later of window start and
 // block end. Update is optimistic (WATCH/MULTI/EXEC), retried when another writer got there first.
 class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
@@ -726,6 +779,18 @@ Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string
   TESSERA_ASSIGN_OR_RETURN(auto pool, OpenPool(url, options));
   return std::unique_ptr<session::SessionStore>(
       new RedisSessionStore(std::move(pool), options.prefix));
+}
+
+Result<std::unique_ptr<token::KeysetStorage>> OpenRedisKeysetStorage(std::string_view url,
+                                                                     std::string secret,
+                                                                     RedisOptions options) {
+  if (secret.size() < 32) {
+    return InvalidArgument(Reason::kBadConfig, "the keyset secret must be at least 32 bytes");
+  }
+  options.pool_size = 2;  // a read a second, and a write now and then
+  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<redis::Pool> pool, OpenPool(url, options));
+  return std::unique_ptr<token::KeysetStorage>(
+      new RedisKeysetStorage(std::move(pool), options.prefix, std::move(secret)));
 }
 
 Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions options) {

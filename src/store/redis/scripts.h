@@ -390,6 +390,18 @@ feed(ARGV[2], '', '', ARGV[3], '0')
 return 1
 )lua";
 
+// The signing keyset (RedisKeysetStorage). ARGV: P, expected version ("" : none stored yet), the
+// sealed document. Stores it only when the version is still the expected one, and announces it on
+// the feed (kind 4). Returns the new version, or nil when another writer came first.
+inline constexpr const char* kKeysetReplace = R"lua(
+local K = P .. 'keyset'
+if (redis.call('HGET', K, 'ver') or '') ~= ARGV[2] then return nil end
+local n = redis.call('HINCRBY', K, 'ver', 1)
+redis.call('HSET', K, 'doc', ARGV[3])
+feed('4', '', '', '', '0')
+return tostring(n)
+)lua";
+
 // Throttle records. ARGV: P, before, batch. Drops up to `batch` records whose window and block
 // both ended before `before`; returns how many.
 inline constexpr const char* kThrottleRemoveStale = R"lua(
