@@ -20,11 +20,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { BIN, startServer, tessera } from './tessera.mjs';
+import { BIN, canConnect, findExecutable, freePort, startServer, tessera } from './tessera.mjs';
 
 const PASSWORD = 'CANARY-cluster correct horse';
 const COOKIE = '__Host-tessera_session';
@@ -44,47 +43,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- processes ----------------------------------------------------------------------------------
 
-function findNginx() {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean).concat(['/usr/sbin'])) {
-    const p = path.join(dir, 'nginx');
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch { /* next */ }
-  }
-  return null;
-}
-
-function findRedis() {
-  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server']) {
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch { /* next */ }
-  }
-  return null;
-}
-
-// A port nobody listens on right now (nginx and redis-server cannot report the port they chose
-// for :0).
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.on('connect', () => { sock.destroy(); resolve(true); });
-    sock.on('error', () => resolve(false));
-  });
-}
 
 // A child process and a promise of its exit; running() until then.
 function launch(bin, args) {
@@ -302,9 +260,9 @@ const outputs = () => Object.entries(servers)
 
 before(async () => {
   assert.ok(BIN && fs.existsSync(BIN), 'TESSERA_BIN must name the tessera binary');
-  redisBin = findRedis();
+  redisBin = findExecutable('redis-server', ['/usr/bin', '/usr/local/bin']);
   assert.ok(redisBin, 'redis-server is not installed (/usr/bin/redis-server): run scripts/install-deps test');
-  const nginxBin = findNginx();
+  const nginxBin = findExecutable('nginx', ['/usr/sbin']);
   assert.ok(nginxBin, 'nginx is not installed (not in PATH nor /usr/sbin): run scripts/install-deps');
 
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-cluster-'));

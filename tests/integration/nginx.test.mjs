@@ -14,48 +14,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { BIN, startServer, tessera } from './tessera.mjs';
+import { BIN, canConnect, findExecutable, freePort, startServer, tessera } from './tessera.mjs';
 
 const PASSWORD = 'correct horse battery';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHIPPED = path.join(ROOT, 'docs/deploy/nginx.conf');
 const COOKIE = '__Host-tessera_session';
 
-function findNginx() {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean).concat(['/usr/sbin'])) {
-    const p = path.join(dir, 'nginx');
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch { /* next */ }
-  }
-  return null;
-}
-
-// A port nobody listens on right now (nginx cannot report the port it chose for :0).
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.on('connect', () => { sock.destroy(); resolve(true); });
-    sock.on('error', () => resolve(false));
-  });
-}
 
 // `text` with `from` replaced by `to`; `from` must occur exactly once.
 function replaceOnce(text, from, to) {
@@ -230,7 +199,7 @@ async function throughApp(method, urlPath, options) {
 
 before(async () => {
   assert.ok(BIN && fs.existsSync(BIN), 'TESSERA_BIN must name the tessera binary');
-  nginxBin = findNginx();
+  nginxBin = findExecutable('nginx', ['/usr/sbin']);
   assert.ok(nginxBin, 'nginx is not installed (not in PATH nor /usr/sbin): run scripts/install-deps');
   const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
   assert.equal(openssl.status, 0, 'openssl is not installed: run scripts/install-deps');

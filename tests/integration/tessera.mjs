@@ -1,5 +1,8 @@
 // Shared by the integration tests: run the tessera CLI, and start `tessera serve` on a free port.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 
 export const BIN = process.env.TESSERA_BIN;
 
@@ -34,4 +37,39 @@ export async function startServer(dataDir, env = {}, { args = [] } = {}) {
     });
   });
   return { url, port: Number(new URL(url).port), child, exited, output: () => out };
+}
+
+// The first executable called `name` on PATH or in `extra` directories (Debian keeps nginx in
+// /usr/sbin, outside a normal user's PATH); null when there is none.
+export function findExecutable(name, extra = []) {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean).concat(extra)) {
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch { /* next */ }
+  }
+  return null;
+}
+
+// A loopback port nobody listens on right now (for servers that cannot report the port they
+// chose for :0, such as nginx and redis-server).
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Whether something accepts connections on 127.0.0.1:port.
+export function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('connect', () => { sock.destroy(); resolve(true); });
+    sock.on('error', () => resolve(false));
+  });
 }

@@ -109,24 +109,37 @@ TEST(SqliteStore, LockedDatabaseIsUnavailableNotAnError) {
   EXPECT_TRUE((*sessions)->Create(s, {}, 1, nullptr).ok());
 }
 
+// A SQLite store holding one session (of a token login, tokens out until 90), the feed's head
+// after it was created, and a second, raw connection to the file (another process).
+class SqliteFeed : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = OpenSqliteSessionStore(path_);
+    ASSERT_TRUE(opened) << opened.error().ToString();
+    store_ = std::move(*opened);
+    ASSERT_TRUE(store_->Create(s_, {}, 1, nullptr).ok());
+    head_ = store_->FeedHead().value();
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &other_), SQLITE_OK);
+  }
+  void TearDown() override { sqlite3_close(other_); }
+
+  TempDir dir_;
+  const std::string path_ = dir_.path() + "/t.db";
+  std::unique_ptr<session::SessionStore> store_;
+  const session::Session s_{.id_hash = std::string(32, 'a'), .handle = "h", .user_id = "u",
+                            .created_at = 1, .last_seen_at = 1, .expires_at = 100,
+                            .tokens_until = 90};
+  session::FeedPosition head_;
+  sqlite3* other_ = nullptr;
+};
+
 // The trigger announces every end, even one no store method made (a hand-run DELETE).
-TEST(SqliteStore, AHandRunDeleteIsAnnouncedToo) {
-  TempDir dir;
-  const std::string path = dir.path() + "/t.db";
-  auto a = OpenSqliteSessionStore(path);
-  ASSERT_TRUE(a);
-  session::Session s{.id_hash = std::string(32, 'a'), .handle = "h", .user_id = "u",
-                     .created_at = 1, .last_seen_at = 1, .expires_at = 100, .tokens_until = 90};
-  ASSERT_TRUE((*a)->Create(s, {}, 1, nullptr).ok());
-  const session::FeedPosition head = (*a)->FeedHead().value();
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "DELETE FROM sessions", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(other);
-  auto batch = (*a)->ReadChanges(head, 10, std::chrono::milliseconds(0));
+TEST_F(SqliteFeed, AHandRunDeleteIsAnnouncedToo) {
+  ASSERT_EQ(sqlite3_exec(other_, "DELETE FROM sessions", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto batch = store_->ReadChanges(head_, 10, std::chrono::milliseconds(0));
   ASSERT_TRUE(batch) << batch.error().ToString();
   ASSERT_EQ(batch->changes.size(), 1u);
-  EXPECT_EQ(batch->changes[0].id_hash, s.id_hash);
+  EXPECT_EQ(batch->changes[0].id_hash, s_.id_hash);
   EXPECT_EQ(batch->changes[0].handle, "h");
   EXPECT_EQ(batch->changes[0].until, 90);
 }
@@ -183,25 +196,14 @@ TEST(SqliteStore, AReaderBehindTheTrimmedFeedIsToldOfTheGap) {
 // A revocation recorded on its own is announced once; the one a session's end records is not
 // announced a second time (its kSessionEnded entry says it); a revocation written with no store
 // method (a process from before the feed, a hand-run INSERT) is announced by the trigger.
-TEST(SqliteStore, RevocationsAreAnnouncedOnceWhoeverWritesThem) {
-  TempDir dir;
-  const std::string path = dir.path() + "/t.db";
-  auto a = OpenSqliteSessionStore(path);
-  ASSERT_TRUE(a);
-  session::Session s{.id_hash = std::string(32, 'a'), .handle = "h", .user_id = "u",
-                     .created_at = 1, .last_seen_at = 1, .expires_at = 100, .tokens_until = 90};
-  ASSERT_TRUE((*a)->Create(s, {}, 1, nullptr).ok());
-  const session::FeedPosition head = (*a)->FeedHead().value();
-  ASSERT_TRUE((*a)->Remove(s.id_hash));
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "INSERT INTO revocations (handle, until) VALUES ('jti:x', 50)",
+TEST_F(SqliteFeed, RevocationsAreAnnouncedOnceWhoeverWritesThem) {
+  ASSERT_TRUE(store_->Remove(s_.id_hash));
+  ASSERT_EQ(sqlite3_exec(other_, "INSERT INTO revocations (handle, until) VALUES ('jti:x', 50)",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
-  sqlite3_close(other);
-  ASSERT_TRUE((*a)->AddRevocation({.handle = "jti:x", .until = 70}).ok());  // raises it
-  ASSERT_TRUE((*a)->AddRevocation({.handle = "jti:x", .until = 60}).ok());  // changes nothing
-  auto batch = (*a)->ReadChanges(head, 10, std::chrono::milliseconds(0));
+  ASSERT_TRUE(store_->AddRevocation({.handle = "jti:x", .until = 70}).ok());  // raises it
+  ASSERT_TRUE(store_->AddRevocation({.handle = "jti:x", .until = 60}).ok());  // changes nothing
+  auto batch = store_->ReadChanges(head_, 10, std::chrono::milliseconds(0));
   ASSERT_TRUE(batch) << batch.error().ToString();
   ASSERT_EQ(batch->changes.size(), 3u);
   EXPECT_EQ(batch->changes[0].kind, session::ChangeKind::kSessionEnded);
