@@ -2,8 +2,8 @@
 // nginx that balances round-robin over them: the multi-instance suite of docs/design.md ("The
 // change feed"). It proves that a session made on one instance is good on every other; that a
 // logout, a revocation, "sign out of all other devices", the per-user session limit and an
-// eviction made on one instance are refused on another at its next request (cookies) or within
-// milliseconds (bearer tokens); that failed sign-ins are counted once for all instances; that
+// eviction made on one instance are refused on another within milliseconds (the change feed;
+// usually at its very next request); that failed sign-ins are counted once for all instances; that
 // concurrent refreshes of one refresh token on different instances never fork its family; that
 // the instances fail closed (503, never 200, never a cookie-clearing 401) while Redis is stopped
 // and recover by themselves when it continues or restarts with its data (appendonly, appendfsync
@@ -23,7 +23,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { BIN, canConnect, findExecutable, freePort, startServer, tessera } from './tessera.mjs';
+import {
+  BIN, canConnect, findExecutable, freePort, nginxMainConfig, startServer, tessera,
+} from './tessera.mjs';
 
 const PASSWORD = 'CANARY-cluster correct horse';
 const COOKIE = '__Host-tessera_session';
@@ -99,23 +101,7 @@ async function stopProc(proc, signal = 'SIGTERM') {
 // nginx in the foreground, balancing round-robin over `upstreams` with keep-alive connections to
 // them; X-Upstream tells the client which instance answered.
 function nginxConfig(dir, port, upstreams) {
-  const tmp = path.join(dir, 'tmp');
-  return [
-    'daemon off;',
-    'master_process on;',
-    'worker_processes 1;',
-    // As root nginx would switch its workers to "nobody", who cannot enter the 0700 temp dir.
-    ...(process.getuid() === 0 ? [`user ${os.userInfo().username};`] : []),
-    `pid ${path.join(dir, 'nginx.pid')};`,
-    `error_log ${path.join(dir, 'error.log')} info;`,
-    'events { worker_connections 256; }',
-    'http {',
-    `  access_log ${path.join(dir, 'access.log')};`,
-    `  client_body_temp_path ${tmp}/body;`,
-    `  proxy_temp_path ${tmp}/proxy;`,
-    `  fastcgi_temp_path ${tmp}/fastcgi;`,
-    `  uwsgi_temp_path ${tmp}/uwsgi;`,
-    `  scgi_temp_path ${tmp}/scgi;`,
+  return nginxMainConfig(dir, [
     '  upstream tessera {',
     ...upstreams.map((p) => `    server 127.0.0.1:${p};`),
     '    keepalive 16;',
@@ -132,9 +118,7 @@ function nginxConfig(dir, port, upstreams) {
     '      add_header X-Upstream $upstream_addr always;',
     '    }',
     '  }',
-    '}',
-    '',
-  ].join('\n');
+  ], { workerConnections: 256 });
 }
 
 async function startNginx(bin, dir, upstreams) {
@@ -236,6 +220,18 @@ async function statusesEverywhere(s, names = ['A', 'B', 'C']) {
   const out = {};
   for (const n of names) out[n] = await authStatus(url[n], s);
   return out;
+}
+
+// The statuses of `s` everywhere once they equal `want`: an ending made on one instance reaches
+// the others through the change feed within milliseconds (docs/benchmarks.md measures it), not
+// within the same instant, so the others are asked again, every 2 ms, for up to a second.
+async function settled(s, want, names = ['A', 'B', 'C']) {
+  const start = Date.now();
+  for (;;) {
+    const got = await statusesEverywhere(s, names);
+    if (JSON.stringify(got) === JSON.stringify(want) || Date.now() - start > 1000) return got;
+    await sleep(2);
+  }
 }
 
 // Calls `probe` every `interval` ms until it returns a truthy value; returns the milliseconds
@@ -346,18 +342,18 @@ test('(1) a session made on A works on B and C, and through nginx on whichever a
   for (let i = 0; i < 3; ++i) assert.equal((await call(viaNginx, 'GET', '/v1/auth')).status, 401);
 });
 
-test('(2) a logout on B is refused on C and A at the next request; bearer revocations reach C', T, async (t) => {
+test('(2) a logout on B is refused on C and A within milliseconds; bearer revocations reach C', T, async (t) => {
   const s = await cookieLogin(url.A, 'bob');
   // Every instance caches the session.
   assert.deepEqual(await statusesEverywhere(s), { A: 200, B: 200, C: 200 });
   const out = await logoutCookie(url.B, s);
   assert.equal(out.status, 204, out.text);
-  // No sleep: the very next request.
-  const onC = await call(url.C, 'GET', '/v1/auth', { headers: withCookie(s.secret) });
-  const onA = await call(url.A, 'GET', '/v1/auth', { headers: withCookie(s.secret) });
-  assert.equal(onC.status, 401, `C right after B's logout: ${onC.status} ${onC.headers.get('x-auth-user')}`);
-  assert.equal(onA.status, 401, `A right after B's logout: ${onA.status}`);
-  assert.deepEqual(await statusesEverywhere(s), { A: 401, B: 401, C: 401 });
+  // No sleep: asked at once, and again every millisecond until refused (within a second).
+  const refusedOnC = await pollUntil(async () => (await authStatus(url.C, s)) === 401,
+                                     'C refuses the cookie after B\'s logout',
+                                     { timeout: 1000, interval: 1 });
+  t.diagnostic(`cookie logout on B: refused on C after ${refusedOnC} ms`);
+  assert.deepEqual(await settled(s, { A: 401, B: 401, C: 401 }), { A: 401, B: 401, C: 401 });
 
   // A bearer logout on B: the access token issued by A, verified (and cached) on C, is refused
   // there within milliseconds.
@@ -415,7 +411,8 @@ test('(3) "sign out of all other devices" on B, then logout: no session of the u
   const all = await call(url.B, 'DELETE', '/v1/sessions', { headers: withCookie(c.secret, { 'x-csrf-token': c.csrf }) });
   assert.equal(all.status, 200, all.text);
   assert.deepEqual(all.json, { revoked: 1 });
-  assert.deepEqual(await statusesEverywhere(other), { A: 401, B: 401, C: 401 }, 'the other device, at once');
+  assert.deepEqual(await settled(other, { A: 401, B: 401, C: 401 }), { A: 401, B: 401, C: 401 },
+                   'the other device, within milliseconds');
   assert.deepEqual(await statusesEverywhere(c), { A: 200, B: 200, C: 200 }, 'the caller keeps its own');
   const list = await call(url.A, 'GET', '/v1/sessions', { headers: withCookie(c.secret) });
   assert.equal(list.status, 200, list.text);
@@ -424,7 +421,9 @@ test('(3) "sign out of all other devices" on B, then logout: no session of the u
   // And then this one: nothing is left.
   const out = await logoutCookie(url.B, c);
   assert.equal(out.status, 204, out.text);
-  for (const s of [a, b, c]) assert.deepEqual(await statusesEverywhere(s), { A: 401, B: 401, C: 401 });
+  for (const s of [a, b, c]) {
+    assert.deepEqual(await settled(s, { A: 401, B: 401, C: 401 }), { A: 401, B: 401, C: 401 });
+  }
 });
 
 test('(4) session.max_per_user = 2 holds under 20 parallel logins spread over A, B and C', T, async (t) => {
@@ -463,7 +462,9 @@ test('(4b) evict_oldest evicts the oldest session, whichever instance made it', 
     const second = await cookieLogin(url.B, 'ken');
     const third = await cookieLogin(url.C, 'ken');
     const seen = {};
-    for (const [k, s] of Object.entries({ first, second, third })) seen[k] = await statusesEverywhere(s);
+    seen.first = await settled(first, { A: 401, B: 401, C: 401 });
+    seen.second = await statusesEverywhere(second);
+    seen.third = await statusesEverywhere(third);
     rounds.push(seen);
     for (const s of [first, second, third]) {
       if ((await authStatus(url.A, s)) === 200) assert.equal((await logoutCookie(url.A, s)).status, 204);
@@ -607,8 +608,8 @@ test('(8) a killed instance does not disturb the others', T, async () => {
   assert.deepEqual(await statusesEverywhere(s, ['A', 'B']), { A: 200, B: 200 });
   const out = await logoutCookie(url.A, s);
   assert.equal(out.status, 204, out.text);
-  assert.equal(await authStatus(url.B, s), 401, 'a logout on A is refused on B at the next request');
-  assert.equal(await authStatus(url.A, s), 401);
+  assert.deepEqual(await settled(s, { A: 401, B: 401 }, ['A', 'B']), { A: 401, B: 401 },
+                   'a logout on A is refused on B within milliseconds');
   // nginx passes over the dead instance (proxy_next_upstream error).
   for (let i = 0; i < 10; ++i) {
     const r = await call(viaNginx, 'GET', '/v1/auth', { headers: withCookie(earlier.secret) });

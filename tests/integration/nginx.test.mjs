@@ -18,7 +18,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { BIN, canConnect, findExecutable, freePort, startServer, tessera } from './tessera.mjs';
+import {
+  BIN, canConnect, findExecutable, freePort, nginxMainConfig, startServer, tessera,
+} from './tessera.mjs';
 
 const PASSWORD = 'correct horse battery';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -51,27 +53,7 @@ function deriveSiteConfig(shipped, p) {
 
 // The main configuration a distribution would provide, with everything under `dir`.
 function mainConfig(dir, sitePath) {
-  const tmp = path.join(dir, 'tmp');
-  return [
-    'daemon off;',
-    'master_process on;',
-    'worker_processes 1;',
-    // As root nginx would switch its workers to "nobody", who cannot enter the 0700 temp dir.
-    ...(process.getuid() === 0 ? [`user ${os.userInfo().username};`] : []),
-    `pid ${path.join(dir, 'nginx.pid')};`,
-    `error_log ${path.join(dir, 'error.log')} info;`,
-    'events { worker_connections 64; }',
-    'http {',
-    `  access_log ${path.join(dir, 'access.log')};`,
-    `  client_body_temp_path ${tmp}/body;`,
-    `  proxy_temp_path ${tmp}/proxy;`,
-    `  fastcgi_temp_path ${tmp}/fastcgi;`,
-    `  uwsgi_temp_path ${tmp}/uwsgi;`,
-    `  scgi_temp_path ${tmp}/scgi;`,
-    `  include ${sitePath};`,
-    '}',
-    '',
-  ].join('\n');
+  return nginxMainConfig(dir, [`  include ${sitePath};`]);
 }
 
 function startTessera(dataDir) {

@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export const BIN = process.env.TESSERA_BIN;
@@ -72,4 +73,30 @@ export function canConnect(port) {
     sock.on('connect', () => { sock.destroy(); resolve(true); });
     sock.on('error', () => resolve(false));
   });
+}
+
+// A main nginx configuration for running it in the foreground as the current user with every
+// file under `dir` (pid, logs, temp paths), around `httpLines` (the content of its http block).
+export function nginxMainConfig(dir, httpLines, { workerConnections = 64 } = {}) {
+  const tmp = path.join(dir, 'tmp');
+  return [
+    'daemon off;',
+    'master_process on;',
+    'worker_processes 1;',
+    // As root nginx would switch its workers to "nobody", who cannot enter the 0700 temp dir.
+    ...(process.getuid() === 0 ? [`user ${os.userInfo().username};`] : []),
+    `pid ${path.join(dir, 'nginx.pid')};`,
+    `error_log ${path.join(dir, 'error.log')} info;`,
+    `events { worker_connections ${workerConnections}; }`,
+    'http {',
+    `  access_log ${path.join(dir, 'access.log')};`,
+    `  client_body_temp_path ${tmp}/body;`,
+    `  proxy_temp_path ${tmp}/proxy;`,
+    `  fastcgi_temp_path ${tmp}/fastcgi;`,
+    `  uwsgi_temp_path ${tmp}/uwsgi;`,
+    `  scgi_temp_path ${tmp}/scgi;`,
+    ...httpLines,
+    '}',
+    '',
+  ].join('\n');
 }
