@@ -72,9 +72,9 @@ Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& con
   // is no fallback to a file of this host's: a Redis that cannot be reached fails the start.
   if (IsRedisUrl(config.session.store)) return OpenRedisThrottleStore(config.session.store);
   TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
-  // A file of their own: every failed sign-in writes a counter, and a commit to the sessions'
-  // database would tell every process's session cache that the database changed (SQLite's
-  // data_version), so an attacker's wrong passwords would empty everyone's cache.
+  // A file of their own: every failed sign-in writes a counter, and an attacker's wrong passwords
+  // should not take the sessions' database write lock from logins and logouts. (Before the
+  // change feed, such a commit also emptied every process's session cache.)
   return OpenSqliteThrottleStore(config.server.data + "/throttle.db");
 }
 

@@ -239,8 +239,8 @@ test('a revocation by the CLI reaches the running server within 50 ms', async ()
   assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 200);
   const r = tessera(['sessions', 'revoke', body.session.id, '--data', path.join(dir, 'data')]);
   assert.equal(r.code, 0, r.err);
-  // The server asks the database for other writers' changes at most every 50 ms
-  // (session.external_check_interval), so by then the session is gone.
+  // The server's change follower reads the database's change feed every 10 ms, so by then the
+  // session has left its cache.
   await new Promise((res) => setTimeout(res, 60));
   assert.equal((await fetch(`${base}/v1/me`, { headers: withCookie(cookie) })).status, 401);
 });
