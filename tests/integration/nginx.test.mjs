@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import {
-  BIN, canConnect, findExecutable, freePort, nginxMainConfig, startServer, tessera,
+  BIN, canConnect, findExecutable, freePort, launch, nginxMainConfig, startServer, tessera,
 } from './tessera.mjs';
 
 const PASSWORD = 'correct horse battery';
@@ -90,31 +90,22 @@ async function startNginx(bin, dir, sitePorts) {
     fs.writeFileSync(sitePath, deriveSiteConfig(shipped, ports));
     const confPath = path.join(dir, 'nginx.conf');
     fs.writeFileSync(confPath, mainConfig(dir, sitePath));
-    const child = spawn(bin, ['-p', `${dir}/`, '-c', confPath, '-e', path.join(dir, 'error.log')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    let exit = null;
-    const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      resolve(exit);
-    }));
+    const proc = launch(bin, ['-p', `${dir}/`, '-c', confPath, '-e', path.join(dir, 'error.log')]);
+    const { child, exited } = proc;
     const deadline = Date.now() + 15000;
-    while (exit === null && Date.now() < deadline) {
+    while (proc.running() && Date.now() < deadline) {
       if (await canConnect(ports.https) && await canConnect(ports.http)) {
-        return { child, exited, ports, running: () => exit === null };
+        return { child, exited, ports, running: proc.running };
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (exit === null) {
+    if (proc.running()) {
       child.kill('SIGKILL');
       await exited;
     }
     let log = '';
     try { log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { /* none */ }
-    lastError = `nginx did not start (${JSON.stringify(exit)}): ${out}\n${log}`;
+    lastError = `nginx did not start (${JSON.stringify(proc.exit())}): ${proc.output()}\n${log}`;
     if (!/Address already in use/.test(lastError)) break;
   }
   throw new Error(lastError);

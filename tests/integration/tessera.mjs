@@ -100,3 +100,18 @@ export function nginxMainConfig(dir, httpLines, { workerConnections = 64 } = {})
     '',
   ].join('\n');
 }
+
+// Spawns `bin args` with its output collected: {child, exited (a promise of {code, signal}),
+// running(), exit() (null while running), output()}.
+export function launch(bin, args) {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  let exit = null;
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    exit = { code, signal };
+    resolve(exit);
+  }));
+  return { child, exited, running: () => exit === null, exit: () => exit, output: () => out };
+}
