@@ -319,17 +319,31 @@ Status CheckCookieName(std::string_view name) {
 }
 
 Status CheckRedisUrl(std::string_view url) {
-  const auto after = AfterScheme(url, {"redis://", "rediss://"});
-  if (!after) return BadValue(Q(RedactUrl(url)) + " is not a redis:// or rediss:// URL");
+  const auto after =
+      AfterScheme(url, {"redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://"});
+  if (!after) {
+    return BadValue(Q(RedactUrl(url)) +
+                    " is not a redis://, rediss://, redis+sentinel:// or rediss+sentinel:// URL");
+  }
   const std::string_view rest = *after;
   if (HasSpaceOrControl(url)) {
     return BadValue(Q(RedactUrl(url)) + " contains spaces or control characters");
   }
-  std::string_view authority = rest.substr(0, rest.find('/'));
-  size_t at = authority.rfind('@');
-  std::string_view host = at == std::string_view::npos ? authority : authority.substr(at + 1);
+  // The credentials run to the last '@' (as the client reads them): they may hold '/' or '?'.
+  const size_t at = rest.rfind('@');
+  const std::string_view hosts = at == std::string_view::npos ? rest : rest.substr(at + 1);
+  const std::string_view host = hosts.substr(0, hosts.find_first_of("/?"));
   if (host.empty() || host.front() == ':') {
     return BadValue(Q(RedactUrl(url)) + " has no host (e.g. redis://127.0.0.1:6379/0)");
+  }
+  if (url.starts_with("redis+sentinel://") || url.starts_with("rediss+sentinel://")) {
+    const size_t slash = hosts.find('/');
+    if (slash == std::string_view::npos || slash + 1 == hosts.size() || hosts[slash + 1] == '/' ||
+        hosts[slash + 1] == '?') {
+      return BadValue(Q(RedactUrl(url)) +
+                      " names no primary (e.g. redis+sentinel://10.0.0.5:26379,10.0.0.6:26379/"
+                      "mymaster/0)");
+    }
   }
   return Status::Ok();
 }
@@ -362,6 +376,9 @@ std::string RedactUrl(std::string_view url) {
     size_t colon = out.find(':', start);
     if (colon != std::string::npos && colon < at) {
       out.replace(colon + 1, at - colon - 1, kRedacted);
+    } else if (out.starts_with("redis")) {
+      // "redis://secret@host": a userinfo without ':' is a password, as redis-cli reads it.
+      out.replace(start, at - start, kRedacted);
     }
   }
   // libpq also takes the password as a query parameter.
@@ -370,8 +387,12 @@ std::string RedactUrl(std::string_view url) {
     size_t param = query + 1;
     size_t end = out.find('&', param);
     if (end == std::string::npos) end = out.size();
-    if (std::string_view(out).substr(param, end - param).starts_with("password=")) {
-      size_t value = param + 9;
+    const std::string_view pair = std::string_view(out).substr(param, end - param);
+    const size_t name = pair.starts_with("password=")            ? 9
+                        : pair.starts_with("sentinel_password=") ? 18
+                                                                 : 0;
+    if (name != 0) {
+      size_t value = param + name;
       out.replace(value, end - value, kRedacted);
       end = value + kRedacted.size();
     }

@@ -59,8 +59,9 @@ Status CheckIssuer(std::string_view text);
 // separators.
 Status CheckCookieName(std::string_view name);
 
-// "redis://HOST..." or "rediss://HOST...", with a non-empty host part and no spaces or control
-// characters. Syntax only: nothing is contacted.
+// "redis://HOST...", "rediss://HOST..." or "redis+sentinel://HOST:PORT,.../NAME..." (also
+// rediss+sentinel://), with a non-empty host part (and a primary's name for Sentinel) and no
+// spaces or control characters. Syntax only: nothing is contacted.
 Status CheckRedisUrl(std::string_view url);
 
 // "postgresql://..." or "postgres://..." (libpq's URI forms; an empty rest means the local
@@ -68,7 +69,7 @@ Status CheckRedisUrl(std::string_view url);
 Status CheckPostgresUrl(std::string_view url);
 
 // `url` with the password of its userinfo ("redis://:secret@host", also in a mistyped URL such
-// as "redis//:secret@host") and any "password=" query parameter replaced by "REDACTED", for
+// as "redis//:secret@host") and any "password=" or "sentinel_password=" query parameter replaced by "REDACTED", for
 // messages and DescribeConfig. User names and hosts stay visible.
 std::string RedactUrl(std::string_view url);
 

@@ -7,17 +7,18 @@
 #include <filesystem>
 
 #include "config/values.h"
-#include "token/private_file.h"
 #include "tessera/store/memory.h"
 #include "tessera/store/redis.h"
 #include "tessera/store/sqlite.h"
+#include "token/private_file.h"
 
 namespace tessera::store {
 
 Status EnsureDataDir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Status(Code::kUnavailable, Reason::kIo, "cannot create " + dir + ": " + ec.message());
+  if (ec)
+    return Status(Code::kUnavailable, Reason::kIo, "cannot create " + dir + ": " + ec.message());
   // Keys, password hashes and the audit log live here: the owner's eyes only.
   if (chmod(dir.c_str(), 0700) != 0) {
     return Status(Code::kUnavailable, Reason::kIo,
@@ -52,7 +53,8 @@ Result<std::unique_ptr<user::UserStore>> OpenUserStore(const Config& config) {
 }
 
 bool IsRedisUrl(std::string_view store) {
-  return store.starts_with("redis://") || store.starts_with("rediss://");
+  return store.starts_with("redis://") || store.starts_with("rediss://") ||
+         store.starts_with("redis+sentinel://") || store.starts_with("rediss+sentinel://");
 }
 
 Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& config) {

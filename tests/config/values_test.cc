@@ -225,6 +225,12 @@ TEST(CheckStoreUrls, SyntaxOnly) {
   EXPECT_FALSE(CheckRedisUrl("redis://:pw@/0").ok());
   EXPECT_FALSE(CheckRedisUrl("redis://a b").ok());
   EXPECT_FALSE(CheckRedisUrl("redis:/x").ok());
+  EXPECT_TRUE(CheckRedisUrl("redis+sentinel://10.0.0.5:26379,10.0.0.6:26379/mymaster/0").ok());
+  EXPECT_TRUE(CheckRedisUrl("rediss+sentinel://:p/w@s1/mymaster").ok());
+  EXPECT_FALSE(CheckRedisUrl("redis+sentinel://10.0.0.5:26379").ok());  // no primary named
+  EXPECT_FALSE(CheckRedisUrl("redis+sentinel://10.0.0.5:26379/").ok());
+  EXPECT_FALSE(CheckRedisUrl("redis+sentinel://:p/w@s1").ok());
+  EXPECT_FALSE(CheckRedisUrl("redis+sentinel:///mymaster").ok());
   EXPECT_TRUE(CheckPostgresUrl("postgresql://u:pw@db.example/tessera").ok());
   EXPECT_TRUE(CheckPostgresUrl("postgres://db/tessera?sslmode=require").ok());
   EXPECT_TRUE(CheckPostgresUrl("postgresql://").ok());  // libpq: the local socket
@@ -247,6 +253,10 @@ TEST(RedactUrl, HidesPasswordsOnly) {
   // Mistyped URLs still lose their password.
   EXPECT_EQ(RedactUrl("redis//:hunter2@cache"), "redis//:REDACTED@cache");
   EXPECT_EQ(RedactUrl("redis:hunter2@cache"), "redis:REDACTED@cache");
+  // redis-cli reads a userinfo without ':' as the password.
+  EXPECT_EQ(RedactUrl("redis://hunter2@cache/0"), "redis://REDACTED@cache/0");
+  EXPECT_EQ(RedactUrl("redis+sentinel://s1,s2/m?sentinel_user=w&sentinel_password=hunter2"),
+            "redis+sentinel://s1,s2/m?sentinel_user=w&sentinel_password=REDACTED");
 }
 
 TEST(TomlQuote, EscapesQuotesBackslashesAndControls) {

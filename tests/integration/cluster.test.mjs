@@ -17,18 +17,17 @@
 // fails, never skips, without them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { BIN, findExecutable, freePort, launch, startServer, tessera } from './tessera.mjs';
 import {
-  BIN, canConnect, findExecutable, freePort, launch, nginxMainConfig, startServer, tessera,
-} from './tessera.mjs';
+  authStatus, awaitListening, bearer, call, COOKIE, cookieLogin, logoutCookie, meBearer, PASSWORD,
+  loginRequest, pollUntil, refresh, sleep, startNginx, stopProc, tokenLogin, withCookie,
+} from './cluster_client.mjs';
 
-const PASSWORD = 'CANARY-cluster correct horse';
-const COOKIE = '__Host-tessera_session';
 const CLIENT_SECRET = 'cluster-client-secret-0123456789';
 // One issuer for all: left unset, each instance would name its own port and refuse the others'
 // access tokens.
@@ -41,25 +40,7 @@ const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi
                'ken'];
 const T = { timeout: 30_000 };
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 // ---- processes ----------------------------------------------------------------------------------
-
-// Waits until `port` accepts a connection while `proc` runs; throws with `what` otherwise.
-async function awaitListening(proc, port, what, log) {
-  const deadline = Date.now() + 15000;
-  while (proc.running() && Date.now() < deadline) {
-    if (await canConnect(port)) return;
-    await sleep(20);
-  }
-  if (proc.running()) {
-    proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
-  let text = '';
-  try { text = fs.readFileSync(log, 'utf8'); } catch { /* none */ }
-  throw new Error(`${what} did not start (${JSON.stringify(proc.exit())}): ${proc.output()}\n${text}`);
-}
 
 // redis-server as tests/testing/redis_server.h starts it, but durable: a revocation answered 2xx
 // must survive a SIGKILL (docs/design.md "Redis": appendonly yes with appendfsync always), and
@@ -72,58 +53,6 @@ async function startRedis(bin, dir, port) {
   const proc = launch(bin, args);
   await awaitListening(proc, port, 'redis-server', path.join(dir, 'redis.log'));
   return proc;
-}
-
-async function stopProc(proc, signal = 'SIGTERM') {
-  if (!proc || !proc.running()) return;
-  proc.child.kill('SIGCONT');  // a stopped process does not act on SIGTERM
-  proc.child.kill(signal);
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10000);
-  await proc.exited;
-  clearTimeout(timer);
-}
-
-// nginx in the foreground, balancing round-robin over `upstreams` with keep-alive connections to
-// them; X-Upstream tells the client which instance answered.
-function nginxConfig(dir, port, upstreams) {
-  return nginxMainConfig(dir, [
-    '  upstream tessera {',
-    ...upstreams.map((p) => `    server 127.0.0.1:${p};`),
-    '    keepalive 16;',
-    '  }',
-    '  server {',
-    `    listen 127.0.0.1:${port};`,
-    '    location / {',
-    '      proxy_pass http://tessera;',
-    '      proxy_http_version 1.1;',
-    '      proxy_set_header Connection "";',
-    '      proxy_set_header Host $http_host;',
-    '      proxy_set_header X-Forwarded-For $remote_addr;',
-    '      proxy_set_header X-Forwarded-Proto $scheme;',
-    '      add_header X-Upstream $upstream_addr always;',
-    '    }',
-    '  }',
-  ], { workerConnections: 256 });
-}
-
-async function startNginx(bin, dir, upstreams) {
-  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-  let lastError;
-  // The port is chosen before nginx binds it; another process may win the race: try again.
-  for (let attempt = 0; attempt < 5; ++attempt) {
-    const port = await freePort();
-    const confPath = path.join(dir, 'nginx.conf');
-    fs.writeFileSync(confPath, nginxConfig(dir, port, upstreams));
-    const proc = launch(bin, ['-p', `${dir}/`, '-c', confPath, '-e', path.join(dir, 'error.log')]);
-    try {
-      await awaitListening(proc, port, 'nginx', path.join(dir, 'error.log'));
-      return { ...proc, port };
-    } catch (err) {
-      lastError = err;
-      if (!/Address already in use/.test(err.message)) break;
-    }
-  }
-  throw lastError;
 }
 
 // ---- state --------------------------------------------------------------------------------------
@@ -147,59 +76,6 @@ function serverEnv() {
 
 // ---- the client side ----------------------------------------------------------------------------
 
-// One exchange; the body is read. Never hangs longer than `timeout` ms.
-async function call(base, method, p, { headers = {}, body, timeout = 10000 } = {}) {
-  const started = Date.now();
-  const res = await fetch(base + p, { method, headers, body, signal: AbortSignal.timeout(timeout) });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, headers: res.headers, text, json, ms: Date.now() - started,
-           setCookie: res.headers.getSetCookie() };
-}
-
-const withCookie = (secret, extra = {}) => ({ cookie: `${COOKIE}=${secret}`, ...extra });
-const bearer = (at) => ({ authorization: `Bearer ${at}` });
-
-function loginRequest(base, username, { password = PASSWORD, mode } = {}) {
-  return call(base, 'POST', '/v1/login', {
-    headers: { 'content-type': 'application/json', 'user-agent': 'tessera-cluster-test' },
-    body: JSON.stringify(mode ? { username, password, mode } : { username, password }),
-  });
-}
-
-// A session-mode login that must succeed: { secret, csrf, sid }.
-async function cookieLogin(base, username) {
-  const r = await loginRequest(base, username);
-  assert.equal(r.status, 200, `cookie login ${username} at ${base}: ${r.status} ${r.text}`);
-  const set = r.setCookie.find((c) => c.startsWith(`${COOKIE}=`));
-  assert.ok(set, `no session cookie: ${r.setCookie.join(' | ')}`);
-  return { secret: set.slice(COOKIE.length + 1).split(';')[0], csrf: r.json.csrf_token,
-           sid: r.json.session.id };
-}
-
-// A token-mode login that must succeed: { at, rt, sid }.
-async function tokenLogin(base, username) {
-  const r = await loginRequest(base, username, { mode: 'token' });
-  assert.equal(r.status, 200, `token login ${username} at ${base}: ${r.status} ${r.text}`);
-  const claims = JSON.parse(Buffer.from(r.json.access_token.split('.')[1], 'base64url').toString());
-  return { at: r.json.access_token, rt: r.json.refresh_token, sid: claims.sid, claims };
-}
-
-const authStatus = async (base, s) => (await call(base, 'GET', '/v1/auth', { headers: withCookie(s.secret) })).status;
-const meBearer = async (base, at) => (await call(base, 'GET', '/v1/me', { headers: bearer(at) })).status;
-
-function logoutCookie(base, s) {
-  return call(base, 'POST', '/v1/logout', { headers: withCookie(s.secret, { 'x-csrf-token': s.csrf }) });
-}
-
-function refresh(base, rt) {
-  return call(base, 'POST', '/v1/token', {
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: rt }).toString(),
-  });
-}
-
 // The status of /v1/auth with the cookie of `s` on each instance in `names`, as {A: 200, ...}.
 async function statusesEverywhere(s, names = ['A', 'B', 'C']) {
   const out = {};
@@ -216,21 +92,6 @@ async function settled(s, want, names = ['A', 'B', 'C']) {
     const got = await statusesEverywhere(s, names);
     if (JSON.stringify(got) === JSON.stringify(want) || Date.now() - start > 1000) return got;
     await sleep(2);
-  }
-}
-
-// Calls `probe` every `interval` ms until it returns a truthy value; returns the milliseconds
-// that took (from the first call). Fails after `timeout` ms, naming `what` and the last value.
-async function pollUntil(probe, what, { timeout = 5000, interval = 50 } = {}) {
-  const start = Date.now();
-  let last;
-  for (;;) {
-    last = await probe();
-    if (last === true) return Date.now() - start;
-    if (Date.now() - start > timeout) {
-      assert.fail(`${what}: not after ${timeout} ms (last: ${JSON.stringify(last)})`);
-    }
-    await sleep(interval);
   }
 }
 

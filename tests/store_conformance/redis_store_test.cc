@@ -73,6 +73,49 @@ TEST(RedisUrl, ParsesEveryPart) {
   EXPECT_EQ(e->password, "bare-password");  // as redis-cli -u reads it
 }
 
+TEST(RedisUrl, ParsesSentinelGroups) {
+  auto e = redis::ParseUrl("redis+sentinel://10.0.0.5,10.0.0.6:26380,[::1]:26381/mymaster");
+  ASSERT_TRUE(e) << e.error().ToString();
+  ASSERT_EQ(e->sentinels.size(), 3u);
+  EXPECT_EQ(e->sentinels[0], (redis::HostPort{"10.0.0.5", 26379}));
+  EXPECT_EQ(e->sentinels[1], (redis::HostPort{"10.0.0.6", 26380}));
+  EXPECT_EQ(e->sentinels[2], (redis::HostPort{"::1", 26381}));
+  EXPECT_EQ(e->master, "mymaster");
+  EXPECT_EQ(e->db, 0);
+  EXPECT_TRUE(e->host.empty());  // found through the sentinels
+  EXPECT_FALSE(e->tls);
+  e = redis::ParseUrl(
+      "rediss+sentinel://app:s%2Fecret@s1:5000/my%20group/4?sentinel_user=watch&"
+      "sentinel_password=p%26w&ca_file=/etc/ca.pem");
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_TRUE(e->tls);
+  EXPECT_EQ(e->user, "app");
+  EXPECT_EQ(e->password, "s/ecret");
+  EXPECT_EQ(e->master, "my group");
+  EXPECT_EQ(e->db, 4);
+  EXPECT_EQ(e->sentinel_user, "watch");
+  EXPECT_EQ(e->sentinel_password, "p&w");
+  EXPECT_EQ(e->ca_file, "/etc/ca.pem");
+  EXPECT_EQ(e->wait_replicas, 0);
+  e = redis::ParseUrl("redis://h/1?wait_replicas=2");
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_EQ(e->wait_replicas, 2);
+}
+
+TEST(RedisUrl, RefusesMalformedSentinelUrlsWithoutSayingAPassword) {
+  for (const char* bad :
+       {"redis+sentinel://h1,h2", "redis+sentinel://h1,h2/", "redis+sentinel://h1,,h2/m",
+        "redis+sentinel://:hunter2-secret@h1:0/m", "redis+sentinel://:hunter2-secret@h1/m/16",
+        "redis+sentinel://h1/m?sentinel_password=hunter2%zz", "redis://h?sentinel_password=hunter2",
+        "redis+sentinel://h1/m?ca_file=/x", "redis+sentinel://h1/m?hunter2=1",
+        "redis://h?wait_replicas=-1", "redis://h?wait_replicas=x"}) {
+    auto e = redis::ParseUrl(bad);
+    ASSERT_FALSE(e) << bad;
+    EXPECT_EQ(e.error().code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(e.error().message().find("hunter2"), std::string::npos) << e.error().message();
+  }
+}
+
 TEST(RedisUrl, RefusesMalformedUrlsWithoutSayingThePassword) {
   for (const char* bad :
        {"http://h", "redis://", "redis://:hunter2-secret@", "redis://:hunter2-secret@h:0",
@@ -442,9 +485,9 @@ TEST_F(RedisKeysetTest, RedisHoldsNoUsableKeyAndAnotherSecretOpensNothing) {
   EXPECT_NE(d.find("\"d\""), std::string::npos);
   EXPECT_EQ(doc->str.find("\"d\""), std::string::npos) << "the private member is sealed";
   EXPECT_EQ(doc->str.find(a->Current(now_)->record.kid()), std::string::npos);
-  auto storage = OpenRedisKeysetStorage(RedisServer::Shared().url(),
-                                        "another secret of at least thirty-two bytes",
-                                        {.prefix = prefix_});
+  auto storage =
+      OpenRedisKeysetStorage(RedisServer::Shared().url(),
+                             "another secret of at least thirty-two bytes", {.prefix = prefix_});
   ASSERT_TRUE(storage);
   auto other = token::Keyset::Load(std::move(*storage), {});
   ASSERT_FALSE(other);

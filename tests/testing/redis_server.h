@@ -1,5 +1,6 @@
-// A real redis-server for tests: started on a free loopback port in a temporary directory, as the
-// current user, with no persistence unless asked; stopped (SIGKILL) when the object goes. Debian's
+// A real redis-server (or redis-sentinel) for tests: started on a free loopback port in a
+// temporary directory, as the current user, with no persistence unless asked; stopped (SIGKILL)
+// when the object goes. Debian's
 // redis-server (scripts/install-deps test) must be installed: without it the test fails, it does
 // not skip.
 #pragma once
@@ -15,6 +16,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -45,6 +48,14 @@ class RedisServer {
     }
     Start();
   }
+  // A redis-sentinel (redis-server --sentinel) on a free loopback port that monitors the primary
+  // at 127.0.0.1:`primary_port` as `master`, with a quorum of `quorum`. It calls a primary down
+  // after one second of silence, so a failover takes a few seconds.
+  static std::unique_ptr<RedisServer> Sentinel(int primary_port, const std::string& master,
+                                               int quorum) {
+    return std::unique_ptr<RedisServer>(new RedisServer(primary_port, master, quorum));
+  }
+
   ~RedisServer() {
     Kill();
     std::filesystem::remove_all(dir_);
@@ -79,24 +90,26 @@ class RedisServer {
 
   void Start() {
     const std::string bin = Find();
-    std::vector<std::string> args = {bin,
-                                     "--port",
-                                     std::to_string(port_),
-                                     "--bind",
-                                     "127.0.0.1",
-                                     "--dir",
-                                     dir_,
-                                     "--save",
-                                     "",
-                                     "--appendonly",
-                                     "no",
-                                     "--daemonize",
-                                     "no",
-                                     "--loglevel",
-                                     "warning",
-                                     "--logfile",
-                                     dir_ + "/redis.log"};
-    args.insert(args.end(), extra_.begin(), extra_.end());
+    std::vector<std::string> args =
+        sentinel_ ? std::vector<std::string>{bin, dir_ + "/sentinel.conf", "--sentinel"}
+                  : std::vector<std::string>{bin,
+                                             "--port",
+                                             std::to_string(port_),
+                                             "--bind",
+                                             "127.0.0.1",
+                                             "--dir",
+                                             dir_,
+                                             "--save",
+                                             "",
+                                             "--appendonly",
+                                             "no",
+                                             "--daemonize",
+                                             "no",
+                                             "--loglevel",
+                                             "warning",
+                                             "--logfile",
+                                             dir_ + "/redis.log"};
+    if (!sentinel_) args.insert(args.end(), extra_.begin(), extra_.end());
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -122,6 +135,23 @@ class RedisServer {
   }
 
  private:
+  RedisServer(int primary_port, const std::string& master, int quorum) : sentinel_(true) {
+    char tmpl[] = "/tmp/tessera-sentinel-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    port_ = FreePort();
+    // Sentinel rewrites its configuration as it learns the group: the file stays in dir().
+    std::ofstream conf(dir_ + "/sentinel.conf");
+    conf << "port " << port_ << "\nbind 127.0.0.1\ndir " << dir_ << "\nlogfile " << dir_
+         << "/redis.log\nloglevel warning\ndaemonize no\n"
+         << "sentinel monitor " << master << " 127.0.0.1 " << primary_port << " " << quorum
+         << "\nsentinel down-after-milliseconds " << master << " 1000\n"
+         << "sentinel failover-timeout " << master << " 4000\n";
+    conf.close();
+    if (!conf) throw std::runtime_error("cannot write " + dir_ + "/sentinel.conf");
+    Start();
+  }
+
   static std::string Find() {
     for (const char* p : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
       if (::access(p, X_OK) == 0) return p;
@@ -153,6 +183,7 @@ class RedisServer {
     return ok;
   }
 
+  bool sentinel_ = false;
   std::vector<std::string> extra_;
   std::string dir_;
   int port_ = 0;

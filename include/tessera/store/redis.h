@@ -14,11 +14,15 @@
 // Key layout (all under `prefix`): s:<id> session hash, h:<handle> -> id, u:<user> ids by
 // creation, all/exp/seen indexes by creation, deadline and last use, r:<hash> refresh records,
 // rs:<id> a session's record hashes, f:<family> -> id, rot records by rotation time, rev the
-// revocation list (handle by until), order the counter that orders sessions of one second, feed the change feed (a stream, ids 0-<n>, about the last
-// 100,000 entries), feed:seq its counter, feed:id its identity, t:<key> throttle records, tz their
-// index. Binary ids and
-// hashes appear in hex. Scripts name keys they compute, which standalone Redis and Sentinel allow;
-// Redis Cluster is not supported yet.
+// revocation list (handle by until), order the counter that orders sessions of one second, feed the
+// change feed (a stream, ids 0-<n>, about the last 100,000 entries), feed:seq its counter, feed:id
+// its identity, t:<key> throttle records, tz their index. Binary ids and hashes appear in hex.
+// Scripts name keys they compute, which standalone Redis and Sentinel allow; Redis Cluster is not
+// supported yet.
+//
+// Behind Sentinel, every new connection goes to the primary the sentinels name (checked with
+// ROLE), and a failover announced by them (+switch-master) retires the connections to the old one;
+// a server that answers READONLY or LOADING is left at once.
 #pragma once
 
 #include <chrono>
@@ -42,7 +46,10 @@ struct RedisOptions {
   std::chrono::milliseconds command_timeout{1000};
 };
 
-// `url`: redis://[[user]:password@]host[:port][/db] or rediss://...[?ca_file=PATH] (TLS).
+// `url`: redis://[[user]:password@]host[:port][/db] or rediss://...[?ca_file=PATH] (TLS), or a
+// Sentinel group: redis+sentinel://[[user]:password@]host[:port],host[:port].../master[/db]
+// [?sentinel_user=U&sentinel_password=P] (rediss+sentinel:// for TLS everywhere); any of them
+// with ?wait_replicas=N (src/store/redis/client.h, docs/design.md "Redis").
 // Errors: kInvalidArgument/kBadConfig for a malformed URL (the message never holds the password),
 // kUnavailable when the server cannot be reached or refuses the credentials.
 Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string_view url,
@@ -61,10 +68,12 @@ Result<std::unique_ptr<token::KeysetStorage>> OpenRedisKeysetStorage(std::string
 
 // What the server's persistence settings would lose if it were killed, for the startup warning
 // of `tessera serve` (docs/design.md "Redis"): empty when a write it acknowledged survives a
-// SIGKILL (appendonly yes with appendfsync always), else one sentence saying what is weaker.
-// Redis 7.0 has no WAITAOF: a revocation answered 2xx is only as durable as these settings (or a
-// replica reached by WAIT). A server that refuses CONFIG (managed services) gets a sentence that
-// says its settings could not be read. Blocks on a round trip.
+// SIGKILL (appendonly yes with appendfsync always, or ?wait_replicas=N: every write confirmed by
+// replicas), else one sentence saying what is weaker. Redis 7.0 has no WAITAOF: a revocation
+// answered 2xx is only as durable as these settings. Behind Sentinel without wait_replicas, a
+// failover may lose the last writes (asynchronous replication), which is said too. A server that
+// refuses CONFIG (managed services) gets a sentence that says its settings could not be read.
+// Blocks on a round trip (and the sentinels', for redis+sentinel://).
 Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions options = {});
 
 }  // namespace tessera::store

@@ -13,13 +13,17 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <map>
 #include <new>
+#include <system_error>
+#include <tuple>
 
 namespace tessera::store::redis {
 
@@ -208,16 +212,73 @@ std::string Hex(std::string_view bytes) {
   return out;
 }
 
+namespace {
+
+// host[:port], [v6]:port; `fallback` when no port is given.
+Result<HostPort> ParseHostPort(std::string_view text, uint16_t fallback) {
+  HostPort out{.host = {}, .port = fallback};
+  std::string_view port;
+  bool has_port = false;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) return BadUrl("unclosed [ in a host");
+    out.host = std::string(text.substr(1, close - 1));
+    std::string_view after = text.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return BadUrl("unexpected characters after a host");
+      port = after.substr(1);
+      has_port = true;
+    }
+  } else {
+    const size_t colon = text.rfind(':');
+    out.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port = text.substr(colon + 1);
+      has_port = true;
+    }
+  }
+  if (out.host.empty()) return BadUrl("no host");
+  if (has_port) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      return BadUrl("the port must be a number from 1 to 65535");
+    }
+    out.port = static_cast<uint16_t>(value);
+  }
+  return out;
+}
+
+Result<int> ParseDb(std::string_view text) {
+  int db = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), db);
+  if (ec != std::errc() || end != text.data() + text.size() || db < 0 || db > 15) {
+    return BadUrl("the database must be a number from 0 to 15");
+  }
+  return db;
+}
+
+}  // namespace
+
 Result<Endpoint> ParseUrl(std::string_view url) {
   Endpoint e;
   std::string_view rest;
-  if (url.substr(0, 8) == "redis://") {
-    rest = url.substr(8);
-  } else if (url.substr(0, 9) == "rediss://") {
-    rest = url.substr(9);
-    e.tls = true;
-  } else {
-    return BadUrl("must start with redis:// or rediss://");
+  bool sentinel = false, matched = false;
+  for (auto [scheme, tls, with_sentinel] :
+       {std::tuple{std::string_view("redis://"), false, false},
+        std::tuple{std::string_view("rediss://"), true, false},
+        std::tuple{std::string_view("redis+sentinel://"), false, true},
+        std::tuple{std::string_view("rediss+sentinel://"), true, true}}) {
+    if (url.starts_with(scheme)) {
+      rest = url.substr(scheme.size());
+      e.tls = tls;
+      sentinel = with_sentinel;
+      matched = true;
+      break;
+    }
+  }
+  if (!matched) {
+    return BadUrl("must start with redis://, rediss://, redis+sentinel:// or rediss+sentinel://");
   }
   // The credentials first, up to the last '@': a password may hold '/', '?' or '#' unescaped,
   // and nothing of it may reach an error message.
@@ -234,9 +295,11 @@ Result<Endpoint> ParseUrl(std::string_view url) {
     rest = rest.substr(0, q);
   }
   std::string_view path;
+  bool has_path = false;
   if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
     path = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
+    has_path = true;
   }
   if (has_userinfo) {
     // "user:password", ":password" (the default user) or, as redis-cli reads it, "password".
@@ -248,37 +311,32 @@ Result<Endpoint> ParseUrl(std::string_view url) {
     TESSERA_ASSIGN_OR_RETURN(e.user, PercentDecode(user, "the user name"));
     TESSERA_ASSIGN_OR_RETURN(e.password, PercentDecode(password, "the password"));
   }
-  std::string_view port;
-  if (!rest.empty() && rest.front() == '[') {
-    const size_t close = rest.find(']');
-    if (close == std::string_view::npos) return BadUrl("unclosed [ in the host");
-    e.host = std::string(rest.substr(1, close - 1));
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return BadUrl("unexpected characters after the host");
-      port = after.substr(1);
+  if (sentinel) {
+    // host[:port],host[:port].../master[/db]
+    while (true) {
+      const size_t comma = rest.find(',');
+      TESSERA_ASSIGN_OR_RETURN(HostPort s, ParseHostPort(rest.substr(0, comma), 26379));
+      e.sentinels.push_back(std::move(s));
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
     }
+    const size_t slash = path.find('/');
+    TESSERA_ASSIGN_OR_RETURN(e.master, PercentDecode(path.substr(0, slash), "the master name"));
+    if (e.master.empty()) {
+      return BadUrl("name the primary the sentinels monitor: redis+sentinel://HOST:PORT/NAME");
+    }
+    if (slash != std::string_view::npos) {
+      TESSERA_ASSIGN_OR_RETURN(e.db, ParseDb(path.substr(slash + 1)));
+    }
+    e.host.clear();
+    e.port = 0;
   } else {
-    const size_t colon = rest.rfind(':');
-    e.host = std::string(rest.substr(0, colon));
-    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
-  }
-  if (e.host.empty()) return BadUrl("no host");
-  if (!port.empty() || rest.ends_with(':')) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
-      return BadUrl("the port must be a number from 1 to 65535");
+    TESSERA_ASSIGN_OR_RETURN(HostPort where, ParseHostPort(rest, 6379));
+    e.host = std::move(where.host);
+    e.port = where.port;
+    if (has_path && !path.empty()) {
+      TESSERA_ASSIGN_OR_RETURN(e.db, ParseDb(path));
     }
-    e.port = static_cast<uint16_t>(value);
-  }
-  if (!path.empty()) {
-    int db = 0;
-    auto [end, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
-    if (ec != std::errc() || end != path.data() + path.size() || db < 0 || db > 15) {
-      return BadUrl("the database must be a number from 0 to 15");
-    }
-    e.db = db;
   }
   while (!query.empty()) {
     const size_t amp = query.find('&');
@@ -291,7 +349,20 @@ Result<Endpoint> ParseUrl(std::string_view url) {
     if (key == "ca_file" && e.tls) {
       TESSERA_ASSIGN_OR_RETURN(e.ca_file, PercentDecode(value, "ca_file"));
     } else if (key == "ca_file") {
-      return BadUrl("ca_file needs rediss://");
+      return BadUrl("ca_file needs rediss:// or rediss+sentinel://");
+    } else if ((key == "sentinel_user" || key == "sentinel_password") && !sentinel) {
+      return BadUrl(std::string(key) + " needs redis+sentinel://");
+    } else if (key == "wait_replicas") {
+      int n = -1;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n < 0 || n > 16) {
+        return BadUrl("wait_replicas must be a number from 0 to 16");
+      }
+      e.wait_replicas = n;
+    } else if (key == "sentinel_user") {
+      TESSERA_ASSIGN_OR_RETURN(e.sentinel_user, PercentDecode(value, "sentinel_user"));
+    } else if (key == "sentinel_password") {
+      TESSERA_ASSIGN_OR_RETURN(e.sentinel_password, PercentDecode(value, "sentinel_password"));
     } else {
       // Named only when it is a plain word: never echo text that could be part of a secret.
       const bool word =
@@ -618,12 +689,276 @@ Result<std::vector<Reply>> Connection::Pipeline(
   return out;
 }
 
+Status Connection::Write(const std::vector<std::string_view>& argv) {
+  if (broken_) return Unavailable("connection broken");
+  TESSERA_ASSIGN_OR_RETURN(std::string bytes, Format(argv));
+  return Send(bytes, Clock::now() + impl_->options.command_timeout);
+}
+
+Result<std::optional<Reply>> Connection::Receive(std::chrono::milliseconds wait, int wake_fd) {
+  if (broken_) return Unavailable("connection broken");
+  auto buffered = impl_->parser->Next();
+  if (!buffered) return Broken(buffered.error());
+  if (*buffered) return std::move(*buffered);
+  // Bytes OpenSSL has already decrypted are not on the socket any more.
+  if (!impl_->ssl || SSL_pending(impl_->ssl) == 0) {
+    pollfd p[2] = {{.fd = impl_->fd, .events = POLLIN, .revents = 0},
+                   {.fd = wake_fd, .events = POLLIN, .revents = 0}};
+    const int rc = ::poll(p, wake_fd >= 0 ? 2 : 1, static_cast<int>(wait.count()));
+    if (rc < 0 && errno != EINTR) {
+      return Broken(Unavailable(std::string("poll: ") + std::strerror(errno)));
+    }
+    if (rc <= 0 || (wake_fd >= 0 && p[1].revents != 0) || p[0].revents == 0) {
+      return std::optional<Reply>();
+    }
+  }
+  // Something arrived: the rest of it within the command timeout.
+  TESSERA_ASSIGN_OR_RETURN(Reply r, Read(Clock::now() + impl_->options.command_timeout));
+  return std::optional<Reply>(std::move(r));
+}
+
+// ---- Sentinel -------------------------------------------------------------------------------
+
+namespace {
+
+// Sentinel groups by everything that tells them apart; weak, so a group no store uses any more
+// stops its watcher.
+std::mutex sentinels_mu;
+std::map<std::string, std::weak_ptr<Sentinel>> sentinels;  // GUARDED_BY(sentinels_mu)
+
+std::string GroupKey(const Endpoint& e, const ClientOptions& o) {
+  std::string key = e.master + '\n' + (e.tls ? "tls" : "plain") + '\n' + e.ca_file + '\n' +
+                    e.sentinel_user + '\n' + e.sentinel_password + '\n' +
+                    std::to_string(o.connect_timeout.count()) + '\n' +
+                    std::to_string(o.command_timeout.count());
+  for (const HostPort& s : e.sentinels) key += '\n' + s.host + ':' + std::to_string(s.port);
+  return key;
+}
+
+std::string Describe(const HostPort& where) {
+  return (where.host.find(':') != std::string::npos ? "[" + where.host + "]" : where.host) + ":" +
+         std::to_string(where.port);
+}
+
+}  // namespace
+
+std::shared_ptr<Sentinel> Sentinel::For(const Endpoint& endpoint, const ClientOptions& options) {
+  const std::string key = GroupKey(endpoint, options);
+  std::lock_guard lock(sentinels_mu);
+  if (auto found = sentinels[key].lock()) return found;
+  auto made = std::make_shared<Sentinel>(endpoint, options);
+  sentinels[key] = made;
+  return made;
+}
+
+Sentinel::Sentinel(Endpoint endpoint, ClientOptions options)
+    : endpoint_(std::move(endpoint)), options_(options) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  watcher_ = std::thread([this] { Watch(); });
+}
+
+Sentinel::~Sentinel() {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  watcher_.join();
+  ::close(wake_fd_);
+}
+
+Endpoint Sentinel::SentinelEndpoint(size_t i) const {
+  Endpoint e;
+  e.host = endpoint_.sentinels[i].host;
+  e.port = endpoint_.sentinels[i].port;
+  e.tls = endpoint_.tls;
+  e.ca_file = endpoint_.ca_file;
+  e.user = endpoint_.sentinel_user;
+  e.password = endpoint_.sentinel_password;
+  return e;
+}
+
+uint64_t Sentinel::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+void Sentinel::Learn(const HostPort& primary) {
+  std::lock_guard lock(mu_);
+  if (!(primary == primary_)) {
+    primary_ = primary;
+    ++generation_;
+  }
+  known_ = true;
+}
+
+void Sentinel::Forget(uint64_t generation) {
+  std::lock_guard lock(mu_);
+  if (generation == generation_) known_ = false;
+}
+
+Result<Sentinel::Found> Sentinel::Primary() {
+  {
+    std::lock_guard lock(mu_);
+    if (known_) return Found{primary_, generation_};
+  }
+  TESSERA_ASSIGN_OR_RETURN(HostPort primary, Ask());
+  Learn(primary);
+  std::lock_guard lock(mu_);
+  return Found{primary_, generation_};
+}
+
+// Each sentinel in turn, starting with the one that answered last, until one names the primary.
+Result<HostPort> Sentinel::Ask() {
+  const size_t n = endpoint_.sentinels.size();
+  size_t first;
+  {
+    std::lock_guard lock(mu_);
+    first = first_;
+  }
+  Status last = Unavailable("no sentinel answered for " + endpoint_.master);
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (first + k) % n;
+    const std::string where = Describe(endpoint_.sentinels[i]);
+    auto conn = Connection::Open(SentinelEndpoint(i), options_);
+    if (!conn) {
+      last = conn.status();
+      continue;
+    }
+    auto r = (*conn)->Command({"SENTINEL", "get-master-addr-by-name", endpoint_.master});
+    if (!r) {
+      last = r.status();
+      continue;
+    }
+    if (r->is_nil()) {
+      last = Unavailable("sentinel " + where + " knows no primary named " + endpoint_.master);
+      continue;
+    }
+    if (r->is_error()) {
+      last = Unavailable("sentinel " + where + ": " + r->str);
+      continue;
+    }
+    unsigned port = 0;
+    if (r->type != Reply::Type::kArray || r->elements.size() != 2 || r->elements[0].str.empty() ||
+        std::from_chars(r->elements[1].str.data(),
+                        r->elements[1].str.data() + r->elements[1].str.size(), port)
+                .ec != std::errc() ||
+        port == 0 || port > 65535) {
+      last = Unavailable("sentinel " + where + " sent a malformed address");
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    first_ = i;
+    return HostPort{.host = r->elements[0].str, .port = static_cast<uint16_t>(port)};
+  }
+  return last;
+}
+
+// Follows +switch-master on one sentinel at a time, as long as the group is in use. Between
+// subscriptions (a sentinel down, a connection lost) the primary is asked again, so a failover
+// announced meanwhile is not missed. A silent subscription is checked with PING.
+void Sentinel::Watch() {
+  const size_t n = endpoint_.sentinels.size();
+  const auto idle = std::chrono::seconds(5);
+  auto stopping = [this] {
+    pollfd p{.fd = wake_fd_, .events = POLLIN, .revents = 0};
+    return ::poll(&p, 1, 0) > 0;
+  };
+  auto pause = [this](std::chrono::milliseconds ms) {
+    pollfd p{.fd = wake_fd_, .events = POLLIN, .revents = 0};
+    ::poll(&p, 1, static_cast<int>(ms.count()));
+  };
+  std::chrono::milliseconds backoff{100};
+  for (size_t i = 0; !stopping(); i = (i + 1) % n) {
+    auto conn = Connection::Open(SentinelEndpoint(i), options_);
+    if (!conn) {
+      if (i + 1 == n) {
+        pause(backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
+      }
+      continue;
+    }
+    Connection& c = **conn;
+    auto subscribed = c.Command({"SUBSCRIBE", "+switch-master"});
+    if (!subscribed || subscribed->is_error()) continue;
+    // Anything announced before the subscription took effect is in the answer to this.
+    if (auto primary = Ask(); primary) Learn(*primary);
+    backoff = std::chrono::milliseconds(100);
+    bool pinged = false;
+    while (!stopping()) {
+      auto got = c.Receive(idle, wake_fd_);
+      if (!got) break;
+      if (!*got) {
+        if (stopping()) return;
+        if (pinged) break;  // a whole idle period without even a pong: another sentinel
+        if (!c.Write({"PING"}).ok()) break;
+        pinged = true;
+        continue;
+      }
+      pinged = false;
+      // ["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"]
+      const Reply& m = **got;
+      if (m.type != Reply::Type::kArray || m.elements.size() != 3 ||
+          m.elements[0].str != "message") {
+        continue;  // a pong, or the subscription's confirmation
+      }
+      std::vector<std::string_view> words;
+      std::string_view text = m.elements[2].str;
+      while (!text.empty()) {
+        const size_t space = text.find(' ');
+        words.push_back(text.substr(0, space));
+        text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
+      }
+      unsigned port = 0;
+      if (words.size() != 5 || words[0] != endpoint_.master ||
+          std::from_chars(words[4].data(), words[4].data() + words[4].size(), port).ec !=
+              std::errc() ||
+          port == 0 || port > 65535) {
+        continue;
+      }
+      Learn(HostPort{.host = std::string(words[3]), .port = static_cast<uint16_t>(port)});
+    }
+  }
+}
+
 // ---- Pool -----------------------------------------------------------------------------------
 
 Pool::Pool(Endpoint endpoint, ClientOptions options, size_t max_connections)
     : endpoint_(std::move(endpoint)),
       options_(options),
+      sentinel_(endpoint_.sentinels.empty() ? nullptr : Sentinel::For(endpoint_, options_)),
       max_(max_connections ? max_connections : 1) {}
+
+bool Pool::Current(const Connection& conn) const {
+  return !sentinel_ || conn.generation() == sentinel_->generation();
+}
+
+Result<std::unique_ptr<Connection>> Pool::Open() {
+  if (!sentinel_) return Connection::Open(endpoint_, options_);
+  TESSERA_ASSIGN_OR_RETURN(Sentinel::Found found, sentinel_->Primary());
+  Endpoint primary = endpoint_;
+  primary.host = found.primary.host;
+  primary.port = found.primary.port;
+  primary.sentinels.clear();
+  auto conn = Connection::Open(primary, options_);
+  if (!conn) {
+    sentinel_->Forget(found.generation);
+    return conn.status();
+  }
+  // What the sentinels said may be out of date (a failover under way, a demoted primary that
+  // came back): only a server that says it is the primary is used.
+  auto role = (*conn)->Command({"ROLE"});
+  if (!role) {
+    sentinel_->Forget(found.generation);
+    return role.status();
+  }
+  if (role->type != Reply::Type::kArray || role->elements.empty() ||
+      role->elements[0].str != "master") {
+    sentinel_->Forget(found.generation);
+    return Unavailable(Describe(found.primary) + " is not the primary of " + endpoint_.master +
+                       " (yet); a failover may be under way");
+  }
+  (*conn)->set_generation(found.generation);
+  return conn;
+}
 
 Pool::~Pool() = default;
 
@@ -632,8 +967,11 @@ Pool::Lease::~Lease() {
 }
 
 void Pool::Release(std::unique_ptr<Connection> conn) {
+  // A connection that broke may have been to a primary that is one no more (READONLY, a
+  // failover): the next one is opened to where the sentinels say.
+  if (sentinel_ && conn->broken()) sentinel_->Forget(conn->generation());
   std::lock_guard lock(mu_);
-  if (conn->broken()) {
+  if (conn->broken() || !Current(*conn)) {
     --open_;
   } else {
     idle_.push_back(std::move(conn));
@@ -653,12 +991,14 @@ Result<Pool::Lease> Pool::Acquire() {
   while (!idle_.empty()) {
     std::unique_ptr<Connection> conn = std::move(idle_.back());
     idle_.pop_back();
-    if (conn->LooksAlive()) return Lease(this, std::move(conn));
-    --open_;  // closed by the server while idle (a restart, its timeout): open a new one
+    // Closed by the server while idle (a restart, its timeout), or to a primary the sentinels
+    // have replaced (which may still look alive, frozen): open a new one.
+    if (Current(*conn) && conn->LooksAlive()) return Lease(this, std::move(conn));
+    --open_;
   }
   ++open_;
   lock.unlock();
-  auto conn = Connection::Open(endpoint_, options_);
+  auto conn = Open();
   if (!conn) {
     lock.lock();
     --open_;
@@ -684,7 +1024,7 @@ Result<Reply> Pool::Command(const std::vector<std::string_view>& argv, bool idem
 
 // ---- Script ---------------------------------------------------------------------------------
 
-Script::Script(std::string source) : source_(std::move(source)) {
+Script::Script(std::string source, bool writes) : source_(std::move(source)), writes_(writes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(source_.data(), source_.size(), digest, &n, EVP_sha1(), nullptr);

@@ -22,15 +22,29 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "tessera/result.h"
 
 namespace tessera::store::redis {
 
-// Where the server is: redis://[[user]:password@]host[:port][/db][?ca_file=PATH]
-// (rediss:// for TLS; the server certificate is verified against the system's CAs or ca_file,
-// and its name against host). IPv6 hosts in brackets. Port 6379 and db 0 by default.
+struct HostPort {
+  std::string host;  // a name or an address (IPv6 without brackets)
+  uint16_t port = 6379;
+  bool operator==(const HostPort&) const = default;
+};
+
+// Where the server is, from one of:
+//   redis://[[user]:password@]host[:port][/db][?ca_file=PATH]
+//   redis+sentinel://[[user]:password@]host[:port],host[:port].../master[/db]
+//       [?sentinel_user=U&sentinel_password=P&ca_file=PATH]
+// (both also take ?wait_replicas=N)
+// (rediss:// and rediss+sentinel:// for TLS; the server certificate is verified against the
+// system's CAs or ca_file, and its name against the host connected to). IPv6 hosts in brackets.
+// Port 6379 (26379 for a sentinel) and db 0 by default. With sentinels, `host` and `port` are
+// empty until the primary has been found (Sentinel below); user and password are the primary's,
+// sentinel_user and sentinel_password the sentinels' (none by default).
 struct Endpoint {
   std::string host;
   uint16_t port = 6379;
@@ -38,7 +52,15 @@ struct Endpoint {
   std::string user;      // empty: AUTH with the password alone (the "default" user)
   std::string password;  // empty: no AUTH
   int db = 0;
-  std::string ca_file;  // rediss only; empty: the system's CA store
+  std::string ca_file;              // rediss only; empty: the system's CA store
+  std::vector<HostPort> sentinels;  // non-empty: redis+sentinel://
+  std::string master;               // the name the sentinels monitor the primary under
+  std::string sentinel_user;
+  std::string sentinel_password;
+  // ?wait_replicas=N: a store write is acknowledged only once N replicas have it (WAIT), so a
+  // failover cannot lose it; otherwise the caller gets kUnavailable (the write may or may not
+  // survive). 0 (the default): Redis's asynchronous replication.
+  int wait_replicas = 0;
 };
 
 // Errors: kInvalidArgument/kBadConfig with a message that never contains the password.
@@ -116,8 +138,17 @@ class Connection {
   // Sends every command at once and reads their replies, in order (one round trip).
   Result<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string_view>>& commands);
 
+  // For a subscriber (SUBSCRIBE, then messages as they come): sends a command without reading
+  // its reply, and waits up to `wait` for the next reply or message. nullopt when nothing came
+  // (the connection stays usable) or when `wake_fd` (-1: none) became readable first.
+  Status Write(const std::vector<std::string_view>& argv);
+  Result<std::optional<Reply>> Receive(std::chrono::milliseconds wait, int wake_fd = -1);
+
   // After any failure the connection is unusable; the pool drops it.
   bool broken() const { return broken_; }
+  // Which primary a pooled connection of a Sentinel group was opened to (Sentinel::generation).
+  uint64_t generation() const { return generation_; }
+  void set_generation(uint64_t g) { generation_ = g; }
   // False when the server has closed the idle connection (or sent something unasked): checked
   // without waiting before the pool hands out an idle connection.
   bool LooksAlive();
@@ -132,6 +163,54 @@ class Connection {
 
   std::unique_ptr<Impl> impl_;
   bool broken_ = false;
+  uint64_t generation_ = 0;
+};
+
+// Where the primary of a Sentinel-managed group is (redis+sentinel://), as the sentinels' client
+// guidelines describe: asked of the sentinels in turn (SENTINEL get-master-addr-by-name), checked
+// with ROLE on every new connection (Pool::Open), remembered until a connection to it breaks.
+// A background thread subscribes to +switch-master on one sentinel at a time, so a failover is
+// known the moment the sentinels decide it, even while the old primary is frozen and its
+// connections still look alive: each change of address starts a new generation, and the pool
+// drops idle connections of older ones.
+//
+// One per distinct group in a process (For), shared by the pools of its stores. Thread-safe.
+// Blocking: Primary may ask every sentinel (connect + command timeouts each).
+class Sentinel {
+ public:
+  static std::shared_ptr<Sentinel> For(const Endpoint& endpoint, const ClientOptions& options);
+  Sentinel(Endpoint endpoint, ClientOptions options);
+  ~Sentinel();
+  Sentinel(const Sentinel&) = delete;
+  Sentinel& operator=(const Sentinel&) = delete;
+
+  struct Found {
+    HostPort primary;
+    uint64_t generation = 0;
+  };
+  // The primary's address, remembered or asked of the sentinels. kUnavailable when none answers
+  // or none knows the group.
+  Result<Found> Primary();
+  // A connection to the primary of `generation` broke, or it was not the primary: ask again next
+  // time.
+  void Forget(uint64_t generation);
+  uint64_t generation() const;
+
+ private:
+  Result<HostPort> Ask();
+  void Learn(const HostPort& primary);
+  void Watch();
+  Endpoint SentinelEndpoint(size_t i) const;
+
+  const Endpoint endpoint_;
+  const ClientOptions options_;
+  mutable std::mutex mu_;
+  HostPort primary_;         // GUARDED_BY(mu_): the last address learnt
+  bool known_ = false;       // GUARDED_BY(mu_): primary_ may be used without asking
+  uint64_t generation_ = 1;  // GUARDED_BY(mu_)
+  size_t first_ = 0;         // GUARDED_BY(mu_): the sentinel that answered last is asked first
+  int wake_fd_ = -1;         // eventfd: the watcher stops when it is readable
+  std::thread watcher_;
 };
 
 // A bounded set of connections to one endpoint, opened on demand and replaced when broken.
@@ -160,6 +239,11 @@ class Pool {
 
   // A connection for the caller's exclusive use until the lease ends (WATCH/MULTI need one).
   Result<Lease> Acquire();
+  // A new connection of the caller's own, outside the pool (a blocking XREAD must not hold one
+  // of the pool's): to the server, or to the group's current primary.
+  Result<std::unique_ptr<Connection>> Open();
+  // False for a connection to a primary the sentinels have since replaced.
+  bool Current(const Connection& conn) const;
 
   // One command on any connection. A connection that broke at once (closed by the server) is
   // retried once on a fresh one only when `idempotent` (a read, or a write whose repetition
@@ -175,6 +259,7 @@ class Pool {
 
   const Endpoint endpoint_;
   const ClientOptions options_;
+  const std::shared_ptr<Sentinel> sentinel_;  // redis+sentinel:// only
   const size_t max_;
   std::mutex mu_;
   std::condition_variable freed_;
@@ -186,7 +271,9 @@ class Pool {
 // (NOSCRIPT: a restart, a failover, SCRIPT FLUSH), then run again.
 class Script {
  public:
-  explicit Script(std::string source);
+  // `writes`: false for a script that only reads (no WAIT after it).
+  explicit Script(std::string source, bool writes = true);
+  bool writes() const { return writes_; }
   Result<Reply> Run(Connection& conn, const std::vector<std::string_view>& keys,
                     const std::vector<std::string_view>& args) const;
   const std::string& sha1() const { return sha1_; }
@@ -194,6 +281,7 @@ class Script {
  private:
   std::string source_;
   std::string sha1_;  // hex
+  bool writes_;
 };
 
 }  // namespace tessera::store::redis

@@ -179,6 +179,20 @@ class RedisBase {
     TESSERA_ASSIGN_OR_RETURN(redis::Pool::Lease lease, pool_->Acquire());
     TESSERA_ASSIGN_OR_RETURN(Reply r, script.Run(*lease, {}, args));
     if (r.is_error()) return Unavailable(r.str);
+    if (const int replicas = pool_->endpoint().wait_replicas; replicas > 0 && script.writes()) {
+      // Acknowledged only once the replicas have it: a failover cannot undo what was answered.
+      const std::string n = std::to_string(replicas);
+      const std::string ms = std::to_string(pool_->options().command_timeout.count());
+      TESSERA_ASSIGN_OR_RETURN(
+          Reply acked, lease->Command({"WAIT", n, ms}, 2 * pool_->options().command_timeout));
+      if (acked.is_error()) return Unavailable("WAIT: " + acked.str);
+      if (acked.type != Reply::Type::kInteger || acked.integer < replicas) {
+        return Status(Code::kUnavailable, Reason::kStore,
+                      "redis: written, but " + std::to_string(acked.integer) + " of " + n +
+                          " replicas confirmed it in time (wait_replicas); it may not survive a "
+                          "failover");
+      }
+    }
     return r;
   }
 
@@ -196,8 +210,8 @@ class RedisBase {
   const std::string prefix_;
 };
 
-redis::Script MakeScript(const char* body) {
-  return redis::Script(std::string(redis::scripts::kPrelude) + body);
+redis::Script MakeScript(const char* body, bool writes = true) {
+  return redis::Script(std::string(redis::scripts::kPrelude) + body, writes);
 }
 
 class RedisSessionStore final : public session::SessionStore, RedisBase {
@@ -327,10 +341,9 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     if (max == 0) return InvalidArgument(Reason::kNone, "read at least one change");
     // A connection of its own: a blocking XREAD must not hold one of the pool's.
     std::lock_guard lock(feed_mu_);
-    if (!feed_conn_ || feed_conn_->broken()) {
+    if (!feed_conn_ || feed_conn_->broken() || !pool_->Current(*feed_conn_)) {
       feed_conn_.reset();
-      TESSERA_ASSIGN_OR_RETURN(feed_conn_,
-                               redis::Connection::Open(pool_->endpoint(), pool_->options()));
+      TESSERA_ASSIGN_OR_RETURN(feed_conn_, pool_->Open());
     }
     redis::Connection& conn = *feed_conn_;
     session::ChangeBatch out;
@@ -344,7 +357,8 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     Reply entries;
     if (after.seq < out.next.seq) {
       const std::string from = Prefixed("0-", after.seq + 1);
-      TESSERA_ASSIGN_OR_RETURN(entries, conn.Command({"XRANGE", stream, from, "+", "COUNT", count}));
+      TESSERA_ASSIGN_OR_RETURN(entries,
+                               conn.Command({"XRANGE", stream, from, "+", "COUNT", count}));
     } else if (wait.count() > 0) {
       // Nothing new: wait for the next entry on the server, which answers the moment a script
       // appends one.
@@ -535,20 +549,21 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   }
 
   const redis::Script create_ = MakeScript(redis::scripts::kCreate);
-  const redis::Script list_by_user_ = MakeScript(redis::scripts::kListByUser);
-  const redis::Script list_all_ = MakeScript(redis::scripts::kListAll);
+  // Reads (list_by_user only tidies its index, which a failover may undo harmlessly).
+  const redis::Script list_by_user_ = MakeScript(redis::scripts::kListByUser, false);
+  const redis::Script list_all_ = MakeScript(redis::scripts::kListAll, false);
   const redis::Script remove_ = MakeScript(redis::scripts::kRemove);
   const redis::Script remove_by_handle_ = MakeScript(redis::scripts::kRemoveByHandle);
   const redis::Script remove_by_user_ = MakeScript(redis::scripts::kRemoveByUser);
   const redis::Script touch_ = MakeScript(redis::scripts::kTouch);
   const redis::Script touch_many_ = MakeScript(redis::scripts::kTouchMany);
   const redis::Script remove_expired_ = MakeScript(redis::scripts::kRemoveExpired);
-  const redis::Script count_alive_ = MakeScript(redis::scripts::kCountAlive);
+  const redis::Script count_alive_ = MakeScript(redis::scripts::kCountAlive, false);
   const redis::Script rotate_refresh_ = MakeScript(redis::scripts::kRotateRefresh);
   const redis::Script remove_by_refresh_ = MakeScript(redis::scripts::kRemoveByRefresh);
   const redis::Script remove_by_refresh_ancestor_ =
       MakeScript(redis::scripts::kRemoveByRefreshAncestor);
-  const redis::Script find_refresh_ = MakeScript(redis::scripts::kFindRefresh);
+  const redis::Script find_refresh_ = MakeScript(redis::scripts::kFindRefresh, false);
   const redis::Script extend_tokens_until_ = MakeScript(redis::scripts::kExtendTokensUntil);
   const redis::Script add_revocation_ = MakeScript(redis::scripts::kAddRevocation);
   const redis::Script publish_ = MakeScript(redis::scripts::kPublish);
@@ -795,33 +810,44 @@ Result<std::unique_ptr<token::KeysetStorage>> OpenRedisKeysetStorage(std::string
 
 Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions options) {
   TESSERA_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::ParseUrl(url));
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<redis::Connection> conn,
-                           redis::Connection::Open(endpoint, ClientOptionsFor(options)));
-  TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> r,
-                           conn->Pipeline({{"CONFIG", "GET", "appendonly"},
-                                           {"CONFIG", "GET", "appendfsync"}}));
+  const bool sentinel = !endpoint.sentinels.empty();
+  // A write a replica confirmed (WAIT) survives the primary's crash: the sentinels promote a
+  // replica that has it. (Not the loss of every node at once: that is what persistence is for,
+  // and an operator who replicates has chosen.)
+  if (endpoint.wait_replicas > 0) return std::string();
+  redis::Pool pool(std::move(endpoint), ClientOptionsFor(options), 1);
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<redis::Connection> conn, pool.Open());
+  TESSERA_ASSIGN_OR_RETURN(
+      std::vector<Reply> r,
+      conn->Pipeline({{"CONFIG", "GET", "appendonly"}, {"CONFIG", "GET", "appendfsync"}}));
   auto value = [](const Reply& reply) -> std::optional<std::string> {
     if (reply.type != Reply::Type::kArray || reply.elements.size() != 2) return std::nullopt;
     return reply.elements[1].str;
   };
   const auto aof = r.size() == 2 ? value(r[0]) : std::nullopt;
   const auto fsync = r.size() == 2 ? value(r[1]) : std::nullopt;
+  std::string warning;
   if (!aof || !fsync) {
-    return std::string(
+    warning =
         "the Redis server does not show its persistence settings (CONFIG GET refused); a "
-        "revocation survives its crash only with appendonly yes and appendfsync always");
+        "revocation survives its crash only with appendonly yes and appendfsync always";
+  } else if (*aof != "yes") {
+    warning = "the Redis server has appendonly " + *aof +
+              ": sessions ended and revocations made since its last snapshot are lost if it "
+              "crashes (set appendonly yes and appendfsync always)";
+  } else if (*fsync != "always") {
+    warning = "the Redis server has appendfsync " + *fsync +
+              ": revocations answered in the last second or so may be lost if its host crashes "
+              "(set appendfsync always)";
   }
-  if (*aof != "yes") {
-    return "the Redis server has appendonly " + *aof +
-           ": sessions ended and revocations made since its last snapshot are lost if it crashes "
-           "(set appendonly yes and appendfsync always)";
+  if (sentinel) {
+    // Replication is asynchronous: the replica promoted may lack the last writes, however the old
+    // primary kept them.
+    warning += std::string(warning.empty() ? "" : "; ") +
+               "a failover loses what the replicas had not yet received (add ?wait_replicas=1 to "
+               "the URL, with two replicas so that writes go on when one is lost)";
   }
-  if (*fsync != "always") {
-    return "the Redis server has appendfsync " + *fsync +
-           ": revocations answered in the last second or so may be lost if its host crashes "
-           "(set appendfsync always)";
-  }
-  return std::string();
+  return warning;
 }
 
 Result<std::unique_ptr<user::ThrottleStore>> OpenRedisThrottleStore(std::string_view url,
