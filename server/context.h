@@ -34,6 +34,8 @@
 
 namespace tessera::server {
 
+class RevocationFeed;
+
 struct AppDeps {
   const Config* config;
   user::UserStore* users;
@@ -58,6 +60,10 @@ struct AppDeps {
   token::TokenService* tokens = nullptr;
   const token::AccessVerifier* verifier = nullptr;
   token::Keyset* keyset = nullptr;
+  // GET /v1/revocations (token mode): the revocations held, and what follows a cursor. Both
+  // set, or both null (404).
+  const token::LocalRevocationList* revocations = nullptr;
+  RevocationFeed* revocation_feed = nullptr;
 };
 
 // The confidential clients of token.clients (introspection, revocation), checked in constant

@@ -129,6 +129,7 @@ Status Runtime::Assemble() {
   if (!keyset) return Naming("signing keys", keyset.error());
   keyset_ = std::move(*keyset);
   revocations_ = std::make_unique<token::LocalRevocationList>(kTokenLeewaySeconds);
+  revocation_feed_ = std::make_unique<RevocationFeed>();
   // What other processes sharing the store change (the CLI, other instances) arrives through the
   // store's change feed, applied per key: a cached session dropped, a revocation added, a cached
   // account dropped, the keyset reloaded. Start reloads the revocation list and takes the feed's
@@ -140,6 +141,7 @@ Status Runtime::Assemble() {
               [this](const session::Change& change) {
                 manager_->Apply(change);
                 revocations_->Apply(change);
+                revocation_feed_->Apply(change);  // after the list: see RevocationFeed::Cursor
                 if (change.kind == session::ChangeKind::kUserChanged && app_) {
                   app_->context().auth.ForgetUser(change.user_id);
                 }
@@ -156,6 +158,8 @@ Status Runtime::Assemble() {
                 manager_->DropCache();
                 return revocations_->Load(*sessions_, options_.clock->NowSeconds());
               },
+          .reloaded =
+              [this](const session::FeedPosition& head) { revocation_feed_->Reset(head); },
           .report =
               [](const Status& s) {
                 if (s.ok()) {
@@ -223,7 +227,9 @@ Status Runtime::Assemble() {
                                        .device_cookie_key = std::move(*device_cookie_key),
                                        .tokens = tokens_.get(),
                                        .verifier = verifier_.get(),
-                                       .keyset = keyset_.get()});
+                                       .keyset = keyset_.get(),
+                                       .revocations = revocations_.get(),
+                                       .revocation_feed = revocation_feed_.get()});
   CountSessions();
   return Status::Ok();
 }
@@ -252,11 +258,13 @@ void Runtime::MaintainOnce() {
     std::cerr << "tessera: cannot read the session store's change feed: " << polled.message()
               << std::endl;
   }
+  revocation_feed_->Expire(options_.clock->NowMillis());
 }
 
 // The server's background chores until stopped (the change feed has a thread of its own).
 // - Every second: write the queued last-seen updates in one batch (SessionOptions::
-//   defer_touches), and reload the signing keyset if `tessera keys` changed it.
+//   defer_touches), reload the signing keyset if `tessera keys` changed it, and answer the
+//   GET /v1/revocations long polls whose wait has ended.
 // - Every 15 seconds: count the live sessions for the tessera_sessions_active gauge, so that a
 //   scrape of /metrics does no store work on an I/O thread.
 // - Every five minutes: delete expired sessions and stale sign-in counters so the store does not
@@ -278,6 +286,8 @@ void Runtime::MaintenanceLoop() {
     if (stopping || Steady::now() >= next_second) {
       next_second = Steady::now() + std::chrono::seconds(1);
       (void)manager_->FlushTouches();  // a failure re-queues them for the next round
+      // GET /v1/revocations long polls whose wait has ended: answered with no entries.
+      revocation_feed_->Expire(options_.clock->NowMillis());
       if (auto reloaded = keyset_->ReloadIfChanged(); !reloaded) {
         std::cerr << "tessera: keeping the signing keys in use: " << reloaded.error().message()
                   << std::endl;

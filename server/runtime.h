@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "app.h"
+#include "revocation_feed.h"
 #include "core/log.h"
 #include "core/worker_pool.h"
 #include "crypto/password.h"
@@ -67,6 +68,7 @@ class Runtime {
   // Applies what the change feed holds now, for tests without the follower's thread.
   void MaintainOnce();
   session::ChangeFollower& follower() { return *follower_; }
+  RevocationFeed& revocation_feed() { return *revocation_feed_; }
   // Counts the live sessions for the metrics gauge (the maintenance thread does every 15 s).
   void CountSessions();
 
@@ -90,6 +92,7 @@ class Runtime {
   std::unique_ptr<log::AccessLog> access_log_;
   std::unique_ptr<token::Keyset> keyset_;
   std::unique_ptr<token::LocalRevocationList> revocations_;
+  std::unique_ptr<RevocationFeed> revocation_feed_;
   std::unique_ptr<token::KeysetKeySource> key_source_;
   std::unique_ptr<token::AccessVerifier> verifier_;
   std::unique_ptr<token::TokenService> tokens_;

@@ -38,6 +38,8 @@ HttpResponse TokenEndpoint(Context& c, const HttpRequest& r);
 // oauth.cc: RFC 7662 introspection and RFC 7009 revocation, for confidential clients.
 HttpResponse Introspect(Context& c, const HttpRequest& r);
 HttpResponse RevokeToken(Context& c, const HttpRequest& r);
+// GET /v1/revocations: the revocation list with a cursor, then what follows it (long poll).
+void Revocations(Context& c, const HttpRequest& r, Responder respond);
 
 // well_known.cc: the published key set and the discovery document.
 HttpResponse Jwks(Context& c);

@@ -1,7 +1,13 @@
-// RFC 7662 introspection and RFC 7009 revocation, for the confidential clients of token.clients.
+// RFC 7662 introspection, RFC 7009 revocation and the revocation feed (GET /v1/revocations), for
+// the confidential clients of token.clients.
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <memory>
+
+#include "../forms.h"
 #include "../responses.h"
+#include "../revocation_feed.h"
 #include "handlers.h"
 #include "oauth_request.h"
 
@@ -103,6 +109,134 @@ HttpResponse RevokeToken(Context& c, const HttpRequest& request) {
     c.d.audit->Record("token.revoked", std::move(e));
   }
   return NoStore(std::move(done));
+}
+
+
+// ---- GET /v1/revocations -------------------------------------------------------------------
+
+namespace {
+
+constexpr int64_t kMaxWaitSeconds = 30;
+
+json EntryJson(const session::Revocation& r) {
+  constexpr std::string_view kTokenId = "jti:";  // token::TokenIdRevocationKey
+  json e;
+  if (std::string_view(r.handle).starts_with(kTokenId)) {
+    e["jti"] = r.handle.substr(kTokenId.size());
+  } else {
+    e["sid"] = r.handle;
+  }
+  e["until"] = r.until;
+  return e;
+}
+
+// The list can only be vouched for while it is current (the store's change feed is read): a
+// client told "nothing new" by an instance that cannot know would accept revoked tokens.
+std::optional<HttpResponse> Stale(Context& c) {
+  if (Status s = c.d.revocations->Check(c.Now()); !s.ok()) return NoStore(FromStatus(s));
+  return std::nullopt;
+}
+
+HttpResponse PageJson(Context& c, const RevocationFeed::Page& page) {
+  if (auto stale = Stale(c)) return *stale;
+  if (page.reset) {
+    return NoStore(Error(410, "cursor_unknown",
+                         "this cursor cannot be continued (another feed, or too old): load the "
+                         "snapshot again (GET /v1/revocations without after)"));
+  }
+  json entries = json::array();
+  for (const auto& e : page.entries) {
+    json j = EntryJson(e.revocation);
+    j["seq"] = e.seq;
+    entries.push_back(std::move(j));
+  }
+  return NoStore(Json(200, {{"cursor", page.cursor}, {"revocations", std::move(entries)}}));
+}
+
+// After the client is known: the snapshot, or what follows `after` (waiting up to `wait`).
+void ServeRevocations(Context& c, const HttpRequest& request, const Responder& respond) {
+  const std::string_view target = request.target;
+  const size_t q = target.find('?');
+  auto params = ParseForm(q == std::string_view::npos ? "" : target.substr(q + 1), 4);
+  if (!params) return respond(NoStore(Error(400, "invalid_request", "malformed query")));
+  for (const auto& [name, value] : *params) {
+    if (name != "after" && name != "wait") {
+      return respond(NoStore(Error(400, "invalid_request", "unknown parameter " + name)));
+    }
+  }
+  auto after = params->find("after");
+  if (after == params->end()) {
+    if (params->contains("wait")) {
+      return respond(NoStore(Error(400, "invalid_request", "wait needs after")));
+    }
+    if (auto stale = Stale(c)) return respond(std::move(*stale));
+    // The cursor first: an entry applied between the two reads is then in both (harmless),
+    // never in neither.
+    const std::string cursor = c.d.revocation_feed->Cursor();
+    json entries = json::array();
+    for (const auto& r : c.d.revocations->Snapshot()) entries.push_back(EntryJson(r));
+    return respond(NoStore(Json(200, {{"cursor", cursor}, {"revocations", std::move(entries)}})));
+  }
+  int64_t wait = 0;
+  if (auto w = params->find("wait"); w != params->end()) {
+    std::string_view text = w->second;
+    if (text.ends_with('s')) text.remove_suffix(1);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), wait);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || wait < 0 ||
+        wait > kMaxWaitSeconds) {
+      return respond(NoStore(Error(400, "invalid_request", "wait must be 0 to 30 seconds")));
+    }
+  }
+  RevocationFeed& feed = *c.d.revocation_feed;
+  RevocationFeed::Page page = feed.Since(after->second);
+  if (page.reset) {
+    // Older than this instance keeps (it restarted, or the cursor came from another instance):
+    // the store's feed still has it, for an hour or 100,000 entries. (This runs on the store
+    // pool: see Revocations.)
+    if (auto from = feed.Resolve(after->second)) {
+      auto batch = c.d.sessions->ReadChanges(*from, 1000, std::chrono::milliseconds(0));
+      if (!batch) return respond(NoStore(FromStatus(batch.error())));
+      if (!batch->gap) {
+        RevocationFeed::Page read{.cursor = feed.CursorAt(batch->next.seq), .entries = {},
+                                  .reset = false};
+        for (const session::Change& change : batch->changes) {
+          if (RevocationFeed::Revokes(change)) {
+            read.entries.push_back(
+                {.seq = change.seq, .revocation = {.handle = change.handle, .until = change.until}});
+          }
+        }
+        return respond(PageJson(c, read));
+      }
+    }
+  }
+  if (wait == 0 || page.reset || !page.entries.empty()) return respond(PageJson(c, page));
+  // The answer comes when an entry arrives (from the change follower's thread) or when the wait
+  // ends (the maintenance loop), whichever is first.
+  const bool waiting = feed.Wait(
+      after->second, c.d.clock->NowMillis() + wait * 1000,
+      [&c, respond](RevocationFeed::Page page) { respond(PageJson(c, page)); });
+  if (!waiting) {
+    HttpResponse busy = Error(503, "unavailable", "too many clients are waiting; retry shortly");
+    busy.Set("Retry-After", "1");
+    respond(NoStore(std::move(busy)));
+  }
+}
+
+}  // namespace
+
+void Revocations(Context& c, const HttpRequest& request, Responder respond) {
+  if (!c.d.revocation_feed || !c.d.revocations) {
+    return respond(Error(404, "not_found", "token mode is off"));
+  }
+  // Checking the client may count a failure in the throttle store: not on an I/O thread.
+  auto owned = std::make_shared<HttpRequest>(request);
+  auto work = [&c, owned, respond] {
+    HttpResponse error;
+    if (!AuthenticateClient(c, *owned, &error)) return respond(std::move(error));
+    ServeRevocations(c, *owned, respond);
+  };
+  if (!c.d.store_pool) return work();
+  if (!c.d.store_pool->TrySubmit(work)) respond(Busy());
 }
 
 }  // namespace tessera::server::handlers

@@ -42,6 +42,9 @@ HttpResponse Discovery(Context& c) {
               {"token_endpoint", base + "/v1/token"},
               {"introspection_endpoint", base + "/v1/introspect"},
               {"revocation_endpoint", base + "/v1/revoke"},
+              // An extension (docs/design.md "Revocations for other services"): where a
+              // service's verifier follows the revocations, with the introspection credentials.
+              {"tessera_revocation_endpoint", base + "/v1/revocations"},
               {"grant_types_supported", {"refresh_token"}},
               {"response_types_supported", json::array()},
               {"subject_types_supported", {"public"}},

@@ -45,6 +45,7 @@ Status ChangeFollower::StartLocked() {
   const int64_t asked = SteadyNanos();
   TESSERA_ASSIGN_OR_RETURN(FeedPosition head, store_->FeedHead());
   if (sinks_.reload) TESSERA_RETURN_IF_ERROR(sinks_.reload());
+  if (sinks_.reloaded) sinks_.reloaded(head);
   cursor_ = std::move(head);
   started_ = true;
   last_ok_ns_.store(asked, std::memory_order_relaxed);

@@ -104,6 +104,19 @@ size_t LocalRevocationList::Prune(int64_t now) {
   return sessions_.size() + token_ids_.size();
 }
 
+std::vector<session::Revocation> LocalRevocationList::Snapshot() const {
+  std::shared_lock lock(mu_);
+  std::vector<session::Revocation> out;
+  out.reserve(sessions_.size() + token_ids_.size());
+  for (const auto& [sid, until] : sessions_) {
+    out.push_back({.handle = sid, .until = until - leeway_});
+  }
+  for (const auto& [jti, until] : token_ids_) {
+    out.push_back({.handle = TokenIdRevocationKey(jti), .until = until - leeway_});
+  }
+  return out;
+}
+
 size_t LocalRevocationList::size() const {
   std::shared_lock lock(mu_);
   return sessions_.size() + token_ids_.size();

@@ -24,8 +24,9 @@ import path from 'node:path';
 
 import { BIN, findExecutable, freePort, launch, startServer, tessera } from './tessera.mjs';
 import {
-  authStatus, awaitListening, bearer, call, COOKIE, cookieLogin, logoutCookie, meBearer, PASSWORD,
-  loginRequest, pollUntil, refresh, sleep, startNginx, stopProc, tokenLogin, withCookie,
+  authStatus, awaitListening, bearer, call, COOKIE, cookieLogin, loginRequest, logoutCookie,
+  meBearer, PASSWORD, pollUntil, refresh, sleep, startNginx, stopProc, stopServers, tokenLogin,
+  withCookie,
 } from './cluster_client.mjs';
 
 const CLIENT_SECRET = 'cluster-client-secret-0123456789';
@@ -140,12 +141,7 @@ before(async () => {
 // Every process and the temp dir go, whatever happened above.
 after(async () => {
   await stopProc(nginx, 'SIGQUIT');
-  for (const s of Object.values(servers)) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      s.child.kill('SIGTERM');
-      await s.exited;
-    }
-  }
+  await stopServers(servers);
   await stopProc(redis);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });

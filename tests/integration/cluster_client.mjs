@@ -39,6 +39,17 @@ export async function stopProc(proc, signal = 'SIGTERM') {
   clearTimeout(timer);
 }
 
+// Every tessera instance of `servers` ({name: startServer() result}) still running: SIGTERM, and
+// wait for it to exit.
+export async function stopServers(servers) {
+  for (const s of Object.values(servers)) {
+    if (s.child.exitCode === null && s.child.signalCode === null) {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  }
+}
+
 // nginx in the foreground, balancing round-robin over `upstreams` with keep-alive connections to
 // them; X-Upstream tells the client which instance answered.
 function nginxConfig(dir, port, upstreams) {

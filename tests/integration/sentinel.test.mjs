@@ -20,7 +20,7 @@ import path from 'node:path';
 import { BIN, findExecutable, freePort, launch, startServer, tessera } from './tessera.mjs';
 import {
   authStatus, awaitListening, bearer, call, cookieLogin, logoutCookie, meBearer, PASSWORD,
-  pollUntil, sleep, startNginx, stopProc, tokenLogin, withCookie,
+  pollUntil, sleep, startNginx, stopProc, stopServers, tokenLogin, withCookie,
 } from './cluster_client.mjs';
 
 const GROUP = 'tessera-group';
@@ -125,12 +125,7 @@ before(async () => {
 
 after(async () => {
   await stopProc(nginx, 'SIGQUIT');
-  for (const s of Object.values(servers)) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      s.child.kill('SIGTERM');
-      await s.exited;
-    }
-  }
+  await stopServers(servers);
   for (const s of sentinels) await stopProc(s.proc);
   for (const n of Object.values(nodes)) await stopProc(n.proc);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });

@@ -419,3 +419,68 @@ test('client secrets cannot be guessed online: failures spend the IP\'s sign-in 
   // While throttled, even the right secret waits: the answer must not tell a right guess apart.
   assert.equal((await introspect(basicAuth('orders', secret))).status, 429);
 });
+
+// GET /v1/revocations: what a service's own verifier follows instead of asking per request. A
+// snapshot with a cursor, then a long poll that the next revocation answers within milliseconds,
+// whoever made it (a logout here, the CLI in another process); after a restart the cursor goes
+// on from where it was.
+test('the revocation feed: a snapshot, then each revocation to a waiting client at once', T, async (t) => {
+  const secret = 'orders-secret-0123456789';
+  const fx = await started(t, { users: { alice: [], bob: [], carol: [] }, env: {
+    TESSERA_TOKEN_CLIENTS: `orders:${sha256hex(secret)}` } });
+  const auth = basicAuth('orders', secret);
+  const feed = async (query = '', authorization = auth) => {
+    const res = await fx.fetch(`/v1/revocations${query}`, { headers: authorization ? { authorization } : {} });
+    const text = await res.text();
+    return { status: res.status, text, body: text ? JSON.parse(text) : null, cache: res.headers.get('cache-control') };
+  };
+  assert.equal((await feed('', null)).status, 401);
+  assert.equal((await feed('', basicAuth('orders', 'wrong'))).status, 401);
+  const discovery = await (await fx.fetch('/.well-known/openid-configuration')).json();
+  assert.match(discovery.tessera_revocation_endpoint, /\/v1\/revocations$/);
+
+  const a = await fx.tokenLogin('alice');
+  const b = await fx.tokenLogin('bob');
+  const c = await fx.tokenLogin('carol');
+  assert.equal((await fx.call('POST', '/v1/logout', a.at)).status, 204);
+  let snap;
+  await pollUntil(async () => {
+    snap = await feed();
+    assert.equal(snap.status, 200, snap.text);
+    return snap.body.revocations.some((e) => e.sid === a.sid);
+  }, 'the snapshot holds the logout', { timeout: 2000, interval: 10 });
+  assert.equal(snap.cache, 'no-store');
+  const entry = snap.body.revocations.find((e) => e.sid === a.sid);
+  assert.ok(entry.until >= a.claims.exp, JSON.stringify(entry));
+
+  // A long poll from the snapshot's cursor, answered by bob's logout.
+  const waiting = feed(`?after=${encodeURIComponent(snap.body.cursor)}&wait=10s`);
+  await new Promise((r) => setTimeout(r, 200));
+  const before = Date.now();
+  assert.equal((await fx.call('POST', '/v1/logout', b.at)).status, 204);
+  const loggedOut = Date.now();
+  const next = await waiting;
+  t.diagnostic(`long poll answered ${Date.now() - loggedOut} ms after the logout was answered`);
+  assert.equal(next.status, 200, next.text);
+  assert.deepEqual(next.body.revocations.map((e) => e.sid), [b.sid]);
+  assert.ok(next.body.revocations[0].seq > 0);
+  assert.ok(Date.now() - before < 1000, 'pushed, not found at the end of the wait');
+
+  // The CLI in another process: its revocation reaches the waiting client through the feed too.
+  const again = feed(`?after=${encodeURIComponent(next.body.cursor)}&wait=10`);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(fx.cli(['sessions', 'revoke', c.sid]).code, 0);
+  const third = await again;
+  assert.equal(third.status, 200, third.text);
+  assert.deepEqual(third.body.revocations.map((e) => e.sid), [c.sid]);
+
+  // A restart: the store's feed goes on, and so does the cursor.
+  await fx.restart();
+  const resumed = await feed(`?after=${encodeURIComponent(next.body.cursor)}`);
+  assert.equal(resumed.status, 200, resumed.text);
+  assert.deepEqual(resumed.body.revocations.map((e) => e.sid), [c.sid]);
+  const unknown = await feed('?after=0123456789abcdef-1');
+  assert.equal(unknown.status, 410, unknown.text);
+  assert.equal(unknown.body.error, 'cursor_unknown');
+  assert.equal((await feed('?wait=5')).status, 400);
+});

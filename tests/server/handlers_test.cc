@@ -14,6 +14,7 @@
 #include "crypto/hash.h"
 #include "runtime.h"
 #include "store_conformance/store_factory.h"
+#include "tessera/jose/base64url.h"
 #include "tessera/store/sqlite.h"
 #include "tessera/user/user.h"
 #include "user/account_service.h"
@@ -563,6 +564,135 @@ TEST_F(HandlersTest, AnAccountChangedElsewhereLeavesTheUserCache) {
   me = Send("GET", "/v1/me", {{"Cookie", bob}});
   ASSERT_EQ(me.status, 200);
   EXPECT_EQ(json::parse(me.body)["roles"], json::array({"admin"}));
+}
+
+// GET /v1/revocations: the confidential clients of token.clients get the revocation list with a
+// cursor, then (long poll) what follows it, answered the moment the change feed brings an entry.
+class RevocationFeedTest : public HandlersTest {
+ protected:
+  // "svc:" + kSecret, base64 (HTTP Basic).
+  static constexpr char kSecret[] = "revocation-client-secret-0123456789";
+  static constexpr char kBasic[] = "Basic c3ZjOnJldm9jYXRpb24tY2xpZW50LXNlY3JldC0wMTIzNDU2Nzg5";
+
+  void SetUp() override {
+    Start({{"TESSERA_TOKEN_CLIENTS", "svc:" + crypto::HexSha256(kSecret)}});
+    AddUser("alice");
+    AddUser("bob");
+  }
+
+  // Starts a request; the answer may come later (a long poll).
+  std::future<HttpResponse> Ask(std::string target, std::string authorization = kBasic) {
+    auto answer = std::make_shared<std::promise<HttpResponse>>();
+    std::future<HttpResponse> f = answer->get_future();
+    HttpRequest r;
+    r.method = "GET";
+    r.target = std::move(target);
+    r.headers = {{"Host", "127.0.0.1:8080"}, {"Authorization", std::move(authorization)}};
+    r.peer_ip = "192.0.2.20";
+    runtime_->app().Handle(std::move(r),
+                           [answer](HttpResponse a) { answer->set_value(std::move(a)); });
+    return f;
+  }
+
+  // A long poll that waits: the handler runs on the store pool, so its wait begins a moment
+  // after Ask returns.
+  std::future<HttpResponse> Waiting(std::string target) {
+    const size_t before = runtime_->revocation_feed().waiting();
+    auto f = Ask(std::move(target));
+    for (int i = 0; i < 5000 && runtime_->revocation_feed().waiting() == before && !Ready(f); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(runtime_->revocation_feed().waiting(), before + 1);
+    return f;
+  }
+
+  static bool Ready(std::future<HttpResponse>& f) {
+    return f.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready;
+  }
+
+  // Ends the session of an access token with a bearer logout; the store's feed carries it.
+  void Logout(const std::string& access) {
+    ASSERT_EQ(Send("POST", "/v1/logout", {{"Authorization", "Bearer " + access}}).status, 204);
+  }
+
+  static std::string Sid(const std::string& access) {
+    const std::string payload =
+        access.substr(access.find('.') + 1, access.rfind('.') - access.find('.') - 1);
+    return json::parse(jose::Base64UrlDecode(payload).value())["sid"];
+  }
+};
+
+TEST_F(RevocationFeedTest, OnlyForConfidentialClients) {
+  EXPECT_EQ(Ask("/v1/revocations", "").get().status, 401);
+  // "svc:wrong", base64
+  EXPECT_EQ(Ask("/v1/revocations", "Basic c3ZjOndyb25n").get().status, 401);
+  HttpResponse ok = Ask("/v1/revocations").get();
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Header(ok, "Cache-Control"), "no-store");
+}
+
+TEST_F(RevocationFeedTest, SnapshotThenEveryRevocationAsItHappens) {
+  const auto [alice, alice_refresh] = TokenLogin("alice");
+  const auto [bob, bob_refresh] = TokenLogin("bob");
+  Logout(alice);
+  runtime_->MaintainOnce();  // the feed applied (the server's follower thread does it at once)
+  HttpResponse snap = Ask("/v1/revocations").get();
+  ASSERT_EQ(snap.status, 200) << snap.body;
+  const json s = json::parse(snap.body);
+  ASSERT_EQ(s["revocations"].size(), 1u) << snap.body;
+  EXPECT_EQ(s["revocations"][0]["sid"], Sid(alice));
+  EXPECT_GT(s["revocations"][0]["until"].get<int64_t>(), clock_.NowSeconds());
+  const std::string cursor = s["cursor"];
+
+  // Nothing after the cursor yet: the long poll waits...
+  auto poll = Waiting("/v1/revocations?after=" + cursor + "&wait=10s");
+  EXPECT_FALSE(Ready(poll));
+  runtime_->MaintainOnce();
+  EXPECT_FALSE(Ready(poll));
+  // ...until the next revocation reaches this instance's feed.
+  Logout(bob);
+  runtime_->MaintainOnce();
+  ASSERT_TRUE(Ready(poll));
+  HttpResponse next = poll.get();
+  ASSERT_EQ(next.status, 200) << next.body;
+  const json n = json::parse(next.body);
+  ASSERT_EQ(n["revocations"].size(), 1u) << next.body;
+  EXPECT_EQ(n["revocations"][0]["sid"], Sid(bob));
+  EXPECT_GT(n["revocations"][0]["seq"].get<uint64_t>(), 0u);
+  EXPECT_NE(n["cursor"], cursor);
+
+  // From the new cursor: nothing, at once without wait; after the wait with one.
+  HttpResponse now = Ask("/v1/revocations?after=" + n["cursor"].get<std::string>()).get();
+  ASSERT_EQ(now.status, 200);
+  EXPECT_TRUE(json::parse(now.body)["revocations"].empty());
+  auto quiet = Waiting("/v1/revocations?after=" + n["cursor"].get<std::string>() + "&wait=3");
+  Advance(2);
+  EXPECT_FALSE(Ready(quiet));
+  Advance(1);
+  ASSERT_TRUE(Ready(quiet));
+  HttpResponse ended = quiet.get();
+  ASSERT_EQ(ended.status, 200);
+  EXPECT_TRUE(json::parse(ended.body)["revocations"].empty());
+  EXPECT_EQ(json::parse(ended.body)["cursor"], n["cursor"]);
+  // The older cursor still gets everything after it.
+  HttpResponse replay = Ask("/v1/revocations?after=" + cursor).get();
+  EXPECT_EQ(json::parse(replay.body)["revocations"].size(), 1u);
+}
+
+TEST_F(RevocationFeedTest, RefusesWhatItCannotContinue) {
+  EXPECT_EQ(Ask("/v1/revocations?after=0123456789abcdef-5").get().status, 410);  // another feed
+  EXPECT_EQ(Ask("/v1/revocations?after=garbage").get().status, 410);
+  const std::string cursor = json::parse(Ask("/v1/revocations").get().body)["cursor"];
+  EXPECT_EQ(Ask("/v1/revocations?wait=5").get().status, 400);  // wait needs after
+  EXPECT_EQ(Ask("/v1/revocations?after=" + cursor + "&wait=31").get().status, 400);
+  EXPECT_EQ(Ask("/v1/revocations?after=" + cursor + "&wait=-1").get().status, 400);
+  EXPECT_EQ(Ask("/v1/revocations?after=" + cursor + "&since=1").get().status, 400);
+  EXPECT_EQ(Ask("/v1/revocations?after=" + cursor + "&after=" + cursor).get().status, 400);
+  // Discovery says where the feed is.
+  HttpResponse d = Send("GET", "/.well-known/openid-configuration");
+  EXPECT_EQ(json::parse(d.body)["tessera_revocation_endpoint"],
+            "http://127.0.0.1:8080/v1/revocations")
+      << d.body;
 }
 
 }  // namespace

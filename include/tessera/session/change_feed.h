@@ -85,6 +85,9 @@ struct ChangeSinks {
   // Everything cached may be stale: drop it and reload what must be complete (the revocation
   // list, from SessionStore::ListRevocations). Called before the first read and after a gap.
   std::function<Status()> reload;
+  // After a successful reload: the feed position it is current as of, from which entries follow.
+  // May be empty.
+  std::function<void(const FeedPosition& head)> reloaded;
   // Spawn's thread says here when reading starts to fail (the error) and when it works again
   // (OK): once per change, for the log. May be empty.
   std::function<void(const Status&)> report;

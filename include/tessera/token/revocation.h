@@ -89,6 +89,10 @@ class LocalRevocationList final : public RevocationList {
   // The leeway entries are kept past their until; read the store with ListRevocations(now - it).
   int64_t leeway_seconds() const { return leeway_; }
 
+  // Every entry held, as the store records them (a session handle, or TokenIdRevocationKey(jti)),
+  // with the until it was given: what GET /v1/revocations hands a verifier as its snapshot.
+  std::vector<session::Revocation> Snapshot() const;
+
   // Drops entries that no longer matter (until + leeway <= now). Returns how many remain.
   size_t Prune(int64_t now);
 
