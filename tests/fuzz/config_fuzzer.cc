@@ -68,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sources.file = file.Write(input);
   auto config = tessera::LoadConfig(sources);
   if (!config) {
-    if (config.error().code() != tessera::Code::kInvalidArgument) Fail("a refusal that is not kInvalidArgument");
+    if (config.error().code() != tessera::Code::kInvalidArgument)
+      Fail("a refusal that is not kInvalidArgument");
     if (config.error().message().empty()) Fail("a refusal without a message");
     return 0;
   }
@@ -80,6 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::fprintf(stderr, "%s\n---\n%s\n", described.c_str(), reloaded.error().message().c_str());
     Fail("the described configuration is refused");
   }
-  if (tessera::DescribeConfig(*reloaded) != described) Fail("the round trip changes the configuration");
+  if (tessera::DescribeConfig(*reloaded) != described)
+    Fail("the round trip changes the configuration");
   return 0;
 }
