@@ -1,6 +1,7 @@
 // tessera serve [--config FILE] [--listen HOST:PORT] [--data DIR]: the authentication server.
 #include <sys/resource.h>
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -77,6 +78,11 @@ int Serve(const ServeArgs& a) {
   // checks them, and fails naming the key and the file.
   http.tls_cert_file = config->server.tls_cert;
   http.tls_key_file = config->server.tls_key;
+  // A stop answers the long polls of GET /v1/revocations at once instead of draining them.
+  std::atomic<server::Runtime*> live{nullptr};
+  http.on_drain = [&live] {
+    if (server::Runtime* r = live.load()) r->revocation_feed().ReleaseAll();
+  };
   auto server = server::HttpServer::Start(http, &handler);
   if (!server) return StartupFailure(server.error());
   const bool v6 = http.host.find(':') != std::string::npos;
@@ -101,6 +107,7 @@ int Serve(const ServeArgs& a) {
     }
   }
   handler.target = &(*runtime)->app();
+  live.store(runtime->get());
   std::cout << "tessera: listening on " << url << "\n"
             << "tessera: data in " << config->server.data << std::endl;
   if (auto existing = (*runtime)->users().List(); existing && existing->empty()) {
@@ -131,6 +138,7 @@ int Serve(const ServeArgs& a) {
     ops_server->Stop();
     ops_thread.join();
   }
+  live.store(nullptr);
   runtime->reset();  // maintenance's last flush, then the password pool
   std::cout << "tessera: stopped" << std::endl;
   return kExitOk;

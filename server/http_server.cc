@@ -143,6 +143,7 @@ class Server final : public HttpServer {
       acceptor_.close(ignored);
       signals_.cancel(ignored);
       drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+      if (options_.on_drain) options_.on_drain();
       WaitForDrain();
     });
   }

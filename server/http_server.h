@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +25,9 @@ struct HttpServerOptions {
   std::chrono::seconds read_timeout{15};
   size_t max_connections = 10000;          // beyond: closed at accept
   std::chrono::seconds drain_timeout{10};  // graceful stop: how long in-flight requests get
+  // Called once when the graceful stop begins, on an I/O thread (must not block): answer what
+  // is only waiting (the long polls of GET /v1/revocations), so the stop need not wait for it.
+  std::function<void()> on_drain;
 
   // HTTPS (server.tls_cert, server.tls_key): a PEM file holding the certificate chain, leaf
   // first, and a PEM file holding its unencrypted private key. Both empty: plain HTTP. Start()

@@ -150,7 +150,7 @@ bool RevocationFeed::Wait(std::string_view cursor, int64_t deadline_ms, Done don
   {
     std::lock_guard lock(mu_);
     now = SinceLocked(cursor);
-    if (now.entries.empty() && !now.reset) {
+    if (now.entries.empty() && !now.reset && !closed_) {
       if (waiters_.size() >= options_.max_waiters) return false;
       waiters_.push_back(
           Waiter{.after = Parse(cursor)->seq, .deadline_ms = deadline_ms, .done = std::move(done)});
@@ -168,6 +168,14 @@ void RevocationFeed::Expire(int64_t now_ms) {
     ready = TakeReadyLocked(now_ms);
   }
   for (auto& [done, page] : ready) done(std::move(page));
+}
+
+void RevocationFeed::ReleaseAll() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;  // and a wait that begins from now on ends at once
+  }
+  Expire(INT64_MAX);
 }
 
 size_t RevocationFeed::waiting() const {

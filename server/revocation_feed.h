@@ -84,6 +84,8 @@ class RevocationFeed {
   bool Wait(std::string_view cursor, int64_t deadline_ms, Done done);
   // Answers the waits that ended by `now_ms`.
   void Expire(int64_t now_ms);
+  // Answers every wait now, and every later one at once (the server is stopping).
+  void ReleaseAll();
   size_t waiting() const;
 
  private:
@@ -110,6 +112,7 @@ class RevocationFeed {
   uint64_t floor_ = 0;           // GUARDED_BY(mu_): every revoking entry after it is in entries_
   std::deque<Entry> entries_;    // GUARDED_BY(mu_)
   std::vector<Waiter> waiters_;  // GUARDED_BY(mu_)
+  bool closed_ = false;          // GUARDED_BY(mu_): ReleaseAll was called
 };
 
 }  // namespace tessera::server

@@ -474,8 +474,17 @@ test('the revocation feed: a snapshot, then each revocation to a waiting client 
   assert.equal(third.status, 200, third.text);
   assert.deepEqual(third.body.revocations.map((e) => e.sid), [c.sid]);
 
-  // A restart: the store's feed goes on, and so does the cursor.
+  // A restart: a waiting client is answered at once (the stop does not wait out its poll), the
+  // store's feed goes on, and so does the cursor.
+  const cut = feed(`?after=${encodeURIComponent(third.body.cursor)}&wait=30`);
+  await new Promise((r) => setTimeout(r, 200));
+  const stopping = Date.now();
   await fx.restart();
+  t.diagnostic(`restart with a waiting client took ${Date.now() - stopping} ms`);
+  const released = await cut;
+  assert.equal(released.status, 200, released.text);
+  assert.deepEqual(released.body.revocations, []);
+  assert.ok(Date.now() - stopping < 8000, 'the stop did not wait for the long poll');
   const resumed = await feed(`?after=${encodeURIComponent(next.body.cursor)}`);
   assert.equal(resumed.status, 200, resumed.text);
   assert.deepEqual(resumed.body.revocations.map((e) => e.sid), [c.sid]);
