@@ -38,6 +38,29 @@ nlohmann::json ToNlohmann(simdjson::dom::element e) {
   return nullptr;
 }
 
+// simdjson opens no scope for an empty array or object, so it does not count one at the bottom as
+// a level: a document could be one level deeper than its max_depth says (json_strict_fuzzer found
+// [[[[{"":[[{"":[]}]]}]]]] accepted at a limit of 8). This walk counts every container. It goes
+// at most one level past the limit (simdjson refused anything deeper), so never deeper than
+// kMaxDepthCeiling + 2.
+bool WithinDepth(simdjson::dom::element e, size_t level, size_t max_depth) {
+  using simdjson::dom::element_type;
+  if (e.type() == element_type::OBJECT) {
+    if (level > max_depth) return false;
+    const simdjson::dom::object obj = e.get_object().value_unsafe();
+    for (auto field : obj) {
+      if (!WithinDepth(field.value, level + 1, max_depth)) return false;
+    }
+  } else if (e.type() == element_type::ARRAY) {
+    if (level > max_depth) return false;
+    const simdjson::dom::array arr = e.get_array().value_unsafe();
+    for (simdjson::dom::element child : arr) {
+      if (!WithinDepth(child, level + 1, max_depth)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<nlohmann::json> ParseStrict(std::string_view text, const Limits& limits) {
@@ -55,6 +78,7 @@ Result<nlohmann::json> ParseStrict(std::string_view text, const Limits& limits) 
   if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
     return json_dom::FromError(err);
   }
+  if (!WithinDepth(root, 1, max_depth - 1)) return json_dom::FromError(simdjson::DEPTH_ERROR);
   TESSERA_RETURN_IF_ERROR(json_dom::CheckNoDuplicates(root));
   return ToNlohmann(root);
 }

@@ -60,6 +60,22 @@ TEST(JsonParseStrict, MaxDepthCountsLevelsOfNesting) {
   EXPECT_FALSE(ParseStrict(R"({"a":[{"b":{"c":[1]}}]})", {.max_depth = 4}));
 }
 
+// Found by json_strict_fuzzer (its regression seed: empty-container-one-level-too-deep): simdjson
+// does not count an empty array or object at the bottom as a level, and the limit let one more
+// level through.
+TEST(JsonParseStrict, AnEmptyContainerAtTheBottomIsALevelToo) {
+  auto found = ParseStrict(R"([[[[{"":[[{"":[]}]]}]]]])", {.max_depth = 8});
+  ASSERT_FALSE(found);
+  EXPECT_EQ(found.error().reason(), Reason::kTooDeep);
+  EXPECT_TRUE(ParseStrict(R"([[[[{"":[[{"":[]}]]}]]]])", {.max_depth = 9}));
+  EXPECT_TRUE(ParseStrict("[]", {.max_depth = 1}));
+  EXPECT_TRUE(ParseStrict("{}", {.max_depth = 1}));
+  EXPECT_FALSE(ParseStrict("[[]]", {.max_depth = 1}));
+  EXPECT_FALSE(ParseStrict(R"({"a":{}})", {.max_depth = 1}));
+  EXPECT_FALSE(ParseStrict(R"({"a":[1,{}]})", {.max_depth = 2}));
+  EXPECT_TRUE(ParseStrict(R"({"a":[1,{}]})", {.max_depth = 3}));
+}
+
 TEST(JsonParseStrict, VeryDeepInputIsRefusedWithoutRecursing) {
   // However deep the input and however large the configured limit, the ceiling holds: no walk
   // over the tree goes deeper than kMaxDepthCeiling (ASan would catch a stack overflow).
