@@ -262,9 +262,9 @@ void Runtime::MaintainOnce() {
 }
 
 // The server's background chores until stopped (the change feed has a thread of its own).
+// - Every tenth of a second: answer the GET /v1/revocations long polls whose wait has ended.
 // - Every second: write the queued last-seen updates in one batch (SessionOptions::
-//   defer_touches), reload the signing keyset if `tessera keys` changed it, and answer the
-//   GET /v1/revocations long polls whose wait has ended.
+//   defer_touches) and reload the signing keyset if `tessera keys` changed it.
 // - Every 15 seconds: count the live sessions for the tessera_sessions_active gauge, so that a
 //   scrape of /metrics does no store work on an I/O thread.
 // - Every five minutes: delete expired sessions and stale sign-in counters so the store does not
@@ -281,13 +281,15 @@ void Runtime::MaintenanceLoop() {
   std::unique_lock lock(mu_);
   for (;;) {
     const bool stopping =
-        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+        cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; });
     lock.unlock();
+    // GET /v1/revocations long polls whose wait has ended: answered with no entries, within a
+    // tenth of a second of their deadline (a subscriber counts its freshness from when it asked,
+    // so a late answer would eat into its staleness bound).
+    revocation_feed_->Expire(options_.clock->NowMillis());
     if (stopping || Steady::now() >= next_second) {
       next_second = Steady::now() + std::chrono::seconds(1);
       (void)manager_->FlushTouches();  // a failure re-queues them for the next round
-      // GET /v1/revocations long polls whose wait has ended: answered with no entries.
-      revocation_feed_->Expire(options_.clock->NowMillis());
       if (auto reloaded = keyset_->ReloadIfChanged(); !reloaded) {
         std::cerr << "tessera: keeping the signing keys in use: " << reloaded.error().message()
                   << std::endl;

@@ -1,8 +1,13 @@
 // orders-service: a small HTTP service that accepts tessera's access tokens, to show
 // token::Verifier in use (README.md next to this file explains how to run it).
 //
-//   GET /orders   200 {"user","username","orders":[...]} for a valid bearer token, else 401
-//   GET /healthz  200 {"status":"ok"}
+//   GET /orders   200 {"user","username","orders":[...]} for a valid bearer token, else 401;
+//                 503 while the revocation list followed from tessera is not known current
+//   GET /healthz  200 {"status":"ok", "revocations":{...}}; 503 while that list is not current
+//
+// With --client-id (one of tessera's token.clients), it follows tessera's revocations
+// (GET /v1/revocations): a logout, "sign out everywhere" or an admin action is refused here
+// within milliseconds, still with no call to tessera per request.
 //
 // The HTTP side is Boost.Beast's plain asynchronous server: a few threads run one io_context,
 // each connection reads one request at a time under a deadline and size limits, and Handle()
@@ -22,6 +27,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -76,10 +83,35 @@ json OrdersOf(const std::string& sub) {
        {{"id", "ord-" + std::to_string(seed + 1)}, {"item", "milk frother"}, {"quantity", 1}}});
 }
 
-Response Handle(const Request& req, const Verifier& verifier) {
-  if (req.target() == "/healthz" && req.method() == http::verb::get) {
-    return JsonResponse(http::status::ok, {{"status", "ok"}});
+// 503 with the reason: the client may retry; nothing about the token was decided.
+Response Unavailable(std::string_view reason) {
+  Response res = JsonResponse(http::status::service_unavailable,
+                              {{"error", "unavailable"}, {"error_description", reason}});
+  res.set(http::field::retry_after, "1");
+  return res;
+}
+
+Response Health(const Verifier& verifier) {
+  json body = {{"status", "ok"}};
+  if (const auto* feed = verifier.revocation_subscription()) {
+    const tessera::token::RevocationHealth h = feed->health();
+    body["revocations"] = {{"current", h.current},
+                           {"confirmed_ms_ago", h.confirmed_ms_ago},
+                           {"entries", h.entries},
+                           {"answers", h.answers},
+                           {"failures", h.failures},
+                           {"snapshots", h.snapshots},
+                           {"last_error", h.last_status.ok() ? "" : h.last_status.message()}};
+    if (!h.current) {
+      body["status"] = "unavailable";
+      return JsonResponse(http::status::service_unavailable, body);
+    }
   }
+  return JsonResponse(http::status::ok, body);
+}
+
+Response Handle(const Request& req, const Verifier& verifier) {
+  if (req.target() == "/healthz" && req.method() == http::verb::get) return Health(verifier);
   if (req.target() != "/orders") {
     return JsonResponse(http::status::not_found, {{"error", "not_found"}});
   }
@@ -95,6 +127,11 @@ Response Handle(const Request& req, const Verifier& verifier) {
   beast::string_view value = authorization->value();
   auto token = tessera::token::BearerToken(std::string_view(value.data(), value.size()));
   tessera::Status status = token ? verifier.Verify(*token, &who) : token.error();
+  if (status.code() == tessera::Code::kUnavailable) {
+    // Fail closed: the revocation list is not known current, so the token may belong to a
+    // session that ended. Not a 401: the client's token may well be good.
+    return Unavailable(tessera::ReasonName(status.reason()));
+  }
   if (!status.ok()) {
     // The reason, never the token: a log is not a place for credentials.
     std::fprintf(stderr, "orders-service: 401 GET /orders: %s\n",
@@ -199,6 +236,18 @@ int Run(int argc, char** argv) {
   app.add_option("--jwks-refresh", jwks_refresh,
                  "refetch the keys every N seconds, whatever Cache-Control says")
       ->check(CLI::Range(1, 86400));
+  std::string client_secret_file;
+  app.add_option("--client-id", options.subscribe.client_id,
+                 "follow tessera's revocations (GET /v1/revocations) as this client of its "
+                 "token.clients");
+  app.add_option("--client-secret-file", client_secret_file,
+                 "a file holding that client's secret (or set ORDERS_CLIENT_SECRET)");
+  app.add_option("--revocations", options.subscribe.url,
+                 "the revocation feed URL; default: from the discovery document");
+  app.add_option("--revocation-staleness-ms", options.subscribe.max_staleness_ms,
+                 "refuse every token (503) when the revocation list was last confirmed current "
+                 "longer ago than this")
+      ->capture_default_str();
   app.add_option("--threads", threads, "I/O threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -212,12 +261,26 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "orders-service: --listen wants HOST:PORT, not \"%s\"\n", listen.c_str());
     return 2;
   }
+  if (!options.subscribe.client_id.empty()) {
+    // A secret on the command line would show in ps and shell histories: a file or the
+    // environment.
+    if (!client_secret_file.empty()) {
+      std::ifstream in(client_secret_file);
+      if (!std::getline(in, options.subscribe.client_secret)) {
+        std::fprintf(stderr, "orders-service: cannot read %s\n", client_secret_file.c_str());
+        return 2;
+      }
+    } else if (const char* env = std::getenv("ORDERS_CLIENT_SECRET")) {
+      options.subscribe.client_secret = env;
+    }
+  }
   if (jwks_refresh > 0) {
     options.fetch.min_refresh_seconds = options.fetch.max_refresh_seconds =
         options.fetch.default_refresh_seconds = jwks_refresh;
   }
 
-  // Fetches the keys now: without them the service would reject everyone, so it does not start.
+  // Fetches the keys (and with --client-id loads the revocation list) now: without them the
+  // service would reject everyone (or accept tokens of ended sessions), so it does not start.
   auto verifier = Verifier::Create(std::move(options));
   if (!verifier) {
     std::fprintf(stderr, "orders-service: %s\n", verifier.error().ToString().c_str());

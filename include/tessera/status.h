@@ -74,6 +74,7 @@ enum class Reason {
   kStoreBusy,   // a store is locked or overloaded; retry later
   kOverloaded,  // a bounded queue is full
   kWouldBlock,  // this thread may not wait for I/O (core/blocking.h); run it where it may
+  kRevocationStale,  // the revocation list followed from tessera is not known current; fail closed
 };
 
 std::string_view ReasonName(Reason reason);

@@ -49,6 +49,7 @@ std::string_view ReasonName(Reason reason) {
     case Reason::kStoreBusy: return "store_busy";
     case Reason::kOverloaded: return "overloaded";
     case Reason::kWouldBlock: return "would_block";
+    case Reason::kRevocationStale: return "revocation_stale";
   }
   return "unknown";
 }

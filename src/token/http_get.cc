@@ -9,6 +9,8 @@
 #include <memory>
 #include <mutex>
 
+#include "core/json.h"
+
 namespace tessera::token {
 namespace {
 
@@ -110,9 +112,17 @@ Result<HttpGetResponse> HttpGet(const std::string& url, const HttpGetOptions& op
   InitCurlOnce();
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
-      curl_slist_append(nullptr, "Accept: application/jwk-set+json, application/json"),
-      curl_slist_free_all);
+      curl_slist_append(nullptr, ("Accept: " + options.accept).c_str()), curl_slist_free_all);
   if (!curl || !headers) return InternalError(Reason::kIo, "cannot start an HTTP request");
+  if (!options.authorization.empty()) {
+    // A field value with a line break would smuggle fields of its own.
+    if (options.authorization.find_first_of("\r\n") != std::string::npos) {
+      return InvalidArgument(Reason::kBadConfig, "an Authorization value with a line break");
+    }
+    curl_slist* more =
+        curl_slist_append(headers.get(), ("Authorization: " + options.authorization).c_str());
+    if (!more) return InternalError(Reason::kIo, "cannot start an HTTP request");
+  }
   CURL* h = curl.get();
   Body body{.limit = options.max_body_bytes};
   char error[CURL_ERROR_SIZE] = {};
@@ -151,11 +161,11 @@ Result<HttpGetResponse> HttpGet(const std::string& url, const HttpGetOptions& op
   }
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  if (status != 200) {
+  if (status != 200 && !(options.any_status && (status < 300 || status >= 400))) {
     return Unavailable("GET " + url + ": HTTP status " + std::to_string(status) +
                        (status >= 300 && status < 400 ? " (redirects are not followed)" : ""));
   }
-  HttpGetResponse response{.body = std::move(body.data)};
+  HttpGetResponse response{.status = status, .body = std::move(body.data)};
   curl_header* field = nullptr;
   for (size_t i = 0; curl_easy_header(h, "Cache-Control", i, CURLH_HEADER, -1, &field) == CURLHE_OK;
        ++i) {
@@ -163,6 +173,40 @@ Result<HttpGetResponse> HttpGet(const std::string& url, const HttpGetOptions& op
     response.cache_control += field->value;
   }
   return response;
+}
+
+Result<std::string> DiscoverUrl(const std::string& issuer, std::string_view member,
+                                const HttpGetOptions& options, bool allow_plain_http) {
+  std::string_view base = issuer;
+  while (base.ends_with('/')) base.remove_suffix(1);
+  const std::string url = std::string(base) + "/.well-known/openid-configuration";
+  TESSERA_RETURN_IF_ERROR(CheckKeyUrl(url, allow_plain_http));
+  HttpGetOptions get = options;
+  get.accept = "application/json";
+  get.authorization.clear();
+  get.any_status = false;
+  TESSERA_ASSIGN_OR_RETURN(HttpGetResponse response, HttpGet(url, get));
+  auto doc = json::ParseStrict(response.body);
+  if (!doc || !doc->is_object()) {
+    return InvalidArgument(Reason::kBadJson, url + ": not a JSON object");
+  }
+  auto found_issuer = doc->find("issuer");
+  if (found_issuer == doc->end() || !found_issuer->is_string() ||
+      found_issuer->get_ref<const std::string&>() != issuer) {
+    std::string found =
+        found_issuer == doc->end()
+            ? "none"
+            : found_issuer->dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+    return InvalidArgument(
+        Reason::kIssuerMismatch,
+        url + ": the document's issuer is " + found.substr(0, 200) + ", not \"" + issuer + "\"");
+  }
+  auto value = doc->find(member);
+  if (value == doc->end() || !value->is_string()) {
+    return InvalidArgument(Reason::kBadJson, url + ": no " + std::string(member) + " string");
+  }
+  TESSERA_RETURN_IF_ERROR(CheckKeyUrl(value->get_ref<const std::string&>(), allow_plain_http));
+  return value->get<std::string>();
 }
 
 std::optional<int64_t> CacheMaxAge(std::string_view cache_control) {

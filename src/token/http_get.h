@@ -29,14 +29,23 @@ struct HttpGetOptions {
   // When not null and it turns true, the request gives up (kUnavailable): curl looks at it at
   // least about once a second, also while nothing arrives. For an owner that is shutting down.
   const std::atomic<bool>* cancel = nullptr;
+  // The Accept field sent.
+  std::string accept = "application/jwk-set+json, application/json";
+  // An Authorization field value to send (client credentials); empty: none. Never echoed in an
+  // error message.
+  std::string authorization;
+  // When set, any final status is returned (HttpGetResponse::status) with its body, for callers
+  // that read error answers; redirects are still not followed.
+  bool any_status = false;
 };
 
 struct HttpGetResponse {
+  long status = 200;
   std::string body;
   std::string cache_control;  // every Cache-Control field line, joined by ", "; empty when none
 };
 
-// GETs `url` and returns a 200 response. Otherwise kUnavailable (reason kIo: no connection,
+// GETs `url` and returns a 200 response (any response with options.any_status). Otherwise kUnavailable (reason kIo: no connection,
 // timeout, TLS failure, any other status) or kResourceExhausted (kTooLarge). Messages name the URL
 // and what went wrong, never the body. Thread-safe: each call has its own handle.
 Result<HttpGetResponse> HttpGet(const std::string& url, const HttpGetOptions& options);
@@ -46,6 +55,13 @@ Result<HttpGetResponse> HttpGet(const std::string& url, const HttpGetOptions& op
 // host unless `allow_plain_http`: keys fetched in clear text over a network can be replaced by
 // anyone on the path, who could then sign tokens this service accepts.
 Status CheckKeyUrl(std::string_view url, bool allow_plain_http);
+
+// A URL member of the issuer's discovery document (OpenID Connect Discovery 1.0 section 4):
+// GET <issuer>/.well-known/openid-configuration, whose "issuer" must equal `issuer` exactly
+// (section 4.3: a document naming another issuer describes another issuer's keys and endpoints:
+// a misrouted proxy, a mix-up), then its string member `member`, checked by CheckKeyUrl.
+Result<std::string> DiscoverUrl(const std::string& issuer, std::string_view member,
+                                const HttpGetOptions& options, bool allow_plain_http);
 
 // The freshness lifetime a Cache-Control value gives (RFC 9111 section 5.2.2): its max-age; 0 for
 // no-store, no-cache or an invalid max-age; nullopt when it says nothing about freshness.

@@ -64,33 +64,7 @@ bool Passed(int64_t since, int64_t now, int64_t interval, int64_t step_back) {
 
 // The JWKS URL from the issuer's discovery document (OpenID Connect Discovery 1.0 section 4).
 Result<std::string> Discover(const RemoteJwksOptions& o) {
-  std::string_view base = o.issuer;
-  while (base.ends_with('/')) base.remove_suffix(1);
-  const std::string url = std::string(base) + "/.well-known/openid-configuration";
-  TESSERA_RETURN_IF_ERROR(CheckKeyUrl(url, o.allow_plain_http));
-  TESSERA_ASSIGN_OR_RETURN(HttpGetResponse response, HttpGet(url, HttpOptions(o)));
-  auto doc = json::ParseStrict(response.body);
-  if (!doc || !doc->is_object()) {
-    return InvalidArgument(Reason::kBadJson, url + ": not a JSON object");
-  }
-  // Section 4.3: a document that names another issuer describes another issuer's keys (a
-  // misrouted proxy, a mix-up); trusting its jwks_uri would accept that issuer's tokens.
-  auto issuer = doc->find("issuer");
-  if (issuer == doc->end() || !issuer->is_string() ||
-      issuer->get_ref<const std::string&>() != o.issuer) {
-    std::string found = issuer == doc->end()
-                            ? "none"
-                            : issuer->dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
-    return InvalidArgument(
-        Reason::kIssuerMismatch,
-        url + ": the document's issuer is " + found.substr(0, 200) + ", not \"" + o.issuer + "\"");
-  }
-  auto jwks_uri = doc->find("jwks_uri");
-  if (jwks_uri == doc->end() || !jwks_uri->is_string()) {
-    return InvalidArgument(Reason::kBadJson, url + ": no jwks_uri string");
-  }
-  TESSERA_RETURN_IF_ERROR(CheckKeyUrl(jwks_uri->get_ref<const std::string&>(), o.allow_plain_http));
-  return jwks_uri->get<std::string>();
+  return DiscoverUrl(o.issuer, "jwks_uri", HttpOptions(o), o.allow_plain_http);
 }
 
 bool HasKid(const jose::Jwks& keys, std::string_view kid) {

@@ -34,23 +34,49 @@ Result<std::unique_ptr<Verifier>> Verifier::Create(VerifierOptions o) {
   if (!o.fetch.issuer.empty() || !o.fetch.jwks_url.empty()) {
     return BadConfig("set issuer and jwks_url in VerifierOptions, not in its fetch options");
   }
+  const bool subscribing = !o.subscribe.client_id.empty();
+  if (subscribing && o.revocations) {
+    return BadConfig("give a revocation list or a subscription, not both");
+  }
+  if (!subscribing && (!o.subscribe.url.empty() || !o.subscribe.client_secret.empty())) {
+    return BadConfig("a revocation subscription needs a client id");
+  }
+  if (!o.subscribe.issuer.empty()) {
+    return BadConfig("set issuer in VerifierOptions, not in its subscribe options");
+  }
   o.fetch.issuer = o.issuer;
   o.fetch.jwks_url = o.jwks_url;
   const Clock* clock = o.clock ? o.clock : &SystemClock::Instance();
+  if (subscribing) {
+    o.subscribe.issuer = o.issuer;
+    if (o.subscribe.ca_file.empty()) o.subscribe.ca_file = o.fetch.ca_file;
+    o.subscribe.allow_plain_http = o.subscribe.allow_plain_http || o.fetch.allow_plain_http;
+    // Entries must outlive every token the verifier could still accept.
+    o.subscribe.leeway_seconds = std::max(o.subscribe.leeway_seconds, o.leeway_seconds);
+  }
   TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<RemoteJwks> keys,
                            RemoteJwks::Create(std::move(o.fetch), clock->NowSeconds()));
+  std::unique_ptr<RevocationSubscription> subscription;
+  if (subscribing) {
+    TESSERA_ASSIGN_OR_RETURN(subscription,
+                             RevocationSubscription::Create(std::move(o.subscribe), clock));
+  }
+  const RevocationList* revocations = subscription ? subscription.get() : o.revocations;
   AccessVerifierOptions access{.issuer = std::move(o.issuer),
                                .audience = std::move(o.audience),
                                .algs = o.algs,
                                .leeway_seconds = o.leeway_seconds,
                                .cache_capacity = o.cache_capacity};
   return std::unique_ptr<Verifier>(
-      new Verifier(std::move(keys), o.revocations, std::move(access), clock));
+      new Verifier(std::move(keys), std::move(subscription), revocations, std::move(access), clock));
 }
 
-Verifier::Verifier(std::unique_ptr<RemoteJwks> keys, const RevocationList* revocations,
-                   AccessVerifierOptions options, const Clock* clock)
+Verifier::Verifier(std::unique_ptr<RemoteJwks> keys,
+                   std::unique_ptr<RevocationSubscription> subscription,
+                   const RevocationList* revocations, AccessVerifierOptions options,
+                   const Clock* clock)
     : keys_(std::move(keys)),
+      subscription_(std::move(subscription)),
       verifier_(keys_.get(), revocations, std::move(options)),
       clock_(clock) {}
 

@@ -8,45 +8,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
 
 import {
   TokenServer, assertInvalidToken, decodeJwt, es256, flipChar, forge, pollUntil, stop,
 } from './token_fixture.mjs';
-
-const ORDERS_BIN = process.env.ORDERS_BIN;
-
-// Starts orders-service on a free port; resolves once it prints its URL.
-async function startOrders(issuer, args = []) {
-  const child = spawn(ORDERS_BIN, ['--listen', '127.0.0.1:0', '--issuer', issuer, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from orders-service: ${out}`)), 15000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.stderr.on('data', (d) => { out += d; });
-    exited.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`orders-service exited ${code}: ${out}`));
-    });
-  });
-  return { url, child, exited, output: () => out };
-}
-
-const getOrders = (svc, headers = {}) => fetch(`${svc.url}/orders`, { headers });
-const bearer = (at) => ({ authorization: `Bearer ${at}` });
-
-async function ordersStatus(svc, at) {
-  const res = await getOrders(svc, bearer(at));
-  await res.arrayBuffer();
-  return res.status;
-}
+import { ORDERS_BIN, bearer, getOrders, ordersStatus, startOrders } from './orders_fixture.mjs';
 
 async function publishedKids(fx) {
   const res = await fx.fetch('/.well-known/jwks.json');

@@ -17,8 +17,8 @@ export function tessera(args, input = '', env = {}) {
 // (http:// or, with TLS configured, https://). `env` is added to the environment; `args` are
 // appended to the command line (e.g. ['--config', file]). `exited` resolves with {code, signal}
 // when the process ends.
-export async function startServer(dataDir, env = {}, { args = [] } = {}) {
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], {
+export async function startServer(dataDir, env = {}, { args = [], listen = '127.0.0.1:0' } = {}) {
+  const child = spawn(BIN, ['serve', '--listen', listen, '--data', dataDir, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -109,16 +109,19 @@ const bearer = (at) => ({ authorization: `Bearer ${at}` });
 // CLI run (the CLI reads the same configuration).
 export class TokenServer {
   // users: { name: [roles] }. Resolves once the server prints its URL.
-  static async start({ users = { alice: [] }, env = {}, prefix = 'tessera-tok-' } = {}) {
+  // listen: HOST:PORT to keep across restart() (a client that must find it again); default a
+  // free port each time.
+  static async start({ users = { alice: [] }, env = {}, prefix = 'tessera-tok-', listen } = {}) {
     assert.ok(BIN && fs.existsSync(BIN), 'TESSERA_BIN must name the tessera binary');
     const fx = new TokenServer();
     fx.dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     fx.data = path.join(fx.dir, 'data');
     fx.env = env;
+    fx.listen = listen;
     fx.subs = {};
     try {
       for (const [name, roles] of Object.entries(users)) fx.addUser(name, roles);
-      fx.server = await startServer(fx.data, env);
+      fx.server = await startServer(fx.data, env, { listen });
     } catch (err) {
       fs.rmSync(fx.dir, { recursive: true, force: true });
       throw err;
@@ -150,7 +153,7 @@ export class TokenServer {
   // SIGTERM, wait for the exit, start again on the same data directory. Returns the exit.
   async restart() {
     const stopped = await stop(this.server);
-    this.server = await startServer(this.data, this.env);
+    this.server = await startServer(this.data, this.env, { listen: this.listen });
     return stopped;
   }
 

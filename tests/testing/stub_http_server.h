@@ -79,6 +79,13 @@ class StubHttpServer {
     return it == counts_.end() ? 0 : it->second;
   }
 
+  // The head (request line and fields) of the last request for `path`; empty when none came.
+  std::string LastHead(const std::string& path) const {
+    std::lock_guard lock(mu_);
+    auto it = heads_.find(path);
+    return it == heads_.end() ? "" : it->second;
+  }
+
   // Requests waiting for Release() now.
   int Held() const {
     std::lock_guard lock(mu_);
@@ -127,6 +134,7 @@ class StubHttpServer {
     {
       std::unique_lock lock(mu_);
       ++counts_[path];
+      heads_[path] = request.substr(0, request.find("\r\n\r\n"));
       if (auto it = answers_.find(path); it != answers_.end()) answer = it->second;
       if (answer.held) {
         const uint64_t arrived = release_generation_;
@@ -159,6 +167,7 @@ class StubHttpServer {
   mutable std::mutex mu_;
   std::map<std::string, Answer> answers_;  // GUARDED_BY(mu_)
   std::map<std::string, int> counts_;      // GUARDED_BY(mu_)
+  std::map<std::string, std::string> heads_;  // GUARDED_BY(mu_)
   std::condition_variable released_;       // signals release_generation_ and stop_
   uint64_t release_generation_ = 0;        // GUARDED_BY(mu_)
   int held_ = 0;                           // GUARDED_BY(mu_)

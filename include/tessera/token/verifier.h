@@ -9,6 +9,11 @@
 //   tessera::token::AccessToken who;
 //   if (!token || !(*verifier)->Verify(*token, &who).ok()) { /* 401 */ }
 //
+// With VerifierOptions::subscribe, revocations are followed from tessera (GET /v1/revocations):
+// Create loads the list and fails when it cannot, Verify refuses the tokens of ended sessions
+// (kRevoked) and fails closed (kUnavailable, kRevocationStale: answer 503) while the list is not
+// confirmed current, and revocation_subscription()->health() tells how it goes.
+//
 // Keys are fetched at Create (which fails when that fails) and afterwards on the key source's own
 // thread, as remote_jwks.h describes. Verify never waits for the network, on any path: a token
 // that names a key the cached set lacks (the first tokens after a rotation) is refused at once
@@ -29,6 +34,7 @@
 #include "tessera/token/access_token.h"
 #include "tessera/token/remote_jwks.h"
 #include "tessera/token/revocation.h"
+#include "tessera/token/revocation_subscription.h"
 
 namespace tessera::token {
 
@@ -46,9 +52,17 @@ struct VerifierOptions {
   int64_t leeway_seconds = 60;
   // Verified tokens remembered (the signature is skipped for them, nothing else); 0: off.
   size_t cache_capacity = 65536;
-  // Revoked sessions and token ids to refuse; null: none (no revocation feed yet). Must outlive
-  // the Verifier.
+  // Revoked sessions and token ids to refuse, from a list the caller keeps; null: none, or the
+  // subscription below. Must outlive the Verifier.
   const RevocationList* revocations = nullptr;
+  // Follows tessera's revocations (GET /v1/revocations, revocation_subscription.h), so that the
+  // tokens of a session that ended are refused within milliseconds, with no call per request:
+  // on when client_id is set (one of tessera's token.clients). Its url defaults to the one the
+  // issuer's discovery document names; its issuer must be left empty (the one above is used),
+  // and ca_file and allow_plain_http, when not set, are those of `fetch`. Verify then fails
+  // closed (kUnavailable, Reason::kRevocationStale) while the list is not confirmed current.
+  // Not with `revocations`.
+  RevocationSubscriptionOptions subscribe;
   // How keys are fetched: TLS CA file, timeouts, size cap, refresh and rate limits. Its issuer
   // and jwks_url must be left empty: the two fields above are used.
   RemoteJwksOptions fetch;
@@ -72,12 +86,15 @@ class Verifier {
   const RemoteJwks& keys() const { return *keys_; }
   RemoteJwks& keys() { return *keys_; }
   const AccessVerifier& access_verifier() const { return verifier_; }
+  // The revocation subscription, for health checks; null without VerifierOptions::subscribe.
+  const RevocationSubscription* revocation_subscription() const { return subscription_.get(); }
 
  private:
-  Verifier(std::unique_ptr<RemoteJwks> keys, const RevocationList* revocations,
-           AccessVerifierOptions options, const Clock* clock);
+  Verifier(std::unique_ptr<RemoteJwks> keys, std::unique_ptr<RevocationSubscription> subscription,
+           const RevocationList* revocations, AccessVerifierOptions options, const Clock* clock);
 
   std::unique_ptr<RemoteJwks> keys_;  // declared first: verifier_ points to it
+  std::unique_ptr<RevocationSubscription> subscription_;  // likewise
   AccessVerifier verifier_;
   const Clock* clock_;
 };
