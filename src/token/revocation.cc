@@ -20,23 +20,63 @@ std::string TokenIdRevocationKey(std::string_view jti) {
   return key;
 }
 
-void LocalRevocationList::Put(Map& map, std::string_view key, int64_t until) {
-  auto it = map.find(key);
-  if (it == map.end()) {
-    map.emplace(std::string(key), until);
-  } else {
+const int64_t* LocalRevocationList::Table::Find(std::string_view key) const {
+  const size_t h = Hash{}(key);
+  const uint64_t bits = Bits(h);
+  if ((filter_[h & (filter_.size() - 1)] & bits) != bits) return nullptr;  // surely absent
+  auto it = map_.find(key);
+  return it == map_.end() ? nullptr : &it->second;
+}
+
+void LocalRevocationList::Table::Put(std::string_view key, int64_t until) {
+  auto it = map_.find(key);
+  if (it != map_.end()) {
     it->second = std::max(it->second, until);
+    return;
   }
+  map_.emplace(std::string(key), until);
+  // Below 8 bits an entry, false positives (which cost a map lookup) grow: twice the words.
+  if (map_.size() > filter_.size() * 8) {
+    Rebuild(filter_.size() * 2);
+  } else {
+    Mark(Hash{}(key));
+  }
+}
+
+void LocalRevocationList::Table::EraseUpTo(int64_t now) {
+  const size_t before = map_.size();
+  std::erase_if(map_, [now](const auto& kv) { return kv.second <= now; });
+  if (map_.size() == before) return;
+  // A filter cannot forget a key: made again, sized for what is left (8 to 16 bits an entry).
+  size_t words = 64;
+  while (words * 8 < map_.size()) words *= 2;
+  Rebuild(words);
+}
+
+// Four bits of one word, from the hash's high half (its low bits pick the word).
+uint64_t LocalRevocationList::Table::Bits(size_t hash) {
+  const uint64_t m = static_cast<uint64_t>(hash) * 0x9E3779B97F4A7C15ull;
+  return (uint64_t{1} << (m >> 58)) | (uint64_t{1} << ((m >> 52) & 63)) |
+         (uint64_t{1} << ((m >> 46) & 63)) | (uint64_t{1} << ((m >> 40) & 63));
+}
+
+void LocalRevocationList::Table::Mark(size_t hash) {
+  filter_[hash & (filter_.size() - 1)] |= Bits(hash);
+}
+
+void LocalRevocationList::Table::Rebuild(size_t words) {
+  filter_.assign(words, 0);
+  for (const auto& kv : map_) Mark(Hash{}(kv.first));
 }
 
 bool LocalRevocationList::IsRevoked(std::string_view sid, std::string_view jti,
                                     int64_t now) const {
   std::shared_lock lock(mu_);
   if (!sid.empty()) {
-    if (auto it = sessions_.find(sid); it != sessions_.end() && it->second > now) return true;
+    if (const int64_t* until = sessions_.Find(sid); until && *until > now) return true;
   }
   if (!jti.empty()) {
-    if (auto it = token_ids_.find(jti); it != token_ids_.end() && it->second > now) return true;
+    if (const int64_t* until = token_ids_.Find(jti); until && *until > now) return true;
   }
   return false;
 }
@@ -44,13 +84,13 @@ bool LocalRevocationList::IsRevoked(std::string_view sid, std::string_view jti,
 void LocalRevocationList::RevokeSession(std::string_view sid, int64_t until) {
   if (sid.empty()) return;
   std::unique_lock lock(mu_);
-  Put(sessions_, sid, SaturatingAdd(until, leeway_));
+  sessions_.Put(sid, SaturatingAdd(until, leeway_));
 }
 
 void LocalRevocationList::RevokeTokenId(std::string_view jti, int64_t until) {
   if (jti.empty()) return;
   std::unique_lock lock(mu_);
-  Put(token_ids_, jti, SaturatingAdd(until, leeway_));
+  token_ids_.Put(jti, SaturatingAdd(until, leeway_));
 }
 
 void LocalRevocationList::Merge(const std::vector<session::Revocation>& entries) {
@@ -60,9 +100,9 @@ void LocalRevocationList::Merge(const std::vector<session::Revocation>& entries)
     std::string_view key = r.handle;
     if (key.starts_with(kTokenIdPrefix)) {
       key.remove_prefix(kTokenIdPrefix.size());
-      if (!key.empty()) Put(token_ids_, key, until);
+      if (!key.empty()) token_ids_.Put(key, until);
     } else if (!key.empty()) {
-      Put(sessions_, key, until);
+      sessions_.Put(key, until);
     }
   }
 }
@@ -99,8 +139,8 @@ Status LocalRevocationList::Load(session::SessionStore& store, int64_t now) {
 
 size_t LocalRevocationList::Prune(int64_t now) {
   std::unique_lock lock(mu_);
-  std::erase_if(sessions_, [now](const auto& kv) { return kv.second <= now; });
-  std::erase_if(token_ids_, [now](const auto& kv) { return kv.second <= now; });
+  sessions_.EraseUpTo(now);
+  token_ids_.EraseUpTo(now);
   return sessions_.size() + token_ids_.size();
 }
 
@@ -108,10 +148,10 @@ std::vector<session::Revocation> LocalRevocationList::Snapshot() const {
   std::shared_lock lock(mu_);
   std::vector<session::Revocation> out;
   out.reserve(sessions_.size() + token_ids_.size());
-  for (const auto& [sid, until] : sessions_) {
+  for (const auto& [sid, until] : sessions_.map()) {
     out.push_back({.handle = sid, .until = until - leeway_});
   }
-  for (const auto& [jti, until] : token_ids_) {
+  for (const auto& [jti, until] : token_ids_.map()) {
     out.push_back({.handle = TokenIdRevocationKey(jti), .until = until - leeway_});
   }
   return out;

@@ -59,7 +59,9 @@ std::string BasicAuthorization(std::string_view id, std::string_view secret) {
                                 reinterpret_cast<const unsigned char*>(joined.data()),
                                 static_cast<int>(joined.size()));
   encoded.resize(static_cast<size_t>(std::max(n, 0)));
-  return "Basic " + encoded;
+  std::string out = "Basic ";
+  out += encoded;
+  return out;
 }
 
 Status CheckOptions(const RevocationSubscriptionOptions& o) {
@@ -226,7 +228,12 @@ Status RevocationSubscription::Apply(std::string_view body, bool snapshot) {
       list_.RevokeTokenId(e.handle, e.until);
     }
   }
-  list_.Prune(clock_->NowSeconds());
+  // Dropping what expired walks the whole list under its write lock: every half minute is
+  // enough (an entry past its until refuses nothing anyway).
+  if (const int64_t now = clock_->NowSeconds(); now - pruned_at_ >= 30 || now < pruned_at_) {
+    list_.Prune(now);
+    pruned_at_ = now;
+  }
   std::lock_guard lock(mu_);
   cursor_ = cursor->get<std::string>();
   if (snapshot) ++snapshots_;
@@ -250,8 +257,10 @@ Status RevocationSubscription::Exchange(bool snapshot, bool* reset) {
       std::lock_guard lock(mu_);
       cursor = cursor_;
     }
-    url += (url.find('?') == std::string::npos ? "?after=" : "&after=") + cursor +
-           "&wait=" + std::to_string(options_.wait_seconds);
+    url += url.find('?') == std::string::npos ? "?after=" : "&after=";
+    url += cursor;
+    url += "&wait=";
+    url += std::to_string(options_.wait_seconds);
     // tessera answers an empty poll within a tenth of a second of the wait's end.
     get.total_timeout_ms += options_.wait_seconds * 1000;
   }
@@ -268,7 +277,8 @@ Status RevocationSubscription::Exchange(bool snapshot, bool* reset) {
       std::string error;
       if (auto doc = json::ParseStrict(response.body);
           doc && doc->is_object() && doc->contains("error") && (*doc)["error"].is_string()) {
-        error = " " + (*doc)["error"].get<std::string>().substr(0, 64);
+        error = ' ';
+        error += (*doc)["error"].get<std::string>().substr(0, 64);
       }
       return Status(Code::kUnavailable, Reason::kIo,
                     "GET /v1/revocations: HTTP status " + std::to_string(response.status) + error);

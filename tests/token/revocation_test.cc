@@ -147,6 +147,33 @@ Session TokenSession(std::string handle, int64_t tokens_until) {
 // Two store objects on one SQLite file stand for two processes (the server and the CLI, or two
 // instances): what one removes, the other's list gets through the change feed, wired as the
 // server wires it (Apply per entry, Load to reload).
+// The filter in front of each map grows with it and is made again by Prune: every entry is found
+// whatever the list went through, and a key never added is never revoked.
+TEST(LocalRevocationList, ManyEntriesAreAllFoundThroughGrowthAndPrune) {
+  LocalRevocationList list(0);
+  constexpr int kEntries = 20000;
+  for (int i = 0; i < kEntries; ++i) {
+    // Half expire early; the rest much later.
+    list.RevokeSession("s" + std::to_string(i), i % 2 ? kT0 + 10 : kT0 + 1000);
+    list.RevokeTokenId("j" + std::to_string(i), i % 2 ? kT0 + 10 : kT0 + 1000);
+  }
+  EXPECT_EQ(list.size(), 2u * kEntries);
+  for (int i = 0; i < kEntries; ++i) {
+    ASSERT_TRUE(list.IsRevoked("s" + std::to_string(i), "", kT0)) << i;
+    ASSERT_TRUE(list.IsRevoked("", "j" + std::to_string(i), kT0)) << i;
+    ASSERT_FALSE(list.IsRevoked("never-" + std::to_string(i), "s" + std::to_string(i), kT0)) << i;
+  }
+  EXPECT_EQ(list.Prune(kT0 + 10), static_cast<size_t>(kEntries));
+  for (int i = 0; i < kEntries; ++i) {
+    ASSERT_EQ(list.IsRevoked("s" + std::to_string(i), "", kT0), i % 2 == 0) << i;
+    ASSERT_EQ(list.IsRevoked("", "j" + std::to_string(i), kT0), i % 2 == 0) << i;
+  }
+  EXPECT_EQ(list.Prune(kT0 + 1000), 0u);
+  EXPECT_FALSE(list.IsRevoked("s0", "j0", kT0));
+  list.RevokeSession("s0", kT0 + 5);  // and the emptied list still takes entries
+  EXPECT_TRUE(list.IsRevoked("s0", "", kT0));
+}
+
 TEST(LocalRevocationList, AFollowedFeedBringsARemovalMadeThroughAnotherStoreOnTheSameFile) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/tessera.db";

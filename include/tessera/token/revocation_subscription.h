@@ -130,6 +130,7 @@ class RevocationSubscription final : public RevocationList {
   // Steady-clock nanoseconds when the last successful exchange was asked; 0: never.
   std::atomic<int64_t> confirmed_ns_{0};
   std::atomic<bool> cancel_{false};
+  int64_t pruned_at_ = 0;  // the clock's seconds at the last Prune; the fetching thread's only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

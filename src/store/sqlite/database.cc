@@ -215,6 +215,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   std::unique_ptr<Database> db(new Database(raw));
   if (rc != SQLITE_OK) return FromCode(rc, "open " + path);
   sqlite3_busy_timeout(raw, o.busy_timeout_ms);
+  sqlite3_commit_hook(raw, &Database::OnCommit, db.get());
   std::lock_guard lock(db->mu_);
   // WAL lets readers (the server) and a writer (the CLI) work at once. synchronous=FULL because
   // the writes that matter most here are revocations, and losing one resurrects a session.
@@ -225,6 +226,26 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
   TESSERA_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   TESSERA_RETURN_IF_ERROR(db->Migrate());
   return db;
+}
+
+int Database::OnCommit(void* self) {
+  auto* db = static_cast<Database*>(self);
+  {
+    std::lock_guard lock(db->commit_mu_);
+    ++db->commits_;
+  }
+  db->commit_cv_.notify_all();
+  return 0;  // go on with the commit
+}
+
+uint64_t Database::commits() const {
+  std::lock_guard lock(commit_mu_);
+  return commits_;
+}
+
+void Database::WaitForCommit(uint64_t seen, std::chrono::milliseconds at_most) {
+  std::unique_lock lock(commit_mu_);
+  commit_cv_.wait_for(lock, at_most, [&] { return commits_ != seen; });
 }
 
 Database::~Database() {

@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -66,12 +68,24 @@ class Database {
 
   sqlite3* raw() { return db_; }
 
+  // Commits made on this connection so far, and a wait for the next one, so that a reader of the
+  // change feed in this process wakes the moment a write here commits (another process's writes
+  // are only seen by polling). The count moves as a commit starts: a woken reader that then
+  // takes mu() sees the commit done. Thread-safe; neither needs mu().
+  uint64_t commits() const;
+  // Returns when commits() != seen, or after `at_most`.
+  void WaitForCommit(uint64_t seen, std::chrono::milliseconds at_most);
+
  private:
   explicit Database(sqlite3* db) : db_(db) {}
   Status Migrate();
+  static int OnCommit(void* self);
 
   std::mutex mu_;
   sqlite3* db_;
+  mutable std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  uint64_t commits_ = 0;  // GUARDED_BY(commit_mu_)
   std::map<const char*, std::unique_ptr<Statement>> statements_;  // GUARDED_BY(mu_)
 };
 

@@ -343,10 +343,12 @@ class SqliteSessionStore final : public session::SessionStore {
                                            std::chrono::milliseconds wait) override {
     if (max == 0) return InvalidArgument(Reason::kNone, "read at least one change");
     // SQLite cannot wake a reader when another process writes: poll the indexed table, briefly
-    // holding the connection each time, until something is there or the wait is over.
+    // holding the connection each time, until something is there or the wait is over. A write
+    // of this process (a logout answered here) wakes the reader at once.
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
       session::ChangeBatch out;
+      const uint64_t commits = db_->commits();  // before the read: a commit after it wakes us
       {
         std::lock_guard lock(db_->mu());
         // One read transaction: the head and the entries from the same snapshot, so that a
@@ -356,10 +358,9 @@ class SqliteSessionStore final : public session::SessionStore {
         db_->Rollback();  // read only: ends the snapshot
         TESSERA_RETURN_IF_ERROR(read);
       }
-      if (out.gap || !out.changes.empty() || std::chrono::steady_clock::now() >= deadline) {
-        return out;
-      }
-      std::this_thread::sleep_for(kFeedPoll);
+      const auto now = std::chrono::steady_clock::now();
+      if (out.gap || !out.changes.empty() || now >= deadline) return out;
+      db_->WaitForCommit(commits, kFeedPoll);
     }
   }
 
