@@ -119,10 +119,9 @@ namespace {
 constexpr int64_t kMaxWaitSeconds = 30;
 
 json EntryJson(const session::Revocation& r) {
-  constexpr std::string_view kTokenId = "jti:";  // token::TokenIdRevocationKey
   json e;
-  if (std::string_view(r.handle).starts_with(kTokenId)) {
-    e["jti"] = r.handle.substr(kTokenId.size());
+  if (auto jti = token::TokenIdOfRevocationKey(r.handle)) {
+    e["jti"] = std::string(*jti);
   } else {
     e["sid"] = r.handle;
   }

@@ -20,6 +20,11 @@ std::string TokenIdRevocationKey(std::string_view jti) {
   return key;
 }
 
+std::optional<std::string_view> TokenIdOfRevocationKey(std::string_view key) {
+  if (!key.starts_with(kTokenIdPrefix)) return std::nullopt;
+  return key.substr(kTokenIdPrefix.size());
+}
+
 const int64_t* LocalRevocationList::Table::Find(std::string_view key) const {
   const size_t h = Hash{}(key);
   const uint64_t bits = Bits(h);
@@ -97,12 +102,10 @@ void LocalRevocationList::Merge(const std::vector<session::Revocation>& entries)
   std::unique_lock lock(mu_);
   for (const session::Revocation& r : entries) {
     const int64_t until = SaturatingAdd(r.until, leeway_);
-    std::string_view key = r.handle;
-    if (key.starts_with(kTokenIdPrefix)) {
-      key.remove_prefix(kTokenIdPrefix.size());
-      if (!key.empty()) token_ids_.Put(key, until);
-    } else if (!key.empty()) {
-      sessions_.Put(key, until);
+    if (auto jti = TokenIdOfRevocationKey(r.handle)) {
+      if (!jti->empty()) token_ids_.Put(*jti, until);
+    } else if (!r.handle.empty()) {
+      sessions_.Put(r.handle, until);
     }
   }
 }

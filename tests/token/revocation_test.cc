@@ -25,8 +25,12 @@ using session::SessionStore;
 constexpr int64_t kT0 = 1'800'000'000;
 constexpr int64_t kLeeway = 60;
 
-TEST(TokenIdRevocationKey, PrefixesTheJti) {
+TEST(TokenIdRevocationKey, PrefixesTheJtiAndTokenIdOfRevocationKeyTakesItOff) {
   EXPECT_EQ(TokenIdRevocationKey("abc"), "jti:abc");
+  EXPECT_EQ(TokenIdOfRevocationKey(TokenIdRevocationKey("abc")), "abc");
+  EXPECT_EQ(TokenIdOfRevocationKey("jti:"), "");
+  EXPECT_EQ(TokenIdOfRevocationKey("0123abcd"), std::nullopt);  // a session handle
+  EXPECT_EQ(TokenIdOfRevocationKey("xjti:abc"), std::nullopt);
   EXPECT_EQ(TokenIdRevocationKey(""), "jti:");
 }
 

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -58,6 +59,8 @@ class RevocationList {
 // The key under which SessionStore::AddRevocation / ListRevocations keep a revoked token id, so
 // that it cannot be mistaken for a session handle (handles are hex; this has a colon).
 std::string TokenIdRevocationKey(std::string_view jti);
+// The jti of a TokenIdRevocationKey; nullopt for anything else (a session handle).
+std::optional<std::string_view> TokenIdOfRevocationKey(std::string_view key);
 
 class LocalRevocationList final : public RevocationList {
  public:
