@@ -85,6 +85,8 @@ Router DefaultRouter() {
          [](Context& c, R r, P, Responder respond) {
            h::AdminCreateUser(c, r, std::move(respond));
          }}}},
+      {"/v1/admin/users/{}", Route::kAdmin,
+       {{"PATCH", [](Context& c, R r, P name) { return h::AdminUpdateUser(c, r, name); }}}},
       {"/v1/admin/users/{}/sessions", Route::kAdmin,
        {{"GET", [](Context& c, R r, P name) { return h::AdminUserSessions(c, r, name, false); }},
         {"DELETE",

@@ -1,10 +1,11 @@
-// The administrators' endpoints (role admin): create and list accounts, list and end a user's
-// sessions.
+// The administrators' endpoints (role admin): create, list and change accounts (roles, disabled),
+// list and end a user's sessions.
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
 
 #include "../responses.h"
+#include "core/json.h"
 #include "handlers.h"
 #include "tessera/user/user.h"
 
@@ -40,6 +41,40 @@ std::optional<std::string> DecodeSegment(std::string_view s) {
   return out;
 }
 
+// The "roles" member of an admin request: an array of valid role names, duplicates dropped, order
+// kept. A 400 when it is anything else.
+std::optional<HttpResponse> ParseRoles(const json& value, std::vector<std::string>* roles) {
+  if (!value.is_array()) return Error(400, "invalid_request", "roles must be an array of strings");
+  for (const json& r : value) {
+    if (!r.is_string()) return Error(400, "invalid_request", "roles must be an array of strings");
+    const std::string role = r.get<std::string>();
+    if (Status ok = user::CheckRoleName(role); !ok.ok()) {
+      return Error(400, "invalid_request", ok.message());
+    }
+    if (std::find(roles->begin(), roles->end(), role) == roles->end()) roles->push_back(role);
+  }
+  return std::nullopt;
+}
+
+// The account a path segment names; a 400 for a malformed segment, 404 when there is none.
+std::optional<HttpResponse> FindTarget(Context& c, std::string_view encoded, user::User* out) {
+  auto raw = DecodeSegment(encoded);
+  if (!raw) return Error(400, "invalid_request", "malformed username in the path");
+  auto name = user::CanonicalUsername(*raw);
+  if (!name) return Error(404, "not_found", "no such user");
+  auto target = c.d.users->FindByName(*name);
+  if (!target) return FromStatus(target.error());
+  if (!target->has_value()) return Error(404, "not_found", "no such user");
+  *out = std::move(**target);
+  return std::nullopt;
+}
+
+json AdminUserJson(const user::User& u) {
+  json j = UserJson(u);
+  j["disabled"] = u.disabled;
+  return j;
+}
+
 }  // namespace
 
 void AdminCreateUser(Context& c, const HttpRequest& request, Responder respond) {
@@ -55,19 +90,7 @@ void AdminCreateUser(Context& c, const HttpRequest& request, Responder respond) 
   if (!name) return respond(Error(400, "invalid_request", name.error().message()));
   std::vector<std::string> roles;
   if (b.contains("roles")) {
-    if (!b["roles"].is_array()) {
-      return respond(Error(400, "invalid_request", "roles must be an array of strings"));
-    }
-    for (const json& r : b["roles"]) {
-      if (!r.is_string()) {
-        return respond(Error(400, "invalid_request", "roles must be an array of strings"));
-      }
-      const std::string role = r.get<std::string>();
-      if (Status ok = user::CheckRoleName(role); !ok.ok()) {
-        return respond(Error(400, "invalid_request", ok.message()));
-      }
-      if (std::find(roles.begin(), roles.end(), role) == roles.end()) roles.push_back(role);
-    }
+    if (auto bad = ParseRoles(b["roles"], &roles)) return respond(std::move(*bad));
   }
   std::string password = b["password"].get<std::string>();
   if (Status policy = crypto::CheckNewPassword(password, {.username = *name}); !policy.ok()) {
@@ -99,7 +122,7 @@ HttpResponse AdminListUsers(Context& c, const HttpRequest& request) {
   if (!users) return FromStatus(users.error());
   json out = json::array();
   for (const user::User& u : *users) {
-    json j = UserJson(u);
+    json j = AdminUserJson(u);
     j["created_at"] = u.created_at;
     out.push_back(std::move(j));
   }
@@ -111,14 +134,8 @@ HttpResponse AdminUserSessions(Context& c, const HttpRequest& request, std::stri
   HttpResponse error;
   auto admin = c.auth.AuthenticateAdmin(request, /*state_changing=*/revoke, &error);
   if (!admin) return error;
-  auto raw = DecodeSegment(encoded);
-  if (!raw) return Error(400, "invalid_request", "malformed username in the path");
-  auto name = user::CanonicalUsername(*raw);
-  if (!name) return Error(404, "not_found", "no such user");
-  auto target = c.d.users->FindByName(*name);
-  if (!target) return FromStatus(target.error());
-  if (!target->has_value()) return Error(404, "not_found", "no such user");
-  const user::User& u = **target;
+  user::User u;
+  if (auto missing = FindTarget(c, encoded, &u)) return std::move(*missing);
   if (!revoke) {
     auto list = c.d.session_manager->List(u.id);
     if (!list) return FromStatus(list.error());
@@ -143,6 +160,68 @@ HttpResponse AdminUserSessions(Context& c, const HttpRequest& request, std::stri
                     });
   if (self) r.Set("Set-Cookie", c.SessionCookie("", 0));
   return r;
+}
+
+HttpResponse AdminUpdateUser(Context& c, const HttpRequest& request, std::string_view encoded) {
+  if (!IsJson(request.Header("Content-Type"))) {
+    return Error(415, "invalid_request", "Content-Type must be application/json");
+  }
+  HttpResponse error;
+  auto admin = c.auth.AuthenticateAdmin(request, /*state_changing=*/true, &error);
+  if (!admin) return error;
+  auto parsed = tessera::json::ParseStrict(request.body, {.max_bytes = 64 * 1024, .max_depth = 4});
+  if (!parsed || !parsed->is_object()) {
+    return Error(400, "invalid_request", "body must be a JSON object");
+  }
+  const json& b = *parsed;
+  for (const auto& [key, value] : b.items()) {
+    if (key != "roles" && key != "disabled") {
+      return Error(400, "invalid_request", "unknown member " + key.substr(0, 64));
+    }
+  }
+  if (b.empty()) return Error(400, "invalid_request", "give roles, disabled or both");
+  std::optional<std::vector<std::string>> roles;
+  if (b.contains("roles")) {
+    roles.emplace();
+    if (auto bad = ParseRoles(b["roles"], &*roles)) return std::move(*bad);
+  }
+  std::optional<bool> disabled;
+  if (b.contains("disabled")) {
+    if (!b["disabled"].is_boolean()) return Error(400, "invalid_request", "disabled must be a boolean");
+    disabled = b["disabled"].get<bool>();
+  }
+  user::User u;
+  if (auto missing = FindTarget(c, encoded, &u)) return std::move(*missing);
+  // An administrator cannot lock themselves out: the last admin doing so would leave nobody able
+  // to undo it but a shell on the server.
+  if (u.id == admin->user.id) {
+    if (roles && std::find(roles->begin(), roles->end(), "admin") == roles->end()) {
+      return Error(409, "self_lockout", "you cannot remove your own admin role");
+    }
+    if (disabled.value_or(false)) {
+      return Error(409, "self_lockout", "you cannot disable your own account");
+    }
+  }
+  json e = c.RequestFields(request);
+  e["username"] = u.username;
+  e["sub"] = u.id;
+  e["by"] = admin->user.username;
+  if (roles) {
+    auto changed = c.d.accounts->SetRoles(u.username, std::move(*roles));
+    if (!changed) return FromStatus(changed.error());
+    u = std::move(*changed);
+    e["roles"] = u.roles;
+  }
+  if (disabled) {
+    // Disabling ends every session of the account, with its access tokens, on every instance.
+    auto changed = c.d.accounts->SetDisabled(u.username, *disabled);
+    if (!changed) return FromStatus(changed.error());
+    u = std::move(changed->user);
+    e["disabled"] = u.disabled;
+    e["sessions_ended"] = changed->ended.size();
+  }
+  c.d.audit->Record("admin.user_updated", std::move(e));
+  return Json(200, {{"user", AdminUserJson(u)}});
 }
 
 }  // namespace tessera::server::handlers

@@ -48,6 +48,7 @@ HttpResponse Discovery(Context& c);
 // admin.cc: role admin.
 void AdminCreateUser(Context& c, const HttpRequest& r, Responder respond);
 HttpResponse AdminListUsers(Context& c, const HttpRequest& r);
+HttpResponse AdminUpdateUser(Context& c, const HttpRequest& request, std::string_view encoded);
 HttpResponse AdminUserSessions(Context& c, const HttpRequest& r, std::string_view encoded_name,
                                bool revoke);
 

@@ -566,6 +566,74 @@ TEST_F(HandlersTest, AnAccountChangedElsewhereLeavesTheUserCache) {
   EXPECT_EQ(json::parse(me.body)["roles"], json::array({"admin"}));
 }
 
+// PATCH /v1/admin/users/{username}: roles and the disabled flag; disabling ends every session of
+// the account (its bearer tokens too) and stops its sign-ins; an administrator cannot lock
+// themselves out.
+TEST_F(HandlersTest, AdminPatchChangesRolesAndDisablesAnAccount) {
+  Start({});
+  AddUser("root", {"admin"});
+  AddUser("bob");
+  const std::string root = CookieLogin("root");
+  const std::string csrf =
+      json::parse(Send("GET", "/v1/me", {{"Cookie", root}}).body)["csrf_token"];
+  const std::string bob = CookieLogin("bob");
+  const auto [bob_at, bob_rt] = TokenLogin("bob");
+  auto patch = [&](const std::string& who, const json& body,
+                   const std::string& type = "application/json") {
+    return Send("PATCH", "/v1/admin/users/" + who,
+                {{"Cookie", root}, {"X-CSRF-Token", csrf}, {"Content-Type", type}}, body.dump());
+  };
+
+  HttpResponse r = patch("bob", {{"roles", {"billing", "billing", "ops"}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["user"]["roles"], json::array({"billing", "ops"}));
+  EXPECT_EQ(json::parse(r.body)["user"]["disabled"], false);
+  HttpResponse me = Send("GET", "/v1/me", {{"Cookie", bob}});
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(json::parse(me.body)["roles"], json::array({"billing", "ops"}));
+
+  r = patch("Bob", {{"disabled", true}});  // names are case-folded
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["user"]["disabled"], true);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", bob}}).status, 401);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Authorization", "Bearer " + bob_at}}).status, 401);
+  HttpResponse refused = Login("bob", kPassword, "session", "198.51.100.9");
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.body, Login("bob", "not the password", "session", "198.51.100.9").body)
+      << "a disabled account answers as a wrong password does";
+  ASSERT_EQ(patch("bob", {{"disabled", false}}).status, 200);
+  EXPECT_EQ(Login("bob", kPassword, "session", "198.51.100.9").status, 200);
+
+  // No self-lockout; keeping one's own admin role is fine.
+  EXPECT_EQ(patch("root", {{"roles", json::array()}}).status, 409);
+  EXPECT_EQ(patch("root", {{"disabled", true}}).status, 409);
+  EXPECT_EQ(patch("root", {{"roles", {"ops", "admin"}}}).status, 200);
+  // Refusals.
+  EXPECT_EQ(patch("nobody", {{"disabled", true}}).status, 404);
+  EXPECT_EQ(patch("bob", json::object()).status, 400);
+  EXPECT_EQ(patch("bob", {{"username", "eve"}}).status, 400);
+  EXPECT_EQ(patch("bob", {{"disabled", "yes"}}).status, 400);
+  EXPECT_EQ(patch("bob", {{"roles", {"not a role!"}}}).status, 400);
+  EXPECT_EQ(patch("bob", {{"roles", "admin"}}).status, 400);
+  EXPECT_EQ(patch("bob", {{"disabled", true}}, "text/plain").status, 415);
+  EXPECT_EQ(Send("PATCH", "/v1/admin/users/bob",
+                 {{"Cookie", root}, {"Content-Type", "application/json"}}, R"({"disabled":true})")
+                .status,
+            403)
+      << "a cookie-authenticated write without its CSRF token";
+  const std::string bob_again = CookieLogin("bob");
+  const std::string bob_csrf =
+      json::parse(Send("GET", "/v1/me", {{"Cookie", bob_again}}).body)["csrf_token"];
+  EXPECT_EQ(Send("PATCH", "/v1/admin/users/root",
+                 {{"Cookie", bob_again}, {"X-CSRF-Token", bob_csrf},
+                  {"Content-Type", "application/json"}},
+                 R"({"disabled":true})")
+                .status,
+            403)
+      << "not an administrator";
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", root}}).status, 200);
+}
+
 // GET /v1/revocations: the confidential clients of token.clients get the revocation list with a
 // cursor, then (long poll) what follows it, answered the moment the change feed brings an entry.
 class RevocationFeedTest : public HandlersTest {
