@@ -38,7 +38,7 @@ const MAX_PER_USER = 2;
 // holds more than one session of it at a time, so that the per-user limit (session.max_per_user =
 // 2 on every instance) and the sign-in throttle of one test cannot reach another's sessions.
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy',
-               'ken'];
+               'ken', 'leo'];
 const T = { timeout: 30_000 };
 
 // ---- processes ----------------------------------------------------------------------------------
@@ -120,6 +120,9 @@ before(async () => {
     const r = tessera(['user', 'add', name, '--password-stdin', '--data', data], `${PASSWORD}\n`);
     assert.equal(r.code, 0, r.err);
   }
+  const root = tessera(['user', 'add', 'root', '--role', 'admin', '--password-stdin', '--data', data],
+                       `${PASSWORD}\n`);
+  assert.equal(root.code, 0, root.err);
   // A first, alone: it makes the signing keyset in the shared data directory; B and C read it.
   servers.A = await startServer(data, serverEnv());
   [servers.B, servers.C] = await Promise.all([startServer(data, serverEnv()), startServer(data, serverEnv())]);
@@ -336,6 +339,35 @@ test('(5) failed sign-ins are counted once for all instances', T, async () => {
   }
   // Another account is not blocked by frank's counter.
   await cookieLogin(url.C, 'grace');
+});
+
+test('(5b) an administrator disables an account on B: its sessions end on A and C at once, and it signs in nowhere', T, async (t) => {
+  const admin = await cookieLogin(url.B, 'root');
+  const patch = (body) => call(url.B, 'PATCH', '/v1/admin/users/leo', {
+    headers: withCookie(admin.secret, { 'x-csrf-token': admin.csrf, 'content-type': 'application/json' }),
+    body: JSON.stringify(body),
+  });
+  const s = await cookieLogin(url.A, 'leo');
+  const tok = await tokenLogin(url.C, 'leo');
+  assert.deepEqual(await statusesEverywhere(s), { A: 200, B: 200, C: 200 });
+  assert.equal(await meBearer(url.A, tok.at), 200);
+
+  const r = await patch({ disabled: true });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.user.disabled, true);
+  const ms = await pollUntil(async () => (await authStatus(url.C, s)) === 401 || 'not yet',
+                             'the disabled account\'s cookie on C', { timeout: 1000, interval: 1 });
+  t.diagnostic(`disabled on B: cookie refused on C after ${ms} ms`);
+  assert.deepEqual(await settled(s, { A: 401, B: 401, C: 401 }), { A: 401, B: 401, C: 401 });
+  await pollUntil(async () => (await meBearer(url.A, tok.at)) === 401 || 'not yet',
+                  'the disabled account\'s access token on A', { timeout: 1000, interval: 5 });
+  for (const n of ['A', 'C']) {
+    const login = await loginRequest(url[n], 'leo');
+    assert.equal(login.status, 401, `a sign-in of the disabled account on ${n}: ${login.text}`);
+    assert.equal(login.json?.error, 'invalid_credentials');
+  }
+  assert.equal((await patch({ disabled: false })).status, 200);
+  await cookieLogin(url.A, 'leo');
 });
 
 test('(6) 50 parallel refreshes of one refresh token over A, B and C issue at most one successor', T, async (t) => {
