@@ -66,6 +66,11 @@ Router DefaultRouter() {
          Runs::kInline}}},
       {"/v1/me", Route::kMe,
        {{"GET", [](Context& c, R r, P) { return h::Me(c, r); }, nullptr, Runs::kCacheFirst}}},
+      {"/v1/me/password", Route::kMe,
+       {{"POST", nullptr,
+         [](Context& c, R r, P, Responder respond) {
+           h::ChangePassword(c, r, std::move(respond));
+         }}}},
       {"/v1/login", Route::kLogin,
        {{"POST", nullptr,
          [](Context& c, R r, P, Responder respond) { h::Login(c, r, std::move(respond)); }}}},

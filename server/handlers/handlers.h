@@ -20,9 +20,10 @@ HttpResponse Health(Context& c);
 HttpResponse Ready(Context& c);
 HttpResponse MetricsPage(Context& c, const HttpRequest& r);
 
-// login.cc: sign-in (both modes) and self-registration.
+// login.cc: sign-in (both modes), self-registration, a signed-in user's password change.
 void Login(Context& c, const HttpRequest& r, Responder respond);
 void Register(Context& c, const HttpRequest& r, Responder respond);
+void ChangePassword(Context& c, const HttpRequest& r, Responder respond);
 
 // sessions.cc: the caller's own session(s) and forward-auth.
 HttpResponse Logout(Context& c, const HttpRequest& r);

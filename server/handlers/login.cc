@@ -1,10 +1,13 @@
-// POST /v1/login (session and token mode) and POST /v1/users (self-registration). Both hash a
-// password, so both run their work on the password pool and answer from there.
+// POST /v1/login (session and token mode), POST /v1/users (self-registration) and
+// POST /v1/me/password (a signed-in user's own password). Each hashes a password, so each runs
+// its work on the password pool and answers from there.
 #include <nlohmann/json.hpp>
 
 #include "../request_identity.h"
 #include "../responses.h"
+#include "core/json.h"
 #include "crypto/hmac.h"
+#include "crypto/password.h"
 #include "handlers.h"
 #include "tessera/user/user.h"
 
@@ -191,6 +194,89 @@ void Register(Context& c, const HttpRequest& request, Responder respond) {
     respond(Json(201, {{"user", UserJson(u)}}));
   };
   if (!c.d.password_pool->TrySubmit(work)) refuse(Busy());
+}
+
+void ChangePassword(Context& c, const HttpRequest& request, Responder respond) {
+  if (!IsJson(request.Header("Content-Type"))) {
+    return respond(Error(415, "invalid_request", "Content-Type must be application/json"));
+  }
+  HttpResponse error;
+  auto caller = c.auth.Authenticate(request, /*state_changing=*/true, &error);
+  if (!caller) return respond(std::move(error));
+  auto parsed = tessera::json::ParseStrict(request.body, {.max_bytes = 64 * 1024, .max_depth = 4});
+  if (!parsed || !parsed->is_object()) {
+    return respond(Error(400, "invalid_request", "body must be a JSON object"));
+  }
+  const json& b = *parsed;
+  for (const char* field : {"current_password", "new_password"}) {
+    if (!b.contains(field) || !b[field].is_string() ||
+        b[field].get_ref<const std::string&>().size() > crypto::kMaxPasswordBytes) {
+      return respond(Error(400, "invalid_request",
+                           "current_password and new_password (strings of at most 1024 bytes) "
+                           "are required"));
+    }
+  }
+  std::string current = b["current_password"].get<std::string>();
+  std::string fresh = b["new_password"].get<std::string>();
+  // The policy first: it needs no hashing, and the caller is known already.
+  if (Status policy = crypto::CheckNewPassword(fresh, {.username = caller->user.username});
+      !policy.ok()) {
+    return respond(Error(400, "invalid_request", policy.message()));
+  }
+  json who = c.RequestFields(request);
+  who["username"] = caller->user.username;
+  who["sub"] = caller->user.id;
+  const std::string ip = c.identity.ClientIp(request);
+  auto work = [&c, caller = std::move(*caller), current = std::move(current),
+               fresh = std::move(fresh), who = std::move(who), ip, respond]() mutable {
+    const std::string& account = caller.user.username;
+    // A stolen session must not become a password change: a wrong current password counts
+    // against the account and the address as a failed sign-in does.
+    auto wait = c.d.throttle->Check(account, ip, "");
+    if (!wait) return respond(FromStatus(wait.error()));
+    if (*wait > 0) {
+      json e = who;
+      e["retry_after"] = *wait;
+      c.d.audit->Record("password.change_throttled", std::move(e));
+      return respond(TooManyAttempts(*wait));
+    }
+    // The stored hash, not a cached copy: another instance may have changed it a moment ago.
+    auto stored = c.d.users->FindById(caller.user.id);
+    if (!stored) return respond(FromStatus(stored.error()));
+    if (!stored->has_value()) return respond(Error(401, "invalid_token", "no such account"));
+    const user::User& u = **stored;
+    auto outcome = c.d.hasher->Verify(u.password_hash, current);
+    if (!outcome || !outcome->ok) {
+      if (Status counted = c.d.throttle->RecordFailure(account, ip, ""); !counted.ok()) {
+        return respond(FromStatus(counted));
+      }
+      json e = who;
+      e["reason"] = "wrong_password";
+      c.d.audit->Record("password.change_failed", std::move(e));
+      return respond(Error(401, "invalid_credentials", "the current password is wrong"));
+    }
+    (void)c.d.throttle->RecordSuccess(account, "");
+    // Every other session ends, cookie and token alike; the caller's stays. A bearer caller names
+    // its session by handle: its id hash comes from the listing (absent when its record has
+    // idle-expired while the token runs, and then nothing is kept).
+    std::string keep = caller.session.id_hash;
+    if (caller.bearer) {
+      keep.clear();
+      auto list = c.d.session_manager->List(u.id);
+      if (!list) return respond(FromStatus(list.error()));
+      for (const session::Session& s : *list) {
+        if (s.handle == caller.session.handle) keep = s.id_hash;
+      }
+      if (keep.empty()) keep.push_back('-');  // no session has this id hash: keep none
+    }
+    auto ended = c.d.accounts->SetPassword(u, fresh, keep);
+    if (!ended) return respond(FromStatus(ended.error()));
+    json e = who;
+    e["sessions_ended"] = ended->size();
+    c.d.audit->Record("password.changed", std::move(e));
+    respond(NoContent());
+  };
+  if (!c.d.password_pool->TrySubmit(work)) respond(Busy());
 }
 
 }  // namespace tessera::server::handlers

@@ -566,6 +566,82 @@ TEST_F(HandlersTest, AnAccountChangedElsewhereLeavesTheUserCache) {
   EXPECT_EQ(json::parse(me.body)["roles"], json::array({"admin"}));
 }
 
+// POST /v1/me/password: the current password proves it is the owner (a wrong one counts as a
+// failed sign-in); every other session of the account ends, cookie and token, the caller's stays.
+TEST_F(HandlersTest, ChangingOnesPasswordEndsEveryOtherSession) {
+  Start({});
+  AddUser("alice");
+  const std::string mine = CookieLogin("alice");
+  const std::string other = CookieLogin("alice");
+  const auto [at, rt] = TokenLogin("alice");
+  const std::string csrf =
+      json::parse(Send("GET", "/v1/me", {{"Cookie", mine}}).body)["csrf_token"];
+  const std::string fresh = "a brand-new passphrase, 2027";
+  auto change = [&](const json& body, std::vector<std::pair<std::string, std::string>> headers) {
+    headers.emplace_back("Content-Type", "application/json");
+    return Send("POST", "/v1/me/password", std::move(headers), body.dump());
+  };
+  const std::vector<std::pair<std::string, std::string>> as_me = {{"Cookie", mine},
+                                                                   {"X-CSRF-Token", csrf}};
+
+  HttpResponse wrong = change({{"current_password", "not it"}, {"new_password", fresh}}, as_me);
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(json::parse(wrong.body)["error"], "invalid_credentials");
+  EXPECT_EQ(change({{"current_password", kPassword}, {"new_password", "short"}}, as_me).status, 400);
+  EXPECT_EQ(change({{"current_password", kPassword}}, as_me).status, 400);
+  EXPECT_EQ(change({{"current_password", kPassword}, {"new_password", fresh}}, {{"Cookie", mine}})
+                .status,
+            403)
+      << "a cookie-authenticated write without its CSRF token";
+  EXPECT_EQ(change({{"current_password", kPassword}, {"new_password", fresh}}, {}).status, 401);
+  EXPECT_EQ(Send("POST", "/v1/me/password",
+                 {{"Cookie", mine}, {"X-CSRF-Token", csrf}, {"Content-Type", "text/plain"}}, "{}")
+                .status,
+            415);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", other}}).status, 200) << "nothing changed yet";
+
+  ASSERT_EQ(change({{"current_password", kPassword}, {"new_password", fresh}}, as_me).status, 204);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", mine}}).status, 200) << "the caller's stays";
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", other}}).status, 401);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Authorization", "Bearer " + at}}).status, 401);
+  EXPECT_EQ(Send("POST", "/v1/token", {{"Content-Type", "application/x-www-form-urlencoded"}},
+                 "grant_type=refresh_token&refresh_token=" + rt)
+                .status,
+            400);
+  EXPECT_EQ(Login("alice", kPassword, "session", "198.51.100.7").status, 401);
+  EXPECT_EQ(Login("alice", fresh, "session", "198.51.100.7").status, 200);
+
+  // A bearer caller (no CSRF: a token is not sent by the browser by itself) keeps its own token.
+  HttpResponse signed_in = Login("alice", fresh, "token");
+  ASSERT_EQ(signed_in.status, 200) << signed_in.body;
+  const std::string at2 = json::parse(signed_in.body)["access_token"];
+  const std::string back = "the passphrase goes back, 2027";
+  ASSERT_EQ(change({{"current_password", fresh}, {"new_password", back}},
+                   {{"Authorization", "Bearer " + at2}})
+                .status,
+            204);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Authorization", "Bearer " + at2}}).status, 200);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", mine}}).status, 401);
+
+  // Guessing the current password is throttled like signing in: the 6th try is refused even
+  // when right (throttle.login_per_user, 5 a minute).
+  HttpResponse again = Login("alice", back, "session");
+  ASSERT_EQ(again.status, 200) << again.body;
+  const std::string cookie = Header(again, "Set-Cookie").substr(0, Header(again, "Set-Cookie").find(';'));
+  const std::string token =
+      json::parse(Send("GET", "/v1/me", {{"Cookie", cookie}}).body)["csrf_token"];
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(change({{"current_password", "guess " + std::to_string(i)}, {"new_password", fresh}},
+                     {{"Cookie", cookie}, {"X-CSRF-Token", token}})
+                  .status,
+              401);
+  }
+  EXPECT_EQ(change({{"current_password", back}, {"new_password", fresh}},
+                   {{"Cookie", cookie}, {"X-CSRF-Token", token}})
+                .status,
+            429);
+}
+
 // PATCH /v1/admin/users/{username}: roles and the disabled flag; disabling ends every session of
 // the account (its bearer tokens too) and stops its sign-ins; an administrator cannot lock
 // themselves out.

@@ -36,7 +36,12 @@ TEST(RouterTest, SegmentsAreNeverEmptyAndNeverSpanSlashes) {
   EXPECT_FALSE(router.Find("DELETE", "/v1/sessions/a/b"));
   EXPECT_FALSE(router.Find("GET", "/v1/admin/users//sessions"));
   EXPECT_FALSE(router.Find("GET", "/v1/admin/users/a/b/sessions"));
-  EXPECT_FALSE(router.Find("GET", "/v1/admin/users/a"));
+  EXPECT_FALSE(router.Find("GET", "/v1/admin/users/a/b"));
+  EXPECT_FALSE(router.Find("PATCH", "/v1/admin/users/"));
+  auto user = router.Find("GET", "/v1/admin/users/a");  // the account: PATCH only
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->handler, nullptr);
+  EXPECT_EQ(Router::Allow(*user->spec), "PATCH");
   EXPECT_FALSE(router.Find("GET", "/v1/mex"));
   EXPECT_FALSE(router.Find("GET", "/v1/me/"));
 }
