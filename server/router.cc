@@ -91,7 +91,13 @@ Router DefaultRouter() {
            h::AdminCreateUser(c, r, std::move(respond));
          }}}},
       {"/v1/admin/users/{}", Route::kAdmin,
-       {{"PATCH", [](Context& c, R r, P name) { return h::AdminUpdateUser(c, r, name); }}}},
+       {{"PATCH", [](Context& c, R r, P name) { return h::AdminUpdateUser(c, r, name); }},
+        {"DELETE", [](Context& c, R r, P name) { return h::AdminDeleteUser(c, r, name); }}}},
+      {"/v1/admin/users/{}/password", Route::kAdmin,
+       {{"POST", nullptr,
+         [](Context& c, R r, P name, Responder respond) {
+           h::AdminResetPassword(c, r, name, std::move(respond));
+         }}}},
       {"/v1/admin/users/{}/sessions", Route::kAdmin,
        {{"GET", [](Context& c, R r, P name) { return h::AdminUserSessions(c, r, name, false); }},
         {"DELETE",

@@ -1,11 +1,12 @@
-// The administrators' endpoints (role admin): create, list and change accounts (roles, disabled),
-// list and end a user's sessions.
+// The administrators' endpoints (role admin): create, list, change (roles, disabled), reset the
+// password of and delete accounts; list and end a user's sessions.
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
 
 #include "../responses.h"
 #include "core/json.h"
+#include "crypto/password.h"
 #include "handlers.h"
 #include "tessera/user/user.h"
 
@@ -222,6 +223,67 @@ HttpResponse AdminUpdateUser(Context& c, const HttpRequest& request, std::string
   }
   c.d.audit->Record("admin.user_updated", std::move(e));
   return Json(200, {{"user", AdminUserJson(u)}});
+}
+
+void AdminResetPassword(Context& c, const HttpRequest& request, std::string_view encoded,
+                        Responder respond) {
+  if (!IsJson(request.Header("Content-Type"))) {
+    return respond(Error(415, "invalid_request", "Content-Type must be application/json"));
+  }
+  HttpResponse error;
+  auto admin = c.auth.AuthenticateAdmin(request, /*state_changing=*/true, &error);
+  if (!admin) return respond(std::move(error));
+  auto parsed = tessera::json::ParseStrict(request.body, {.max_bytes = 64 * 1024, .max_depth = 4});
+  if (!parsed || !parsed->is_object() || parsed->size() != 1 || !parsed->contains("password") ||
+      !(*parsed)["password"].is_string() ||
+      (*parsed)["password"].get_ref<const std::string&>().size() > crypto::kMaxPasswordBytes) {
+    return respond(Error(400, "invalid_request", "the body must be {\"password\": string}"));
+  }
+  user::User u;
+  if (auto missing = FindTarget(c, encoded, &u)) return respond(std::move(*missing));
+  std::string password = (*parsed)["password"].get<std::string>();
+  if (Status policy = crypto::CheckNewPassword(password, {.username = u.username}); !policy.ok()) {
+    return respond(Error(400, "invalid_request", policy.message()));
+  }
+  json e = c.RequestFields(request);
+  e["username"] = u.username;
+  e["sub"] = u.id;
+  e["by"] = admin->user.username;
+  const bool self = u.id == admin->user.id;
+  auto work = [&c, u = std::move(u), password = std::move(password), e = std::move(e), self,
+               respond]() mutable {
+    // Whoever held the old password loses every session, the admin's own included when it is
+    // their account.
+    auto ended = c.d.accounts->SetPassword(u, password, "");
+    if (!ended) return respond(FromStatus(ended.error()));
+    e["sessions_ended"] = ended->size();
+    c.d.audit->Record("admin.password_reset", std::move(e));
+    HttpResponse r = NoContent();
+    if (self) r.Set("Set-Cookie", c.SessionCookie("", 0));
+    respond(std::move(r));
+  };
+  if (!c.d.password_pool->TrySubmit(work)) respond(Busy());
+}
+
+HttpResponse AdminDeleteUser(Context& c, const HttpRequest& request, std::string_view encoded) {
+  HttpResponse error;
+  auto admin = c.auth.AuthenticateAdmin(request, /*state_changing=*/true, &error);
+  if (!admin) return error;
+  user::User u;
+  if (auto missing = FindTarget(c, encoded, &u)) return std::move(*missing);
+  if (u.id == admin->user.id) {
+    return Error(409, "self_lockout", "you cannot delete your own account");
+  }
+  // Every session of the account ends, before and after the removal (a sign-in that raced).
+  auto removed = c.d.accounts->Remove(u.username);
+  if (!removed) return FromStatus(removed.error());
+  json e = c.RequestFields(request);
+  e["username"] = u.username;
+  e["sub"] = u.id;
+  e["by"] = admin->user.username;
+  e["sessions_ended"] = removed->ended.size();
+  c.d.audit->Record("admin.user_deleted", std::move(e));
+  return NoContent();
 }
 
 }  // namespace tessera::server::handlers

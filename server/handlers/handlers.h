@@ -50,6 +50,9 @@ HttpResponse Discovery(Context& c);
 void AdminCreateUser(Context& c, const HttpRequest& r, Responder respond);
 HttpResponse AdminListUsers(Context& c, const HttpRequest& r);
 HttpResponse AdminUpdateUser(Context& c, const HttpRequest& request, std::string_view encoded);
+void AdminResetPassword(Context& c, const HttpRequest& request, std::string_view encoded,
+                        Responder respond);
+HttpResponse AdminDeleteUser(Context& c, const HttpRequest& request, std::string_view encoded);
 HttpResponse AdminUserSessions(Context& c, const HttpRequest& r, std::string_view encoded_name,
                                bool revoke);
 

@@ -710,6 +710,56 @@ TEST_F(HandlersTest, AdminPatchChangesRolesAndDisablesAnAccount) {
   EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", root}}).status, 200);
 }
 
+// POST /v1/admin/users/{username}/password and DELETE /v1/admin/users/{username}: each ends every
+// session of the account at once; an administrator cannot delete themselves.
+TEST_F(HandlersTest, AdminResetsAPasswordAndDeletesAnAccount) {
+  Start({});
+  AddUser("root", {"admin"});
+  AddUser("carol");
+  const std::string root = CookieLogin("root");
+  const std::string csrf =
+      json::parse(Send("GET", "/v1/me", {{"Cookie", root}}).body)["csrf_token"];
+  const std::vector<std::pair<std::string, std::string>> as_root = {
+      {"Cookie", root}, {"X-CSRF-Token", csrf}, {"Content-Type", "application/json"}};
+  auto reset = [&](const std::string& who, const std::string& body) {
+    return Send("POST", "/v1/admin/users/" + who + "/password", as_root, body);
+  };
+  const std::string carol = CookieLogin("carol");
+  const auto [at, rt] = TokenLogin("carol");
+  (void)rt;
+  const std::string fresh = "a reset passphrase for her, 2027";
+
+  EXPECT_EQ(reset("carol", json{{"password", "short"}}.dump()).status, 400);
+  EXPECT_EQ(reset("carol", "{}").status, 400);
+  EXPECT_EQ(reset("carol", json{{"password", fresh}, {"roles", json::array()}}.dump()).status, 400);
+  EXPECT_EQ(reset("nobody", json{{"password", fresh}}.dump()).status, 404);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", carol}}).status, 200) << "nothing changed yet";
+  ASSERT_EQ(reset("carol", json{{"password", fresh}}.dump()).status, 204);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", carol}}).status, 401);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Authorization", "Bearer " + at}}).status, 401);
+  EXPECT_EQ(Login("carol", kPassword, "session", "198.51.100.5").status, 401);
+  HttpResponse back = Login("carol", fresh, "session", "198.51.100.5");
+  ASSERT_EQ(back.status, 200);
+  const std::string carol_again = Header(back, "Set-Cookie").substr(0, Header(back, "Set-Cookie").find(';'));
+
+  EXPECT_EQ(Send("DELETE", "/v1/admin/users/root", as_root).status, 409);
+  EXPECT_EQ(Send("DELETE", "/v1/admin/users/carol", {{"Cookie", root}}).status, 403)
+      << "without the CSRF token";
+  ASSERT_EQ(Send("DELETE", "/v1/admin/users/carol", as_root).status, 204);
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", carol_again}}).status, 401);
+  EXPECT_EQ(Login("carol", fresh, "session", "198.51.100.5").status, 401);
+  EXPECT_EQ(Send("DELETE", "/v1/admin/users/carol", as_root).status, 404);
+  const json listed = json::parse(Send("GET", "/v1/admin/users", {{"Cookie", root}}).body);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["username"], "root");
+
+  // An administrator resetting their own password signs themselves out too.
+  HttpResponse own = reset("root", json{{"password", "an admin's own new passphrase 2027"}}.dump());
+  ASSERT_EQ(own.status, 204);
+  EXPECT_NE(Header(own, "Set-Cookie").find("Max-Age=0"), std::string::npos) << Header(own, "Set-Cookie");
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", root}}).status, 401);
+}
+
 // GET /v1/revocations: the confidential clients of token.clients get the revocation list with a
 // cursor, then (long poll) what follows it, answered the moment the change feed brings an entry.
 class RevocationFeedTest : public HandlersTest {
