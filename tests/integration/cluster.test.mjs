@@ -341,7 +341,7 @@ test('(5) failed sign-ins are counted once for all instances', T, async () => {
   await cookieLogin(url.C, 'grace');
 });
 
-test('(5b) an administrator disables an account on B: its sessions end on A and C at once, and it signs in nowhere', T, async (t) => {
+test('(5b) an administrator disables, resets and deletes an account on B: its sessions end on A and C at once', T, async (t) => {
   const admin = await cookieLogin(url.B, 'root');
   const patch = (body) => call(url.B, 'PATCH', '/v1/admin/users/leo', {
     headers: withCookie(admin.secret, { 'x-csrf-token': admin.csrf, 'content-type': 'application/json' }),
@@ -367,7 +367,22 @@ test('(5b) an administrator disables an account on B: its sessions end on A and 
     assert.equal(login.json?.error, 'invalid_credentials');
   }
   assert.equal((await patch({ disabled: false })).status, 200);
-  await cookieLogin(url.A, 'leo');
+
+  // A password reset on B ends the session made on A; a deletion on B leaves nothing anywhere.
+  const again = await cookieLogin(url.A, 'leo');
+  const asAdmin = withCookie(admin.secret, { 'x-csrf-token': admin.csrf, 'content-type': 'application/json' });
+  const reset = await call(url.B, 'POST', '/v1/admin/users/leo/password',
+                           { headers: asAdmin, body: JSON.stringify({ password: 'a passphrase set by the admin 2027' }) });
+  assert.equal(reset.status, 204, reset.text);
+  assert.deepEqual(await settled(again, { A: 401, B: 401, C: 401 }), { A: 401, B: 401, C: 401 });
+  const last = await loginRequest(url.C, 'leo', { password: 'a passphrase set by the admin 2027' });
+  assert.equal(last.status, 200, last.text);
+  const gone = await call(url.B, 'DELETE', '/v1/admin/users/leo', { headers: asAdmin });
+  assert.equal(gone.status, 204, gone.text);
+  for (const n of ['A', 'C']) {
+    const login = await loginRequest(url[n], 'leo', { password: 'a passphrase set by the admin 2027' });
+    assert.equal(login.status, 401, `a sign-in of the deleted account on ${n}: ${login.text}`);
+  }
 });
 
 test('(6) 50 parallel refreshes of one refresh token over A, B and C issue at most one successor', T, async (t) => {
