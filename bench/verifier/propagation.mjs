@@ -9,6 +9,8 @@
 // Any answer from the service other than 200 before the logout, or 200/401 after it, fails the run.
 import http from 'node:http';
 
+import { runTrials } from '../trials.mjs';
+
 const [TESSERA, SERVICE, USER, PASSWORD, TRIALS = '1000'] = process.argv.slice(2);
 const trials = Number(TRIALS);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -44,22 +46,5 @@ async function trial() {
   }
 }
 
-const ms = [];
-let checks = 0;
-for (let i = 0; i < trials; ++i) {
-  const t = await trial();
-  ms.push(t.ms);
-  checks += t.checks;
-}
-ms.sort((a, b) => a - b);
-const at = (q) => ms[Math.min(ms.length - 1, Math.ceil(q * ms.length) - 1)];
-const round = (x) => Math.round(x * 1000) / 1000;
-console.log(JSON.stringify({
-  trials,
-  p50_ms: round(at(0.5)),
-  p99_ms: round(at(0.99)),
-  max_ms: round(ms[ms.length - 1]),
-  mean_ms: round(ms.reduce((a, b) => a + b, 0) / ms.length),
-  checks_per_trial: round(checks / trials),
-}));
+console.log(JSON.stringify(await runTrials(trial, trials)));
 agent.destroy();
