@@ -10,13 +10,12 @@
 
 #include "core/json.h"
 #include "token/http_get.h"
+#include "token/revocation_page.h"
 
 namespace tessera::token {
 namespace {
 
 constexpr int64_t kMaxTimeoutMs = 600 * 1000;
-constexpr size_t kMaxCursorBytes = 256;
-constexpr size_t kMaxHandleBytes = 512;
 
 Status BadConfig(std::string message) {
   return InvalidArgument(Reason::kBadConfig, "revocation subscription: " + std::move(message));
@@ -91,7 +90,7 @@ Status CheckOptions(const RevocationSubscriptionOptions& o) {
 
 // A cursor goes into the query string as it is: only characters that need no escaping.
 bool IsCursor(std::string_view s) {
-  return !s.empty() && s.size() <= kMaxCursorBytes &&
+  return !s.empty() && s.size() <= kMaxRevocationCursorBytes &&
          std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                   c == '-' || c == '.' || c == '_' || c == '~';
@@ -99,6 +98,41 @@ bool IsCursor(std::string_view s) {
 }
 
 }  // namespace
+
+Result<RevocationPage> ParseRevocationPage(std::string_view body, size_t max_bytes) {
+  json::Limits limits;
+  limits.max_bytes = max_bytes;
+  auto doc = json::ParseStrict(body, limits);
+  if (!doc) return Malformed(doc.error().message());
+  if (!doc->is_object()) return Malformed("not an object");
+  auto cursor = doc->find("cursor");
+  auto entries = doc->find("revocations");
+  if (cursor == doc->end() || !cursor->is_string() ||
+      !IsCursor(cursor->get_ref<const std::string&>())) {
+    return Malformed("no usable cursor");
+  }
+  if (entries == doc->end() || !entries->is_array()) return Malformed("no revocations array");
+  RevocationPage page;
+  page.cursor = cursor->get<std::string>();
+  page.entries.reserve(entries->size());
+  for (const auto& e : *entries) {
+    if (!e.is_object()) return Malformed("an entry is not an object");
+    auto sid = e.find("sid");
+    auto jti = e.find("jti");
+    auto until = e.find("until");
+    if ((sid == e.end()) == (jti == e.end())) return Malformed("an entry without one sid or jti");
+    const auto& key = sid != e.end() ? *sid : *jti;
+    if (!key.is_string() || key.get_ref<const std::string&>().empty() ||
+        key.get_ref<const std::string&>().size() > kMaxRevokedKeyBytes) {
+      return Malformed("an entry's sid or jti");
+    }
+    if (until == e.end() || !until->is_number_integer()) return Malformed("an entry's until");
+    page.entries.push_back({.session = sid != e.end(),
+                            .key = key.get<std::string>(),
+                            .until = until->get<int64_t>()});
+  }
+  return page;
+}
 
 Result<std::unique_ptr<RevocationSubscription>> RevocationSubscription::Create(
     RevocationSubscriptionOptions o, const Clock* clock) {
@@ -187,45 +221,14 @@ RevocationHealth RevocationSubscription::health() const {
 // this version does not know are ignored (tessera may add some); anything it relies on that is
 // missing or of the wrong type fails the whole page, which is then asked for again.
 Status RevocationSubscription::Apply(std::string_view body, bool snapshot) {
-  json::Limits limits;
-  limits.max_bytes = options_.max_body_bytes;
-  auto doc = json::ParseStrict(body, limits);
-  if (!doc) return Malformed(doc.error().message());
-  if (!doc->is_object()) return Malformed("not an object");
-  auto cursor = doc->find("cursor");
-  auto entries = doc->find("revocations");
-  if (cursor == doc->end() || !cursor->is_string() || !IsCursor(cursor->get_ref<const std::string&>())) {
-    return Malformed("no usable cursor");
-  }
-  if (entries == doc->end() || !entries->is_array()) return Malformed("no revocations array");
-  struct Entry {
-    bool session;
-    std::string handle;
-    int64_t until;
-  };
-  std::vector<Entry> parsed;
-  parsed.reserve(entries->size());
-  for (const auto& e : *entries) {
-    if (!e.is_object()) return Malformed("an entry is not an object");
-    auto sid = e.find("sid");
-    auto jti = e.find("jti");
-    auto until = e.find("until");
-    if ((sid == e.end()) == (jti == e.end())) return Malformed("an entry without one sid or jti");
-    const auto& handle = sid != e.end() ? *sid : *jti;
-    if (!handle.is_string() || handle.get_ref<const std::string&>().empty() ||
-        handle.get_ref<const std::string&>().size() > kMaxHandleBytes) {
-      return Malformed("an entry's sid or jti");
-    }
-    if (until == e.end() || !until->is_number_integer()) return Malformed("an entry's until");
-    parsed.push_back({sid != e.end(), handle.get<std::string>(), until->get<int64_t>()});
-  }
+  TESSERA_ASSIGN_OR_RETURN(RevocationPage page, ParseRevocationPage(body, options_.max_body_bytes));
   // All or nothing: a page is applied only once it has been read whole, so the cursor never
   // moves past an entry that was not applied.
-  for (const Entry& e : parsed) {
+  for (const RevocationPage::Entry& e : page.entries) {
     if (e.session) {
-      list_.RevokeSession(e.handle, e.until);
+      list_.RevokeSession(e.key, e.until);
     } else {
-      list_.RevokeTokenId(e.handle, e.until);
+      list_.RevokeTokenId(e.key, e.until);
     }
   }
   // Dropping what expired walks the whole list under its write lock: every half minute is
@@ -235,7 +238,7 @@ Status RevocationSubscription::Apply(std::string_view body, bool snapshot) {
     pruned_at_ = now;
   }
   std::lock_guard lock(mu_);
-  cursor_ = cursor->get<std::string>();
+  cursor_ = std::move(page.cursor);
   if (snapshot) ++snapshots_;
   return Status::Ok();
 }
