@@ -2,8 +2,29 @@
 
 #include <ctime>
 #include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
 
 namespace tessera::cli {
+
+void AddIdArgument(CLI::App* cmd, std::string* value, const std::string& name,
+                   const std::string& help) {
+  cmd->set_help_flag("--help", "Print this help message and exit");
+  cmd->allow_extras();
+  cmd->add_option(name, *value, help);
+  cmd->parse_complete_callback([cmd, value, name] {
+    std::vector<std::string> rest = cmd->remaining();
+    std::erase(rest, std::string("--"));  // kept as an extra when the command allows extras
+    if (value->empty() && rest.size() == 1) {
+      *value = std::move(rest.front());
+      rest.clear();
+    }
+    if (!rest.empty()) throw CLI::ExtrasError(rest);
+    if (value->empty()) throw CLI::RequiredError(name);
+  });
+}
 
 void AddDataOptions(CLI::App* app, DataOptions* options) {
   app->add_option("--config", options->config_file, "TOML configuration file");

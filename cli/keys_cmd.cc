@@ -157,7 +157,7 @@ void RegisterKeys(CLI::App& app, Action* run) {
   CLI::App* revoke_cmd = keys->add_subcommand(
       "revoke", "Emergency: unpublish a key at once (a signing key is replaced at once)");
   AddDataOptions(revoke_cmd, &revoke->data);
-  revoke_cmd->add_option("kid", revoke->kid, "KID from `keys list`")->required();
+  AddIdArgument(revoke_cmd, &revoke->kid, "kid", "KID from `keys list`");
   revoke_cmd->callback([run, revoke] { *run = [revoke] { return Revoke(*revoke); }; });
 }
 

@@ -128,8 +128,7 @@ void RegisterSessions(CLI::App& app, Action* run) {
   auto revoke = std::make_shared<SessionsArgs>();
   CLI::App* revoke_cmd = cmd->add_subcommand("revoke", "End one session");
   AddDataOptions(revoke_cmd, &revoke->data);
-  revoke_cmd->add_option("session_id", revoke->handle, "SESSION_ID from `sessions list`")
-      ->required();
+  AddIdArgument(revoke_cmd, &revoke->handle, "session_id", "SESSION_ID from `sessions list`");
   revoke_cmd->callback([run, revoke] { *run = [revoke] { return Revoke(*revoke); }; });
 
   auto all = std::make_shared<SessionsArgs>();

@@ -162,6 +162,24 @@ TEST_F(KeysCli, RevokeUnpublishesAKeyAtOnceAndReplacesASigningKey) {
   ExpectNoPrivateMaterialShown();
 }
 
+// A kid is base64url: one in 64 begins with '-' (and a few of those with "-h"). Each must reach the
+// keyset as a kid (unknown here: exit 1), not fail as an unknown option or print help (exit 2/0).
+TEST_F(KeysCli, RevokeTakesAKidThatBeginsWithADash) {
+  ASSERT_EQ(Keys({"rotate"}).code, 0);
+  const auto before = Rows();
+  for (const char* kid : {"-abc", "--abc", "-h_x", "-_"}) {
+    Outcome r = Keys({"revoke", kid});
+    EXPECT_EQ(r.code, 1) << kid << ": " << r.err;
+    EXPECT_NE(r.err.find(std::string("no key ") + kid), std::string::npos) << r.err;
+  }
+  Outcome after_dashes = Tessera({"keys", "revoke", "--data", Data(), "--", "-abc"});
+  EXPECT_EQ(after_dashes.code, 1) << after_dashes.err;
+  EXPECT_EQ(Keys({"revoke", "-abc", "-def"}).code, 2);
+  EXPECT_EQ(Keys({"revoke", "--unknown-option", "kid"}).code, 2);
+  EXPECT_EQ(Keys({"revoke", "--help"}).code, 0);
+  EXPECT_EQ(Rows(), before);
+}
+
 TEST_F(KeysCli, RevokeOnAFreshDataDirIsDenied) {
   EXPECT_EQ(Keys({"revoke", "some-kid"}).code, 1);
   EXPECT_FALSE(fs::exists(KeyFile()));

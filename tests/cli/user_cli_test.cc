@@ -243,6 +243,11 @@ TEST_F(UserCli, SessionsListShowsHandlesNeverSecrets) {
   EXPECT_EQ(SessionCount(alice), 1u);
   EXPECT_EQ(Sessions({"revoke", mine[0].record.handle}).code, 1);
   EXPECT_EQ(Sessions({"revoke", mine[0].secret}).code, 1);  // a secret is not a session id
+  // Session IDs are base64url: one that begins with '-' is an ID, not an unknown option.
+  Outcome dashed = Sessions({"revoke", "-" + std::string(mine[1].record.handle.size() - 1, 'A')});
+  EXPECT_EQ(dashed.code, 1) << dashed.err;  // well formed, and no such session
+  EXPECT_EQ(dashed.err.find("not expected"), std::string::npos) << dashed.err;
+  EXPECT_EQ(Sessions({"revoke"}).code, 2);
   Outcome r = Sessions({"revoke-all", "alice"});
   ASSERT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("revoked 1 session(s)"), std::string::npos);
