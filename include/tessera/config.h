@@ -126,6 +126,11 @@ struct Config {
   struct Users {
     // "sqlite" (in server.data) or a "postgresql://..." / "postgres://..." URL.
     std::string store = "sqlite";
+    // PostgreSQL only: connections per instance, and the bounds on opening one and on one
+    // statement's round trip (a store past them answers 503, never a wrong "no").
+    uint32_t pool_size = 8;
+    uint32_t connect_timeout_ms = 1000;
+    uint32_t statement_timeout_ms = 1000;
     // When true, POST /v1/users lets anyone create an account.
     bool registration = false;
     friend bool operator==(const Users&, const Users&) = default;

@@ -304,6 +304,19 @@ const Key kKeys[] = {
 
     {"users", "store", Kind::kString, SetUsersStore,
      [](const Config& c) { return TomlQuote(RedactUrl(c.users.store)); }},
+    {"users", "pool_size", Kind::kInt,
+     [](const Value& v, Config* c) { return SetUint(v, &c->users.pool_size, 1, 1000); },
+     [](const Config& c) { return std::to_string(c.users.pool_size); }},
+    {"users", "connect_timeout_ms", Kind::kInt,
+     [](const Value& v, Config* c) {
+       return SetUint(v, &c->users.connect_timeout_ms, 10, 60000);
+     },
+     [](const Config& c) { return std::to_string(c.users.connect_timeout_ms); }},
+    {"users", "statement_timeout_ms", Kind::kInt,
+     [](const Value& v, Config* c) {
+       return SetUint(v, &c->users.statement_timeout_ms, 10, 60000);
+     },
+     [](const Config& c) { return std::to_string(c.users.statement_timeout_ms); }},
     {"users", "registration", Kind::kBool,
      [](const Value& v, Config* c) {
        c->users.registration = std::get<bool>(v);

@@ -8,6 +8,7 @@
 
 #include "config/values.h"
 #include "tessera/store/memory.h"
+#include "tessera/store/postgres.h"
 #include "tessera/store/redis.h"
 #include "tessera/store/sqlite.h"
 #include "token/private_file.h"
@@ -45,11 +46,23 @@ Status NotSupported(std::string_view key, const std::string& value, std::string_
 }  // namespace
 
 Result<std::unique_ptr<user::UserStore>> OpenUserStore(const Config& config) {
+  if (IsPostgresUrl(config.users.store)) {
+    return OpenPostgresUserStore(
+        config.users.store,
+        PostgresOptions{
+            .pool_size = config.users.pool_size,
+            .connect_timeout = std::chrono::milliseconds(config.users.connect_timeout_ms),
+            .statement_timeout = std::chrono::milliseconds(config.users.statement_timeout_ms)});
+  }
   if (config.users.store != "sqlite") {
-    return NotSupported("users.store", config.users.store, "only \"sqlite\"");
+    return NotSupported("users.store", config.users.store, "\"sqlite\" or a postgresql:// URL");
   }
   TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
   return OpenSqliteUserStore(DatabasePath(config));
+}
+
+bool IsPostgresUrl(std::string_view store) {
+  return store.starts_with("postgresql://") || store.starts_with("postgres://");
 }
 
 bool IsRedisUrl(std::string_view store) {

@@ -38,6 +38,9 @@ Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& con
 // refused.
 Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& config);
 
+// True for the user stores that are PostgreSQL URLs (postgresql://, postgres://).
+bool IsPostgresUrl(std::string_view store);
+
 // True for the session stores that are Redis URLs (redis://, rediss://).
 bool IsRedisUrl(std::string_view store);
 

@@ -5,12 +5,16 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "tessera/store/memory.h"
+#include "tessera/store/postgres.h"
 #include "tessera/store/redis.h"
 #include "tessera/store/sqlite.h"
+#include "testing/postgres_server.h"
 #include "testing/redis_server.h"
 
 namespace tessera::testing {
@@ -84,8 +88,28 @@ struct RedisBackend {
   }
 };
 
-// Every backend of sessions and throttles; accounts have memory and SQLite.
+// Accounts in a real PostgreSQL (one server per test binary): each test directory gets a
+// database of its own, so stores opened on one directory share their data, as instances on one
+// database do, and tests do not.
+struct PostgresBackend {
+  static constexpr bool kShared = true;
+  static std::string Url(const std::string& dir) {
+    static std::mutex mu;
+    static std::map<std::string, std::string> urls;
+    std::lock_guard lock(mu);
+    auto [it, fresh] = urls.try_emplace(dir);
+    if (fresh) it->second = PostgresServer::Shared().NewDatabase();
+    return it->second;
+  }
+  static std::unique_ptr<user::UserStore> Users(const std::string& dir) {
+    auto s = store::OpenPostgresUserStore(Url(dir));
+    EXPECT_TRUE(s) << s.error().ToString();
+    return std::move(s).value();
+  }
+};
+
+// Every backend of sessions and throttles; accounts have memory, SQLite and PostgreSQL.
 using Backends = ::testing::Types<MemoryBackend, SqliteBackend, RedisBackend>;
-using UserBackends = ::testing::Types<MemoryBackend, SqliteBackend>;
+using UserBackends = ::testing::Types<MemoryBackend, SqliteBackend, PostgresBackend>;
 
 }  // namespace tessera::testing

@@ -1,0 +1,260 @@
+// The PostgreSQL UserStore and its schema migrations (include/tessera/store/postgres.h).
+#include <array>
+#include <charconv>
+#include <string>
+
+#include "store/postgres/client.h"
+#include "tessera/store/postgres.h"
+
+namespace tessera::store {
+namespace {
+
+using pg::Param;
+using pg::Rows;
+using pg::Statement;
+
+// ---- schema -----------------------------------------------------------------------------------
+
+// Migration N takes a database at version N-1 to N. Append only: a released migration never
+// changes, since databases out there ran it. Names are prefixed so that tessera can share a
+// database (and its backups) with other applications.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    // 1: accounts. Names are canonical (case-folded, NFC) before they get here, so the byte-wise
+    // unique constraint is the case-insensitive one; ORDER BY ... COLLATE "C" lists them in byte
+    // order, whatever the database's collation.
+    R"sql(
+CREATE TABLE tessera_users (
+  id            text PRIMARY KEY,
+  username      text NOT NULL UNIQUE,
+  password_hash text NOT NULL,
+  roles         text[] NOT NULL DEFAULT '{}',
+  created_at    bigint NOT NULL,
+  disabled      boolean NOT NULL DEFAULT false
+);
+)sql",
+};
+constexpr int kLatest = static_cast<int>(kMigrations.size());
+
+// Any 64-bit number that other applications of the database are unlikely to pick: the first
+// bytes of "tessera!" as an integer.
+constexpr const char* kMigrationLock = "8391735714683953441";
+
+constexpr const char* kCreateVersionTable =
+    "CREATE TABLE IF NOT EXISTS tessera_schema (version integer PRIMARY KEY, "
+    "applied_at timestamptz NOT NULL DEFAULT now())";
+
+Status SchemaError(std::string message) {
+  return Status(Code::kInternal, Reason::kStore, "postgresql: " + std::move(message));
+}
+
+Result<int> ParseVersion(const Rows& rows) {
+  if (rows.size() != 1) return SchemaError("no schema version row");
+  if (rows.IsNull(0, 0)) return 0;
+  const std::string_view text = rows.Text(0, 0);
+  int v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0) {
+    return SchemaError("bad schema version");
+  }
+  return v;
+}
+
+Result<int> CurrentVersion(pg::Connection& c, pg::Deadline deadline) {
+  TESSERA_ASSIGN_OR_RETURN(Rows exists,
+                           c.Script("SELECT to_regclass('tessera_schema') IS NOT NULL", deadline));
+  if (exists.size() != 1 || exists.Text(0, 0) != "t") return 0;
+  TESSERA_ASSIGN_OR_RETURN(Rows rows, c.Script("SELECT max(version) FROM tessera_schema", deadline));
+  return ParseVersion(rows);
+}
+
+Status NewerThanBinary(int current) {
+  return SchemaError("the database's tessera schema is at version " + std::to_string(current) +
+                     ", newer than this tessera knows (" + std::to_string(kLatest) +
+                     "): upgrade tessera, or point it at another database");
+}
+
+// Brings the schema to kLatest in one transaction. The advisory lock makes instances that start
+// together take turns: the first migrates, the others find the work done.
+Status Migrate(pg::Connection& c, const PostgresOptions& options) {
+  const pg::Deadline deadline = pg::Clock::now() + options.migrate_timeout;
+  const std::string wait_ms = std::to_string(options.migrate_timeout.count());
+  // The connection's lock_timeout is the statement bound; waiting for another instance's
+  // migration may take longer.
+  auto fail = [&](Status s) {
+    (void)c.Script("ROLLBACK", deadline);  // a broken connection is dropped instead
+    return s;
+  };
+  auto begun = c.Script("BEGIN; SET LOCAL lock_timeout = " + wait_ms +
+                            "; SET LOCAL statement_timeout = " + wait_ms +
+                            "; SELECT pg_advisory_xact_lock(" + kMigrationLock + ")",
+                        deadline);
+  if (!begun) return fail(begun.error());
+  auto step = c.Script(kCreateVersionTable, deadline);
+  if (!step) return fail(step.error());
+  auto current = CurrentVersion(c, deadline);
+  if (!current) return fail(current.error());
+  if (*current > kLatest) return fail(NewerThanBinary(*current));
+  for (int v = *current + 1; v <= kLatest; ++v) {
+    auto applied = c.Script(kMigrations[static_cast<size_t>(v - 1)], deadline);
+    if (!applied) {
+      return fail(SchemaError("migration " + std::to_string(v) +
+                              " failed: " + applied.error().message()));
+    }
+    auto recorded =
+        c.Script("INSERT INTO tessera_schema (version) VALUES (" + std::to_string(v) + ")",
+                 deadline);
+    if (!recorded) return fail(recorded.error());
+  }
+  auto committed = c.Script("COMMIT", deadline);
+  return committed ? Status::Ok() : committed.error();
+}
+
+// ---- accounts ---------------------------------------------------------------------------------
+
+#define USER_COLUMNS "id, username, password_hash, roles, created_at, disabled"
+
+const Statement kAdd{"tessera_user_add",
+                     "INSERT INTO tessera_users (" USER_COLUMNS
+                     ") VALUES ($1, $2, $3, $4::text[], $5::bigint, $6::boolean)"};
+const Statement kFindByName{"tessera_user_by_name",
+                            "SELECT " USER_COLUMNS " FROM tessera_users WHERE username = $1"};
+const Statement kFindById{"tessera_user_by_id",
+                          "SELECT " USER_COLUMNS " FROM tessera_users WHERE id = $1"};
+const Statement kList{"tessera_user_list", "SELECT " USER_COLUMNS
+                                           " FROM tessera_users ORDER BY username COLLATE \"C\""};
+const Statement kRemove{"tessera_user_remove", "DELETE FROM tessera_users WHERE username = $1"};
+const Statement kSetHash{"tessera_user_set_hash",
+                         "UPDATE tessera_users SET password_hash = $2 WHERE id = $1"};
+const Statement kSetRoles{"tessera_user_set_roles",
+                          "UPDATE tessera_users SET roles = $2::text[] WHERE id = $1"};
+const Statement kSetDisabled{"tessera_user_set_disabled",
+                             "UPDATE tessera_users SET disabled = $2::boolean WHERE id = $1"};
+const Statement kPing{"tessera_ping", "SELECT 1"};
+
+Result<user::User> ReadUser(const Rows& rows, int row) {
+  for (int col = 0; col < 6; ++col) {
+    if (rows.IsNull(row, col)) return SchemaError("a NULL in tessera_users");
+  }
+  user::User u;
+  u.id = rows.Text(row, 0);
+  u.username = rows.Text(row, 1);
+  u.password_hash = rows.Text(row, 2);
+  TESSERA_ASSIGN_OR_RETURN(u.roles, pg::DecodeTextArray(rows.Text(row, 3)));
+  const std::string_view created = rows.Text(row, 4);
+  auto [end, ec] = std::from_chars(created.data(), created.data() + created.size(), u.created_at);
+  if (ec != std::errc() || end != created.data() + created.size()) {
+    return SchemaError("bad created_at in tessera_users");
+  }
+  const std::string_view disabled = rows.Text(row, 5);
+  if (disabled != "t" && disabled != "f") return SchemaError("bad disabled in tessera_users");
+  u.disabled = disabled == "t";
+  return u;
+}
+
+Status NoSuchUser() { return Status(Code::kNotFound, Reason::kUnknownUser, "no such user"); }
+
+class PostgresUserStore final : public user::UserStore {
+ public:
+  explicit PostgresUserStore(std::unique_ptr<pg::Pool> pool) : pool_(std::move(pool)) {}
+
+  Status Add(const user::User& u) override {
+    const std::string roles = pg::EncodeTextArray(u.roles);
+    const std::string created = std::to_string(u.created_at);
+    auto r = pool_->Run(kAdd, {u.id, u.username, u.password_hash, roles, created,
+                               std::string_view(u.disabled ? "true" : "false")});
+    if (!r && r.error().code() == Code::kAlreadyExists) {
+      return Status(Code::kAlreadyExists, Reason::kUserExists, "user exists");
+    }
+    return r ? Status::Ok() : r.error();
+  }
+
+  Result<std::optional<user::User>> FindByName(std::string_view name) override {
+    return FindOne(kFindByName, name);
+  }
+  Result<std::optional<user::User>> FindById(std::string_view id) override {
+    return FindOne(kFindById, id);
+  }
+
+  Result<std::vector<user::User>> List() override {
+    TESSERA_ASSIGN_OR_RETURN(Rows rows, pool_->Run(kList, {}));
+    std::vector<user::User> out;
+    out.reserve(static_cast<size_t>(rows.size()));
+    for (int i = 0; i < rows.size(); ++i) {
+      TESSERA_ASSIGN_OR_RETURN(user::User u, ReadUser(rows, i));
+      out.push_back(std::move(u));
+    }
+    return out;
+  }
+
+  Status Remove(std::string_view name) override { return Update(kRemove, {name}); }
+
+  Status SetPasswordHash(std::string_view id, std::string_view hash) override {
+    return Update(kSetHash, {id, hash});
+  }
+
+  Status SetRoles(std::string_view id, const std::vector<std::string>& roles) override {
+    const std::string encoded = pg::EncodeTextArray(roles);
+    return Update(kSetRoles, {id, encoded});
+  }
+
+  Status SetDisabled(std::string_view id, bool disabled) override {
+    return Update(kSetDisabled, {id, std::string_view(disabled ? "true" : "false")});
+  }
+
+  Status Ping() override {
+    auto r = pool_->Run(kPing, {});
+    return r ? Status::Ok() : r.error();
+  }
+
+ private:
+  // A statement that must touch one row; kNotFound/kUnknownUser when it touched none.
+  Status Update(const Statement& st, const std::vector<Param>& params) {
+    TESSERA_ASSIGN_OR_RETURN(Rows rows, pool_->Run(st, params));
+    return rows.Affected() == 0 ? NoSuchUser() : Status::Ok();
+  }
+
+  Result<std::optional<user::User>> FindOne(const Statement& st, std::string_view key) {
+    TESSERA_ASSIGN_OR_RETURN(Rows rows, pool_->Run(st, {key}));
+    if (rows.size() == 0) return std::optional<user::User>();
+    TESSERA_ASSIGN_OR_RETURN(user::User u, ReadUser(rows, 0));
+    return std::optional<user::User>(std::move(u));
+  }
+
+  std::unique_ptr<pg::Pool> pool_;
+};
+
+Status CheckOptions(const PostgresOptions& o) {
+  if (o.pool_size == 0 || o.connect_timeout.count() <= 0 || o.statement_timeout.count() <= 0) {
+    return InvalidArgument(Reason::kBadConfig,
+                           "postgresql: pool size and timeouts must be positive");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<user::UserStore>> OpenPostgresUserStore(std::string_view url,
+                                                               PostgresOptions options) {
+  TESSERA_RETURN_IF_ERROR(CheckOptions(options));
+  auto pool = std::make_unique<pg::Pool>(std::string(url), options);
+  {
+    TESSERA_ASSIGN_OR_RETURN(pg::Pool::Lease c,
+                             pool->Acquire(pg::Clock::now() + options.connect_timeout));
+    TESSERA_RETURN_IF_ERROR(Migrate(*c, options));
+  }
+  return std::unique_ptr<user::UserStore>(new PostgresUserStore(std::move(pool)));
+}
+
+Result<PostgresSchemaStatus> ReadPostgresSchemaStatus(std::string_view url,
+                                                      PostgresOptions options) {
+  TESSERA_RETURN_IF_ERROR(CheckOptions(options));
+  TESSERA_ASSIGN_OR_RETURN(
+      std::unique_ptr<pg::Connection> c,
+      pg::Connection::Open(std::string(url), options.statement_timeout,
+                           pg::Clock::now() + options.connect_timeout));
+  TESSERA_ASSIGN_OR_RETURN(int current,
+                           CurrentVersion(*c, pg::Clock::now() + options.statement_timeout));
+  return PostgresSchemaStatus{.current = current, .latest = kLatest};
+}
+
+}  // namespace tessera::store

@@ -1,0 +1,277 @@
+// What the PostgreSQL account store adds to the conformance suite (user_store_test.cc runs that
+// against it too): migrations, concurrent writers, timeouts and faults, and the text[] codec. All
+// against a real PostgreSQL server started by the fixture.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "store/postgres/client.h"
+#include "store_conformance/store_factory.h"
+#include "tessera/store/postgres.h"
+#include "testing/postgres_server.h"
+
+namespace tessera::store {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::PostgresServer;
+
+user::User Make(const std::string& name) {
+  return user::User{.id = "id-" + name,
+                    .username = name,
+                    .password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                    .roles = {"admin"},
+                    .created_at = 1700000000};
+}
+
+PostgresOptions Fast() {
+  return PostgresOptions{.pool_size = 4,
+                         .connect_timeout = milliseconds(500),
+                         .statement_timeout = milliseconds(500)};
+}
+
+TEST(PostgresSchema, AFreshDatabaseIsMigratedOnceAndItsStatusRead) {
+  const std::string url = PostgresServer::Shared().NewDatabase();
+  auto before = ReadPostgresSchemaStatus(url);
+  ASSERT_TRUE(before) << before.error().ToString();
+  EXPECT_EQ(before->current, 0);
+  EXPECT_GE(before->latest, 1);
+  auto store = OpenPostgresUserStore(url);
+  ASSERT_TRUE(store) << store.error().ToString();
+  auto after = ReadPostgresSchemaStatus(url);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->current, after->latest);
+  // Opening again changes nothing and keeps the data.
+  ASSERT_TRUE((*store)->Add(Make("alice")).ok());
+  auto again = OpenPostgresUserStore(url);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE((*again)->FindByName("alice")->has_value());
+}
+
+TEST(PostgresSchema, InstancesStartingTogetherMigrateOnce) {
+  const std::string url = PostgresServer::Shared().NewDatabase();
+  std::vector<std::thread> threads;
+  std::atomic<int> opened{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      auto s = OpenPostgresUserStore(url);
+      EXPECT_TRUE(s) << s.error().ToString();
+      if (s) ++opened;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(opened.load(), 6);
+  auto status = ReadPostgresSchemaStatus(url);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->current, status->latest);
+  // One row per version: nobody applied a migration twice.
+  const std::string db = url.substr(url.rfind('/') + 1);
+  PostgresServer::Shared().Exec(
+      "DO $$ BEGIN IF (SELECT count(*) FROM tessera_schema) <> (SELECT count(DISTINCT version) "
+      "FROM tessera_schema) THEN RAISE EXCEPTION 'duplicate'; END IF; END $$",
+      db);
+}
+
+TEST(PostgresSchema, ADatabaseNewerThanTheBinaryIsRefused) {
+  const std::string url = PostgresServer::Shared().NewDatabase();
+  ASSERT_TRUE(OpenPostgresUserStore(url));
+  const std::string db = url.substr(url.rfind('/') + 1);
+  PostgresServer::Shared().Exec("INSERT INTO tessera_schema (version) VALUES (999)", db);
+  auto s = OpenPostgresUserStore(url);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), Code::kInternal);
+  EXPECT_NE(s.error().message().find("newer than this tessera"), std::string::npos)
+      << s.error().message();
+  EXPECT_EQ(ReadPostgresSchemaStatus(url)->current, 999);
+}
+
+TEST(PostgresStore, ConcurrentAddsOfOneNameLetExactlyOneWin) {
+  const std::string url = PostgresServer::Shared().NewDatabase();
+  auto a = OpenPostgresUserStore(url);
+  auto b = OpenPostgresUserStore(url);
+  ASSERT_TRUE(a && b);
+  for (int round = 0; round < 20; ++round) {
+    const std::string name = "racer" + std::to_string(round);
+    std::atomic<int> won{0}, lost{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) {
+      user::UserStore* s = (i % 2 ? *a : *b).get();
+      threads.emplace_back([&, s, i] {
+        user::User u = Make(name);
+        u.id = name + "-" + std::to_string(i);  // distinct ids: only the name collides
+        Status st = s->Add(u);
+        if (st.ok()) {
+          ++won;
+        } else {
+          EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.ToString();
+          EXPECT_EQ(st.reason(), Reason::kUserExists);
+          ++lost;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(won.load(), 1) << name;
+    EXPECT_EQ(lost.load(), 7) << name;
+  }
+  EXPECT_EQ((*a)->List()->size(), 20u);
+}
+
+TEST(PostgresStore, RolesSurviveTheArrayCodecWhateverTheyHold) {
+  const std::string url = PostgresServer::Shared().NewDatabase();
+  auto s = OpenPostgresUserStore(url);
+  ASSERT_TRUE(s);
+  // The store takes what it is given; names that PostgreSQL would quote or read as NULL come
+  // back as they went in.
+  user::User u = Make("alice");
+  u.roles = {"null", "NULL", "a,b", "{x}", "q\"uote", "back\\slash", "sp ace", "é"};
+  ASSERT_TRUE((*s)->Add(u).ok());
+  EXPECT_EQ((*s)->FindById("id-alice")->value().roles, u.roles);
+  ASSERT_TRUE((*s)->SetRoles("id-alice", {"", "ops"}).ok());
+  EXPECT_EQ((*s)->FindByName("alice")->value().roles, (std::vector<std::string>{"", "ops"}));
+}
+
+TEST(PostgresStore, ListIsInByteOrderWhateverTheCollation) {
+  const std::string url = PostgresServer::Shared().NewDatabase();
+  auto s = OpenPostgresUserStore(url);
+  ASSERT_TRUE(s);
+  for (const char* n : {"zoe", "Zed", "émile", "adam", "_x"}) ASSERT_TRUE((*s)->Add(Make(n)).ok());
+  auto all = (*s)->List();
+  ASSERT_TRUE(all);
+  std::vector<std::string> names;
+  for (const auto& u : *all) names.push_back(u.username);
+  EXPECT_EQ(names, (std::vector<std::string>{"Zed", "_x", "adam", "zoe", "émile"}));
+}
+
+TEST(PostgresStore, AWrongPasswordOrAnUnreachableServerIsUnavailableAndNamesNoPassword) {
+  PostgresServer& pg = PostgresServer::Shared();
+  const std::string wrong =
+      "postgresql://tessera:not-the-password@127.0.0.1:" + std::to_string(pg.port()) + "/postgres";
+  auto s = OpenPostgresUserStore(wrong, Fast());
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), Code::kUnavailable);
+  EXPECT_EQ(s.error().message().find("not-the-password"), std::string::npos);
+  // Nothing listens on this port.
+  const std::string nowhere = "postgresql://tessera:hunter2@127.0.0.1:1/postgres";
+  const auto start = std::chrono::steady_clock::now();
+  auto n = OpenPostgresUserStore(nowhere, Fast());
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code(), Code::kUnavailable);
+  EXPECT_EQ(n.error().message().find("hunter2"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// A server of its own: these tests stop and kill it.
+class PostgresFaults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    url_ = server_.NewDatabase();
+    auto s = OpenPostgresUserStore(url_, Fast());
+    ASSERT_TRUE(s) << s.error().ToString();
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->Add(Make("alice")).ok());
+  }
+  void TearDown() override { server_.ContinueAll(); }
+
+  PostgresServer server_;
+  std::string url_;
+  std::unique_ptr<user::UserStore> store_;
+};
+
+TEST_F(PostgresFaults, AFrozenServerIsUnavailableWithinTheTimeoutsAndThenServesAgain) {
+  server_.StopAll();
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto found = store_->FindByName("alice");
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(found);  // never "no such user"
+    EXPECT_EQ(found.error().code(), Code::kUnavailable) << found.error().ToString();
+    // statement_timeout, or connect_timeout + statement_timeout for a new connection.
+    EXPECT_LT(took, milliseconds(1500)) << i;
+    EXPECT_EQ(store_->Add(Make("bob")).code(), Code::kUnavailable);
+  }
+  EXPECT_EQ(store_->Ping().code(), Code::kUnavailable);
+  server_.ContinueAll();
+  // Recovers by itself: the connections that timed out were dropped, new ones are made.
+  Status ping;
+  for (int i = 0; i < 50 && !(ping = store_->Ping()).ok(); ++i) {
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_TRUE(ping.ok()) << ping.ToString();
+  EXPECT_TRUE(store_->FindByName("alice")->has_value());
+}
+
+TEST_F(PostgresFaults, ARestartedServerIsUsedAgainWithoutAFailedRequest) {
+  ASSERT_TRUE(store_->FindByName("alice")->has_value());  // the pool holds a connection
+  server_.Kill();
+  auto down = store_->FindByName("alice");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code(), Code::kUnavailable);
+  server_.Start();
+  // The pooled connection the restart closed is noticed before use: the first request after the
+  // restart succeeds.
+  auto found = store_->FindByName("alice");
+  ASSERT_TRUE(found) << found.error().ToString();
+  EXPECT_TRUE(found->has_value());
+  ASSERT_TRUE(store_->FindById("id-alice")->has_value());
+}
+
+TEST_F(PostgresFaults, ABusyPoolMakesCallersWaitABoundedTimeThenSaysBusy) {
+  // One connection; a table lock held from outside makes each UPDATE wait for its lock_timeout
+  // (the statement timeout), so callers queue for the connection, and the last ones give up.
+  PostgresOptions one = Fast();
+  one.pool_size = 1;
+  auto s = OpenPostgresUserStore(url_, one);
+  ASSERT_TRUE(s);
+  user::UserStore* store = s->get();
+  const std::string db = url_.substr(url_.rfind('/') + 1);
+  std::thread locker([&] {
+    server_.Exec("BEGIN; LOCK TABLE tessera_users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); "
+                 "COMMIT",
+                 db);
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  std::vector<Status> results(4);
+  std::vector<std::chrono::steady_clock::duration> took(4);
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < results.size(); ++i) {
+    callers.emplace_back([&, i] {
+      const auto start = std::chrono::steady_clock::now();
+      results[i] = store->SetDisabled("id-alice", true);
+      took[i] = std::chrono::steady_clock::now() - start;
+    });
+  }
+  for (auto& t : callers) t.join();
+  locker.join();
+  int busy = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].code(), Code::kUnavailable) << results[i].ToString();
+    busy += results[i].reason() == Reason::kStoreBusy;
+    // Waiting for the connection (statement + connect timeout) and then the statement.
+    EXPECT_LT(took[i], milliseconds(1800)) << i;
+  }
+  EXPECT_GE(busy, 1);
+  // Once the lock is gone the pool serves again, and none of the refused writes happened.
+  EXPECT_FALSE(store->FindByName("alice")->value().disabled);
+  ASSERT_TRUE(store->SetDisabled("id-alice", true).ok());
+}
+
+TEST(PostgresTextArray, DecodesWhatPostgresPrintsAndRefusesTheRest) {
+  using pg::DecodeTextArray;
+  EXPECT_EQ(*DecodeTextArray("{}"), std::vector<std::string>{});
+  EXPECT_EQ(*DecodeTextArray("{a,b}"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(*DecodeTextArray(R"({"a,b","","q\"x","b\\s","NULL"})"),
+            (std::vector<std::string>{"a,b", "", "q\"x", "b\\s", "NULL"}));
+  for (const char* bad : {"", "{", "}", "a,b", "{a,}", "{,a}", "{NULL}", "{null}", "{{a}}",
+                          "{\"a}", "{\"a\"b}", "{a b}", "{\"a\\\"}"}) {
+    auto r = DecodeTextArray(bad);
+    EXPECT_FALSE(r) << bad;
+  }
+  const std::vector<std::string> items = {"", "x", "a\"b\\c", "{}", ",", "NULL"};
+  EXPECT_EQ(*DecodeTextArray(pg::EncodeTextArray(items)), items);
+}
+
+}  // namespace
+}  // namespace tessera::store
