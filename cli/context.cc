@@ -40,6 +40,8 @@ Result<Config> LoadCliConfig(const DataOptions& options) {
 }
 
 std::unique_ptr<log::AuditLog> OpenCliAudit(const Config& config) {
+  // With every store on the network (PostgreSQL, Redis) nothing else made the data directory.
+  if (config.audit.path.empty()) (void)EnsureDataDir(config.server.data);
   auto audit = log::AuditLog::Open(AuditPath(config));
   if (audit) return std::move(*audit);
   std::cerr << "tessera: warning: audit.path: " << audit.error().message()

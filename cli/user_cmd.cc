@@ -1,6 +1,7 @@
-// tessera user add | list | remove | set-password | set-roles | disable | enable | import: account
-// administration on the data directory, safe while the server runs (SQLite WAL; the server
-// notices changes on its next request).
+// tessera user add | list | remove | set-password | set-roles | disable | enable | import | migrate,
+// and tessera migrate: account administration on the configured stores, safe while the server
+// runs (every change is announced on the session store's change feed; the servers drop their copy
+// of the account at once).
 #include <termios.h>
 #include <unistd.h>
 
@@ -16,7 +17,10 @@
 #include "crypto/password.h"
 #include "io.h"
 #include "user/account_service.h"
+#include "store/open.h"
 #include "tessera/clock.h"
+#include "tessera/store/postgres.h"
+#include "tessera/store/sqlite.h"
 #include "tessera/user/user.h"
 
 namespace tessera::cli {
@@ -414,9 +418,118 @@ int Import(const ImportArgs& a) {
   return kExitOk;
 }
 
+// tessera user migrate --from sqlite:PATH: every account of another tessera's SQLite database,
+// copied with its id (so tokens and sessions name the same subject), hash, roles, creation time
+// and state into the configured user store (PostgreSQL, typically). All or nothing, as an import.
+struct CopyArgs {
+  DataOptions data;
+  std::string from;
+  bool skip_existing = false;
+};
+
+int CopyAccounts(const CopyArgs& a) {
+  auto config = LoadCliConfig(a.data);
+  if (!config) return Fail(kExitUsage, config.error().message());
+  if (!a.from.starts_with("sqlite:") || a.from.size() == 7) {
+    return Fail(kExitUsage, "--from takes sqlite:PATH (a tessera.db)");
+  }
+  const std::string path = a.from.substr(7);
+  if (!std::ifstream(path)) return Fail(kExitUsage, "cannot read " + path);
+  auto source = store::OpenSqliteUserStore(path);
+  if (!source) return Fail(kExitUsage, source.error().message());
+  auto target = OpenUserStore(*config);
+  if (!target) return Fail(kExitUsage, target.error().message());
+  auto all = (*source)->List();
+  if (!all) return Fail(kExitDenied, all.error().message());
+  std::vector<user::User> copy;
+  size_t skipped = 0;
+  for (user::User& u : *all) {
+    auto existing = (*target)->FindByName(u.username);
+    if (!existing) return Fail(kExitDenied, existing.error().message());
+    auto same_id = (*target)->FindById(u.id);
+    if (!same_id) return Fail(kExitDenied, same_id.error().message());
+    if (existing->has_value() || same_id->has_value()) {
+      if (!a.skip_existing) {
+        return Fail(kExitDenied, "nothing copied: user " + u.username +
+                                     " already exists there (--skip-existing leaves it unchanged)");
+      }
+      ++skipped;
+      continue;
+    }
+    copy.push_back(std::move(u));
+  }
+  std::vector<user::User> added;
+  for (const user::User& u : copy) {
+    if (Status st = (*target)->Add(u); !st.ok()) {
+      std::cerr << "tessera: " << u.username << ": " << st.message() << '\n';
+      const std::vector<std::string> left = UndoImport(*config, target->get(), added);
+      if (left.empty()) return Fail(kExitDenied, "nothing copied");
+      std::string names;
+      for (const auto& n : left) names += (names.empty() ? "" : ", ") + n;
+      return Fail(kExitDenied, "copy failed; these accounts were added and could not be removed "
+                               "again: " + names);
+    }
+    added.push_back(u);
+  }
+  auto audit = OpenCliAudit(*config);
+  for (const user::User& u : added) {
+    audit->Record("admin.user_imported", {{"username", u.username},
+                                          {"sub", u.id},
+                                          {"roles", u.roles},
+                                          {"from", "sqlite"},
+                                          {"by", "cli"}});
+  }
+  std::cout << "copied " << added.size() << " users from " << path;
+  if (a.skip_existing) std::cout << " (skipped " << skipped << " that already exist)";
+  std::cout << '\n';
+  return kExitOk;
+}
+
+// tessera migrate [--status]: brings the user store's schema to this binary's version (the
+// server does so at startup too), or only says where it stands.
+int Migrate(const DataOptions& data, bool status_only) {
+  auto config = LoadCliConfig(data);
+  if (!config) return Fail(kExitUsage, config.error().message());
+  if (!store::IsPostgresUrl(config->users.store)) {
+    std::cout << "users.store = " << config->users.store
+              << ": the SQLite schema is migrated whenever the database is opened\n";
+    return kExitOk;
+  }
+  const store::PostgresOptions options{
+      .pool_size = 1,
+      .connect_timeout = std::chrono::milliseconds(config->users.connect_timeout_ms),
+      .statement_timeout = std::chrono::milliseconds(config->users.statement_timeout_ms)};
+  if (!status_only) {
+    auto opened = store::OpenPostgresUserStore(config->users.store, options);
+    if (!opened) return Fail(kExitDenied, opened.error().message());
+  }
+  auto st = store::ReadPostgresSchemaStatus(config->users.store, options);
+  if (!st) return Fail(kExitDenied, st.error().message());
+  std::cout << "schema version " << st->current << ", this tessera's " << st->latest << ": ";
+  if (st->current == st->latest) {
+    std::cout << "up to date\n";
+  } else if (st->current < st->latest) {
+    std::cout << (st->latest - st->current)
+              << " migration(s) pending (`tessera migrate` or the next start applies them)\n";
+  } else {
+    std::cout << "the database is newer; this tessera refuses it\n";
+    return kExitDenied;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterUser(CLI::App& app, Action* run) {
+  auto migrate = std::make_shared<std::pair<DataOptions, bool>>();
+  CLI::App* migrate_cmd = app.add_subcommand(
+      "migrate", "Bring the PostgreSQL user store's schema up to date (or show where it stands)");
+  AddDataOptions(migrate_cmd, &migrate->first);
+  migrate_cmd->add_flag("--status", migrate->second, "Only show the schema version; change nothing");
+  migrate_cmd->callback([run, migrate] {
+    *run = [migrate] { return Migrate(migrate->first, migrate->second); };
+  });
+
   CLI::App* cmd = app.add_subcommand("user", "Manage accounts");
   cmd->require_subcommand(1);
 
@@ -481,6 +594,17 @@ void RegisterUser(CLI::App& app, Action* run) {
                        "Skip (leave unchanged) accounts that already exist instead of failing, "
                        "so an interrupted import can be run again");
   import_cmd->footer(kImportHelp);
+
+  auto copy = std::make_shared<CopyArgs>();
+  CLI::App* copy_cmd = cmd->add_subcommand(
+      "migrate", "Copy every account of a tessera SQLite database into the configured user store "
+                 "(ids, hashes, roles and states kept), all or nothing");
+  AddDataOptions(copy_cmd, &copy->data);
+  copy_cmd->add_option("--from", copy->from, "sqlite:PATH of the tessera.db to copy from")
+      ->required();
+  copy_cmd->add_flag("--skip-existing", copy->skip_existing,
+                     "Skip (leave unchanged) accounts that already exist instead of failing");
+  copy_cmd->callback([run, copy] { *run = [copy] { return CopyAccounts(*copy); }; });
   import_cmd->callback(
       [run, import_args] { *run = [import_args] { return Import(*import_args); }; });
 }

@@ -62,6 +62,9 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(Config config, Options options) {
 Status Runtime::Assemble() {
   const Config& c = config_;
   const Clock* clock = options_.clock;
+  // The keys below, the keyset file and the audit log live there whatever the stores are; with
+  // PostgreSQL and Redis no store makes it.
+  if (Status s = store::EnsureDataDir(c.server.data); !s.ok()) return Naming("server.data", s);
   auto users = store::OpenUserStore(c);
   if (!users) return Naming("users.store", users.error());
   users_ = std::move(*users);

@@ -102,9 +102,9 @@ export function nginxMainConfig(dir, httpLines, { workerConnections = 64 } = {})
 }
 
 // Spawns `bin args` with its output collected: {child, exited (a promise of {code, signal}),
-// running(), exit() (null while running), output()}.
-export function launch(bin, args) {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+// running(), exit() (null while running), output()}. `options` go to spawn (uid, gid, env).
+export function launch(bin, args, options = {}) {
+  const child = spawn(bin, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });

@@ -75,8 +75,8 @@ class Connection {
 
   // False once a transport error or a timeout has left the connection unusable.
   bool usable() const;
-  // True when the server closed an idle connection (a restart, an idle timeout): checked without
-  // waiting before a pooled connection is reused.
+  // True when the server closed, or is closing, an idle connection (a restart, an idle timeout,
+  // pg_terminate_backend): checked without waiting before a pooled connection is reused.
   bool ClosedWhileIdle();
 
  private:
