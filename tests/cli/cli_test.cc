@@ -153,7 +153,9 @@ TEST_F(ServeStartup, StoreUrlsWithPasswordsAreRedactedInErrors) {
                                    "[users]\nstore = \"postgresql://app:pg-secret@db.example/app\"\n");
   Outcome r = Serve({"--config", config, "--data", (dir_ / "data").string(),
                      "--listen", "127.0.0.1:0"});
-  EXPECT_EQ(r.code, 2) << r.err;
+  // Neither store can be reached (db.example does not resolve): the start fails on the first,
+  // with exit code 1 as for any store that cannot be opened.
+  EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_EQ(r.err.find("hunter2-secret"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("pg-secret"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;

@@ -212,6 +212,11 @@ const std::vector<KeyCase>& KeyCases() {
        [](const Config& c) { return c.users.store == "postgresql://tessera@db.example/tessera"; }},
       {"users.registration", "true", "true",
        [](const Config& c) { return c.users.registration; }},
+      {"users.pool_size", "32", "32", [](const Config& c) { return c.users.pool_size == 32; }},
+      {"users.connect_timeout_ms", "250", "250",
+       [](const Config& c) { return c.users.connect_timeout_ms == 250; }},
+      {"users.statement_timeout_ms", "5000", "5000",
+       [](const Config& c) { return c.users.statement_timeout_ms == 5000; }},
       {"password.argon2_memory_kib", "47104", "47104",
        [](const Config& c) { return c.password.argon2_memory_kib == 47104; }},
       {"password.argon2_iterations", "5", "5",
@@ -247,7 +252,7 @@ TEST(LoadConfig, EveryKeyHasACase) {
   for (const Key& key : AllKeys()) keys.insert(DottedName(key));
   for (const KeyCase& c : KeyCases()) cased.insert(c.key);
   EXPECT_EQ(keys, cased);
-  EXPECT_EQ(keys.size(), 36u);
+  EXPECT_EQ(keys.size(), 39u);
 }
 
 TEST(LoadConfig, EveryKeyFromToml) {
@@ -438,6 +443,9 @@ const std::vector<BadCase>& BadCases() {
       {"users.store", "\"redis://x\"", "redis://x", "is not a user store"},
       {"users.store", "\"postgresql://db /x\"", "postgresql://db /x", "spaces"},
       {"users.registration", "1", "2", ""},
+      {"users.pool_size", "0", "0", "0 is out of range (1 to 1000)"},
+      {"users.connect_timeout_ms", "5", "5", "out of range (10 to 60000)"},
+      {"users.statement_timeout_ms", "\"1s\"", nullptr, "expected an integer"},
       {"password.argon2_memory_kib", "0", "0", "0 is out of range"},
       {"password.argon2_memory_kib", "4294967296", "4294967296", "out of range"},
       {"password.argon2_iterations", "0", "0", "0 is out of range (1 to 1000)"},

@@ -62,9 +62,9 @@ export async function startPostgres() {
       }
       throw new Error(`postgres does not answer queries: ${proc.output()}`);
     },
-    // psql from the same installation, over TCP with the password.
+    // psql from the same installation, over TCP with the password; rows unaligned, no headers.
     exec(sql, db = 'postgres', { check = true } = {}) {
-      const r = spawnSync(path.join(bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
+      const r = spawnSync(path.join(bin, 'psql'), ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1',
                                                   '-p', String(port), '-U', 'tessera', '-d', db, '-c', sql],
                           { encoding: 'utf8', env: { ...process.env, PGPASSWORD: PG_PASSWORD } });
       if (check && r.status !== 0) throw new Error(`psql ${sql}: ${r.stderr}`);

@@ -16,14 +16,14 @@ import path from 'node:path';
 
 import { findExecutable, freePort, launch, startServer, tessera } from './tessera.mjs';
 import {
-  authStatus, awaitListening, call, cookieLogin, loginRequest, PASSWORD, pollUntil, stopProc,
-  stopServers, withCookie,
+  authStatus, awaitListening, call, COOKIE, cookieLogin, loginRequest, PASSWORD, pollUntil, startNginx,
+  stopProc, stopServers, withCookie,
 } from './cluster_client.mjs';
 import { PG_PASSWORD, startPostgres } from './postgres.mjs';
 
 const T = { timeout: 60_000 };
 
-let dir, pg, redis, redisPort;
+let dir, pg, redis, redisPort, nginx, viaNginx;
 const servers = {};
 const url = {};
 
@@ -32,6 +32,7 @@ function env() {
     TESSERA_USERS_STORE: pg.url('tessera'),
     TESSERA_SESSION_STORE: `redis://127.0.0.1:${redisPort}/0`,
     TESSERA_SERVER_ACCESS_LOG: 'off',
+    TESSERA_SERVER_TRUSTED_PROXIES: '127.0.0.1',
   };
 }
 
@@ -61,15 +62,20 @@ before(async () => {
   const m = cli(['migrate']);
   assert.equal(m.code, 0, m.err);
   assert.match(m.out, /up to date/);
-  for (const u of ['alice', 'bob', 'carol', 'dave']) addUser(u);
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) addUser(u);
   for (const name of ['A', 'B']) {
     servers[name] = await startServer(path.join(dir, name), env());
     url[name] = servers[name].url;
   }
+  const nginxBin = findExecutable('nginx', ['/usr/sbin']);
+  assert.ok(nginxBin, 'nginx is not installed: run scripts/install-deps test');
+  nginx = await startNginx(nginxBin, path.join(dir, 'nginx'), [servers.A.port, servers.B.port]);
+  viaNginx = `http://127.0.0.1:${nginx.port}`;
 });
 
 after(async () => {
   pg?.thaw();
+  await stopProc(nginx);
   await stopServers(servers);
   await stopProc(redis);
   await pg?.stop();
@@ -106,6 +112,27 @@ test('a change on one instance is in force on the other at its next request', T,
   for (const name of ['A', 'B']) assert.equal((await loginRequest(url[name], 'bob')).status, 401);
   assert.equal(cli(['user', 'enable', 'bob']).code, 0);
   await cookieLogin(url.A, 'bob');
+});
+
+test('behind nginx: sign-ins land on both instances; an account the CLI removes is gone on both', T, async () => {
+  const sessions = [];
+  const upstreams = new Set();
+  for (let i = 0; i < 4; ++i) {
+    const r = await loginRequest(viaNginx, 'erin');
+    assert.equal(r.status, 200, r.text);
+    upstreams.add(r.headers.get('x-upstream'));
+    const set = r.setCookie.find((c) => c.startsWith(`${COOKIE}=`));
+    sessions.push({ secret: set.slice(COOKIE.length + 1).split(';')[0] });
+  }
+  assert.equal(upstreams.size, 2, `sign-ins went to ${[...upstreams]}`);
+  for (const s of sessions) assert.equal(await authStatus(viaNginx, s), 200);
+  const r = cli(['user', 'remove', 'erin'], '', 'B');
+  assert.equal(r.code, 0, r.err);
+  for (const s of sessions) {
+    for (const base of [viaNginx, url.A, url.B]) assert.equal(await authStatus(base, s), 401);
+  }
+  for (const base of [url.A, url.B]) assert.equal((await loginRequest(base, 'erin')).status, 401);
+  assert.equal(pg.exec("SELECT count(*) FROM tessera_users WHERE username = 'erin'", 'tessera').stdout.trim(), '0');
 });
 
 test('accounts copied from a SQLite database keep their ids and passwords', T, async () => {

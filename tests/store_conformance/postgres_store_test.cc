@@ -218,6 +218,21 @@ TEST_F(PostgresFaults, ARestartedServerIsUsedAgainWithoutAFailedRequest) {
   ASSERT_TRUE(store_->FindById("id-alice")->has_value());
 }
 
+TEST_F(PostgresFaults, AConnectionTheServerTerminatedIsReplacedBeforeUse) {
+  // The pool holds a connection; an operator (or an idle timeout) ends it on the server.
+  ASSERT_TRUE(store_->FindByName("alice")->has_value());
+  const std::string db = url_.substr(url_.rfind('/') + 1);
+  server_.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
+               "' AND pid <> pg_backend_pid()");
+  // The end of the connection reaches the client's socket at once, but not before the query.
+  std::this_thread::sleep_for(milliseconds(100));
+  for (int i = 0; i < 3; ++i) {
+    auto found = store_->FindByName("alice");
+    ASSERT_TRUE(found) << i << ": " << found.error().ToString();
+    EXPECT_TRUE(found->has_value());
+  }
+}
+
 TEST_F(PostgresFaults, ABusyPoolMakesCallersWaitABoundedTimeThenSaysBusy) {
   // One connection; a table lock held from outside makes each UPDATE wait for its lock_timeout
   // (the statement timeout), so callers queue for the connection, and the last ones give up.
