@@ -88,37 +88,6 @@ TEST(PostgresSchema, ADatabaseNewerThanTheBinaryIsRefused) {
   EXPECT_EQ(ReadPostgresSchemaStatus(url)->current, 999);
 }
 
-TEST(PostgresStore, ConcurrentAddsOfOneNameLetExactlyOneWin) {
-  const std::string url = PostgresServer::Shared().NewDatabase();
-  auto a = OpenPostgresUserStore(url);
-  auto b = OpenPostgresUserStore(url);
-  ASSERT_TRUE(a && b);
-  for (int round = 0; round < 20; ++round) {
-    const std::string name = "racer" + std::to_string(round);
-    std::atomic<int> won{0}, lost{0};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < 8; ++i) {
-      user::UserStore* s = (i % 2 ? *a : *b).get();
-      threads.emplace_back([&, s, i] {
-        user::User u = Make(name);
-        u.id = name + "-" + std::to_string(i);  // distinct ids: only the name collides
-        Status st = s->Add(u);
-        if (st.ok()) {
-          ++won;
-        } else {
-          EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.ToString();
-          EXPECT_EQ(st.reason(), Reason::kUserExists);
-          ++lost;
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    EXPECT_EQ(won.load(), 1) << name;
-    EXPECT_EQ(lost.load(), 7) << name;
-  }
-  EXPECT_EQ((*a)->List()->size(), 20u);
-}
-
 TEST(PostgresStore, RolesSurviveTheArrayCodecWhateverTheyHold) {
   const std::string url = PostgresServer::Shared().NewDatabase();
   auto s = OpenPostgresUserStore(url);

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "store_conformance/store_factory.h"
 #include "tessera/user/user_store.h"
 
@@ -100,6 +104,53 @@ TYPED_TEST(UserStoreTest, DisabledFlagIsStoredAndListed) {
   carol.disabled = true;
   ASSERT_TRUE(this->store_->Add(carol).ok());
   EXPECT_TRUE(this->store_->FindByName("carol")->value().disabled);
+}
+
+// Names are unique whoever adds them: of several writers adding one name at once (two stores on
+// one database where the backend is shared, as two instances are), exactly one wins and the rest
+// are told the name is taken.
+TYPED_TEST(UserStoreTest, ConcurrentAddsOfOneNameLetExactlyOneWin) {
+  std::unique_ptr<UserStore> other =
+      TypeParam::kShared ? TypeParam::Users(this->dir_.path()) : nullptr;
+  UserStore* stores[2] = {this->store_.get(), other ? other.get() : this->store_.get()};
+  for (int round = 0; round < 10; ++round) {
+    const std::string name = "racer" + std::to_string(round);
+    std::atomic<int> won{0}, lost{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 6; ++i) {
+      threads.emplace_back([&, i] {
+        User u = Make(name);
+        u.id = name + "-" + std::to_string(i);  // distinct ids: only the name collides
+        Status st = stores[i % 2]->Add(u);
+        if (st.ok()) {
+          ++won;
+        } else {
+          EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.ToString();
+          EXPECT_EQ(st.reason(), Reason::kUserExists);
+          ++lost;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(won.load(), 1) << name;
+    EXPECT_EQ(lost.load(), 5) << name;
+  }
+  EXPECT_EQ(stores[1]->List()->size(), 10u);
+}
+
+// The store compares names byte for byte: folding case is CanonicalUsername's work, before a name
+// reaches it (AccountService), so the canonical "alice" is one account however it was typed.
+TYPED_TEST(UserStoreTest, NamesAreComparedAsTheCanonicalBytesTheyAre) {
+  auto folded = CanonicalUsername("ALICE");
+  ASSERT_TRUE(folded);
+  ASSERT_TRUE(this->store_->Add(Make(*folded)).ok());
+  EXPECT_EQ(this->store_->Add(Make(*CanonicalUsername("Alice"))).code(), Code::kAlreadyExists);
+  EXPECT_TRUE(this->store_->FindByName(*CanonicalUsername("aLiCe"))->has_value());
+  // Composed and decomposed "José" are one canonical name too.
+  User jose = Make(*CanonicalUsername("Jos\xc3\xa9"));
+  jose.id = "id-jose";
+  ASSERT_TRUE(this->store_->Add(jose).ok());
+  EXPECT_TRUE(this->store_->FindByName(*CanonicalUsername("Jose\xcc\x81"))->has_value());
 }
 
 TYPED_TEST(UserStoreTest, UserWithoutRoles) {
