@@ -130,6 +130,13 @@ TEST(PostgresStore, AWrongPasswordOrAnUnreachableServerIsUnavailableAndNamesNoPa
   EXPECT_EQ(n.error().code(), Code::kUnavailable);
   EXPECT_EQ(n.error().message().find("hunter2"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // libpq quotes a password it cannot decode; tessera's message does not.
+  const std::string malformed =
+      "postgresql://tessera:sw0rd%zzfish@127.0.0.1:" + std::to_string(pg.port()) + "/postgres";
+  auto m = OpenPostgresUserStore(malformed, Fast());
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().message().find("sw0rd"), std::string::npos) << m.error().message();
+  EXPECT_EQ(m.error().message().find("zzfish"), std::string::npos) << m.error().message();
 }
 
 // A server of its own: these tests stop and kill it.

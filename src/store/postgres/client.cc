@@ -7,8 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "config/values.h"
-
 namespace tessera::store::pg {
 namespace {
 
@@ -43,14 +41,30 @@ bool Transient(std::string_view sqlstate) {
          sqlstate == "55P03";  // lock_not_available: lock_timeout
 }
 
+// libpq quotes what it cannot parse, a malformed password included ("invalid percent-encoded
+// token: ..."): the password of `url` (the userinfo after its first ':') is cut out of `message`.
+std::string Scrubbed(std::string message, std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return message;
+  const std::string_view rest = url.substr(scheme + 3);
+  const size_t at = rest.rfind('@', rest.find('/'));
+  if (at == std::string_view::npos) return message;
+  const std::string_view userinfo = rest.substr(0, at);
+  const size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos || colon + 1 == userinfo.size()) return message;
+  const std::string_view password = userinfo.substr(colon + 1);
+  for (size_t p; (p = message.find(password)) != std::string::npos;) {
+    message.replace(p, password.size(), "REDACTED");
+  }
+  return message;
+}
+
 }  // namespace
 
 long Rows::Affected() const {
   const char* n = PQcmdTuples(r_.get());
   return n && *n ? std::strtol(n, nullptr, 10) : 0;
 }
-
-std::string Redacted(std::string_view url) { return config_internal::RedactUrl(url); }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
                                                      std::chrono::milliseconds statement_timeout,
@@ -63,13 +77,13 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
   if (c == nullptr) return Unavailable("out of memory");
   std::unique_ptr<Connection> conn(new Connection(c));
   if (PQstatus(c) == CONNECTION_BAD) {
-    return Unavailable("cannot connect: " + OneLine(PQerrorMessage(c)));
+    return Unavailable("cannot connect: " + Scrubbed(OneLine(PQerrorMessage(c)), url));
   }
   // PQconnectPoll's protocol: wait for what it asks, then call it again.
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
   while (state != PGRES_POLLING_OK) {
     if (state == PGRES_POLLING_FAILED) {
-      return Unavailable("cannot connect: " + OneLine(PQerrorMessage(c)));
+      return Unavailable("cannot connect: " + Scrubbed(OneLine(PQerrorMessage(c)), url));
     }
     if (!conn->Wait(state == PGRES_POLLING_WRITING, deadline)) {
       return Unavailable("no connection within the connect timeout");
@@ -266,10 +280,11 @@ void Pool::Return(std::unique_ptr<Connection> c) {
 }
 
 Result<Rows> Pool::Run(const Statement& st, const std::vector<Param>& params) {
-  const Deadline start = Clock::now();
-  TESSERA_ASSIGN_OR_RETURN(Lease c,
-                           Acquire(start + options_.connect_timeout + options_.statement_timeout));
-  return c->Run(st, params, Clock::now() + options_.statement_timeout);
+  // One bound for the whole call, whatever it waits for: a free connection, a new one, the
+  // statement. With the defaults a caller has its answer, or its 503, within 2 s.
+  const Deadline end = Clock::now() + options_.connect_timeout + options_.statement_timeout;
+  TESSERA_ASSIGN_OR_RETURN(Lease c, Acquire(end));
+  return c->Run(st, params, std::min(end, Clock::now() + options_.statement_timeout));
 }
 
 // ---- text[] -----------------------------------------------------------------------------------

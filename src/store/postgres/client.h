@@ -118,9 +118,10 @@ class Pool {
   // returned before `deadline` (kUnavailable/kStoreBusy after it).
   Result<Lease> Acquire(Deadline deadline);
 
-  // One statement on a pooled connection, within statement_timeout (connecting, when needed,
-  // within connect_timeout more). A statement that could not be sent because a pooled connection
-  // turned out closed is sent once more on a new one.
+  // One statement on a pooled connection: the statement within statement_timeout, and the whole
+  // call (waiting for a connection, opening one, the statement) within connect_timeout +
+  // statement_timeout. A pooled connection the server closed while it was idle is replaced
+  // before use.
   Result<Rows> Run(const Statement& st, const std::vector<Param>& params);
 
   const PostgresOptions& options() const { return options_; }
@@ -142,8 +143,5 @@ class Pool {
 Result<std::vector<std::string>> DecodeTextArray(std::string_view text);
 // The text[] input literal of `items`, every element quoted.
 std::string EncodeTextArray(const std::vector<std::string>& items);
-
-// The URL with its password replaced, for messages.
-std::string Redacted(std::string_view url);
 
 }  // namespace tessera::store::pg
