@@ -6,6 +6,13 @@
 //  - decode then encode gives back the input (nothing non-canonical is accepted);
 //  - encode then decode gives back the input (the encoder's output is always accepted).
 // The buffer-based and the string-based functions must also agree, as must the size helpers.
+//
+// Differential: libsodium's decoder (sodium_base642bin, URL-safe alphabet without padding, which
+// also refuses non-zero leftover bits) is a second implementation of the same strict rule. Any
+// text one accepts and the other refuses, or that they decode differently, is a finding; so is
+// an encoding that differs from sodium_bin2base64's.
+#include <sodium.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -43,12 +50,31 @@ void FuzzOne(std::string_view input) {
     Fail("decoded a length that has no strict encoding");
   }
 
+  // The same text through libsodium.
+  std::vector<unsigned char> sodium_out(input.size() + 1);
+  size_t sodium_len = 0;
+  const bool sodium_ok =
+      sodium_base642bin(sodium_out.data(), sodium_out.size(), input.data(), input.size(),
+                        /*ignore=*/nullptr, &sodium_len, /*b64_end=*/nullptr,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0;
+  if (sodium_ok != decoded.has_value()) Fail("tessera and libsodium disagree on validity");
+  if (sodium_ok &&
+      std::string_view(reinterpret_cast<const char*>(sodium_out.data()), sodium_len) != *decoded) {
+    Fail("tessera and libsodium decode differently");
+  }
+
   // The input as bytes.
   const std::string encoded = Base64UrlEncode(input);
   if (encoded.size() != Base64UrlEncodedSize(input.size())) Fail("encoded size is off");
   std::vector<char> out(encoded.size());
   Base64UrlEncodeTo(input, out.data());
   if (std::string_view(out.data(), out.size()) != encoded) Fail("the two encoders disagree");
+  std::vector<char> sodium_text(
+      sodium_base64_ENCODED_LEN(input.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING));
+  sodium_bin2base64(sodium_text.data(), sodium_text.size(),
+                    reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  if (std::string_view(sodium_text.data()) != encoded) Fail("tessera and libsodium encode differently");
   auto round_trip = Base64UrlDecode(encoded);
   if (!round_trip) Fail("the encoder's output is refused");
   if (*round_trip != input) Fail("encode then decode changes the bytes");
