@@ -421,6 +421,8 @@ int Import(const ImportArgs& a) {
 // tessera user migrate --from sqlite:PATH: every account of another tessera's SQLite database,
 // copied with its id (so tokens and sessions name the same subject), hash, roles, creation time
 // and state into the configured user store (PostgreSQL, typically). All or nothing, as an import.
+// Opening the source brings its schema up to this binary's version, as any tessera command
+// would; nothing else in it changes.
 struct CopyArgs {
   DataOptions data;
   std::string from;
@@ -438,12 +440,25 @@ int CopyAccounts(const CopyArgs& a) {
   auto source = store::OpenSqliteUserStore(path);
   if (!source) return Fail(kExitUsage, source.error().message());
   auto target = OpenUserStore(*config);
-  if (!target) return Fail(kExitUsage, target.error().message());
+  if (!target) return Fail(ExitFor(target.error()), target.error().message());
   auto all = (*source)->List();
   if (!all) return Fail(kExitDenied, all.error().message());
   std::vector<user::User> copy;
   size_t skipped = 0;
   for (user::User& u : *all) {
+    // What another tessera wrote passes today's rules, or nothing is copied.
+    auto canonical = user::CanonicalUsername(u.username);
+    if (!canonical || *canonical != u.username) {
+      return Fail(kExitDenied, "nothing copied: the name of account " + u.id + " is not canonical");
+    }
+    for (const std::string& r : u.roles) {
+      if (Status st = user::CheckRoleName(r); !st.ok()) {
+        return Fail(kExitDenied, "nothing copied: " + u.username + ": " + st.message());
+      }
+    }
+    if (Status st = crypto::CheckStoredHash(u.password_hash); !st.ok()) {
+      return Fail(kExitDenied, "nothing copied: " + u.username + ": " + st.message());
+    }
     auto existing = (*target)->FindByName(u.username);
     if (!existing) return Fail(kExitDenied, existing.error().message());
     auto same_id = (*target)->FindById(u.id);

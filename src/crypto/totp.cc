@@ -62,8 +62,13 @@ std::string HotpCode(std::string_view secret, uint64_t counter, TotpHash hash, i
   }
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
-  HMAC(Md(hash), secret.data(), static_cast<int>(secret.size()), message.data(), message.size(),
-       mac, &mac_len);
+  // An empty key is still a key to HMAC; OpenSSL wants a pointer for it.
+  static constexpr char kEmpty = 0;
+  if (HMAC(Md(hash), secret.empty() ? &kEmpty : secret.data(), static_cast<int>(secret.size()),
+           message.data(), message.size(), mac, &mac_len) == nullptr ||
+      mac_len < 20) {
+    return {};  // matches no code: callers fail closed
+  }
   // Dynamic truncation (RFC 4226 section 5.3): four bytes at the offset the last nibble names.
   const unsigned offset = mac[mac_len - 1] & 0x0f;
   const uint32_t binary = (static_cast<uint32_t>(mac[offset] & 0x7f) << 24) |
@@ -89,6 +94,10 @@ int64_t TotpStep(int64_t unix_seconds, int64_t period) {
 
 Result<int64_t> VerifyTotp(std::string_view secret, std::string_view code, int64_t now,
                            std::optional<int64_t> last_used_step, const TotpParams& params) {
+  if (params.digits < 6 || params.digits > 8 || params.period <= 0 || params.window < 0 ||
+      params.window > 10) {
+    return InvalidArgument(Reason::kBadConfig, "TOTP parameters out of range");
+  }
   if (code.size() != static_cast<size_t>(params.digits)) return WrongCode();
   for (const char c : code) {
     if (c < '0' || c > '9') return WrongCode();
@@ -101,7 +110,7 @@ Result<int64_t> VerifyTotp(std::string_view secret, std::string_view code, int64
     if (step < 0) continue;
     const std::string expected =
         HotpCode(secret, static_cast<uint64_t>(step), params.hash, params.digits);
-    if (ConstantTimeEquals(expected, code)) matched = step;
+    if (!expected.empty() && ConstantTimeEquals(expected, code)) matched = step;
   }
   if (!matched || (last_used_step && *matched <= *last_used_step)) return WrongCode();
   return *matched;
@@ -126,7 +135,14 @@ std::string Base32Encode(std::string_view bytes) {
 
 Result<std::string> Base32Decode(std::string_view text) {
   auto bad = [] { return InvalidArgument(Reason::kBadBase64, "not base32"); };
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  // Padding is optional, but when present it is exactly what RFC 4648 puts there: the text is a
+  // multiple of 8 characters, and the '='s stand for what the last group lacks.
+  const size_t data_len = text.find_last_not_of('=') + 1;  // npos + 1 == 0: all padding
+  if (data_len < text.size()) {
+    static constexpr size_t kPad[8] = {0, 99, 6, 99, 4, 3, 99, 1};
+    if (text.size() % 8 != 0 || text.size() - data_len != kPad[data_len % 8]) return bad();
+    text = text.substr(0, data_len);
+  }
   std::string out;
   uint32_t buffer = 0;
   int bits = 0;

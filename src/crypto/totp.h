@@ -27,7 +27,7 @@ struct TotpParams {
 };
 
 // The HOTP value of `secret` at `counter` (RFC 4226 section 5.3), as `digits` decimal digits with
-// leading zeros. REQUIRES: 6 <= digits <= 8.
+// leading zeros; empty (which matches no code) if the HMAC fails. REQUIRES: 6 <= digits <= 8.
 std::string HotpCode(std::string_view secret, uint64_t counter, TotpHash hash, int digits);
 
 // The step that `unix_seconds` falls in (RFC 6238: T = floor((time - T0) / X), T0 = 0).
@@ -37,13 +37,15 @@ int64_t TotpStep(int64_t unix_seconds, int64_t period = 30);
 // params.window of it, and later than `last_used_step` (a code is accepted once: its step, and
 // every one before it, are spent). Every candidate step is computed and compared in constant time
 // whatever matches. kUnauthenticated/kBadPassword when no step matches (or the code is not
-// params.digits digits).
+// params.digits digits); kInvalidArgument/kBadConfig for parameters out of range (digits 6 to 8,
+// period > 0, window 0 to 10).
 Result<int64_t> VerifyTotp(std::string_view secret, std::string_view code, int64_t now,
                            std::optional<int64_t> last_used_step, const TotpParams& params = {});
 
 // RFC 4648 section 6 base32 (A-Z2-7), without padding: how authenticator apps take secrets.
 std::string Base32Encode(std::string_view bytes);
-// Accepts upper or lower case, and trailing '=' padding; nothing else (no spaces).
+// Accepts upper or lower case, with or without RFC 4648 padding (exact when present); nothing else
+// (no spaces), and only the canonical text of each byte string.
 // kInvalidArgument/kBadBase64 otherwise.
 Result<std::string> Base32Decode(std::string_view text);
 

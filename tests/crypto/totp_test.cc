@@ -100,6 +100,19 @@ TEST(Totp, MalformedCodesAreRefusedLikeWrongOnes) {
   }
 }
 
+TEST(Totp, ParametersOutOfRangeAreRefusedNotUsed) {
+  const std::string secret = "12345678901234567890";
+  for (const TotpParams& p : {TotpParams{.digits = 5}, TotpParams{.digits = 10},
+                              TotpParams{.period = 0}, TotpParams{.window = -1},
+                              TotpParams{.window = 1000}}) {
+    auto r = VerifyTotp(secret, "287082", 59, std::nullopt, p);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+  }
+  // An empty secret is a (useless) key, not a crash; its codes are its own.
+  EXPECT_EQ(HotpCode("", 0, TotpHash::kSha1, 6).size(), 6u);
+}
+
 TEST(Totp, StepsAreFloorDivision) {
   EXPECT_EQ(TotpStep(0), 0);
   EXPECT_EQ(TotpStep(29), 0);
@@ -121,6 +134,13 @@ TEST(Base32, Rfc4648Vectors) {
   }
   EXPECT_EQ(*Base32Decode("mzxw6ytboi"), "foobar");      // apps may lower-case it
   EXPECT_EQ(*Base32Decode("MZXW6YTBOI======"), "foobar");  // or pad it
+  EXPECT_EQ(*Base32Decode("MY======"), "f");
+  EXPECT_EQ(*Base32Decode("MZXW6==="), "foo");
+  // Padding, when present, is exact.
+  for (const char* bad : {"MY=", "MY=======", "MZXW6YTBOI=", "MZXW6YTBOI=======", "========",
+                          "MZXW6==", "=MY"}) {
+    EXPECT_FALSE(Base32Decode(bad)) << bad;
+  }
   // Lengths with a partial byte (1, 3, 6 characters mod 8), characters outside the alphabet,
   // and "MB", whose last character leaves a set bit below its byte (only "MA" is canonical).
   for (const char* bad : {"M", "MZX", "MZXW6Y", "MZ XW", "MZXW1", "MZXW6YTBO!", "MB"}) {

@@ -137,6 +137,23 @@ TEST(PostgresStore, AWrongPasswordOrAnUnreachableServerIsUnavailableAndNamesNoPa
   ASSERT_FALSE(m);
   EXPECT_EQ(m.error().message().find("sw0rd"), std::string::npos) << m.error().message();
   EXPECT_EQ(m.error().message().find("zzfish"), std::string::npos) << m.error().message();
+  // So is a password given as a parameter.
+  auto q = OpenPostgresUserStore("postgresql://tessera@127.0.0.1:" + std::to_string(pg.port()) +
+                                     "/postgres?password=sw0rd%zzfish",
+                                 Fast());
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().message().find("zzfish"), std::string::npos) << q.error().message();
+  // An unencoded '@' or '/' in the password would make the rest of it a host or a port, which
+  // libpq's errors quote: such a URL is refused before libpq sees it.
+  for (const std::string& ambiguous :
+       {"postgresql://tessera:p@ssw0rd-tail@127.0.0.1:" + std::to_string(pg.port()) + "/postgres",
+        "postgresql://tessera:pa/ssw0rd-tail@127.0.0.1:" + std::to_string(pg.port()) +
+            "/postgres"}) {
+    auto a = OpenPostgresUserStore(ambiguous, Fast());
+    ASSERT_FALSE(a);
+    EXPECT_EQ(a.error().code(), Code::kInvalidArgument);
+    EXPECT_EQ(a.error().message().find("ssw0rd-tail"), std::string::npos) << a.error().message();
+  }
 }
 
 // A server of its own: these tests stop and kill it.

@@ -30,6 +30,54 @@ int MillisLeft(Deadline deadline) {
   return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 60000));
 }
 
+// The raw text of the URL's password: the userinfo after its first ':', and a password=
+// parameter of the query. Empty when there is none.
+std::vector<std::string_view> Passwords(std::string_view url) {
+  std::vector<std::string_view> out;
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return out;
+  std::string_view rest = url.substr(scheme + 3);
+  const size_t query = rest.find('?');
+  const std::string_view params = query == std::string_view::npos ? "" : rest.substr(query + 1);
+  rest = rest.substr(0, query);
+  if (const size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    if (const size_t colon = userinfo.find(':');
+        colon != std::string_view::npos && colon + 1 < userinfo.size()) {
+      out.push_back(userinfo.substr(colon + 1));
+    }
+  }
+  for (size_t start = 0; start < params.size();) {
+    const size_t amp = params.find('&', start);
+    const std::string_view kv = params.substr(start, amp == std::string_view::npos ? params.npos
+                                                                                    : amp - start);
+    if (kv.starts_with("password=") && kv.size() > 9) out.push_back(kv.substr(9));
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  return out;
+}
+
+// A URL whose user or password holds an unencoded '@' or '/' reads differently to libpq than to
+// the person who wrote it (the rest of the password becomes a host, a port, a database name,
+// and libpq's errors quote them): refused, whatever the caller checked before.
+Status CheckUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) {
+    return InvalidArgument(Reason::kBadConfig, "postgresql: not a postgresql:// URL");
+  }
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find('?'));
+  const size_t at = rest.rfind('@');
+  if (at != std::string_view::npos &&
+      rest.substr(0, at).find_first_of("@/") != std::string_view::npos) {
+    return InvalidArgument(Reason::kBadConfig,
+                           "postgresql: percent-encode '@' and '/' in the URL's user and password "
+                           "(%40, %2F)");
+  }
+  return Status::Ok();
+}
+
 // SQLSTATE classes after which the same statement may well succeed later: connection
 // exceptions (08), insufficient resources (53: too many connections, disk full), operator
 // intervention (57: shutdown, statement timeout, cancel), transaction rollback (40: serialization
@@ -42,19 +90,12 @@ bool Transient(std::string_view sqlstate) {
 }
 
 // libpq quotes what it cannot parse, a malformed password included ("invalid percent-encoded
-// token: ..."): the password of `url` (the userinfo after its first ':') is cut out of `message`.
+// token: ..."): every password of `url` (Passwords) is cut out of `message`.
 std::string Scrubbed(std::string message, std::string_view url) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return message;
-  const std::string_view rest = url.substr(scheme + 3);
-  const size_t at = rest.rfind('@', rest.find('/'));
-  if (at == std::string_view::npos) return message;
-  const std::string_view userinfo = rest.substr(0, at);
-  const size_t colon = userinfo.find(':');
-  if (colon == std::string_view::npos || colon + 1 == userinfo.size()) return message;
-  const std::string_view password = userinfo.substr(colon + 1);
-  for (size_t p; (p = message.find(password)) != std::string::npos;) {
-    message.replace(p, password.size(), "REDACTED");
+  for (const std::string_view password : Passwords(url)) {
+    for (size_t p; (p = message.find(password)) != std::string::npos;) {
+      message.replace(p, password.size(), "REDACTED");
+    }
   }
   return message;
 }
@@ -70,7 +111,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
                                                      std::chrono::milliseconds statement_timeout,
                                                      Deadline deadline) {
   // Ours first, the URL last: libpq expands the URL in place, so what it says wins. libpq's
-  // own connect_timeout (whole seconds, at least 2) is only a backstop; the deadline is ours.
+  // connect_timeout does not apply to PQconnectPoll: the deadline below is what bounds a connect
+  // (with several hosts in the URL, all of them within it).
+  TESSERA_RETURN_IF_ERROR(CheckUrl(url));
   const char* keys[] = {"application_name", "connect_timeout", "dbname", nullptr};
   const char* values[] = {"tessera", "10", url.c_str(), nullptr};
   PGconn* c = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
@@ -85,7 +128,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
     if (state == PGRES_POLLING_FAILED) {
       return Unavailable("cannot connect: " + Scrubbed(OneLine(PQerrorMessage(c)), url));
     }
-    if (!conn->Wait(state == PGRES_POLLING_WRITING, deadline)) {
+    // PGRES_POLLING_ACTIVE (documented, never returned by current libpq): call again at once.
+    if (state != PGRES_POLLING_ACTIVE &&
+        !conn->Wait(state == PGRES_POLLING_WRITING, deadline)) {
       return Unavailable("no connection within the connect timeout");
     }
     state = PQconnectPoll(c);
@@ -107,6 +152,8 @@ Connection::~Connection() { PQfinish(c_); }
 
 bool Connection::usable() const { return !broken_ && PQstatus(c_) == CONNECTION_OK; }
 
+bool Connection::idle() const { return PQtransactionStatus(c_) == PQTRANS_IDLE; }
+
 bool Connection::ClosedWhileIdle() {
   if (!usable()) return true;
   pollfd p{.fd = PQsocket(c_), .events = POLLIN, .revents = 0};
@@ -125,8 +172,9 @@ bool Connection::Wait(bool write, Deadline deadline) {
   while (true) {
     const int n = ::poll(&p, 1, MillisLeft(deadline));
     if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return false;
+    if (n < 0 && errno != EINTR) return false;
+    // A timeout (each poll waits at most a minute) or a signal: on until the deadline.
+    if (Clock::now() >= deadline) return false;
   }
 }
 
@@ -258,8 +306,13 @@ Result<Pool::Lease> Pool::Acquire(Deadline deadline) {
   }
   ++open_;
   lock.unlock();
-  auto c = Connection::Open(url_, options_.statement_timeout,
-                            std::min(deadline, Clock::now() + options_.connect_timeout));
+  Result<std::unique_ptr<Connection>> c = InternalError(Reason::kStore, "postgresql: no connection");
+  try {
+    c = Connection::Open(url_, options_.statement_timeout,
+                         std::min(deadline, Clock::now() + options_.connect_timeout));
+  } catch (...) {
+    c = InternalError(Reason::kStore, "postgresql: out of memory");
+  }
   if (!c) {
     lock.lock();
     --open_;
@@ -271,7 +324,8 @@ Result<Pool::Lease> Pool::Acquire(Deadline deadline) {
 
 void Pool::Return(std::unique_ptr<Connection> c) {
   std::lock_guard lock(mu_);
-  if (c->usable()) {
+  // Only a connection at rest goes back: not one left inside a transaction or a statement.
+  if (c->usable() && c->idle()) {
     idle_.push_back(std::move(c));
   } else {
     --open_;

@@ -75,6 +75,8 @@ class Connection {
 
   // False once a transport error or a timeout has left the connection unusable.
   bool usable() const;
+  // True outside any transaction, with no statement under way.
+  bool idle() const;
   // True when the server closed, or is closing, an idle connection (a restart, an idle timeout,
   // pg_terminate_backend): checked without waiting before a pooled connection is reused.
   bool ClosedWhileIdle();

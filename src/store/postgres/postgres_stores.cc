@@ -76,7 +76,9 @@ Status NewerThanBinary(int current) {
 // Brings the schema to kLatest in one transaction. The advisory lock makes instances that start
 // together take turns: the first migrates, the others find the work done.
 Status Migrate(pg::Connection& c, const PostgresOptions& options) {
-  const pg::Deadline deadline = pg::Clock::now() + options.migrate_timeout;
+  // The server's lock wait ends first, with its own error, rather than the client's deadline.
+  const pg::Deadline deadline =
+      pg::Clock::now() + options.migrate_timeout + options.statement_timeout;
   const std::string wait_ms = std::to_string(options.migrate_timeout.count());
   // The connection's lock_timeout is the statement bound; waiting for another instance's
   // migration may take longer.
@@ -89,11 +91,19 @@ Status Migrate(pg::Connection& c, const PostgresOptions& options) {
                             "; SELECT pg_advisory_xact_lock(" + kMigrationLock + ")",
                         deadline);
   if (!begun) return fail(begun.error());
-  auto step = c.Script(kCreateVersionTable, deadline);
-  if (!step) return fail(step.error());
   auto current = CurrentVersion(c, deadline);
   if (!current) return fail(current.error());
   if (*current > kLatest) return fail(NewerThanBinary(*current));
+  if (*current == kLatest) {
+    // Nothing to do, and nothing created: a role without CREATE on the schema can run tessera on
+    // a database that was migrated by another.
+    auto done = c.Script("COMMIT", deadline);
+    return done ? Status::Ok() : done.error();
+  }
+  if (*current == 0) {
+    auto step = c.Script(kCreateVersionTable, deadline);
+    if (!step) return fail(step.error());
+  }
   for (int v = *current + 1; v <= kLatest; ++v) {
     auto applied = c.Script(kMigrations[static_cast<size_t>(v - 1)], deadline);
     if (!applied) {
