@@ -15,6 +15,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from sections import write_section  # noqa: E402
+
 out, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 reps, auth_s, login_s, login_c = (int(x) for x in sys.argv[3:7])
 loadavg, redis_version, propagation_cmd = sys.argv[7:10]
@@ -151,13 +154,5 @@ if notes.exists() and notes.read_text().strip():
     lines.append(notes.read_text().strip())
 section = "\n".join(lines) + "\n"
 
-text = dest.read_text() if dest.exists() else "# Benchmarks\n"
-start = text.find(HEADING + "\n")
-if start < 0:
-    text = text.rstrip("\n") + "\n\n" + section
-else:
-    nxt = re.search(r"^## ", text[start + len(HEADING):], re.M)
-    end = start + len(HEADING) + nxt.start() if nxt else len(text)
-    text = text[:start] + section + ("\n" + text[end:] if end < len(text) else "")
-dest.write_text(text)
+write_section(dest, HEADING, section)
 print(section)

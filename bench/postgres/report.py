@@ -13,6 +13,9 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from sections import write_section  # noqa: E402
+
 out, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 reps, login_s, login_c, users = (int(x) for x in sys.argv[3:7])
 loadavg, pg_version = sys.argv[7:9]
@@ -84,13 +87,5 @@ lines.append(
     "PostgreSQL, or a local SQLite read); a warm one reads neither (the caches).")
 section = "\n".join(lines) + "\n"
 
-text = dest.read_text() if dest.exists() else "# Benchmarks\n"
-start = text.find(HEADING + "\n")
-if start < 0:
-    text = text.rstrip("\n") + "\n\n" + section
-else:
-    nxt = re.search(r"^## ", text[start + len(HEADING):], re.M)
-    end = start + len(HEADING) + nxt.start() if nxt else len(text)
-    text = text[:start] + section + ("\n" + text[end:] if end < len(text) else "")
-dest.write_text(text)
+write_section(dest, HEADING, section)
 print(section)

@@ -5,7 +5,11 @@ from bench/verifier/run's outputs, replacing the section when it is there.
 import datetime
 import json
 import os
+import pathlib
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from sections import write_section  # noqa: E402
 
 out, dest, loadavg, redis_version, command = sys.argv[1:6]
 HEADING = "## HTTP: revocations pushed to a service (issue 15)"
@@ -43,13 +47,5 @@ for v in verdicts:
 lines.append("")
 section = "\n".join(lines) + "\n"
 
-text = open(dest).read() if os.path.exists(dest) else "# Benchmarks\n"
-start = text.find(HEADING)
-if start < 0:
-    text = text.rstrip("\n") + "\n\n" + section
-else:
-    end = text.find("\n## ", start + len(HEADING))
-    end = len(text) if end < 0 else end + 1
-    text = text[:start] + section + ("\n" + text[end:] if end < len(text) else "")
-open(dest, "w").write(text)
+write_section(dest, HEADING, section)
 print(section)
