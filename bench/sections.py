@@ -1,5 +1,6 @@
-"""The sections of docs/benchmarks.md that the HTTP benchmark scripts own: each report.py writes
-its section (from its "## " heading to the next one) in place, or appends it when it is new."""
+"""Shared by the HTTP benchmarks' report.py scripts: reading wrk's output, and writing their own
+section of docs/benchmarks.md (from its "## " heading to the next one) in place, or appending it
+when it is new."""
 import pathlib
 import re
 
@@ -15,3 +16,25 @@ def write_section(dest, heading, section):
         end = start + len(heading) + nxt.start() if nxt else len(text)
         text = text[:start] + section + ("\n" + text[end:] if end < len(text) else "")
     dest.write_text(text)
+
+
+def seconds(value, unit):
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def parse_wrk(path):
+    """One `wrk --latency` output: 2xx rate, non-2xx count, p50 and p99 (seconds), and the cores
+    the server used when a PATH.cpu file (CPU seconds) sits beside it."""
+    path = pathlib.Path(path)
+    text = path.read_text()
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", text)
+    requests, duration = int(m.group(1)), seconds(m.group(2), m.group(3))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    non2xx = int(m.group(1)) if m else 0
+    run = {"ok_rate": (requests - non2xx) / duration, "non2xx": non2xx}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)", text, re.M)
+        run[f"p{pct}"] = seconds(m.group(1), m.group(2))
+    cpu = path.with_suffix(".txt.cpu")
+    run["cores"] = float(cpu.read_text()) / duration if cpu.exists() else None
+    return run

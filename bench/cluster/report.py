@@ -10,13 +10,12 @@ import json
 import os
 import pathlib
 import platform
-import re
 import statistics
 import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from sections import write_section  # noqa: E402
+from sections import parse_wrk, write_section  # noqa: E402
 
 out, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 reps, auth_s, login_s, login_c = (int(x) for x in sys.argv[3:7])
@@ -24,23 +23,7 @@ loadavg, redis_version, propagation_cmd = sys.argv[7:10]
 HEADING = "## HTTP: several instances on Redis (issue 13)"
 
 
-def seconds(value, unit):
-    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
-
-
-def parse(path):
-    text = path.read_text()
-    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", text)
-    requests, duration = int(m.group(1)), seconds(m.group(2), m.group(3))
-    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    non2xx = int(m.group(1)) if m else 0
-    run = {"ok_rate": (requests - non2xx) / duration, "non2xx": non2xx}
-    for pct in ("50", "99"):
-        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)", text, re.M)
-        run[f"p{pct}"] = seconds(m.group(1), m.group(2))
-    cpu = path.with_suffix(".txt.cpu")
-    run["cores"] = float(cpu.read_text()) / duration if cpu.exists() else None
-    return run
+parse = parse_wrk
 
 
 def series(case, server):

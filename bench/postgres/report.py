@@ -9,12 +9,11 @@ import json
 import os
 import pathlib
 import platform
-import re
 import statistics
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from sections import write_section  # noqa: E402
+from sections import parse_wrk, write_section  # noqa: E402
 
 out, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 reps, login_s, login_c, users = (int(x) for x in sys.argv[3:7])
@@ -23,26 +22,12 @@ HEADING = "## HTTP: accounts in PostgreSQL (issue 14)"
 SERVERS = ("postgres", "sqlite")
 
 
-def seconds(value, unit):
-    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
-def wrk(path):
-    text = path.read_text()
-    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", text)
-    requests, duration = int(m.group(1)), seconds(m.group(2), m.group(3))
-    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    non2xx = int(m.group(1)) if m else 0
-    run = {"rate": (requests - non2xx) / duration, "non2xx": non2xx}
-    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)", text, re.M)
-    run["p99"] = seconds(m.group(1), m.group(2))
-    return run
-
-
-login = {s: [wrk(out / f"login-{s}-{r}.txt") for r in range(1, reps + 1)] for s in SERVERS}
+login = {s: [parse_wrk(out / f"login-{s}-{r}.txt") for r in range(1, reps + 1)] for s in SERVERS}
 me = {s: [json.loads((out / f"me-{s}-{r}.json").read_text()) for r in range(1, reps + 1)]
       for s in SERVERS}
-ratios = [p["rate"] / q["rate"] for p, q in zip(login["postgres"], login["sqlite"])]
+ratios = [p["ok_rate"] / q["ok_rate"] for p, q in zip(login["postgres"], login["sqlite"])]
 med = statistics.median
 
 lines = [HEADING, ""]
@@ -64,8 +49,8 @@ lines.append("")
 lines.append("| work | accounts in PostgreSQL | accounts in SQLite | PostgreSQL / SQLite |")
 lines.append("|---|---|---|---|")
 lines.append(
-    f"| POST /v1/login, sign-ins/s (median) | {med(r['rate'] for r in login['postgres']):.1f} | "
-    f"{med(r['rate'] for r in login['sqlite']):.1f} | {med(ratios):.2f}× "
+    f"| POST /v1/login, sign-ins/s (median) | {med(r['ok_rate'] for r in login['postgres']):.1f} | "
+    f"{med(r['ok_rate'] for r in login['sqlite']):.1f} | {med(ratios):.2f}× "
     f"({min(ratios):.2f} to {max(ratios):.2f}) |")
 lines.append(
     f"| POST /v1/login, p99 (median) | {med(r['p99'] for r in login['postgres']) * 1e3:.0f} ms | "
