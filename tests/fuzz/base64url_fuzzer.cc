@@ -13,6 +13,7 @@
 // an encoding that differs from sodium_bin2base64's.
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -50,15 +51,21 @@ void FuzzOne(std::string_view input) {
     Fail("decoded a length that has no strict encoding");
   }
 
-  // The same text through libsodium.
+  // The same text through libsodium, for ASCII text only: libsodium 1.0.18 (Debian 12) takes
+  // some bytes >= 0x80 for alphabet characters (its first finding here: "QX" + 0xf5... decodes),
+  // so it is no reference for them. tessera refuses every one (the round trip above).
+  const bool ascii = std::all_of(input.begin(), input.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x80; });
   std::vector<unsigned char> sodium_out(input.size() + 1);
   size_t sodium_len = 0;
   const bool sodium_ok =
       sodium_base642bin(sodium_out.data(), sodium_out.size(), input.data(), input.size(),
                         /*ignore=*/nullptr, &sodium_len, /*b64_end=*/nullptr,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0;
-  if (sodium_ok != decoded.has_value()) Fail("tessera and libsodium disagree on validity");
-  if (sodium_ok &&
+  if (ascii && sodium_ok != decoded.has_value()) {
+    Fail("tessera and libsodium disagree on validity");
+  }
+  if (ascii && sodium_ok &&
       std::string_view(reinterpret_cast<const char*>(sodium_out.data()), sodium_len) != *decoded) {
     Fail("tessera and libsodium decode differently");
   }
