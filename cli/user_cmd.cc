@@ -1,4 +1,5 @@
-// tessera user add | list | remove | set-password | set-roles | disable | enable | import | migrate,
+// tessera user add | list | remove | set-password | set-roles | disable | enable | reset-mfa |
+// import | migrate,
 // and tessera migrate: account administration on the configured stores, safe while the server
 // runs (every change is announced on the session store's change feed; the servers drop their copy
 // of the account at once).
@@ -238,6 +239,24 @@ int SetDisabled(const UserArgs& a, bool disabled) {
   } else {
     std::cout << "enabled " << changed->user.username << '\n';
   }
+  return kExitOk;
+}
+
+int ResetMfa(const UserArgs& a) {
+  auto name = user::CanonicalUsername(a.username);
+  if (!name) return Fail(kExitUsage, name.error().message());
+  auto accounts = OpenAccounts(a.data);
+  if (!accounts) return Fail(ExitFor(accounts.error()), accounts.error().message());
+  auto reset = accounts->service->ResetMfa(*name);
+  if (!reset) return Fail(ExitFor(reset.error()), reset.error().message());
+  OpenCliAudit(accounts->config)
+      ->Record("admin.mfa_reset", {{"username", reset->user.username},
+                                   {"sub", reset->user.id},
+                                   {"had_factor", reset->removed},
+                                   {"sessions_ended", reset->ended.size()},
+                                   {"by", "cli"}});
+  std::cout << (reset->removed ? "removed the second factor of " : "no second factor on ")
+            << reset->user.username << " and ended " << reset->ended.size() << " session(s)\n";
   return kExitOk;
 }
 
@@ -598,6 +617,15 @@ void RegisterUser(CLI::App& app, Action* run) {
       *run = [args, disabled] { return SetDisabled(*args, disabled); };
     });
   }
+
+  auto reset_mfa = std::make_shared<UserArgs>();
+  CLI::App* reset_mfa_cmd = cmd->add_subcommand(
+      "reset-mfa",
+      "Remove the account's second factor (lost authenticator and recovery codes) and end its "
+      "sessions");
+  AddDataOptions(reset_mfa_cmd, &reset_mfa->data);
+  reset_mfa_cmd->add_option("username", reset_mfa->username, "User name")->required();
+  reset_mfa_cmd->callback([run, reset_mfa] { *run = [reset_mfa] { return ResetMfa(*reset_mfa); }; });
 
   auto import_args = std::make_shared<ImportArgs>();
   CLI::App* import_cmd = cmd->add_subcommand(

@@ -93,6 +93,7 @@ std::optional<Caller> Authenticator::AuthenticateBearer(std::string_view authori
   caller.session.handle = std::move(t.sid);
   caller.session.user_id = t.sub;
   caller.session.kind = session::SessionKind::kToken;
+  caller.session.mfa = std::find(t.amr.begin(), t.amr.end(), "otp") != t.amr.end();
   caller.user.id = std::move(t.sub);
   caller.user.username = std::move(t.username);
   caller.user.roles = std::move(t.roles);

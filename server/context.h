@@ -31,6 +31,7 @@
 #include "tessera/user/throttle.h"
 #include "tessera/user/user_store.h"
 #include "user/account_service.h"
+#include "user/mfa_service.h"
 
 namespace tessera::server {
 
@@ -47,6 +48,7 @@ struct AppDeps {
   WorkerPool* store_pool = nullptr;
   user::LoginThrottle* throttle;
   user::AccountService* accounts;  // the account lifecycle (Argon2id: on the password pool)
+  user::MfaService* mfa;           // second factors (store calls: off the I/O threads)
   log::AuditLog* audit;          // security events; never null (AuditLog::Discard() for none)
   log::AccessLog* access_log;    // one line per request; null: off
   const Clock* clock = &SystemClock::Instance();  // every "now" of the server

@@ -11,8 +11,8 @@ constexpr const char* kRouteNames[] = {"auth",    "login",  "logout", "me",
                                        "well_known", "other"};
 static_assert(std::size(kRouteNames) == static_cast<size_t>(Route::kCount_));
 
-constexpr const char* kLoginOutcomes[] = {"success", "failure", "throttled",
-                                          "busy",    "unavailable", "invalid"};
+constexpr const char* kLoginOutcomes[] = {"success",     "failure", "throttled",   "busy",
+                                          "unavailable", "invalid", "mfa_required"};
 static_assert(std::size(kLoginOutcomes) == static_cast<size_t>(LoginOutcome::kCount_));
 
 constexpr const char* kAuthOutcomes[] = {"allowed", "denied", "unavailable"};

@@ -24,6 +24,7 @@ enum class LoginOutcome : uint8_t {
   kBusy,         // the password pool was full (503)
   kUnavailable,  // a store could not answer (503)
   kInvalid,      // refused before any password work: malformed (400/415) or cross-site (403)
+  kMfaRequired,  // the password was right; a second factor is asked for (401 mfa_required)
   kCount_
 };
 

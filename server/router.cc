@@ -71,9 +71,17 @@ Router DefaultRouter() {
          [](Context& c, R r, P, Responder respond) {
            h::ChangePassword(c, r, std::move(respond));
          }}}},
+      {"/v1/me/totp", Route::kMe,
+       {{"POST", [](Context& c, R r, P) { return h::BeginTotp(c, r); }},
+        {"DELETE", nullptr,
+         [](Context& c, R r, P, Responder respond) { h::RemoveTotp(c, r, std::move(respond)); }}}},
+      {"/v1/me/totp/confirm", Route::kMe,
+       {{"POST", [](Context& c, R r, P) { return h::ConfirmTotp(c, r); }}}},
       {"/v1/login", Route::kLogin,
        {{"POST", nullptr,
          [](Context& c, R r, P, Responder respond) { h::Login(c, r, std::move(respond)); }}}},
+      {"/v1/login/mfa", Route::kLogin,
+       {{"POST", [](Context& c, R r, P) { return h::LoginMfa(c, r); }}}},
       {"/v1/logout", Route::kLogout,
        {{"POST", [](Context& c, R r, P) { return h::Logout(c, r); }}}},
       {"/v1/sessions", Route::kSessions,
@@ -98,6 +106,8 @@ Router DefaultRouter() {
          [](Context& c, R r, P name, Responder respond) {
            h::AdminResetPassword(c, r, name, std::move(respond));
          }}}},
+      {"/v1/admin/users/{}/mfa", Route::kAdmin,
+       {{"DELETE", [](Context& c, R r, P name) { return h::AdminResetMfa(c, r, name); }}}},
       {"/v1/admin/users/{}/sessions", Route::kAdmin,
        {{"GET", [](Context& c, R r, P name) { return h::AdminUserSessions(c, r, name, false); }},
         {"DELETE",

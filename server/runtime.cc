@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "crypto/hmac.h"
 #include "crypto/password_list.h"
 #include "crypto/random.h"
 #include "store/open.h"
@@ -37,6 +38,30 @@ Result<std::string> DataKey(const Config& config, std::string_view file) {
   std::string key = crypto::RandomString(kKeyBytes);
   TESSERA_RETURN_IF_ERROR(token::WritePrivateFile(path, key).status());
   return key;
+}
+
+// The key that seals TOTP secrets and keys recovery-code hashes (user/mfa_service.h). Every
+// instance that shares the account store needs the same one: derived from the deployment's shared
+// secret (token.keyset_secret_file) when there is one, else a file in the data directory, which
+// instances sharing accounts (PostgreSQL) but not a data directory must then copy.
+Result<std::string> MfaKey(const Config& config) {
+  TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> shared, store::ReadKeysetSecret(config));
+  if (!shared) return DataKey(config, "mfa.key");
+  crypto::HmacKey root(crypto::Hash::kSha256, *shared);
+  std::string key(32, '\0');
+  root.Compute("tessera mfa key v1", reinterpret_cast<uint8_t*>(key.data()));
+  return key;
+}
+
+// The name authenticator apps show beside the code: the issuer's host ("auth.example.com"), which
+// people recognise, rather than its whole URL.
+std::string MfaIssuer(std::string_view issuer_url) {
+  std::string_view host = issuer_url;
+  if (size_t scheme = host.find("://"); scheme != std::string_view::npos) {
+    host.remove_prefix(scheme + 3);
+  }
+  host = host.substr(0, host.find('/'));
+  return host.empty() ? "tessera" : std::string(host);
 }
 
 }  // namespace
@@ -78,6 +103,8 @@ Status Runtime::Assemble() {
   if (!audit_name_key) return Naming("audit-name.key", audit_name_key.error());
   auto device_cookie_key = DataKey(c, "device-cookie.key");
   if (!device_cookie_key) return Naming("device-cookie.key", device_cookie_key.error());
+  auto mfa_key = MfaKey(c);
+  if (!mfa_key) return Naming("the second factor's key", mfa_key.error());
 
   const auto limit = [](const Rate& rate) {
     return user::ThrottleLimit{rate.count, static_cast<int64_t>(rate.per.count())};
@@ -114,6 +141,8 @@ Status Runtime::Assemble() {
   manager_ = std::make_unique<session::SessionManager>(sessions_.get(), session_options, clock);
   accounts_ = std::make_unique<user::AccountService>(users_.get(), manager_.get(), hasher_.get(),
                                                      clock);
+  mfa_ = std::make_unique<user::MfaService>(users_.get(), *mfa_key, MfaIssuer(c.token.issuer),
+                                            clock);
 
   auto audit = log::AuditLog::Open(store::AuditPath(c), clock);
   if (!audit) return Naming("audit.path", audit.error());
@@ -223,6 +252,7 @@ Status Runtime::Assemble() {
                                        .store_pool = store_pool_.get(),
                                        .throttle = throttle_.get(),
                                        .accounts = accounts_.get(),
+                                       .mfa = mfa_.get(),
                                        .audit = audit_.get(),
                                        .access_log = access_log_.get(),
                                        .clock = clock,

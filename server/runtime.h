@@ -31,6 +31,7 @@
 #include "tessera/token/token_service.h"
 #include "tessera/user/throttle.h"
 #include "user/account_service.h"
+#include "user/mfa_service.h"
 
 namespace tessera::server {
 
@@ -60,6 +61,7 @@ class Runtime {
   const Config& config() const { return config_; }
   user::UserStore& users() { return *users_; }
   user::AccountService& accounts() { return *accounts_; }
+  user::MfaService& mfa() { return *mfa_; }
   session::SessionStore& session_store() { return *sessions_; }
   session::SessionManager& session_manager() { return *manager_; }
   token::TokenService& tokens() { return *tokens_; }
@@ -88,6 +90,7 @@ class Runtime {
   std::unique_ptr<WorkerPool> store_pool_;
   std::unique_ptr<session::SessionManager> manager_;
   std::unique_ptr<user::AccountService> accounts_;
+  std::unique_ptr<user::MfaService> mfa_;
   std::unique_ptr<log::AuditLog> audit_;
   std::unique_ptr<log::AccessLog> access_log_;
   std::unique_ptr<token::Keyset> keyset_;

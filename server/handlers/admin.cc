@@ -1,5 +1,5 @@
 // The administrators' endpoints (role admin): create, list, change (roles, disabled), reset the
-// password of and delete accounts; list and end a user's sessions.
+// password or the second factor of and delete accounts; list and end a user's sessions.
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -283,6 +283,24 @@ HttpResponse AdminDeleteUser(Context& c, const HttpRequest& request, std::string
   e["by"] = admin->user.username;
   e["sessions_ended"] = removed->ended.size();
   c.d.audit->Record("admin.user_deleted", std::move(e));
+  return NoContent();
+}
+
+HttpResponse AdminResetMfa(Context& c, const HttpRequest& request, std::string_view encoded) {
+  HttpResponse error;
+  auto admin = c.auth.AuthenticateAdmin(request, /*state_changing=*/true, &error);
+  if (!admin) return error;
+  user::User u;
+  if (auto missing = FindTarget(c, encoded, &u)) return std::move(*missing);
+  auto reset = c.d.accounts->ResetMfa(u.username);
+  if (!reset) return FromStatus(reset.error());
+  json e = c.RequestFields(request);
+  e["username"] = u.username;
+  e["sub"] = u.id;
+  e["by"] = admin->user.username;
+  e["had_factor"] = reset->removed;
+  e["sessions_ended"] = reset->ended.size();
+  c.d.audit->Record("admin.mfa_reset", std::move(e));
   return NoContent();
 }
 

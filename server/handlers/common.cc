@@ -121,4 +121,16 @@ void LoginSucceeded(Context& c, const user::User& u, const json& who, const sess
   c.d.audit->Record("login.succeeded", std::move(e));
 }
 
+Result<std::string> OwnSessionIdHash(Context& c, const Caller& caller) {
+  if (!caller.bearer) return caller.session.id_hash;
+  // A bearer caller names its session by handle: its id hash comes from the listing (absent when
+  // its record has idle-expired while the token runs, and then nothing is kept).
+  TESSERA_ASSIGN_OR_RETURN(std::vector<session::Session> list,
+                           c.d.session_manager->List(caller.user.id));
+  for (const session::Session& s : list) {
+    if (s.handle == caller.session.handle) return s.id_hash;
+  }
+  return std::string("-");  // no session has this id hash: keep none
+}
+
 }  // namespace tessera::server::handlers

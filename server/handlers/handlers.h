@@ -20,10 +20,17 @@ HttpResponse Health(Context& c);
 HttpResponse Ready(Context& c);
 HttpResponse MetricsPage(Context& c, const HttpRequest& r);
 
-// login.cc: sign-in (both modes), self-registration, a signed-in user's password change.
+// login.cc: sign-in (both modes) and its second step, self-registration, a signed-in user's
+// password change.
 void Login(Context& c, const HttpRequest& r, Responder respond);
+HttpResponse LoginMfa(Context& c, const HttpRequest& r);
 void Register(Context& c, const HttpRequest& r, Responder respond);
 void ChangePassword(Context& c, const HttpRequest& r, Responder respond);
+
+// mfa.cc: the caller's second factor: enrol, confirm, remove.
+HttpResponse BeginTotp(Context& c, const HttpRequest& r);
+HttpResponse ConfirmTotp(Context& c, const HttpRequest& r);
+void RemoveTotp(Context& c, const HttpRequest& r, Responder respond);
 
 // sessions.cc: the caller's own session(s) and forward-auth.
 HttpResponse Logout(Context& c, const HttpRequest& r);
@@ -53,6 +60,7 @@ HttpResponse AdminUpdateUser(Context& c, const HttpRequest& request, std::string
 void AdminResetPassword(Context& c, const HttpRequest& request, std::string_view encoded,
                         Responder respond);
 HttpResponse AdminDeleteUser(Context& c, const HttpRequest& request, std::string_view encoded);
+HttpResponse AdminResetMfa(Context& c, const HttpRequest& request, std::string_view encoded);
 HttpResponse AdminUserSessions(Context& c, const HttpRequest& r, std::string_view encoded_name,
                                bool revoke);
 
@@ -80,6 +88,9 @@ std::optional<HttpResponse> CheckUnauthenticatedPost(const Context& c, const Htt
 std::optional<HttpResponse> CreateAccount(Context& c, const std::string& name,
                                           const std::string& password,
                                           std::vector<std::string> roles, user::User* out);
+// The id hash of the caller's own session, for "end every session but the caller's" (a bearer
+// caller's is looked up by its handle; "-", which keeps none, when it is gone).
+Result<std::string> OwnSessionIdHash(Context& c, const Caller& caller);
 // Metrics and audit of a login whose session could not be created (store down, or the per-user
 // limit refuses); returns the answer.
 HttpResponse LoginRefused(Context& c, const Status& s, const nlohmann::json& who);

@@ -1,6 +1,7 @@
-// POST /v1/login (session and token mode), POST /v1/users (self-registration) and
-// POST /v1/me/password (a signed-in user's own password). Each hashes a password, so each runs
-// its work on the password pool and answers from there.
+// POST /v1/login (session and token mode) and its second step POST /v1/login/mfa, POST /v1/users
+// (self-registration) and POST /v1/me/password (a signed-in user's own password). Each that
+// hashes a password runs its work on the password pool and answers from there; the second step
+// hashes none and runs on the store pool.
 #include <nlohmann/json.hpp>
 
 #include "../request_identity.h"
@@ -35,6 +36,40 @@ void NameAccount(const Context& c, json& event, std::string_view attempted, bool
   event["username_hmac"] = hex;
 }
 
+// What a sign-in answers once every factor it needs has passed: a cookie session (replacing the
+// one the client came with, if any) or a token pair. `device.mfa` says whether a second factor
+// passed. A client without a device cookie for `account` gets one with a cookie session.
+HttpResponse CompleteSignIn(Context& c, const user::User& u, const session::DeviceInfo& device,
+                            const json& who, bool token_mode, const std::string& previous,
+                            bool known_device, const std::string& account) {
+  if (token_mode) return TokenLogin(c, u, device, who);
+  // A new secret on every login; the session the client came with (if any) ends.
+  if (!previous.empty()) (void)c.d.session_manager->Revoke(previous);
+  auto created = c.d.session_manager->Create(u.id, session::SessionKind::kCookie, device);
+  if (!created) return LoginRefused(c, created.error(), who);
+  LoginSucceeded(c, u, who, created->record, created->evicted, "session");
+  const int64_t expires = c.d.session_manager->ExpiresAt(created->record);
+  HttpResponse r = Json(200, {{"user", UserJson(u)},
+                              {"session", {{"id", created->record.handle}, {"expires_at", expires}}},
+                              {"csrf_token", created->csrf_token}});
+  r.Set("Set-Cookie",
+        c.SessionCookie(created->secret, c.d.session_manager->options().absolute_timeout_seconds));
+  r.Set("X-Auth-Expires-At", std::to_string(expires));
+  if (!known_device) r.Set("Set-Cookie", c.device_cookies.Issue(account));
+  return r;
+}
+
+// The Cookie headers of `request`, kept for work that outlives it.
+HttpRequest CookiesOf(const HttpRequest& request) {
+  HttpRequest cookies;
+  for (std::string_view h : request.Headers("Cookie")) cookies.headers.emplace_back("Cookie", h);
+  return cookies;
+}
+
+HttpResponse InvalidTicket(std::string_view why) {
+  return Error(401, "invalid_ticket", std::string(why) + ": sign in again");
+}
+
 }  // namespace
 
 void Login(Context& c, const HttpRequest& request, Responder respond) {
@@ -62,8 +97,7 @@ void Login(Context& c, const HttpRequest& request, Responder respond) {
   const std::string previous(CookieValue(request, c.d.config->cookie.name));
   // The request does not outlive this call: the work keeps its Cookie headers, to check the
   // device cookie against the account once the name is in canonical form.
-  HttpRequest cookies;
-  for (std::string_view h : request.Headers("Cookie")) cookies.headers.emplace_back("Cookie", h);
+  HttpRequest cookies = CookiesOf(request);
   auto work = [&c, username = b["username"].get<std::string>(),
                password = b["password"].get<std::string>(), device = std::move(device), previous,
                cookies = std::move(cookies), token_mode, respond]() mutable {
@@ -117,7 +151,6 @@ void Login(Context& c, const HttpRequest& request, Responder respond) {
     // Judged only with the right password, so the reason tells nothing to whoever guesses; the
     // answer is the same as for a wrong one.
     if (found->disabled) return reject("disabled");
-    (void)c.d.throttle->RecordSuccess(account, known_device);
     if (outcome->needs_rehash) {
       // Upgrade an old or imported hash now that the password is known; a failure here only
       // postpones the upgrade to the next login.
@@ -128,26 +161,133 @@ void Login(Context& c, const HttpRequest& request, Responder respond) {
         }
       }
     }
-    if (token_mode) return respond(TokenLogin(c, *found, device, who));
-    // A new secret on every login; the session the client came with (if any) ends.
-    if (!previous.empty()) (void)c.d.session_manager->Revoke(previous);
-    auto created = c.d.session_manager->Create(found->id, session::SessionKind::kCookie, device);
-    if (!created) return respond(LoginRefused(c, created.error(), who));
-    LoginSucceeded(c, *found, who, created->record, created->evicted, "session");
-    const int64_t expires = c.d.session_manager->ExpiresAt(created->record);
-    HttpResponse r = Json(200, {{"user", UserJson(*found)},
-                                {"session", {{"id", created->record.handle}, {"expires_at", expires}}},
-                                {"csrf_token", created->csrf_token}});
-    r.Set("Set-Cookie",
-          c.SessionCookie(created->secret, c.d.session_manager->options().absolute_timeout_seconds));
-    r.Set("X-Auth-Expires-At", std::to_string(expires));
-    if (known_device.empty()) r.Set("Set-Cookie", c.device_cookies.Issue(account));
-    respond(std::move(r));
+    // An account with a second factor: the password alone opens nothing. The throttle's failure
+    // count is not reset here (only a completed sign-in resets it), so a known password does not
+    // buy fresh guesses at the code.
+    auto second = c.d.mfa->Enabled(found->id);
+    if (!second) return unavailable(second.error());
+    if (*second) {
+      auto ticket = c.d.mfa->IssueTicket(*found, token_mode ? "token" : "session");
+      if (ticket) {
+        c.metrics.Login(LoginOutcome::kMfaRequired);
+        json e = who;
+        e["mode"] = token_mode ? "token" : "session";
+        c.d.audit->Record("login.mfa_required", std::move(e));
+        return respond(NoStore(Json(401, {{"error", "mfa_required"},
+                                          {"error_description", "a second factor is required"},
+                                          {"mfa_ticket", *ticket},
+                                          {"methods", {"totp", "recovery_code"}}})));
+      }
+      // Removed a moment ago (NotFound): the password is all the account asks for now.
+      if (ticket.error().code() != Code::kNotFound) return unavailable(ticket.error());
+    }
+    (void)c.d.throttle->RecordSuccess(account, known_device);
+    respond(CompleteSignIn(c, *found, device, who, token_mode, previous, !known_device.empty(),
+                           account));
   };
   if (!c.d.password_pool->TrySubmit(work)) {
     c.metrics.Login(LoginOutcome::kBusy);
     respond(Busy());
   }
+}
+
+HttpResponse LoginMfa(Context& c, const HttpRequest& request) {
+  auto invalid = [&](HttpResponse r) {
+    c.metrics.Login(LoginOutcome::kInvalid);
+    return r;
+  };
+  if (auto refused = CheckUnauthenticatedPost(c, request)) return invalid(std::move(*refused));
+  auto parsed = tessera::json::ParseStrict(request.body, {.max_bytes = 16 * 1024, .max_depth = 2});
+  if (!parsed || !parsed->is_object()) {
+    return invalid(Error(400, "invalid_request", "body must be a JSON object"));
+  }
+  const json& b = *parsed;
+  auto text = [&](const char* field) -> std::optional<std::string> {
+    if (!b.contains(field) || !b[field].is_string()) return std::nullopt;
+    return b[field].get<std::string>();
+  };
+  const auto ticket_text = text("mfa_ticket");
+  const auto code = text("code");
+  const auto recovery = text("recovery_code");
+  if (!ticket_text || code.has_value() == recovery.has_value() ||
+      (code ? *code : *recovery).size() > 64) {
+    return invalid(Error(400, "invalid_request",
+                         "mfa_ticket and either code or recovery_code (strings) are required"));
+  }
+  auto ticket = c.d.mfa->OpenTicket(*ticket_text);
+  if (!ticket) {
+    return invalid(InvalidTicket(ticket.error().reason() == Reason::kExpired
+                                     ? "the sign-in ticket has expired"
+                                     : "not a valid sign-in ticket"));
+  }
+  // The mode was chosen at the first step and is sealed in the ticket; a client that names the
+  // other one here is refused rather than given what it did not ask for with the password.
+  if (b.contains("mode") && (!b["mode"].is_string() || b["mode"] != ticket->mode)) {
+    return invalid(InvalidTicket("this ticket is for a " + ticket->mode + " sign-in"));
+  }
+  const bool token_mode = ticket->mode == "token";
+  if (token_mode && !c.d.tokens) return invalid(InvalidTicket("token mode is off"));
+  session::DeviceInfo device{std::string(request.Header("User-Agent")),
+                             c.identity.ClientIp(request)};
+  json who = {{"ip", device.ip}, {"user_agent", device.user_agent.substr(0, 256)}};
+  auto found = c.d.users->FindById(ticket->user_id);
+  if (!found) {
+    c.metrics.Login(LoginOutcome::kUnavailable);
+    return FromStatus(found.error());
+  }
+  if (!found->has_value() || (*found)->disabled) {
+    c.metrics.Login(LoginOutcome::kFailure);
+    json e = who;
+    e["sub"] = ticket->user_id;
+    e["reason"] = found->has_value() ? "disabled" : "unknown_user";
+    c.d.audit->Record("login.failed", std::move(e));
+    return InvalidTicket("not a valid sign-in ticket");
+  }
+  const user::User& u = **found;
+  const std::string& account = u.username;
+  who["username"] = u.username;
+  const std::string known_device = c.device_cookies.DeviceFor(request, account);
+  if (!known_device.empty()) who["device"] = "known";
+  // Codes are guessed like passwords: the same budgets, per account and per address.
+  auto wait = c.d.throttle->Check(account, device.ip, known_device);
+  if (!wait) {
+    c.metrics.Login(LoginOutcome::kUnavailable);
+    return FromStatus(wait.error());
+  }
+  if (*wait > 0) {
+    c.metrics.Login(LoginOutcome::kThrottled);
+    json e = who;
+    e["retry_after"] = *wait;
+    c.d.audit->Record("login.throttled", std::move(e));
+    return TooManyAttempts(*wait);
+  }
+  auto accepted = c.d.mfa->Complete(*ticket, code ? *code : *recovery, recovery.has_value());
+  if (!accepted) {
+    c.metrics.Login(LoginOutcome::kUnavailable);
+    return FromStatus(accepted.error());
+  }
+  if (!*accepted) {
+    if (Status counted = c.d.throttle->RecordFailure(account, device.ip, known_device);
+        !counted.ok()) {
+      c.metrics.Login(LoginOutcome::kUnavailable);
+      return FromStatus(counted);
+    }
+    c.metrics.Login(LoginOutcome::kFailure);
+    json e = who;
+    e["reason"] = recovery ? "wrong_recovery_code" : "wrong_code";
+    c.d.audit->Record("login.failed", std::move(e));
+    return Error(401, "invalid_credentials", "wrong code");
+  }
+  (void)c.d.throttle->RecordSuccess(account, known_device);
+  if (recovery) {
+    json e = who;
+    e["sub"] = u.id;
+    c.d.audit->Record("mfa.recovery_code_used", std::move(e));
+  }
+  who["mfa"] = recovery ? "recovery_code" : "totp";
+  device.mfa = true;
+  const std::string previous(CookieValue(request, c.d.config->cookie.name));
+  return CompleteSignIn(c, u, device, who, token_mode, previous, !known_device.empty(), account);
 }
 
 void Register(Context& c, const HttpRequest& request, Responder respond) {
@@ -256,20 +396,10 @@ void ChangePassword(Context& c, const HttpRequest& request, Responder respond) {
       return respond(Error(401, "invalid_credentials", "the current password is wrong"));
     }
     (void)c.d.throttle->RecordSuccess(account, "");
-    // Every other session ends, cookie and token alike; the caller's stays. A bearer caller names
-    // its session by handle: its id hash comes from the listing (absent when its record has
-    // idle-expired while the token runs, and then nothing is kept).
-    std::string keep = caller.session.id_hash;
-    if (caller.bearer) {
-      keep.clear();
-      auto list = c.d.session_manager->List(u.id);
-      if (!list) return respond(FromStatus(list.error()));
-      for (const session::Session& s : *list) {
-        if (s.handle == caller.session.handle) keep = s.id_hash;
-      }
-      if (keep.empty()) keep.push_back('-');  // no session has this id hash: keep none
-    }
-    auto ended = c.d.accounts->SetPassword(u, fresh, keep);
+    // Every other session ends, cookie and token alike; the caller's stays.
+    auto keep = OwnSessionIdHash(c, caller);
+    if (!keep) return respond(FromStatus(keep.error()));
+    auto ended = c.d.accounts->SetPassword(u, fresh, *keep);
     if (!ended) return respond(FromStatus(ended.error()));
     json e = who;
     e["sessions_ended"] = ended->size();

@@ -63,6 +63,7 @@ HttpResponse Me(Context& c, const HttpRequest& request) {
   json j = UserJson(caller->user);
   j["sid"] = caller->session.handle;
   j["auth"] = caller->bearer ? "bearer" : "session";
+  j["amr"] = caller->session.mfa ? json{"pwd", "otp"} : json{"pwd"};
   if (!caller->bearer) {
     // The page's script cannot read the HttpOnly cookie, so it learns the CSRF token here; a
     // cross-site page cannot read this answer (no CORS).
@@ -144,7 +145,41 @@ HttpResponse RevokeOtherSessions(Context& c, const HttpRequest& request) {
   return Json(200, {{"revoked", gone.size()}});
 }
 
+namespace {
+
+// What `GET /v1/auth?require=...` asks of the session beyond being valid. Only "mfa" exists; any
+// other query is refused (400) rather than ignored, so a typo in a proxy's configuration shows at
+// once instead of letting through what it meant to stop.
+struct Requirements {
+  bool mfa = false;
+};
+std::optional<Requirements> ParseRequirements(std::string_view target) {
+  Requirements out;
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return out;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    if (item == "require=mfa") {
+      out.mfa = true;
+    } else if (!item.empty()) {
+      return std::nullopt;
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
 HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
+  const auto requirements = ParseRequirements(request.target);
+  if (!requirements) {
+    c.metrics.AuthCheck(AuthOutcome::kDenied);
+    return Error(400, "invalid_request", "the only query /v1/auth takes is require=mfa");
+  }
   HttpResponse error;
   auto caller = c.auth.Authenticate(request, false, &error);
   if (!caller) {
@@ -153,6 +188,10 @@ HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
       c.metrics.AuthCheck(error.status == 503 ? AuthOutcome::kUnavailable : AuthOutcome::kDenied);
     }
     return error;
+  }
+  if (requirements->mfa && !caller->session.mfa) {
+    c.metrics.AuthCheck(AuthOutcome::kDenied);
+    return Error(403, "mfa_required", "this needs a sign-in with a second factor");
   }
   c.metrics.AuthCheck(AuthOutcome::kAllowed);
   std::string roles;
@@ -167,6 +206,7 @@ HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
   r.Set("X-Auth-Roles", std::move(roles));
   r.Set("X-Auth-Session", caller->session.handle);
   r.Set("X-Auth-Expires-At", std::to_string(caller->expires_at));
+  r.Set("X-Auth-AMR", caller->session.mfa ? "pwd,otp" : "pwd");
   return r;
 }
 

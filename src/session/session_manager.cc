@@ -84,6 +84,7 @@ Session SessionManager::NewRecord(std::string_view user_id, SessionKind kind,
   s.expires_at = now + lifetime_seconds;
   s.user_agent = device.user_agent.substr(0, kMaxUserAgent);
   s.ip = device.ip;
+  s.mfa = device.mfa;
   return s;
 }
 

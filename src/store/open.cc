@@ -93,17 +93,9 @@ Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& con
   return OpenSqliteThrottleStore(config.server.data + "/throttle.db");
 }
 
-Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& config) {
+Result<std::optional<std::string>> ReadKeysetSecret(const Config& config) {
   const std::string& file = config.token.keyset_secret_file;
-  if (file.empty()) {
-    TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
-    return token::FileKeysetStorage(config.server.data);
-  }
-  if (!IsRedisUrl(config.session.store)) {
-    return InvalidArgument(Reason::kBadConfig,
-                           "token.keyset_secret_file keeps the signing keys in Redis; it needs a "
-                           "redis:// session.store");
-  }
+  if (file.empty()) return std::optional<std::string>();
   // Read like a private key: refused when others may read it.
   TESSERA_ASSIGN_OR_RETURN(std::optional<token::PrivateFile> secret,
                            token::ReadPrivateFile(file, 4096));
@@ -114,7 +106,21 @@ Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& co
     return InvalidArgument(Reason::kBadConfig,
                            "token.keyset_secret_file: " + file + " holds fewer than 32 bytes");
   }
-  return OpenRedisKeysetStorage(config.session.store, std::move(secret->bytes));
+  return std::optional<std::string>(std::move(secret->bytes));
+}
+
+Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& config) {
+  if (config.token.keyset_secret_file.empty()) {
+    TESSERA_RETURN_IF_ERROR(EnsureDataDir(config.server.data));
+    return token::FileKeysetStorage(config.server.data);
+  }
+  if (!IsRedisUrl(config.session.store)) {
+    return InvalidArgument(Reason::kBadConfig,
+                           "token.keyset_secret_file keeps the signing keys in Redis; it needs a "
+                           "redis:// session.store");
+  }
+  TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> secret, ReadKeysetSecret(config));
+  return OpenRedisKeysetStorage(config.session.store, std::move(*secret));
 }
 
 }  // namespace tessera::store

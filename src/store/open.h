@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tessera/config.h"
@@ -37,6 +38,11 @@ Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& con
 // directory (created if missing). A secret file readable by others, or shorter than 32 bytes, is
 // refused.
 Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& config);
+
+// The secret of token.keyset_secret_file (at least 32 bytes, mode 0600), read; nullopt when the
+// setting is empty. The secret every instance of a deployment shares, from which keys for other
+// uses are derived (the second factor's, runtime.cc).
+Result<std::optional<std::string>> ReadKeysetSecret(const Config& config);
 
 // True for the user stores that are PostgreSQL URLs (postgresql://, postgres://).
 bool IsPostgresUrl(std::string_view store);

@@ -68,6 +68,13 @@ Result<AccessToken> AccessTokenFromClaims(const jose::Claims& c) {
       t.roles.push_back(r.get<std::string>());
     }
   }
+  if (auto amr = payload.find("amr"); amr != payload.end()) {
+    if (!amr->is_array()) return Unauthenticated(Reason::kBadClaimType, "amr is not an array");
+    for (const auto& m : *amr) {
+      if (!m.is_string()) return Unauthenticated(Reason::kBadClaimType, "an amr is not a string");
+      t.amr.push_back(m.get<std::string>());
+    }
+  }
   if (auto name = payload.find("preferred_username"); name != payload.end()) {
     if (!name->is_string()) {
       return Unauthenticated(Reason::kBadClaimType, "preferred_username is not a string");

@@ -118,7 +118,10 @@ Result<std::string> TokenService::SignAccessToken(const Subject& subject,
                                  {"jti", RandomToken(kJtiBytes)},
                                  {"sid", session.handle},
                                  {"roles", subject.roles},
-                                 {"preferred_username", subject.username}};
+                                 {"preferred_username", subject.username},
+                                 // RFC 8176 values: how the sign-in of the session went.
+                                 {"amr", session.mfa ? nlohmann::json{"pwd", "otp"}
+                                                     : nlohmann::json{"pwd"}}};
   std::string token;
   TESSERA_RETURN_IF_ERROR(keyset_->Current(iat)->signer.SignTrusted(claims.dump(), &token));
   return token;

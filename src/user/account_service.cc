@@ -80,4 +80,14 @@ Result<AccountService::Changed> AccountService::SetDisabled(std::string_view nam
   return out;
 }
 
+Result<AccountService::MfaReset> AccountService::ResetMfa(std::string_view name) {
+  TESSERA_ASSIGN_OR_RETURN(User found, Find(name));
+  MfaReset out{.user = std::move(found), .removed = false, .ended = {}};
+  TESSERA_ASSIGN_OR_RETURN(out.removed, users_->RemoveTotp(out.user.id));
+  // Whoever signed in with the factor that is now gone (perhaps the one who took the phone)
+  // signs in again.
+  TESSERA_ASSIGN_OR_RETURN(out.ended, sessions_->RevokeAll(out.user.id, ""));
+  return out;
+}
+
 }  // namespace tessera::user

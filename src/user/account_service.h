@@ -1,5 +1,6 @@
 // AccountService: the account lifecycle, one implementation for the CLI and the HTTP handlers
-// alike: create (screened, hashed), remove, set a new password, set roles, disable and enable.
+// alike: create (screened, hashed), remove, set a new password, set roles, disable and enable,
+// reset the second factor.
 // Removing, disabling and setting a password end every session of the account through the
 // SessionManager (so the bridge's revocation list and the session cache learn of it at once, in
 // the process that made the change). Every change of a stored account is also published on the
@@ -64,6 +65,16 @@ class AccountService {
     std::vector<session::Session> ended;
   };
   Result<Changed> SetDisabled(std::string_view name, bool disabled);
+
+  // Removes the second factor of the account `name` (its owner lost both the authenticator and
+  // the recovery codes, and an administrator has checked who they are) and ends every session of
+  // the account. `removed` is false when it had none. kNotFound/kUnknownUser when absent.
+  struct MfaReset {
+    User user;
+    bool removed = false;
+    std::vector<session::Session> ended;
+  };
+  Result<MfaReset> ResetMfa(std::string_view name);
 
  private:
   Result<User> Find(std::string_view name);

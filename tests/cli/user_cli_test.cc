@@ -168,6 +168,36 @@ TEST_F(UserCli, DisableEndsSessionsAndEnableAllowsSignInAgain) {
   EXPECT_NE(all.find("\"admin.user_enabled\""), std::string::npos) << all;
 }
 
+// Someone who lost both the authenticator and the recovery codes: an operator removes the second
+// factor, and every session of the account ends (whoever signed in with it may hold the phone).
+TEST_F(UserCli, ResetMfaRemovesTheFactorAndEndsSessions) {
+  ASSERT_EQ(User({"add", "alice", "--password-stdin"}, "correct horse battery\n").code, 0);
+  const user::User alice = Users()->FindByName("alice")->value();
+  ASSERT_TRUE(Users()
+                  ->PutTotp(alice.id, user::Totp{.sealed_secret = "c2VhbGVk",
+                                                 .confirmed = true,
+                                                 .last_step = 1,
+                                                 .recovery_hashes = {"h1"},
+                                                 .created_at = 1})
+                  .ok());
+  Login(alice.id, 2);
+  Outcome r = User({"reset-mfa", "alice"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("removed the second factor of alice and ended 2 session(s)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(Users()->GetTotp(alice.id)->has_value());
+  EXPECT_EQ(SessionCount(alice.id), 0u);
+  Outcome again = User({"reset-mfa", "ALICE"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("no second factor on alice"), std::string::npos) << again.out;
+  EXPECT_EQ(User({"reset-mfa", "nobody"}).code, 1);
+  std::ifstream audit(Data() + "/audit.log");
+  std::string all((std::istreambuf_iterator<char>(audit)), {});
+  EXPECT_NE(all.find("\"admin.mfa_reset\""), std::string::npos) << all;
+  EXPECT_EQ(all.find("c2VhbGVk"), std::string::npos) << all;
+}
+
 // NIST SP 800-63B rev. 4 §3.1.1.2 (docs/security.md PW-05): add and set-password screen the new
 // password against the common-password list, the account's name, the service name and trivial
 // patterns; the message says which, never the password, and nothing is stored or ended.

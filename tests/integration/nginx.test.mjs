@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import {
   BIN, canConnect, findExecutable, freePort, launch, nginxMainConfig, startServer, tessera,
 } from './tessera.mjs';
+import { base32Decode, totp } from './totp.mjs';
 
 const PASSWORD = 'correct horse battery';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -188,7 +189,7 @@ before(async () => {
   ca = fs.readFileSync(cert);
 
   const data = path.join(dir, 'data');
-  for (const [name, roles] of [['alice', ['ops', 'viewer']], ['bob', []]]) {
+  for (const [name, roles] of [['alice', ['ops', 'viewer']], ['bob', []], ['carol', []]]) {
     const args = ['user', 'add', name, '--password-stdin', '--data', data];
     for (const r of roles) args.push('--role', r);
     const r = tessera(args, PASSWORD + '\n');
@@ -405,6 +406,45 @@ test('(5) HEAD is authenticated like GET', async () => {
   const forged = await throughApp('HEAD', '/api/x', { headers: { 'x-auth-user': 'admin' } });
   assert.equal(forged.res.status, 401);
   assert.equal(forged.seen, null);
+});
+
+test('(6) /admin/ asks for a second factor: step-up for a password-only session, the AMR to the app', async () => {
+  // carol has no second factor: signed in, but sent to sign in again with one.
+  const carol = await login('carol');
+  const weak = await throughApp('GET', '/admin/panel', { headers: cookieHeader(carol.secret) });
+  assert.equal(weak.res.status, 302);
+  assert.equal(weak.res.headers.location, '/?mfa=required&next=/admin/panel');
+  assert.equal(weak.seen, null);
+  const anonymous = await throughApp('GET', '/admin/panel');
+  assert.equal(anonymous.res.status, 302);
+  assert.equal(anonymous.res.headers.location, '/?next=/admin/panel');
+  // The password-only session still reaches /app/, and the app learns how it signed in.
+  const plain = await throughApp('GET', '/app/x', { headers: { ...cookieHeader(carol.secret), 'x-auth-amr': 'pwd,otp' } });
+  assert.equal(plain.res.status, 200);
+  assert.equal(plain.seen.headers['x-auth-amr'], 'pwd', 'a forged X-Auth-AMR is replaced');
+  // carol turns on TOTP through nginx and signs in with a code.
+  const json = { ...cookieHeader(carol.secret), 'x-csrf-token': carol.body.csrf_token,
+                 'content-type': 'application/json' };
+  const begun = await request('POST', '/v1/me/totp', { headers: json, body: '{}' });
+  assert.equal(begun.status, 200, begun.text);
+  const secret = base32Decode(begun.json().secret);
+  const confirmed = await request('POST', '/v1/me/totp/confirm',
+                                  { headers: json, body: JSON.stringify({ code: totp(secret) }) });
+  assert.equal(confirmed.status, 200, confirmed.text);
+  const step1 = await request('POST', '/v1/login', {
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'carol', password: PASSWORD }) });
+  assert.equal(step1.status, 401, step1.text);
+  const step2 = await request('POST', '/v1/login/mfa', {
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ mfa_ticket: step1.json().mfa_ticket, code: totp(secret, { steps: 1 }) }) });
+  assert.equal(step2.status, 200, step2.text);
+  const strong = (step2.headers['set-cookie'] ?? []).join('\n').match(/__Host-tessera_session=([^;]+)/)[1];
+  const admin = await throughApp('GET', '/admin/panel', { headers: cookieHeader(strong) });
+  assert.equal(admin.res.status, 200);
+  assert.equal(admin.seen.headers['x-auth-user'], 'carol');
+  assert.equal(admin.seen.headers['x-auth-amr'], 'pwd,otp');
+  assert.equal(admin.seen.url, '/admin/panel');
 });
 
 test('only what the file lists is reachable; plain HTTP only redirects', async () => {

@@ -10,6 +10,7 @@
 // Needs postgresql and redis-server (scripts/install-deps test); fails, never skips, without them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import {
   stopProc, stopServers, withCookie,
 } from './cluster_client.mjs';
 import { PG_PASSWORD, startPostgres } from './postgres.mjs';
+import { base32Decode, totp } from './totp.mjs';
 
 const T = { timeout: 60_000 };
 
@@ -31,6 +33,9 @@ function env() {
   return {
     TESSERA_USERS_STORE: pg.url('tessera'),
     TESSERA_SESSION_STORE: `redis://127.0.0.1:${redisPort}/0`,
+    // The deployment's shared secret: the signing keyset in Redis, and the key of second factors
+    // (sealed TOTP secrets, recovery codes, sign-in tickets), are the same on both instances.
+    TESSERA_TOKEN_KEYSET_SECRET_FILE: path.join(dir, 'shared.secret'),
     TESSERA_SERVER_ACCESS_LOG: 'off',
     TESSERA_SERVER_TRUSTED_PROXIES: '127.0.0.1',
   };
@@ -49,6 +54,7 @@ function addUser(name, roles = []) {
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-pg-it-'));
+  fs.writeFileSync(path.join(dir, 'shared.secret'), crypto.randomBytes(32), { mode: 0o600 });
   pg = await startPostgres();
   pg.exec('CREATE DATABASE tessera');
   const redisBin = findExecutable('redis-server', ['/usr/bin', '/usr/sbin']);
@@ -62,7 +68,8 @@ before(async () => {
   const m = cli(['migrate']);
   assert.equal(m.code, 0, m.err);
   assert.match(m.out, /up to date/);
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) addUser(u);
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) addUser(u);
+  addUser('root', ['admin']);
   for (const name of ['A', 'B']) {
     servers[name] = await startServer(path.join(dir, name), env());
     url[name] = servers[name].url;
@@ -133,6 +140,52 @@ test('behind nginx: sign-ins land on both instances; an account the CLI removes 
   }
   for (const base of [url.A, url.B]) assert.equal((await loginRequest(base, 'erin')).status, 401);
   assert.equal(pg.exec("SELECT count(*) FROM tessera_users WHERE username = 'erin'", 'tessera').stdout.trim(), '0');
+});
+
+test('a second factor set up on A signs in on B; an administrator\'s reset on B ends its sessions on A', T, async () => {
+  const json = (s) => withCookie(s.secret, { 'x-csrf-token': s.csrf, 'content-type': 'application/json' });
+  const first = await cookieLogin(url.A, 'frank');
+  const begun = await call(url.A, 'POST', '/v1/me/totp', { headers: json(first), body: '{}' });
+  assert.equal(begun.status, 200, begun.text);
+  const secret = base32Decode(begun.json.secret);
+  const confirmed = await call(url.A, 'POST', '/v1/me/totp/confirm',
+                               { headers: json(first), body: JSON.stringify({ code: totp(secret) }) });
+  assert.equal(confirmed.status, 200, confirmed.text);
+  assert.equal(confirmed.json.recovery_codes.length, 10);
+  // Stored sealed: neither the base32 secret nor a recovery code is in the table.
+  const row = pg.exec('SELECT sealed_secret, array_to_string(recovery, \' \') FROM tessera_totp', 'tessera').stdout;
+  assert.ok(!row.includes(begun.json.secret) && !row.includes(confirmed.json.recovery_codes[0]), row);
+  // The first step on A, the second on B: one shared key, one account store.
+  const step1 = await loginRequest(url.A, 'frank');
+  assert.equal(step1.status, 401, step1.text);
+  assert.equal(step1.json.error, 'mfa_required');
+  const step2 = (base, body) => call(base, 'POST', '/v1/login/mfa', {
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  // The confirming code's step is spent; the next step's code is accepted (one step of drift).
+  const done = await step2(url.B, { mfa_ticket: step1.json.mfa_ticket, code: totp(secret, { steps: 1 }) });
+  assert.equal(done.status, 200, done.text);
+  const set = done.setCookie.find((c) => c.startsWith(`${COOKIE}=`));
+  const onB = { secret: set.slice(COOKIE.length + 1).split(';')[0] };
+  const auth = await call(url.A, 'GET', '/v1/auth?require=mfa', { headers: withCookie(onB.secret) });
+  assert.equal(auth.status, 200, auth.text);
+  assert.equal(auth.headers.get('x-auth-amr'), 'pwd,otp');
+  // The ticket was used, on B: A refuses it too, even with a recovery code.
+  const reused = await step2(url.A, { mfa_ticket: step1.json.mfa_ticket,
+                                      recovery_code: confirmed.json.recovery_codes[0] });
+  assert.equal(reused.status, 401, reused.text);
+  // A recovery code used through A cannot be used again through B.
+  const ticketA = (await loginRequest(url.A, 'frank')).json.mfa_ticket;
+  const viaCode = await step2(url.A, { mfa_ticket: ticketA, recovery_code: confirmed.json.recovery_codes[1] });
+  assert.equal(viaCode.status, 200, viaCode.text);
+  const ticketB = (await loginRequest(url.B, 'frank')).json.mfa_ticket;
+  assert.equal((await step2(url.B, { mfa_ticket: ticketB, recovery_code: confirmed.json.recovery_codes[1] })).status, 401);
+  // The administrator signs in on B and resets the factor: every session of frank ends on A too.
+  const root = await cookieLogin(url.B, 'root');
+  const reset = await call(url.B, 'DELETE', '/v1/admin/users/frank/mfa', { headers: json(root) });
+  assert.equal(reset.status, 204, reset.text);
+  assert.equal(await authStatus(url.A, onB), 401);
+  assert.equal(await authStatus(url.A, first), 401);
+  await cookieLogin(url.A, 'frank');  // the password alone again
 });
 
 test('accounts copied from a SQLite database keep their ids and passwords', T, async () => {

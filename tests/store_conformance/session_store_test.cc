@@ -336,6 +336,32 @@ TYPED_TEST(SessionStoreTest, BinaryAndUnicodeFieldsRoundTrip) {
   EXPECT_EQ(this->store_->Get(s.id_hash)->value(), s);
 }
 
+// Whether the sign-in passed a second factor is kept, read back by every way of reading a
+// session, and kept through a refresh rotation.
+TYPED_TEST(SessionStoreTest, TheSecondFactorFlagRoundTrips) {
+  Session with = Make("a", "u1", 100, 1000);
+  with.mfa = true;
+  const Session without = Make("b", "u1", 101, 1000);
+  ASSERT_TRUE(this->store_->Create(with, {}, 100, nullptr).ok());
+  ASSERT_TRUE(this->store_->Create(without, {}, 101, nullptr).ok());
+  EXPECT_TRUE(this->store_->Get(with.id_hash)->value().mfa);
+  EXPECT_FALSE(this->store_->Get(without.id_hash)->value().mfa);
+  auto listed = this->store_->ListByUser("u1");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0], with);
+  EXPECT_EQ((*listed)[1], without);
+  Session token = MakeToken("c", "u2", 100, 1000);
+  token.mfa = true;
+  ASSERT_TRUE(this->store_->CreateTokenSession(token, Rt("1"), {}, 100, nullptr).ok());
+  auto rotated = this->store_->RotateRefresh(Present("1", "2", 150));
+  ASSERT_TRUE(rotated) << rotated.error().ToString();
+  EXPECT_TRUE(rotated->session.mfa);
+  auto removed = this->store_->Remove(with.id_hash);
+  ASSERT_TRUE(removed && removed->has_value());
+  EXPECT_TRUE((*removed)->mfa);
+}
+
 // Token sessions (issue 4): refresh-token families, rotation, reuse detection, revocations.
 
 TYPED_TEST(SessionStoreTest, TokenSessionRotatesItsLiveToken) {

@@ -73,7 +73,7 @@ TEST(SqliteStore, FileIsPrivateAndInWalMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 6);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 7);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -250,7 +250,7 @@ TEST(SqliteStore, VersionTwoDatabaseUpgradesInPlace) {
   ExecOn(path, kSchemaV2);
   auto store = OpenSqliteSessionStore(path);
   ASSERT_TRUE(store) << store.error().ToString();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 6);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 7);
   const std::string old_id("\x01\x01", 2);
   auto old = (*store)->Get(old_id);
   ASSERT_TRUE(old && old->has_value());
@@ -323,7 +323,7 @@ TEST(SqliteStore, VersionThreeDatabaseUpgradesInPlace) {
   ExecOn(path, kSchemaV3);
   auto store = OpenSqliteSessionStore(path);
   ASSERT_TRUE(store) << store.error().ToString();
-  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 6);
+  EXPECT_EQ(QueryInt(path, "PRAGMA user_version"), 7);
   // Seconds became milliseconds; live tokens stay 0.
   EXPECT_EQ(QueryInt(path, "SELECT rotated_at_ms FROM refresh_tokens WHERE hash = x'6130'"),
             150'000);

@@ -161,5 +161,136 @@ TYPED_TEST(UserStoreTest, UserWithoutRoles) {
   EXPECT_TRUE(this->store_->Ping().ok());
 }
 
+// ---- The second factor ----------------------------------------------------------------------
+
+Totp Factor(bool confirmed) {
+  return Totp{.sealed_secret = "c2VhbGVkLXNlY3JldA",
+              .confirmed = confirmed,
+              .last_step = 1000,
+              .recovery_hashes = {"r1", "r2", "r3"},
+              .created_at = 1700000000};
+}
+
+TYPED_TEST(UserStoreTest, TotpIsStoredReplacedAndRemoved) {
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  EXPECT_FALSE(this->store_->GetTotp("id-alice")->has_value());
+  Status none = this->store_->PutTotp("id-nobody", Factor(false));
+  EXPECT_EQ(none.code(), Code::kNotFound);
+  EXPECT_EQ(none.reason(), Reason::kUnknownUser);
+  ASSERT_TRUE(this->store_->PutTotp("id-alice", Factor(false)).ok());
+  EXPECT_EQ(this->store_->GetTotp("id-alice")->value(), Factor(false));
+  Totp confirmed = Factor(true);
+  confirmed.last_step = 57;
+  confirmed.recovery_hashes = {"only"};
+  ASSERT_TRUE(this->store_->PutTotp("id-alice", confirmed).ok());
+  EXPECT_EQ(this->store_->GetTotp("id-alice")->value(), confirmed);
+  EXPECT_TRUE(this->store_->RemoveTotp("id-alice").value());
+  EXPECT_FALSE(this->store_->GetTotp("id-alice")->has_value());
+  EXPECT_FALSE(this->store_->RemoveTotp("id-alice").value());
+}
+
+TYPED_TEST(UserStoreTest, RemovingTheAccountRemovesItsFactor) {
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  ASSERT_TRUE(this->store_->PutTotp("id-alice", Factor(true)).ok());
+  ASSERT_TRUE(this->store_->Remove("alice").ok());
+  // A new account under the old id (ids are never reused in practice; the store must not rely
+  // on it) starts without the factor.
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  EXPECT_FALSE(this->store_->GetTotp("id-alice")->has_value());
+}
+
+TYPED_TEST(UserStoreTest, TicketsOpenOnlyOnAConfirmedFactor) {
+  ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
+  EXPECT_FALSE(this->store_->SetMfaTicket("id-alice", "t1", 2000).value());  // no factor
+  ASSERT_TRUE(this->store_->PutTotp("id-alice", Factor(false)).ok());
+  EXPECT_FALSE(this->store_->SetMfaTicket("id-alice", "t1", 2000).value());  // not confirmed
+  ASSERT_TRUE(this->store_->PutTotp("id-alice", Factor(true)).ok());
+  EXPECT_TRUE(this->store_->SetMfaTicket("id-alice", "t1", 2000).value());
+  Totp t = this->store_->GetTotp("id-alice")->value();
+  EXPECT_EQ(t.ticket_hash, "t1");
+  EXPECT_EQ(t.ticket_expires_at, 2000);
+  // A second sign-in replaces the ticket of the first.
+  EXPECT_TRUE(this->store_->SetMfaTicket("id-alice", "t2", 2100).value());
+  EXPECT_EQ(this->store_->GetTotp("id-alice")->value().ticket_hash, "t2");
+}
+
+TYPED_TEST(UserStoreTest, UseMfaConsumesTicketAndStepOnce) {
+  UserStore& s = *this->store_;
+  ASSERT_TRUE(s.Add(Make("alice")).ok());
+  ASSERT_TRUE(s.PutTotp("id-alice", Factor(true)).ok());  // last_step 1000
+  ASSERT_TRUE(s.SetMfaTicket("id-alice", "t1", 2000).value());
+  using Use = UserStore::MfaUse;
+  // Refused, and nothing changes: another ticket, an expired one, a step not after the last.
+  EXPECT_FALSE(s.UseMfa("id-alice", Use{.ticket_hash = "t0", .now = 1500, .step = 1001}).value());
+  EXPECT_FALSE(s.UseMfa("id-alice", Use{.ticket_hash = "t1", .now = 2000, .step = 1001}).value());
+  EXPECT_FALSE(s.UseMfa("id-alice", Use{.ticket_hash = "t1", .now = 1500, .step = 1000}).value());
+  EXPECT_FALSE(s.UseMfa("id-alice", Use{.ticket_hash = "", .now = 1500, .step = 1001}).value());
+  EXPECT_FALSE(s.UseMfa("id-nobody", Use{.ticket_hash = "t1", .now = 1500, .step = 1001}).value());
+  EXPECT_EQ(s.GetTotp("id-alice")->value().ticket_hash, "t1");
+  // Accepted once: the step moves, the ticket is gone.
+  EXPECT_TRUE(s.UseMfa("id-alice", Use{.ticket_hash = "t1", .now = 1500, .step = 1002}).value());
+  Totp after = s.GetTotp("id-alice")->value();
+  EXPECT_EQ(after.last_step, 1002);
+  EXPECT_EQ(after.ticket_hash, "");
+  EXPECT_EQ(after.recovery_hashes.size(), 3u);
+  EXPECT_FALSE(s.UseMfa("id-alice", Use{.ticket_hash = "t1", .now = 1500, .step = 1003}).value());
+  // With a new ticket, a code of the step just used is a replay.
+  ASSERT_TRUE(s.SetMfaTicket("id-alice", "t2", 2000).value());
+  EXPECT_FALSE(s.UseMfa("id-alice", Use{.ticket_hash = "t2", .now = 1500, .step = 1002}).value());
+  EXPECT_TRUE(s.UseMfa("id-alice", Use{.ticket_hash = "t2", .now = 1500, .step = 1003}).value());
+}
+
+TYPED_TEST(UserStoreTest, RecoveryCodesAreSingleUse) {
+  UserStore& s = *this->store_;
+  ASSERT_TRUE(s.Add(Make("alice")).ok());
+  ASSERT_TRUE(s.PutTotp("id-alice", Factor(true)).ok());
+  using Use = UserStore::MfaUse;
+  ASSERT_TRUE(s.SetMfaTicket("id-alice", "t1", 2000).value());
+  EXPECT_FALSE(s.UseMfa("id-alice", Use{.ticket_hash = "t1", .now = 1500, .recovery_hash = "rX"})
+                   .value());
+  EXPECT_TRUE(s.UseMfa("id-alice", Use{.ticket_hash = "t1", .now = 1500, .recovery_hash = "r2"})
+                  .value());
+  Totp after = s.GetTotp("id-alice")->value();
+  EXPECT_EQ(after.recovery_hashes, (std::vector<std::string>{"r1", "r3"}));
+  EXPECT_EQ(after.last_step, 1000);  // a recovery code leaves the step alone
+  ASSERT_TRUE(s.SetMfaTicket("id-alice", "t2", 2000).value());
+  EXPECT_FALSE(s.UseMfa("id-alice", Use{.ticket_hash = "t2", .now = 1500, .recovery_hash = "r2"})
+                   .value());
+  EXPECT_TRUE(s.UseMfa("id-alice", Use{.ticket_hash = "t2", .now = 1500, .recovery_hash = "r1"})
+                  .value());
+}
+
+// Of many sign-ins completing with one ticket at once, from two stores on one database where the
+// backend is shared (as two instances are), exactly one succeeds.
+TYPED_TEST(UserStoreTest, ConcurrentUsesOfOneTicketLetExactlyOneWin) {
+  std::unique_ptr<UserStore> other =
+      TypeParam::kShared ? TypeParam::Users(this->dir_.path()) : nullptr;
+  UserStore* stores[2] = {this->store_.get(), other ? other.get() : this->store_.get()};
+  ASSERT_TRUE(stores[0]->Add(Make("alice")).ok());
+  ASSERT_TRUE(stores[0]->PutTotp("id-alice", Factor(true)).ok());
+  for (int round = 0; round < 5; ++round) {
+    const std::string ticket = "ticket" + std::to_string(round);
+    ASSERT_TRUE(stores[0]->SetMfaTicket("id-alice", ticket, 5000).value());
+    std::atomic<int> won{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 6; ++i) {
+      threads.emplace_back([&, i] {
+        // Half present the next step's code, half a recovery code: still one winner.
+        UserStore::MfaUse use{.ticket_hash = ticket, .now = 1500};
+        if (i % 2 == 0) {
+          use.step = 2000 + round;
+        } else {
+          use.recovery_hash = "r1";
+        }
+        auto used = stores[i % 2]->UseMfa("id-alice", use);
+        ASSERT_TRUE(used) << used.error().ToString();
+        if (*used) ++won;
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(won.load(), 1) << ticket;
+  }
+}
+
 }  // namespace
 }  // namespace tessera::user

@@ -31,6 +31,9 @@ struct Session {
   int64_t tokens_until = 0;
   std::string user_agent;  // as sent, truncated to 256 bytes
   std::string ip;
+  // True when the sign-in that made this session passed a second factor as well as the password
+  // (its "amr" is ["pwd","otp"], RFC 8176; otherwise ["pwd"]).
+  bool mfa = false;
 
   friend bool operator==(const Session&, const Session&) = default;
 };

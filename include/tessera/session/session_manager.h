@@ -38,9 +38,11 @@ struct SessionOptions {
   size_t cache_capacity = 100000;
 };
 
+// What a sign-in knows about the client, kept in the session it starts.
 struct DeviceInfo {
   std::string user_agent;
   std::string ip;
+  bool mfa = false;  // the sign-in passed a second factor (Session::mfa)
 };
 
 // What a login hands to the client. The secret and the CSRF token exist only here and in the

@@ -36,6 +36,8 @@ struct AccessToken {
   std::string jti;       // this token
   std::string username;  // "preferred_username"
   std::vector<std::string> roles;
+  // How the session's sign-in went (RFC 8176: "pwd", "otp"); empty when the token says nothing.
+  std::vector<std::string> amr;
   std::string kid;  // the key that signed it
   int64_t iat = 0;
   int64_t exp = 0;

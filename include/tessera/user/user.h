@@ -22,6 +22,28 @@ struct User {
   bool disabled = false;
 };
 
+// An account's second factor: a TOTP authenticator (RFC 6238) and its recovery codes
+// (user/mfa_service.h has the rules). Kept beside the account, never inside the User record that
+// caches and listings pass around.
+struct Totp {
+  // The shared secret, sealed under the server's MFA key (crypto/seal.h); never the secret itself.
+  std::string sealed_secret;
+  // False while the enrolment waits for its first code; only a confirmed factor is asked for at
+  // sign-in.
+  bool confirmed = false;
+  // The latest time step whose code was accepted: a code of it or an earlier step is a replay.
+  int64_t last_step = 0;
+  // The unused recovery codes, each as a hash (MfaService::HashRecoveryCode); a used one is gone.
+  std::vector<std::string> recovery_hashes;
+  int64_t created_at = 0;
+  // The one open sign-in ticket of the account: a hash of its random part and when it expires.
+  // Empty: none. A new sign-in replaces it; using it clears it.
+  std::string ticket_hash;
+  int64_t ticket_expires_at = 0;
+
+  friend bool operator==(const Totp&, const Totp&) = default;
+};
+
 // The canonical form of a username: valid UTF-8, NFC-normalised and case-folded (Unicode default
 // case folding), so "Alice", "ALICE" and "alice" are one account and so are the composed and
 // decomposed spellings of "José". 1 to 64 bytes after folding; no control characters, no

@@ -46,6 +46,38 @@ class UserStore {
   // Sets or clears the disabled flag. kNotFound/kUnknownUser when absent. Idempotent.
   virtual Status SetDisabled(std::string_view id, bool disabled) = 0;
 
+  // ---- The second factor (Totp) -------------------------------------------------------------
+  // Removing an account removes its factor too.
+
+  // The factor of the account, or nullopt when it has none.
+  virtual Result<std::optional<Totp>> GetTotp(std::string_view id) = 0;
+
+  // Stores `totp` as the account's factor, replacing any. kNotFound/kUnknownUser when there is
+  // no such account.
+  virtual Status PutTotp(std::string_view id, const Totp& totp) = 0;
+
+  // Removes the account's factor; true when there was one.
+  virtual Result<bool> RemoveTotp(std::string_view id) = 0;
+
+  // Opens a sign-in ticket on the account's confirmed factor, replacing the open one; false (and
+  // nothing changed) when the account has no confirmed factor.
+  virtual Result<bool> SetMfaTicket(std::string_view id, std::string_view ticket_hash,
+                                    int64_t expires_at) = 0;
+
+  // Completes a sign-in, atomically: when the account's confirmed factor has the open ticket
+  // `use.ticket_hash`, unexpired at `use.now`, and either `use.step` is later than its last step
+  // or `use.recovery_hash` is one of its unused recovery codes, then the ticket is cleared, the
+  // last step moves to `use.step` (or the recovery code is used up) and the answer is true.
+  // Otherwise nothing changes and the answer is false. Two calls with one ticket or one code:
+  // at most one is true, whichever instance makes them.
+  struct MfaUse {
+    std::string ticket_hash;
+    int64_t now = 0;
+    int64_t step = -1;           // a TOTP code's time step; -1 when a recovery code is used
+    std::string recovery_hash;   // empty when a TOTP code is used
+  };
+  virtual Result<bool> UseMfa(std::string_view id, const MfaUse& use) = 0;
+
   // OK when the store answers (readiness).
   virtual Status Ping() = 0;
 };

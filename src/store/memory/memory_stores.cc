@@ -528,8 +528,65 @@ class MemoryUserStore final : public user::UserStore {
     std::lock_guard lock(mu_);
     auto it = by_name_.find(name);
     if (it == by_name_.end()) return Status(Code::kNotFound, Reason::kUnknownUser, "no such user");
+    totp_.erase(it->second.id);
     by_name_.erase(it);
     return Status::Ok();
+  }
+
+  Result<std::optional<user::Totp>> GetTotp(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto it = totp_.find(id);
+    if (it == totp_.end()) return std::optional<user::Totp>();
+    return std::optional<user::Totp>(it->second);
+  }
+
+  Status PutTotp(std::string_view id, const user::Totp& totp) override {
+    std::lock_guard lock(mu_);
+    bool exists = false;
+    for (const auto& [k, v] : by_name_) exists = exists || v.id == id;
+    if (!exists) return Status(Code::kNotFound, Reason::kUnknownUser, "no such user");
+    totp_.insert_or_assign(std::string(id), totp);
+    return Status::Ok();
+  }
+
+  Result<bool> RemoveTotp(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto it = totp_.find(id);
+    if (it == totp_.end()) return false;
+    totp_.erase(it);
+    return true;
+  }
+
+  Result<bool> SetMfaTicket(std::string_view id, std::string_view ticket_hash,
+                            int64_t expires_at) override {
+    std::lock_guard lock(mu_);
+    auto it = totp_.find(id);
+    if (it == totp_.end() || !it->second.confirmed) return false;
+    it->second.ticket_hash = std::string(ticket_hash);
+    it->second.ticket_expires_at = expires_at;
+    return true;
+  }
+
+  Result<bool> UseMfa(std::string_view id, const MfaUse& use) override {
+    std::lock_guard lock(mu_);
+    auto it = totp_.find(id);
+    if (it == totp_.end()) return false;
+    user::Totp& t = it->second;
+    if (!t.confirmed || use.ticket_hash.empty() || t.ticket_hash != use.ticket_hash ||
+        t.ticket_expires_at <= use.now) {
+      return false;
+    }
+    if (use.recovery_hash.empty()) {
+      if (use.step <= t.last_step) return false;
+      t.last_step = use.step;
+    } else {
+      auto code = std::find(t.recovery_hashes.begin(), t.recovery_hashes.end(), use.recovery_hash);
+      if (code == t.recovery_hashes.end()) return false;
+      t.recovery_hashes.erase(code);
+    }
+    t.ticket_hash.clear();
+    t.ticket_expires_at = 0;
+    return true;
   }
 
   Status SetPasswordHash(std::string_view id, std::string_view hash) override {
@@ -561,6 +618,7 @@ class MemoryUserStore final : public user::UserStore {
 
   std::mutex mu_;
   std::map<std::string, user::User, std::less<>> by_name_;  // GUARDED_BY(mu_)
+  std::map<std::string, user::Totp, std::less<>> totp_;     // by user id; GUARDED_BY(mu_)
 };
 
 class MemoryThrottleStore final : public user::ThrottleStore {

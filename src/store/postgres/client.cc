@@ -217,6 +217,8 @@ Result<Rows> Connection::Collect(Deadline deadline) {
     if (error) continue;  // the first error is the one that matters; drain the rest
     if (sqlstate == "23505") {
       error = Status(Code::kAlreadyExists, Reason::kStore, "postgresql: " + message);
+    } else if (sqlstate == "23503") {  // foreign_key_violation: the row referred to is gone
+      error = Status(Code::kNotFound, Reason::kStore, "postgresql: " + message);
     } else if (Transient(sqlstate) || sqlstate.empty()) {
       // Also PGRES_FATAL_ERROR without a SQLSTATE: libpq's own (the connection went away).
       error = Unavailable(message.empty() ? OneLine(PQerrorMessage(c_)) : message);

@@ -18,7 +18,7 @@ using pg::Statement;
 // Migration N takes a database at version N-1 to N. Append only: a released migration never
 // changes, since databases out there ran it. Names are prefixed so that tessera can share a
 // database (and its backups) with other applications.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     // 1: accounts. Names are canonical (case-folded, NFC) before they get here, so the byte-wise
     // unique constraint is the case-insensitive one; ORDER BY ... COLLATE "C" lists them in byte
     // order, whatever the database's collation.
@@ -30,6 +30,19 @@ CREATE TABLE tessera_users (
   roles         text[] NOT NULL DEFAULT '{}',
   created_at    bigint NOT NULL,
   disabled      boolean NOT NULL DEFAULT false
+);
+)sql",
+    // 2: second factors (tessera/user/user.h, Totp). They go with their account.
+    R"sql(
+CREATE TABLE tessera_totp (
+  user_id           text PRIMARY KEY REFERENCES tessera_users (id) ON DELETE CASCADE,
+  sealed_secret     text NOT NULL,
+  confirmed         boolean NOT NULL,
+  last_step         bigint NOT NULL,
+  recovery          text[] NOT NULL DEFAULT '{}',
+  created_at        bigint NOT NULL,
+  ticket_hash       text NOT NULL DEFAULT '',
+  ticket_expires_at bigint NOT NULL DEFAULT 0
 );
 )sql",
 };
@@ -141,6 +154,37 @@ const Statement kSetDisabled{"tessera_user_set_disabled",
                              "UPDATE tessera_users SET disabled = $2::boolean WHERE id = $1"};
 const Statement kPing{"tessera_ping", "SELECT 1"};
 
+#define TOTP_COLUMNS \
+  "sealed_secret, confirmed, last_step, recovery, created_at, ticket_hash, ticket_expires_at"
+const Statement kGetTotp{"tessera_totp_get",
+                         "SELECT " TOTP_COLUMNS " FROM tessera_totp WHERE user_id = $1"};
+// The foreign key refuses a factor for no account (SQLSTATE 23503: kNotFound).
+const Statement kPutTotp{
+    "tessera_totp_put",
+    "INSERT INTO tessera_totp (user_id, " TOTP_COLUMNS
+    ") VALUES ($1, $2, $3::boolean, $4::bigint, $5::text[], $6::bigint, $7, $8::bigint) "
+    "ON CONFLICT (user_id) DO UPDATE SET sealed_secret = EXCLUDED.sealed_secret, "
+    "confirmed = EXCLUDED.confirmed, last_step = EXCLUDED.last_step, "
+    "recovery = EXCLUDED.recovery, created_at = EXCLUDED.created_at, "
+    "ticket_hash = EXCLUDED.ticket_hash, ticket_expires_at = EXCLUDED.ticket_expires_at"};
+const Statement kRemoveTotp{"tessera_totp_remove", "DELETE FROM tessera_totp WHERE user_id = $1"};
+const Statement kSetTicket{"tessera_totp_ticket",
+                           "UPDATE tessera_totp SET ticket_hash = $2, ticket_expires_at = $3::bigint "
+                           "WHERE user_id = $1 AND confirmed"};
+// One statement decides and writes, so two uses of one ticket or code cannot both succeed: the
+// second waits for the first's row lock, then re-checks the row as it now is.
+const Statement kUseTotpCode{
+    "tessera_totp_use_code",
+    "UPDATE tessera_totp SET last_step = $4::bigint, ticket_hash = '', ticket_expires_at = 0 "
+    "WHERE user_id = $1 AND confirmed AND ticket_hash = $2 AND ticket_hash <> '' "
+    "AND ticket_expires_at > $3::bigint AND last_step < $4::bigint"};
+const Statement kUseRecoveryCode{
+    "tessera_totp_use_recovery",
+    "UPDATE tessera_totp SET recovery = array_remove(recovery, $4), ticket_hash = '', "
+    "ticket_expires_at = 0 "
+    "WHERE user_id = $1 AND confirmed AND ticket_hash = $2 AND ticket_hash <> '' "
+    "AND ticket_expires_at > $3::bigint AND $4 = ANY (recovery)"};
+
 Result<user::User> ReadUser(const Rows& rows, int row) {
   for (int col = 0; col < 6; ++col) {
     if (rows.IsNull(row, col)) return SchemaError("a NULL in tessera_users");
@@ -159,6 +203,15 @@ Result<user::User> ReadUser(const Rows& rows, int row) {
   if (disabled != "t" && disabled != "f") return SchemaError("bad disabled in tessera_users");
   u.disabled = disabled == "t";
   return u;
+}
+
+Result<int64_t> ParseInt(std::string_view text, const char* column) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return SchemaError(std::string("bad ") + column + " in tessera_totp");
+  }
+  return v;
 }
 
 Status NoSuchUser() { return Status(Code::kNotFound, Reason::kUnknownUser, "no such user"); }
@@ -209,6 +262,61 @@ class PostgresUserStore final : public user::UserStore {
 
   Status SetDisabled(std::string_view id, bool disabled) override {
     return Update(kSetDisabled, {id, std::string_view(disabled ? "true" : "false")});
+  }
+
+  Result<std::optional<user::Totp>> GetTotp(std::string_view id) override {
+    TESSERA_ASSIGN_OR_RETURN(Rows rows, pool_->Run(kGetTotp, {id}));
+    if (rows.size() == 0) return std::optional<user::Totp>();
+    for (int col = 0; col < 7; ++col) {
+      if (rows.IsNull(0, col)) return SchemaError("a NULL in tessera_totp");
+    }
+    user::Totp t;
+    t.sealed_secret = rows.Text(0, 0);
+    const std::string_view confirmed = rows.Text(0, 1);
+    if (confirmed != "t" && confirmed != "f") return SchemaError("bad confirmed in tessera_totp");
+    t.confirmed = confirmed == "t";
+    TESSERA_ASSIGN_OR_RETURN(t.last_step, ParseInt(rows.Text(0, 2), "last_step"));
+    TESSERA_ASSIGN_OR_RETURN(t.recovery_hashes, pg::DecodeTextArray(rows.Text(0, 3)));
+    TESSERA_ASSIGN_OR_RETURN(t.created_at, ParseInt(rows.Text(0, 4), "created_at"));
+    t.ticket_hash = rows.Text(0, 5);
+    TESSERA_ASSIGN_OR_RETURN(t.ticket_expires_at, ParseInt(rows.Text(0, 6), "ticket_expires_at"));
+    return std::optional<user::Totp>(std::move(t));
+  }
+
+  Status PutTotp(std::string_view id, const user::Totp& t) override {
+    const std::string recovery = pg::EncodeTextArray(t.recovery_hashes);
+    const std::string last = std::to_string(t.last_step), created = std::to_string(t.created_at);
+    const std::string expires = std::to_string(t.ticket_expires_at);
+    auto r = pool_->Run(kPutTotp, {id, t.sealed_secret,
+                                   std::string_view(t.confirmed ? "true" : "false"), last,
+                                   recovery, created, t.ticket_hash, expires});
+    if (!r && r.error().code() == Code::kNotFound) return NoSuchUser();
+    return r ? Status::Ok() : r.error();
+  }
+
+  Result<bool> RemoveTotp(std::string_view id) override {
+    TESSERA_ASSIGN_OR_RETURN(Rows rows, pool_->Run(kRemoveTotp, {id}));
+    return rows.Affected() > 0;
+  }
+
+  Result<bool> SetMfaTicket(std::string_view id, std::string_view ticket_hash,
+                            int64_t expires_at) override {
+    const std::string expires = std::to_string(expires_at);
+    TESSERA_ASSIGN_OR_RETURN(Rows rows, pool_->Run(kSetTicket, {id, ticket_hash, expires}));
+    return rows.Affected() > 0;
+  }
+
+  Result<bool> UseMfa(std::string_view id, const MfaUse& use) override {
+    const std::string now = std::to_string(use.now);
+    if (use.recovery_hash.empty()) {
+      const std::string step = std::to_string(use.step);
+      TESSERA_ASSIGN_OR_RETURN(Rows rows,
+                               pool_->Run(kUseTotpCode, {id, use.ticket_hash, now, step}));
+      return rows.Affected() > 0;
+    }
+    TESSERA_ASSIGN_OR_RETURN(
+        Rows rows, pool_->Run(kUseRecoveryCode, {id, use.ticket_hash, now, use.recovery_hash}));
+    return rows.Affected() > 0;
   }
 
   Status Ping() override {

@@ -75,10 +75,10 @@ Result<int64_t> Int(const Reply& r) {
   return v;
 }
 
-// Session arrays: {id, handle, user, csrf, kind, created, seen, exp, tu, ua, ip, hk, uk} (the last
-// two: handle and user in hex, for key names).
+// Session arrays: {id, handle, user, csrf, kind, created, seen, exp, tu, ua, ip, hk, uk, mfa} (hk
+// and uk: handle and user in hex, for key names).
 Result<Session> ToSession(const Reply& r) {
-  if (r.type != Reply::Type::kArray || r.elements.size() != 13) return Malformed("a session");
+  if (r.type != Reply::Type::kArray || r.elements.size() != 14) return Malformed("a session");
   for (const Reply& e : r.elements) {
     if (e.type != Reply::Type::kString) return Malformed("a session");
   }
@@ -95,6 +95,7 @@ Result<Session> ToSession(const Reply& r) {
   TESSERA_ASSIGN_OR_RETURN(s.tokens_until, Int(r.elements[8]));
   s.user_agent = r.elements[9].str;
   s.ip = r.elements[10].str;
+  s.mfa = r.elements[13].str == "1";
   return s;
 }
 
@@ -235,9 +236,9 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     const std::string id = Hex(id_hash);
     TESSERA_ASSIGN_OR_RETURN(
         Reply r, Command({"HMGET", Key("s:", id), "handle", "user", "csrf", "kind", "created",
-                          "seen", "exp", "tu", "ua", "ip", "hk", "uk"},
+                          "seen", "exp", "tu", "ua", "ip", "hk", "uk", "mfa"},
                          true));
-    if (r.type != Reply::Type::kArray || r.elements.size() != 12) return Malformed("HMGET");
+    if (r.type != Reply::Type::kArray || r.elements.size() != 13) return Malformed("HMGET");
     if (r.elements[0].is_nil()) return std::optional<Session>();
     Reply as_array;
     as_array.type = Reply::Type::kArray;
@@ -530,7 +531,7 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
         Reply r, Eval(create_, {id, s.handle, s.user_id, s.csrf_hash, kind, created, seen, exp, tu,
                                 s.user_agent, s.ip, max,
                                 limit.on_limit == session::OnLimit::kReject ? "reject" : "evict",
-                                now_s, ttl, refresh, family, hk, uk}));
+                                now_s, ttl, refresh, family, hk, uk, s.mfa ? "1" : "0"}));
     if (r.type != Reply::Type::kArray || r.elements.empty() ||
         r.elements[0].type != Reply::Type::kString) {
       return Malformed("a create");

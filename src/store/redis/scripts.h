@@ -1,7 +1,8 @@
 // The Lua scripts of the Redis session store (include/tessera/store/redis.h has the key layout).
 // Every script gets the key prefix as ARGV[1]; ids, hashes, user ids and handles appear in key
 // names only in hex. A session travels as an array {id, handle, user, csrf, kind, created, seen,
-// exp, tu, ua, ip, handle in hex, user in hex}, a refresh record as {hash, sid, iss, rot, succ,
+// exp, tu, ua, ip, handle in hex, user in hex, mfa ("1" or "0"; "" from a session stored before
+// the field existed)}, a refresh record as {hash, sid, iss, rot, succ,
 // seal, fam, gen}; numbers as decimal strings, so nothing passes through Lua's doubles on its way
 // out (and what goes in stays below 2^53: times in milliseconds, generations below 2^48).
 //
@@ -16,7 +17,8 @@ namespace tessera::store::redis::scripts {
 // removal shares (its refresh family goes, its handle is revoked while its access tokens live).
 inline constexpr const char* kPrelude = R"lua(
 local P = ARGV[1]
-local SF = {'handle', 'user', 'csrf', 'kind', 'created', 'seen', 'exp', 'tu', 'ua', 'ip', 'hk', 'uk'}
+local SF = {'handle', 'user', 'csrf', 'kind', 'created', 'seen', 'exp', 'tu', 'ua', 'ip', 'hk', 'uk',
+            'mfa'}
 local function session(id)
   local v = redis.call('HMGET', P .. 's:' .. id, unpack(SF))
   if not v[1] then return nil end
@@ -86,7 +88,7 @@ end
 
 // ARGV: P, id, handle, user, csrf, kind, created, seen, exp, tu, ua, ip, max_per_user,
 // on_limit ("evict" | "reject"), now, ttl_ms, first refresh hash (or ""), its family (or ""),
-// handle in hex, user in hex.
+// handle in hex, user in hex, mfa ("1" | "0").
 // Returns {"ok", {evicted sessions}}, {"exists", what} or {"limit"}.
 inline constexpr const char* kCreate = R"lua(
 local id, handle, user = ARGV[2], ARGV[3], ARGV[4]
@@ -120,7 +122,7 @@ end
 local sk = P .. 's:' .. id
 redis.call('HSET', sk, 'handle', handle, 'user', user, 'csrf', ARGV[5], 'kind', ARGV[6],
            'created', ARGV[7], 'seen', ARGV[8], 'exp', ARGV[9], 'tu', ARGV[10], 'ua', ARGV[11],
-           'ip', ARGV[12], 'hk', hk, 'uk', uk)
+           'ip', ARGV[12], 'hk', hk, 'uk', uk, 'mfa', ARGV[21])
 redis.call('PEXPIRE', sk, ttl)
 redis.call('SET', P .. 'h:' .. hk, id, 'PX', ttl)
 -- Oldest first, and sessions of one second in the order they were stored: the score is the

@@ -139,6 +139,24 @@ constexpr const char* kMigrations[] = {
       INSERT INTO changes (kind, user_id, at) VALUES (3, OLD.id, CAST(strftime('%s', 'now') AS INTEGER));
     END;
     )sql",
+    // 7: second factors (tessera/user/user.h, Totp) and whether a session's sign-in passed one.
+    R"sql(
+    CREATE TABLE totp (
+      user_id           TEXT PRIMARY KEY,  -- users.id
+      sealed_secret     TEXT NOT NULL,     -- base64url of the sealed secret, never the secret
+      confirmed         INTEGER NOT NULL,
+      last_step         INTEGER NOT NULL,
+      recovery          TEXT NOT NULL,     -- unused recovery-code hashes, space-separated
+      created_at        INTEGER NOT NULL,
+      ticket_hash       TEXT NOT NULL DEFAULT '',
+      ticket_expires_at INTEGER NOT NULL DEFAULT 0
+    );
+    -- However an account goes, its second factor goes with it.
+    CREATE TRIGGER users_totp_removed AFTER DELETE ON users BEGIN
+      DELETE FROM totp WHERE user_id = OLD.id;
+    END;
+    ALTER TABLE sessions ADD COLUMN mfa INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 }  // namespace

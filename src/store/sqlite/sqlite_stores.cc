@@ -33,6 +33,7 @@ Session ReadSession(const Statement& q) {
   s.user_agent = q.Text(8);
   s.ip = q.Text(9);
   s.tokens_until = q.Int(10);
+  s.mfa = q.Int(11) != 0;
   return s;
 }
 
@@ -50,7 +51,7 @@ Result<std::vector<Session>> ReadSessions(Statement* q) {
 // Column order matches ReadSession.
 #define SESSION_COLUMNS                                                                           \
   "id_hash, handle, user_id, csrf_hash, kind, created_at, last_seen_at, expires_at, user_agent, " \
-  "ip, tokens_until"
+  "ip, tokens_until, mfa"
 #define SESSION_SELECT "SELECT " SESSION_COLUMNS " FROM sessions "
 
 // Runs a DELETE ... RETURNING that matches at most one row.
@@ -489,10 +490,11 @@ class SqliteSessionStore final : public session::SessionStore {
       }
       TESSERA_ASSIGN_OR_RETURN(
           Statement * ins, db_->Prepare("INSERT INTO sessions (" SESSION_COLUMNS ") "
-                                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+                                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
       ins->BindBlob(1, s.id_hash).Bind(2, s.handle).Bind(3, s.user_id).BindBlob(4, s.csrf_hash);
       ins->Bind(5, static_cast<int64_t>(s.kind)).Bind(6, s.created_at).Bind(7, s.last_seen_at);
       ins->Bind(8, s.expires_at).Bind(9, s.user_agent).Bind(10, s.ip).Bind(11, s.tokens_until);
+      ins->Bind(12, int64_t{s.mfa ? 1 : 0});
       Status inserted = ins->Run();
       if (!inserted.ok() && IsConstraint(*db_)) {
         return Status(Code::kAlreadyExists, Reason::kNone, "session exists");
@@ -747,6 +749,78 @@ class SqliteUserStore final : public user::UserStore {
                   [&](Statement& q) { q.Bind(2, int64_t{disabled ? 1 : 0}); });
   }
 
+  Result<std::optional<user::Totp>> GetTotp(std::string_view id) override {
+    std::lock_guard lock(db_->mu());
+    return ReadTotpLocked(id);
+  }
+
+  Status PutTotp(std::string_view id, const user::Totp& t) override {
+    std::lock_guard lock(db_->mu());
+    return sqlite::InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(Statement * exists,
+                               db_->Prepare("SELECT 1 FROM users WHERE id = ?1"));
+      TESSERA_ASSIGN_OR_RETURN(bool found, exists->Bind(1, id).Step());
+      exists->Reset();
+      if (!found) return Status(Code::kNotFound, Reason::kUnknownUser, "no such user");
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * q,
+          db_->Prepare("INSERT OR REPLACE INTO totp (user_id, sealed_secret, confirmed, last_step, "
+                       "recovery, created_at, ticket_hash, ticket_expires_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      q->Bind(1, id).Bind(2, t.sealed_secret).Bind(3, int64_t{t.confirmed ? 1 : 0});
+      q->Bind(4, t.last_step).Bind(5, JoinRoles(t.recovery_hashes)).Bind(6, t.created_at);
+      return q->Bind(7, t.ticket_hash).Bind(8, t.ticket_expires_at).Run();
+    });
+  }
+
+  Result<bool> RemoveTotp(std::string_view id) override {
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare("DELETE FROM totp WHERE user_id = ?1"));
+    TESSERA_RETURN_IF_ERROR(q->Bind(1, id).Run());
+    return sqlite3_changes(db_->raw()) > 0;
+  }
+
+  Result<bool> SetMfaTicket(std::string_view id, std::string_view ticket_hash,
+                            int64_t expires_at) override {
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q, db_->Prepare("UPDATE totp SET ticket_hash = ?2, ticket_expires_at = ?3 "
+                                    "WHERE user_id = ?1 AND confirmed = 1"));
+    TESSERA_RETURN_IF_ERROR(q->Bind(1, id).Bind(2, ticket_hash).Bind(3, expires_at).Run());
+    return sqlite3_changes(db_->raw()) > 0;
+  }
+
+  Result<bool> UseMfa(std::string_view id, const MfaUse& use) override {
+    std::lock_guard lock(db_->mu());
+    bool used = false;
+    Status s = sqlite::InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(std::optional<user::Totp> t, ReadTotpLocked(id));
+      if (!t || !t->confirmed || use.ticket_hash.empty() || t->ticket_hash != use.ticket_hash ||
+          t->ticket_expires_at <= use.now) {
+        return Status::Ok();
+      }
+      if (use.recovery_hash.empty()) {
+        if (use.step <= t->last_step) return Status::Ok();
+        t->last_step = use.step;
+      } else {
+        auto code =
+            std::find(t->recovery_hashes.begin(), t->recovery_hashes.end(), use.recovery_hash);
+        if (code == t->recovery_hashes.end()) return Status::Ok();
+        t->recovery_hashes.erase(code);
+      }
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * q,
+          db_->Prepare("UPDATE totp SET last_step = ?2, recovery = ?3, ticket_hash = '', "
+                       "ticket_expires_at = 0 WHERE user_id = ?1"));
+      TESSERA_RETURN_IF_ERROR(
+          q->Bind(1, id).Bind(2, t->last_step).Bind(3, JoinRoles(t->recovery_hashes)).Run());
+      used = true;
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return used;
+  }
+
   Status Ping() override {
     std::lock_guard lock(db_->mu());
     TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare("SELECT 1 FROM users LIMIT 1"));
@@ -778,6 +852,28 @@ class SqliteUserStore final : public user::UserStore {
     TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
     std::optional<user::User> out;
     if (row) out = ReadUser(*q);
+    q->Reset();
+    return out;
+  }
+
+  // REQUIRES: db_->mu() held.
+  Result<std::optional<user::Totp>> ReadTotpLocked(std::string_view id) {
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("SELECT sealed_secret, confirmed, last_step, recovery, created_at, "
+                     "ticket_hash, ticket_expires_at FROM totp WHERE user_id = ?1"));
+    q->Bind(1, id);
+    TESSERA_ASSIGN_OR_RETURN(bool row, q->Step());
+    std::optional<user::Totp> out;
+    if (row) {
+      out = user::Totp{.sealed_secret = q->Text(0),
+                       .confirmed = q->Int(1) != 0,
+                       .last_step = q->Int(2),
+                       .recovery_hashes = SplitRoles(q->Text(3)),
+                       .created_at = q->Int(4),
+                       .ticket_hash = q->Text(5),
+                       .ticket_expires_at = q->Int(6)};
+    }
     q->Reset();
     return out;
   }
