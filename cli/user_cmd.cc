@@ -492,9 +492,30 @@ int CopyAccounts(const CopyArgs& a) {
     }
     copy.push_back(std::move(u));
   }
-  std::vector<user::User> added;
+  // Second factors go along as they are stored: the secret stays sealed, the recovery codes
+  // hashed, both under the source's MFA key, which the instances on the target must then use
+  // (README, "Two-step verification").
+  std::vector<std::optional<user::Totp>> factors;
+  size_t with_factor = 0;
   for (const user::User& u : copy) {
-    if (Status st = (*target)->Add(u); !st.ok()) {
+    auto t = (*source)->GetTotp(u.id);
+    if (!t) return Fail(kExitDenied, "nothing copied: " + t.error().message());
+    with_factor += t->has_value() && (*t)->confirmed;
+    factors.push_back(t->has_value() && (*t)->confirmed ? std::move(*t) : std::nullopt);
+  }
+  std::vector<user::User> added;
+  for (size_t i = 0; i < copy.size(); ++i) {
+    const user::User& u = copy[i];
+    Status st = (*target)->Add(u);
+    if (st.ok() && factors[i]) {
+      // Undone with its account (removing the account removes its factor) should this fail.
+      added.push_back(u);
+      factors[i]->ticket_hash.clear();
+      factors[i]->ticket_expires_at = 0;
+      st = (*target)->PutTotp(u.id, *factors[i]);
+      if (st.ok()) continue;
+    }
+    if (!st.ok()) {
       std::cerr << "tessera: " << u.username << ": " << st.message() << '\n';
       const std::vector<std::string> left = UndoImport(*config, target->get(), added);
       if (left.empty()) return Fail(kExitDenied, "nothing copied");
@@ -516,6 +537,11 @@ int CopyAccounts(const CopyArgs& a) {
   std::cout << "copied " << added.size() << " users from " << path;
   if (a.skip_existing) std::cout << " (skipped " << skipped << " that already exist)";
   std::cout << '\n';
+  if (with_factor > 0) {
+    std::cout << "copied the second factor of " << with_factor
+              << " of them: every instance on this store needs the MFA key of the source's data "
+                 "directory (its mfa.key, or the same token.keyset_secret_file)\n";
+  }
   return kExitOk;
 }
 

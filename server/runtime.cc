@@ -45,9 +45,9 @@ Result<std::string> DataKey(const Config& config, std::string_view file) {
 // secret (token.keyset_secret_file) when there is one, else a file in the data directory, which
 // instances sharing accounts (PostgreSQL) but not a data directory must then copy.
 Result<std::string> MfaKey(const Config& config) {
-  TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> shared, store::ReadKeysetSecret(config));
-  if (!shared) return DataKey(config, "mfa.key");
-  crypto::HmacKey root(crypto::Hash::kSha256, *shared);
+  TESSERA_ASSIGN_OR_RETURN(std::string shared, store::ReadKeysetSecret(config));
+  if (shared.empty()) return DataKey(config, "mfa.key");
+  crypto::HmacKey root(crypto::Hash::kSha256, shared);
   std::string key(32, '\0');
   root.Compute("tessera mfa key v1", reinterpret_cast<uint8_t*>(key.data()));
   return key;

@@ -1,6 +1,7 @@
-// The account page (/account): who is signed in, every active session (cookie and token alike),
-// ending one or all others, signing out. A dead session (expired, revoked elsewhere) sends the
-// page back to sign-in with a message instead of failing silently.
+// The account page (/account): who is signed in, two-step verification and the password
+// (security.js), every active session (cookie and token alike), ending one or all others, signing
+// out. A dead session (expired, revoked elsewhere) sends the page back to sign-in with a message
+// instead of failing silently.
 import {
   api,
   clearMessage,
@@ -13,6 +14,7 @@ import {
   signInUrl,
   wasSignedIn,
 } from './api.js';
+import { initSecurity } from './security.js';
 import { describeUserAgent } from './ua.js';
 
 const POLL_MS = 30_000;
@@ -309,6 +311,7 @@ async function start() {
   } catch (e) {
     fail('load your sessions', e);
   }
+  await initSecurity(fail, () => loadSessions({ passive: true }).catch((e) => fail('load your sessions', e)));
   $('loading').hidden = true;
   $('content').hidden = false;
   main.removeAttribute('aria-busy');

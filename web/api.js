@@ -17,12 +17,13 @@ export function setCsrfToken(token) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, description, retryAfter) {
+  constructor(status, code, description, retryAfter, data = null) {
     super(description || code);
     this.status = status; // 0: the server could not be reached
     this.code = code;
     this.description = description;
     this.retryAfter = retryAfter; // seconds, from Retry-After, or null
+    this.data = data; // the answer's JSON body, when it had one (mfa_ticket, ...)
   }
 }
 
@@ -65,6 +66,7 @@ export async function api(method, path, { body, passive = false } = {}) {
       typeof data?.error === 'string' ? data.error : 'server_error',
       typeof data?.error_description === 'string' ? data.error_description : `HTTP ${res.status}`,
       Number.isFinite(retry) && retry >= 0 ? retry : null,
+      data,
     );
   }
   return data;

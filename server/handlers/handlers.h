@@ -27,9 +27,10 @@ HttpResponse LoginMfa(Context& c, const HttpRequest& r);
 void Register(Context& c, const HttpRequest& r, Responder respond);
 void ChangePassword(Context& c, const HttpRequest& r, Responder respond);
 
-// mfa.cc: the caller's second factor: enrol, confirm, remove.
+// mfa.cc: the caller's second factor: status, enrol, confirm, remove.
+HttpResponse TotpStatus(Context& c, const HttpRequest& r);
 HttpResponse BeginTotp(Context& c, const HttpRequest& r);
-HttpResponse ConfirmTotp(Context& c, const HttpRequest& r);
+void ConfirmTotp(Context& c, const HttpRequest& r, Responder respond);
 void RemoveTotp(Context& c, const HttpRequest& r, Responder respond);
 
 // sessions.cc: the caller's own session(s) and forward-auth.

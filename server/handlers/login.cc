@@ -261,12 +261,18 @@ HttpResponse LoginMfa(Context& c, const HttpRequest& request) {
     c.d.audit->Record("login.throttled", std::move(e));
     return TooManyAttempts(*wait);
   }
-  auto accepted = c.d.mfa->Complete(*ticket, code ? *code : *recovery, recovery.has_value());
-  if (!accepted) {
+  auto outcome = c.d.mfa->Complete(*ticket, code ? *code : *recovery, recovery.has_value());
+  if (!outcome) {
     c.metrics.Login(LoginOutcome::kUnavailable);
-    return FromStatus(accepted.error());
+    return FromStatus(outcome.error());
   }
-  if (!*accepted) {
+  using Outcome = user::MfaService::Outcome;
+  if (*outcome == Outcome::kBadTicket) {
+    // Used, replaced by a newer sign-in, expired: no guess was made, so none is counted.
+    c.metrics.Login(LoginOutcome::kInvalid);
+    return InvalidTicket("this sign-in ticket was used or replaced");
+  }
+  if (*outcome == Outcome::kWrongCode) {
     if (Status counted = c.d.throttle->RecordFailure(account, device.ip, known_device);
         !counted.ok()) {
       c.metrics.Login(LoginOutcome::kUnavailable);

@@ -148,8 +148,9 @@ HttpResponse RevokeOtherSessions(Context& c, const HttpRequest& request) {
 namespace {
 
 // What `GET /v1/auth?require=...` asks of the session beyond being valid. Only "mfa" exists; any
-// other query is refused (400) rather than ignored, so a typo in a proxy's configuration shows at
-// once instead of letting through what it meant to stop.
+// other value of `require` is refused (400) rather than ignored, so a typo in a proxy's
+// configuration shows at once instead of letting through what it meant to stop. Other parameters
+// are not this endpoint's and are ignored, as before `require` existed.
 struct Requirements {
   bool mfa = false;
 };
@@ -163,7 +164,7 @@ std::optional<Requirements> ParseRequirements(std::string_view target) {
     const std::string_view item = query.substr(0, amp);
     if (item == "require=mfa") {
       out.mfa = true;
-    } else if (!item.empty()) {
+    } else if (item.starts_with("require=") || item == "require") {
       return std::nullopt;
     }
     if (amp == std::string_view::npos) break;
@@ -178,7 +179,7 @@ HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
   const auto requirements = ParseRequirements(request.target);
   if (!requirements) {
     c.metrics.AuthCheck(AuthOutcome::kDenied);
-    return Error(400, "invalid_request", "the only query /v1/auth takes is require=mfa");
+    return Error(400, "invalid_request", "the only requirement /v1/auth knows is require=mfa");
   }
   HttpResponse error;
   auto caller = c.auth.Authenticate(request, false, &error);

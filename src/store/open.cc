@@ -93,9 +93,9 @@ Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& con
   return OpenSqliteThrottleStore(config.server.data + "/throttle.db");
 }
 
-Result<std::optional<std::string>> ReadKeysetSecret(const Config& config) {
+Result<std::string> ReadKeysetSecret(const Config& config) {
   const std::string& file = config.token.keyset_secret_file;
-  if (file.empty()) return std::optional<std::string>();
+  if (file.empty()) return std::string();
   // Read like a private key: refused when others may read it.
   TESSERA_ASSIGN_OR_RETURN(std::optional<token::PrivateFile> secret,
                            token::ReadPrivateFile(file, 4096));
@@ -106,7 +106,7 @@ Result<std::optional<std::string>> ReadKeysetSecret(const Config& config) {
     return InvalidArgument(Reason::kBadConfig,
                            "token.keyset_secret_file: " + file + " holds fewer than 32 bytes");
   }
-  return std::optional<std::string>(std::move(secret->bytes));
+  return std::move(secret->bytes);
 }
 
 Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& config) {
@@ -119,8 +119,8 @@ Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& co
                            "token.keyset_secret_file keeps the signing keys in Redis; it needs a "
                            "redis:// session.store");
   }
-  TESSERA_ASSIGN_OR_RETURN(std::optional<std::string> secret, ReadKeysetSecret(config));
-  return OpenRedisKeysetStorage(config.session.store, std::move(*secret));
+  TESSERA_ASSIGN_OR_RETURN(std::string secret, ReadKeysetSecret(config));
+  return OpenRedisKeysetStorage(config.session.store, std::move(secret));
 }
 
 }  // namespace tessera::store

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "tessera/config.h"
@@ -39,10 +38,10 @@ Result<std::unique_ptr<user::ThrottleStore>> OpenThrottleStore(const Config& con
 // refused.
 Result<std::unique_ptr<token::KeysetStorage>> OpenKeysetStorage(const Config& config);
 
-// The secret of token.keyset_secret_file (at least 32 bytes, mode 0600), read; nullopt when the
+// The secret of token.keyset_secret_file (at least 32 bytes, mode 0600), read; empty when the
 // setting is empty. The secret every instance of a deployment shares, from which keys for other
 // uses are derived (the second factor's, runtime.cc).
-Result<std::optional<std::string>> ReadKeysetSecret(const Config& config);
+Result<std::string> ReadKeysetSecret(const Config& config);
 
 // True for the user stores that are PostgreSQL URLs (postgresql://, postgres://).
 bool IsPostgresUrl(std::string_view store);

@@ -81,11 +81,6 @@ std::string MfaService::HashRecoveryCode(std::string_view user_id,
 }
 
 Result<MfaService::Enrolment> MfaService::Begin(const User& u) {
-  TESSERA_ASSIGN_OR_RETURN(std::optional<Totp> existing, users_->GetTotp(u.id));
-  if (existing && existing->confirmed) {
-    return Status(Code::kAlreadyExists, Reason::kNone,
-                  "two-step verification is already on: remove it first");
-  }
   std::string secret = crypto::RandomString(kSecretBytes);
   auto sealed = crypto::SealWithSecret(key_, SecretContext(u.id), secret);
   if (!sealed) {
@@ -100,7 +95,13 @@ Result<MfaService::Enrolment> MfaService::Begin(const User& u) {
   e.secret = crypto::Base32Encode(secret);
   e.otpauth_uri = crypto::OtpauthUri(issuer_, u.username, secret);
   crypto::SecureZero(secret.data(), secret.size());
-  TESSERA_RETURN_IF_ERROR(users_->PutTotp(u.id, t));
+  // Atomic in the store: an enrolment never replaces a factor that is on, even one confirmed a
+  // moment ago by another request.
+  TESSERA_ASSIGN_OR_RETURN(bool started, users_->StartTotp(u.id, t));
+  if (!started) {
+    return Status(Code::kAlreadyExists, Reason::kNone,
+                  "two-step verification is already on: remove it first");
+  }
   TESSERA_ASSIGN_OR_RETURN(e.qr_svg, crypto::QrSvg(e.otpauth_uri));
   return e;
 }
@@ -118,26 +119,27 @@ Result<std::vector<std::string>> MfaService::Confirm(const User& u, std::string_
   if (!sealed) return WrongKey();
   auto secret = crypto::OpenWithSecret(key_, SecretContext(u.id), *sealed);
   if (!secret) return WrongKey();
-  auto step = crypto::VerifyTotp(*secret, code, clock_->NowSeconds(), std::nullopt);
+  const int64_t now = clock_->NowSeconds();
+  auto step = crypto::VerifyTotp(*secret, code, now, std::nullopt);
   crypto::SecureZero(secret->data(), secret->size());
   if (!step) return step.error();
-  std::vector<std::string> codes;
-  Totp on = *t;
-  on.confirmed = true;
-  on.last_step = *step;
-  on.created_at = clock_->NowSeconds();
-  on.ticket_hash.clear();
-  on.ticket_expires_at = 0;
+  std::vector<std::string> codes, hashes;
   for (int i = 0; i < kRecoveryCodes; ++i) {
     const std::string raw = crypto::RandomString(kRecoveryBytes);
     std::string code32 = crypto::Base32Encode(raw);
     for (char& ch : code32) {
       if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
     }
-    on.recovery_hashes.push_back(HashRecoveryCode(u.id, code32));
+    hashes.push_back(HashRecoveryCode(u.id, code32));
     codes.push_back(Grouped(code32));
   }
-  TESSERA_RETURN_IF_ERROR(users_->PutTotp(u.id, on));
+  // Only the enrolment this code was checked against turns on: not one that another start
+  // replaced meanwhile, nor one an administrator removed.
+  TESSERA_ASSIGN_OR_RETURN(bool on, users_->ConfirmTotp(u.id, t->sealed_secret, *step, hashes, now));
+  if (!on) {
+    return Status(Code::kNotFound, Reason::kNone,
+                  "the set-up changed meanwhile (started again elsewhere, or removed): start again");
+  }
   return codes;
 }
 
@@ -189,31 +191,47 @@ Result<MfaService::Ticket> MfaService::OpenTicket(std::string_view ticket) const
                 .nonce_hash = crypto::HexSha256(p.substr(c + 1))};
 }
 
-Result<bool> MfaService::Complete(const Ticket& t, std::string_view code, bool recovery) {
+Result<MfaService::Outcome> MfaService::Complete(const Ticket& t, std::string_view code,
+                                                 bool recovery) {
   UserStore::MfaUse use{.ticket_hash = t.nonce_hash, .now = clock_->NowSeconds()};
-  if (recovery) {
-    const std::string normalized = NormalizeRecoveryCode(code);
-    if (normalized.size() != 16 ||
-        normalized.find_first_not_of("abcdefghijklmnopqrstuvwxyz234567") != std::string::npos) {
-      return false;
-    }
-    use.recovery_hash = HashRecoveryCode(t.user_id, normalized);
-    return users_->UseMfa(t.user_id, use);
-  }
   TESSERA_ASSIGN_OR_RETURN(std::optional<Totp> totp, users_->GetTotp(t.user_id));
-  if (!totp || !totp->confirmed) return false;
+  // The ticket first: a used, replaced or expired one is no wrong code (and costs no strike).
+  if (!totp || !totp->confirmed || totp->ticket_hash.empty() ||
+      !crypto::ConstantTimeEquals(totp->ticket_hash, t.nonce_hash) ||
+      totp->ticket_expires_at <= use.now) {
+    return Outcome::kBadTicket;
+  }
+  // The secret must open whichever code is given: an instance with another key is a fault to
+  // report, not a reason to count the user's right recovery code as wrong.
   auto sealed = jose::Base64UrlDecode(totp->sealed_secret);
   if (!sealed) return WrongKey();
   auto secret = crypto::OpenWithSecret(key_, SecretContext(t.user_id), *sealed);
   if (!secret) return WrongKey();
-  auto step = crypto::VerifyTotp(*secret, code, use.now, totp->last_step);
-  crypto::SecureZero(secret->data(), secret->size());
-  if (!step) {
-    if (step.error().code() == Code::kUnauthenticated) return false;
-    return step.error();
+  if (recovery) {
+    crypto::SecureZero(secret->data(), secret->size());
+    const std::string normalized = NormalizeRecoveryCode(code);
+    if (normalized.size() != 16 ||
+        normalized.find_first_not_of("abcdefghijklmnopqrstuvwxyz234567") != std::string::npos) {
+      return Outcome::kWrongCode;
+    }
+    use.recovery_hash = HashRecoveryCode(t.user_id, normalized);
+    bool listed = false;
+    for (const std::string& h : totp->recovery_hashes) {
+      listed = crypto::ConstantTimeEquals(h, use.recovery_hash) || listed;
+    }
+    if (!listed) return Outcome::kWrongCode;
+  } else {
+    auto step = crypto::VerifyTotp(*secret, code, use.now, totp->last_step);
+    crypto::SecureZero(secret->data(), secret->size());
+    if (!step) {
+      if (step.error().code() == Code::kUnauthenticated) return Outcome::kWrongCode;
+      return step.error();
+    }
+    use.step = *step;
   }
-  use.step = *step;
-  return users_->UseMfa(t.user_id, use);
+  // The store decides "once": a concurrent use of this ticket or this code took it first.
+  TESSERA_ASSIGN_OR_RETURN(bool used, users_->UseMfa(t.user_id, use));
+  return used ? Outcome::kAccepted : Outcome::kBadTicket;
 }
 
 }  // namespace tessera::user

@@ -49,7 +49,8 @@ class MfaService {
   Result<Enrolment> Begin(const User& u);
 
   // Turns the enrolment of `u` on with a code of its secret; returns the recovery codes.
-  // kNotFound when no enrolment waits; kUnauthenticated/kBadPassword for a wrong code.
+  // kNotFound when no enrolment waits (or it changed meanwhile); kAlreadyExists when the factor
+  // is on; kUnauthenticated/kBadPassword for a wrong code.
   Result<std::vector<std::string>> Confirm(const User& u, std::string_view code);
 
   // True when `user_id` has a confirmed factor (sign-in asks for it).
@@ -73,9 +74,12 @@ class MfaService {
   Result<Ticket> OpenTicket(std::string_view ticket) const;
 
   // Completes the sign-in that `t` belongs to with a TOTP code (recovery = false) or a recovery
-  // code: true when the code is right and neither it nor the ticket was used before. False
-  // changes nothing (the ticket stays usable for another try while it lives).
-  Result<bool> Complete(const Ticket& t, std::string_view code, bool recovery);
+  // code. kAccepted: the code is right and neither it nor the ticket was used before (both are
+  // spent now). kWrongCode: the code is wrong or was used (the ticket stays usable for another
+  // try while it lives). kBadTicket: the ticket was used, replaced by a newer sign-in, or has
+  // expired, or the factor is gone. Anything but kAccepted changes nothing.
+  enum class Outcome { kAccepted, kWrongCode, kBadTicket };
+  Result<Outcome> Complete(const Ticket& t, std::string_view code, bool recovery);
 
   // A recovery code as people type it: case, spaces and dashes ignored.
   static std::string NormalizeRecoveryCode(std::string_view code);

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BIN, startServer, tessera } from '../integration/tessera.mjs';
+import { base32Decode, totp } from '../integration/totp.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.TESSERA_CHROMIUM || '/usr/bin/chromium';
@@ -69,7 +70,8 @@ before(async () => {
   const data = path.join(dir, 'data');
   // One account per test, so each test's session list holds only its own devices.
   const users = [['alice', ['admin', 'ops']], ['bob', []], ['carol', []], ['dave', ['admin', 'ops']],
-                 ['erin', []], ['frank', []], ['grace', []], ['heidi', ['admin']]];
+                 ['erin', []], ['frank', []], ['grace', []], ['heidi', ['admin']], ['ivan', []],
+                 ['judy', []]];
   for (const [name, roles] of users) {
     const args = ['user', 'add', name, '--password-stdin', '--data', data];
     for (const r of roles) args.push('--role', r);
@@ -202,6 +204,7 @@ test('pages and assets carry their types and a strict CSP; nothing else is serve
     '/assets/signin.js': 'text/javascript; charset=utf-8',
     '/assets/account.js': 'text/javascript; charset=utf-8',
     '/assets/ua.js': 'text/javascript; charset=utf-8',
+    '/assets/security.js': 'text/javascript; charset=utf-8',
     '/assets/logo.svg': 'image/svg+xml',
   };
   for (const [p, type] of Object.entries(expect)) {
@@ -572,6 +575,137 @@ test('an idle session that expires sends the open page to sign-in, saying so', a
     await idle.exited;
   }
   assert.doesNotMatch(idle.output(), /Sanitizer|runtime error:/);
+});
+
+test('two-step verification: set up with the QR code on a phone, recovery codes once, sign in with a code or a recovery code, turn off',
+     async () => {
+  const phone = await device({ ...PHONE, userAgent: UA.iphoneSafari });
+  await phone.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const { page } = phone;
+  await signIn(page, 'ivan');
+  const state = page.locator('#mfa-state');
+  await state.filter({ hasText: 'Off.' }).waitFor();
+  await page.getByRole('button', { name: 'Set up two-step verification' }).click();
+  const qr = page.getByRole('img', { name: 'QR code of the key for your authenticator app' });
+  await qr.waitFor();
+  assert.ok(await qr.evaluate((img) => img.complete && img.naturalWidth > 0), 'the QR code renders');
+  const key = (await page.locator('#mfa-secret').textContent()).replace(/\s+/g, '');
+  assert.match(key, /^[A-Z2-7]{32}$/);
+  const secret = base32Decode(key);
+  await shot(page, 'totp-setup-phone.png', { toContent: true });
+  await page.getByLabel('Code from the app').fill('000000' === totp(secret) ? '111111' : '000000');
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await page.locator('#mfa-setup-error').filter({ hasText: "didn't match" }).waitFor();
+  await page.getByLabel('Code from the app').fill(totp(secret));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+  await codes.first().waitFor();
+  const recovery = await codes.allTextContents();
+  assert.equal(recovery.length, 10);
+  for (const c of recovery) assert.match(c, /^[a-z2-7]{4}(-[a-z2-7]{4}){3}$/);
+  await state.filter({ hasText: 'On.' }).waitFor();
+  await shot(page, 'totp-recovery-codes-phone.png', { toContent: true });
+  await page.getByRole('button', { name: 'Copy codes' }).click();
+  await page.getByRole('button', { name: 'Copied' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${recovery.join('\n')}\n`);
+  await page.getByRole('button', { name: 'I saved them' }).click();
+  await state.filter({ hasText: 'Recovery codes left: 10' }).waitFor();
+  assert.equal(await codes.count(), 0, 'the codes are gone from the page');
+
+  // Another device: the password, then the code.
+  const laptop = await device({ userAgent: UA.windowsFirefox });
+  await laptop.page.goto(`${base}/`);
+  await laptop.page.getByLabel('Username').fill('ivan');
+  await laptop.page.getByLabel('Password').fill(PASSWORD);
+  await laptop.page.getByRole('button', { name: 'Sign in' }).click();
+  await laptop.page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+  const code = laptop.page.getByLabel('Authentication code');
+  assert.equal(await code.evaluate((el) => document.activeElement === el), true, 'focus on the code');
+  await shot(laptop.page, 'signin-code-desktop.png');
+  await code.fill(totp(secret, { steps: 5 }));
+  await laptop.page.getByRole('button', { name: 'Verify' }).click();
+  await laptop.page.locator('#code-error').filter({ hasText: 'Wrong code' }).waitFor();
+  await code.fill(totp(secret, { steps: 1 }));  // the confirming code's step is spent
+  await laptop.page.getByRole('button', { name: 'Verify' }).click();
+  await laptop.page.waitForURL(`${base}/account`);
+  await accountLoaded(laptop.page, 'ivan');
+  const me = await laptop.page.evaluate(() => fetch('/v1/me').then((r) => r.json()));
+  assert.deepEqual(me.amr, ['pwd', 'otp']);
+
+  // A third: a recovery code, typed in capitals.
+  const tablet = await device({ userAgent: UA.linuxChrome });
+  await tablet.page.goto(`${base}/`);
+  await tablet.page.getByLabel('Username').fill('ivan');
+  await tablet.page.getByLabel('Password').fill(PASSWORD);
+  await tablet.page.getByRole('button', { name: 'Sign in' }).click();
+  await tablet.page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+  await tablet.page.getByLabel('Recovery code').fill(recovery[0].toUpperCase());
+  await tablet.page.getByRole('button', { name: 'Verify' }).click();
+  await tablet.page.waitForURL(`${base}/account`);
+  await accountLoaded(tablet.page, 'ivan');
+  await tablet.page.locator('#mfa-state').filter({ hasText: 'Recovery codes left: 9' }).waitFor();
+
+  // Off again, from the phone, with the password: the other devices are signed out.
+  await page.getByLabel('Password, to turn two-step verification off').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Turn off' }).click();
+  await state.filter({ hasText: 'Off.' }).waitFor();
+  await laptop.page.reload();
+  await laptop.page.waitForURL(`${base}/`);
+  await laptop.page.getByRole('status').getByText('this session was ended from another device').waitFor();
+  for (const d of [phone, laptop, tablet]) assert.deepEqual(d.problems(), []);
+  for (const d of [phone, laptop, tablet]) await d.context.close();
+});
+
+test('a page that asks for a second factor sends a password-only session to sign in again, and the way to set one up',
+     async () => {
+  const { context, page, problems } = await device({ userAgent: UA.linuxChrome });
+  await signIn(page, 'judy');
+  // What nginx's step-up location does (docs/deploy/nginx.conf): no silent redirect back.
+  await page.goto(`${base}/?mfa=required&next=/account`);
+  await page.locator('#notice').filter({ hasText: 'needs two-step verification' }).waitFor();
+  await page.getByLabel('Username').fill('judy');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const go = page.getByRole('link', { name: 'Go to your account' });
+  await go.waitFor();
+  assert.equal(page.url(), `${base}/?mfa=required&next=/account`);
+  await go.click();
+  await page.waitForURL(`${base}/account`);
+  assert.deepEqual(problems(), []);
+  await context.close();
+});
+
+test('changing the password on the account page: wrong current password, weak new one, then done; other devices end',
+     async () => {
+  const a = await device({ userAgent: UA.linuxChrome });
+  const b = await device({ ...PHONE, userAgent: UA.iphoneSafari });
+  await signIn(a.page, 'judy');
+  await signIn(b.page, 'judy');
+  const current = a.page.getByLabel('Current password');
+  const fresh = a.page.getByLabel('New password');
+  const change = a.page.getByRole('button', { name: 'Change password' });
+  const message = a.page.locator('#password-error');
+  await current.fill('not my password');
+  await fresh.fill('a brand new passphrase 91');
+  await change.click();
+  await message.filter({ hasText: 'current password is wrong' }).waitFor();
+  await current.fill(PASSWORD);
+  await fresh.fill('password123');
+  await change.click();
+  await message.filter({ hasText: 'Choose another password' }).waitFor();
+  assert.equal(await fresh.getAttribute('aria-invalid'), 'true');
+  await fresh.fill('a brand new passphrase 91');
+  await current.fill(PASSWORD);
+  await change.click();
+  await message.filter({ hasText: 'Password changed' }).waitFor();
+  await shot(a.page, 'account-security-desktop.png', { toContent: true });
+  await b.page.reload();
+  await b.page.waitForURL(`${base}/`);
+  await b.page.getByRole('status').getByText('this session was ended from another device').waitFor();
+  const c = await device({ userAgent: UA.windowsFirefox });
+  await signIn(c.page, 'judy', 'a brand new passphrase 91');
+  for (const d of [a, b, c]) assert.deepEqual(d.problems(), []);
+  for (const d of [a, b, c]) await d.context.close();
 });
 
 test('dark mode screenshots', async () => {

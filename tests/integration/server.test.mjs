@@ -131,7 +131,8 @@ test('me, sessions and forward-auth recognise the cookie and nothing else', asyn
   assert.equal(me.status, 200);
   assert.deepEqual(await me.json(), { sub: body.user.sub, username: 'alice',
                                       roles: ['admin', 'ops'], sid: body.session.id,
-                                      auth: 'session', csrf_token: body.csrf_token });
+                                      auth: 'session', csrf_token: body.csrf_token,
+                                      amr: ['pwd'] });
   assert.ok(me.headers.get('x-auth-expires-at'));
   for (const headers of [{}, withCookie('A'.repeat(43)), withCookie('garbage'),
                          { 'x-session': cookie }, { authorization: `Bearer ${cookie}` }]) {

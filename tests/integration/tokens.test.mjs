@@ -115,7 +115,7 @@ test('the bearer is accepted by /v1/me and forward-auth', T, async (t) => {
   const a = await fx.tokenLogin('alice');
   const me = await fx.expectAccepted(a.at, 'GET /v1/me');
   assert.deepEqual(me, { sub: fx.subs.alice, username: 'alice', roles: ['admin', 'ops'],
-                         sid: a.sid, auth: 'bearer' });
+                         sid: a.sid, auth: 'bearer', amr: ['pwd'] });
   for (const method of ['GET', 'HEAD']) {
     const res = await fx.fetch('/v1/auth', { method, headers: { authorization: `Bearer ${a.at}` } });
     await res.arrayBuffer();

@@ -113,6 +113,13 @@ class MfaTest : public HandlersTest {
     return "";
   }
 
+  // The raw secret of an enrolment's answer.
+  static std::string SecretOf(const HttpResponse& begun) {
+    const json b = json::parse(begun.body);
+    auto secret = crypto::Base32Decode(b.value("secret", ""));
+    return secret ? *secret : std::string();
+  }
+
   static json Payload(const std::string& jwt) {
     const size_t a = jwt.find('.'), b = jwt.find('.', a + 1);
     return json::parse(jose::Base64UrlDecode(jwt.substr(a + 1, b - a - 1)).value());
@@ -200,11 +207,16 @@ TEST_F(MfaTest, CookieSignInWithACodeAndTheAmrItCarries) {
   EXPECT_EQ(LoginStep2(again, {{"code", Code(f.secret, 1)}}).status, 200);
 }
 
-TEST_F(MfaTest, UnknownQueriesOfTheForwardAuthEndpointAreRefused) {
+TEST_F(MfaTest, UnknownRequirementsOfTheForwardAuthEndpointAreRefused) {
   AddUser("alice");
   const SignedIn s = SignIn("alice");
-  EXPECT_EQ(Send("GET", "/v1/auth?require=mfa&x=1", {{"Cookie", s.cookie}}).status, 400);
+  // A requirement tessera does not know (a typo in a proxy's configuration) fails closed.
   EXPECT_EQ(Send("GET", "/v1/auth?require=otp", {{"Cookie", s.cookie}}).status, 400);
+  EXPECT_EQ(Send("GET", "/v1/auth?x=1&require=", {{"Cookie", s.cookie}}).status, 400);
+  EXPECT_EQ(Send("GET", "/v1/auth?require", {{"Cookie", s.cookie}}).status, 400);
+  // Other parameters are not the endpoint's: ignored, the requirement still applies.
+  EXPECT_EQ(Send("GET", "/v1/auth?x=1&require=mfa", {{"Cookie", s.cookie}}).status, 403);
+  EXPECT_EQ(Send("GET", "/v1/auth?x=1", {{"Cookie", s.cookie}}).status, 200);
   EXPECT_EQ(Send("GET", "/v1/auth?", {{"Cookie", s.cookie}}).status, 200);
   // Asking for the second factor never lets in what the plain check refuses.
   EXPECT_EQ(Send("GET", "/v1/auth?require=mfa").status, 401);
@@ -335,6 +347,60 @@ TEST_F(MfaTest, ADisabledAccountCannotFinishASignIn) {
   HttpResponse r = LoginStep2(ticket, {{"code", Code(f.secret)}});
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(json::parse(r.body)["error"], "invalid_ticket");
+}
+
+// Turning the factor on locks out whoever lacks it: a session that signed in more than ten
+// minutes ago must give the password too (a stolen cookie must not become a locked-out owner).
+TEST_F(MfaTest, AnOldSessionGivesThePasswordToTurnTheFactorOn) {
+  AddUser("alice");
+  const SignedIn s = SignIn("alice");
+  Advance(601);
+  HttpResponse begun = Post(s, "/v1/me/totp", json::object());
+  ASSERT_EQ(begun.status, 200);
+  const std::string secret = SecretOf(begun);
+  HttpResponse bare = Post(s, "/v1/me/totp/confirm", {{"code", Code(secret)}});
+  EXPECT_EQ(bare.status, 401);
+  EXPECT_EQ(json::parse(bare.body)["error"], "reauthentication_required");
+  HttpResponse wrong =
+      Post(s, "/v1/me/totp/confirm", {{"code", Code(secret)}, {"password", "not it"}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(json::parse(wrong.body)["error"], "invalid_credentials");
+  EXPECT_FALSE(runtime_->mfa().Enabled(runtime_->users().FindByName("alice")->value().id).value());
+  HttpResponse ok = Post(s, "/v1/me/totp/confirm", {{"code", Code(secret)}, {"password", kPassword}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+// Whatever happens between the start of an enrolment and its confirmation wins over it: a newer
+// start (the QR code shown elsewhere) and a removal by an administrator.
+TEST_F(MfaTest, AConfirmationOfAReplacedOrRemovedEnrolmentTurnsNothingOn) {
+  AddUser("root", {"admin"});
+  AddUser("alice");
+  const SignedIn s = SignIn("alice");
+  const SignedIn admin = SignIn("root");
+  const std::string first = SecretOf(Post(s, "/v1/me/totp", json::object()));
+  ASSERT_EQ(Post(s, "/v1/me/totp", json::object()).status, 200);  // replaces it
+  HttpResponse stale = Post(s, "/v1/me/totp/confirm", {{"code", Code(first)}});
+  EXPECT_EQ(stale.status, 400) << stale.body;  // checked against the current secret: wrong
+  const std::string third = SecretOf(Post(s, "/v1/me/totp", json::object()));
+  ASSERT_EQ(Post(admin, "/v1/admin/users/alice/mfa", json::object(), "DELETE").status, 204);
+  const SignedIn again = SignIn("alice");  // the reset ended alice's sessions
+  EXPECT_EQ(Post(again, "/v1/me/totp/confirm", {{"code", Code(third)}}).status, 409);
+  EXPECT_EQ(Login("alice", kPassword, "session").status, 200);
+}
+
+// A ticket that a newer sign-in replaced is refused as a ticket, and costs the owner no strike.
+TEST_F(MfaTest, AReplacedTicketIsNoWrongCode) {
+  AddUser("alice");
+  const Enabled f = EnableTotp(SignIn("alice"));
+  const std::string old_ticket = Ticket("alice");
+  const std::string new_ticket = Ticket("alice");
+  for (int i = 0; i < 8; ++i) {
+    HttpResponse r = LoginStep2(old_ticket, {{"code", Code(f.secret)}});
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_ticket");
+  }
+  // Eight refusals, and the throttle (5 a minute) counted none of them.
+  EXPECT_EQ(LoginStep2(new_ticket, {{"code", Code(f.secret)}}).status, 200);
 }
 
 TEST_F(MfaTest, TheAuditTrailNamesEventsButNoSecretOrCode) {

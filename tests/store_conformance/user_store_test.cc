@@ -189,6 +189,42 @@ TYPED_TEST(UserStoreTest, TotpIsStoredReplacedAndRemoved) {
   EXPECT_FALSE(this->store_->RemoveTotp("id-alice").value());
 }
 
+// An enrolment never replaces a factor that is on, and only the enrolment a code was checked
+// against turns on: whatever happens in between (another start, a confirm, a removal) wins.
+TYPED_TEST(UserStoreTest, StartAndConfirmAreConditional) {
+  UserStore& s = *this->store_;
+  ASSERT_TRUE(s.Add(Make("alice")).ok());
+  Totp pending = Factor(false);
+  pending.recovery_hashes.clear();
+  pending.sealed_secret = "first";
+  auto none = s.StartTotp("id-nobody", pending);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().reason(), Reason::kUnknownUser);
+  EXPECT_TRUE(s.StartTotp("id-alice", pending).value());
+  pending.sealed_secret = "second";
+  EXPECT_TRUE(s.StartTotp("id-alice", pending).value());  // a waiting one is replaced
+  // The code was checked against "first": that enrolment is gone.
+  EXPECT_FALSE(s.ConfirmTotp("id-alice", "first", 7, {"h"}, 1800).value());
+  EXPECT_FALSE(s.GetTotp("id-alice")->value().confirmed);
+  EXPECT_TRUE(s.ConfirmTotp("id-alice", "second", 7, {"h1", "h2"}, 1800).value());
+  const Totp on = s.GetTotp("id-alice")->value();
+  EXPECT_TRUE(on.confirmed);
+  EXPECT_EQ(on.sealed_secret, "second");
+  EXPECT_EQ(on.last_step, 7);
+  EXPECT_EQ(on.recovery_hashes, (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(on.created_at, 1800);
+  EXPECT_EQ(on.ticket_hash, "");
+  // On: a second confirm and a new start change nothing.
+  EXPECT_FALSE(s.ConfirmTotp("id-alice", "second", 9, {"x"}, 1900).value());
+  pending.sealed_secret = "third";
+  EXPECT_FALSE(s.StartTotp("id-alice", pending).value());
+  EXPECT_EQ(s.GetTotp("id-alice")->value(), on);
+  // Removed (an administrator's reset): a late confirm does not bring it back.
+  ASSERT_TRUE(s.RemoveTotp("id-alice").value());
+  EXPECT_FALSE(s.ConfirmTotp("id-alice", "second", 9, {"x"}, 1900).value());
+  EXPECT_FALSE(s.GetTotp("id-alice")->has_value());
+}
+
 TYPED_TEST(UserStoreTest, RemovingTheAccountRemovesItsFactor) {
   ASSERT_TRUE(this->store_->Add(Make("alice")).ok());
   ASSERT_TRUE(this->store_->PutTotp("id-alice", Factor(true)).ok());

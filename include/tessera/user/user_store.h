@@ -53,8 +53,22 @@ class UserStore {
   virtual Result<std::optional<Totp>> GetTotp(std::string_view id) = 0;
 
   // Stores `totp` as the account's factor, replacing any. kNotFound/kUnknownUser when there is
-  // no such account.
+  // no such account. For copying accounts between stores and for tests; the enrolment goes
+  // through StartTotp and ConfirmTotp, which cannot undo a concurrent change.
   virtual Status PutTotp(std::string_view id, const Totp& totp) = 0;
+
+  // Stores the unconfirmed `pending` as the account's factor, atomically, unless the account has
+  // a confirmed one: then false and nothing changes. A waiting enrolment is replaced.
+  // kNotFound/kUnknownUser when there is no such account.
+  virtual Result<bool> StartTotp(std::string_view id, const Totp& pending) = 0;
+
+  // Turns on, atomically, the waiting enrolment whose sealed secret is `sealed_secret`: confirmed,
+  // last step `step`, these recovery-code hashes, created at `now`, no ticket. False (nothing
+  // changed) when no such enrolment waits: confirmed already, replaced by another start, or
+  // removed.
+  virtual Result<bool> ConfirmTotp(std::string_view id, std::string_view sealed_secret,
+                                   int64_t step, const std::vector<std::string>& recovery_hashes,
+                                   int64_t now) = 0;
 
   // Removes the account's factor; true when there was one.
   virtual Result<bool> RemoveTotp(std::string_view id) = 0;

@@ -549,6 +549,35 @@ class MemoryUserStore final : public user::UserStore {
     return Status::Ok();
   }
 
+  Result<bool> StartTotp(std::string_view id, const user::Totp& pending) override {
+    std::lock_guard lock(mu_);
+    bool exists = false;
+    for (const auto& [k, v] : by_name_) exists = exists || v.id == id;
+    if (!exists) return Status(Code::kNotFound, Reason::kUnknownUser, "no such user");
+    auto it = totp_.find(id);
+    if (it != totp_.end() && it->second.confirmed) return false;
+    totp_.insert_or_assign(std::string(id), pending);
+    return true;
+  }
+
+  Result<bool> ConfirmTotp(std::string_view id, std::string_view sealed_secret, int64_t step,
+                           const std::vector<std::string>& recovery_hashes,
+                           int64_t now) override {
+    std::lock_guard lock(mu_);
+    auto it = totp_.find(id);
+    if (it == totp_.end() || it->second.confirmed || it->second.sealed_secret != sealed_secret) {
+      return false;
+    }
+    user::Totp& t = it->second;
+    t.confirmed = true;
+    t.last_step = step;
+    t.recovery_hashes = recovery_hashes;
+    t.created_at = now;
+    t.ticket_hash.clear();
+    t.ticket_expires_at = 0;
+    return true;
+  }
+
   Result<bool> RemoveTotp(std::string_view id) override {
     std::lock_guard lock(mu_);
     auto it = totp_.find(id);

@@ -167,6 +167,20 @@ const Statement kPutTotp{
     "confirmed = EXCLUDED.confirmed, last_step = EXCLUDED.last_step, "
     "recovery = EXCLUDED.recovery, created_at = EXCLUDED.created_at, "
     "ticket_hash = EXCLUDED.ticket_hash, ticket_expires_at = EXCLUDED.ticket_expires_at"};
+// A waiting enrolment is replaced; a confirmed factor is not (no row is touched).
+const Statement kStartTotp{
+    "tessera_totp_start",
+    "INSERT INTO tessera_totp (user_id, " TOTP_COLUMNS
+    ") VALUES ($1, $2, false, $3::bigint, $4::text[], $5::bigint, '', 0) "
+    "ON CONFLICT (user_id) DO UPDATE SET sealed_secret = EXCLUDED.sealed_secret, "
+    "last_step = EXCLUDED.last_step, recovery = EXCLUDED.recovery, "
+    "created_at = EXCLUDED.created_at, ticket_hash = '', ticket_expires_at = 0 "
+    "WHERE NOT tessera_totp.confirmed"};
+const Statement kConfirmTotp{
+    "tessera_totp_confirm",
+    "UPDATE tessera_totp SET confirmed = true, last_step = $3::bigint, recovery = $4::text[], "
+    "created_at = $5::bigint, ticket_hash = '', ticket_expires_at = 0 "
+    "WHERE user_id = $1 AND NOT confirmed AND sealed_secret = $2"};
 const Statement kRemoveTotp{"tessera_totp_remove", "DELETE FROM tessera_totp WHERE user_id = $1"};
 const Statement kSetTicket{"tessera_totp_ticket",
                            "UPDATE tessera_totp SET ticket_hash = $2, ticket_expires_at = $3::bigint "
@@ -292,6 +306,25 @@ class PostgresUserStore final : public user::UserStore {
                                    recovery, created, t.ticket_hash, expires});
     if (!r && r.error().code() == Code::kNotFound) return NoSuchUser();
     return r ? Status::Ok() : r.error();
+  }
+
+  Result<bool> StartTotp(std::string_view id, const user::Totp& t) override {
+    const std::string recovery = pg::EncodeTextArray(t.recovery_hashes);
+    const std::string last = std::to_string(t.last_step), created = std::to_string(t.created_at);
+    auto r = pool_->Run(kStartTotp, {id, t.sealed_secret, last, recovery, created});
+    if (!r && r.error().code() == Code::kNotFound) return NoSuchUser();
+    if (!r) return r.error();
+    return r->Affected() > 0;
+  }
+
+  Result<bool> ConfirmTotp(std::string_view id, std::string_view sealed_secret, int64_t step,
+                           const std::vector<std::string>& recovery_hashes,
+                           int64_t now) override {
+    const std::string recovery = pg::EncodeTextArray(recovery_hashes);
+    const std::string last = std::to_string(step), at = std::to_string(now);
+    TESSERA_ASSIGN_OR_RETURN(Rows rows,
+                             pool_->Run(kConfirmTotp, {id, sealed_secret, last, recovery, at}));
+    return rows.Affected() > 0;
   }
 
   Result<bool> RemoveTotp(std::string_view id) override {

@@ -773,6 +773,45 @@ class SqliteUserStore final : public user::UserStore {
     });
   }
 
+  Result<bool> StartTotp(std::string_view id, const user::Totp& t) override {
+    std::lock_guard lock(db_->mu());
+    bool started = false;
+    Status s = sqlite::InTransaction(*db_, [&]() -> Status {
+      TESSERA_ASSIGN_OR_RETURN(Statement * exists,
+                               db_->Prepare("SELECT 1 FROM users WHERE id = ?1"));
+      TESSERA_ASSIGN_OR_RETURN(bool found, exists->Bind(1, id).Step());
+      exists->Reset();
+      if (!found) return Status(Code::kNotFound, Reason::kUnknownUser, "no such user");
+      TESSERA_ASSIGN_OR_RETURN(std::optional<user::Totp> current, ReadTotpLocked(id));
+      if (current && current->confirmed) return Status::Ok();
+      TESSERA_ASSIGN_OR_RETURN(
+          Statement * q,
+          db_->Prepare("INSERT OR REPLACE INTO totp (user_id, sealed_secret, confirmed, last_step, "
+                       "recovery, created_at, ticket_hash, ticket_expires_at) "
+                       "VALUES (?1, ?2, 0, ?3, ?4, ?5, '', 0)"));
+      q->Bind(1, id).Bind(2, t.sealed_secret).Bind(3, t.last_step);
+      TESSERA_RETURN_IF_ERROR(q->Bind(4, JoinRoles(t.recovery_hashes)).Bind(5, t.created_at).Run());
+      started = true;
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return started;
+  }
+
+  Result<bool> ConfirmTotp(std::string_view id, std::string_view sealed_secret, int64_t step,
+                           const std::vector<std::string>& recovery_hashes,
+                           int64_t now) override {
+    std::lock_guard lock(db_->mu());
+    TESSERA_ASSIGN_OR_RETURN(
+        Statement * q,
+        db_->Prepare("UPDATE totp SET confirmed = 1, last_step = ?3, recovery = ?4, "
+                     "created_at = ?5, ticket_hash = '', ticket_expires_at = 0 "
+                     "WHERE user_id = ?1 AND confirmed = 0 AND sealed_secret = ?2"));
+    q->Bind(1, id).Bind(2, sealed_secret).Bind(3, step).Bind(4, JoinRoles(recovery_hashes));
+    TESSERA_RETURN_IF_ERROR(q->Bind(5, now).Run());
+    return sqlite3_changes(db_->raw()) > 0;
+  }
+
   Result<bool> RemoveTotp(std::string_view id) override {
     std::lock_guard lock(db_->mu());
     TESSERA_ASSIGN_OR_RETURN(Statement * q, db_->Prepare("DELETE FROM totp WHERE user_id = ?1"));
