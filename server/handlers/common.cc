@@ -121,6 +121,38 @@ void LoginSucceeded(Context& c, const user::User& u, const json& who, const sess
   c.d.audit->Record("login.succeeded", std::move(e));
 }
 
+std::optional<HttpResponse> Reauthenticate(Context& c, const Caller& caller,
+                                           std::string_view password, const std::string& ip,
+                                           const json& who, std::string_view event,
+                                           user::User* account) {
+  const std::string& name = caller.user.username;
+  auto wait = c.d.throttle->Check(name, ip, "");
+  if (!wait) return FromStatus(wait.error());
+  if (*wait > 0) {
+    json e = who;
+    e["retry_after"] = *wait;
+    c.d.audit->Record(std::string(event) + "_throttled", std::move(e));
+    return TooManyAttempts(*wait);
+  }
+  // The stored hash, not a cached copy: another instance may have changed it a moment ago.
+  auto stored = c.d.users->FindById(caller.user.id);
+  if (!stored) return FromStatus(stored.error());
+  if (!stored->has_value()) return Error(401, "invalid_token", "no such account");
+  auto outcome = c.d.hasher->Verify((*stored)->password_hash, password);
+  if (!outcome || !outcome->ok) {
+    if (Status counted = c.d.throttle->RecordFailure(name, ip, ""); !counted.ok()) {
+      return FromStatus(counted);
+    }
+    json e = who;
+    e["reason"] = "wrong_password";
+    c.d.audit->Record(std::string(event) + "_failed", std::move(e));
+    return Error(401, "invalid_credentials", "the password is wrong");
+  }
+  (void)c.d.throttle->RecordSuccess(name, "");
+  *account = std::move(**stored);
+  return std::nullopt;
+}
+
 Result<std::string> OwnSessionIdHash(Context& c, const Caller& caller) {
   if (!caller.bearer) return caller.session.id_hash;
   // A bearer caller names its session by handle: its id hash comes from the listing (absent when

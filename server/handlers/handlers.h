@@ -89,6 +89,16 @@ std::optional<HttpResponse> CheckUnauthenticatedPost(const Context& c, const Htt
 std::optional<HttpResponse> CreateAccount(Context& c, const std::string& name,
                                           const std::string& password,
                                           std::vector<std::string> roles, user::User* out);
+// The caller gives their password again (a password change, turning the second factor on or
+// off): checked against the stored account, not a cached copy, under the sign-in throttle's
+// budgets, so a stolen session cannot guess it faster than a sign-in could. A wrong password
+// counts as a failed sign-in; audited as `<event>_failed` (`<event>_throttled` when the budget
+// refuses). Call on the password pool. Returns the answer to send on failure; otherwise
+// *account is the account as stored.
+std::optional<HttpResponse> Reauthenticate(Context& c, const Caller& caller,
+                                           std::string_view password, const std::string& ip,
+                                           const nlohmann::json& who, std::string_view event,
+                                           user::User* account);
 // The id hash of the caller's own session, for "end every session but the caller's" (a bearer
 // caller's is looked up by its handle; "-", which keeps none, when it is gone).
 Result<std::string> OwnSessionIdHash(Context& c, const Caller& caller);

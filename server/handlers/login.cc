@@ -375,33 +375,12 @@ void ChangePassword(Context& c, const HttpRequest& request, Responder respond) {
   const std::string ip = c.identity.ClientIp(request);
   auto work = [&c, caller = std::move(*caller), current = std::move(current),
                fresh = std::move(fresh), who = std::move(who), ip, respond]() mutable {
-    const std::string& account = caller.user.username;
     // A stolen session must not become a password change: a wrong current password counts
     // against the account and the address as a failed sign-in does.
-    auto wait = c.d.throttle->Check(account, ip, "");
-    if (!wait) return respond(FromStatus(wait.error()));
-    if (*wait > 0) {
-      json e = who;
-      e["retry_after"] = *wait;
-      c.d.audit->Record("password.change_throttled", std::move(e));
-      return respond(TooManyAttempts(*wait));
+    user::User u;
+    if (auto refused = Reauthenticate(c, caller, current, ip, who, "password.change", &u)) {
+      return respond(std::move(*refused));
     }
-    // The stored hash, not a cached copy: another instance may have changed it a moment ago.
-    auto stored = c.d.users->FindById(caller.user.id);
-    if (!stored) return respond(FromStatus(stored.error()));
-    if (!stored->has_value()) return respond(Error(401, "invalid_token", "no such account"));
-    const user::User& u = **stored;
-    auto outcome = c.d.hasher->Verify(u.password_hash, current);
-    if (!outcome || !outcome->ok) {
-      if (Status counted = c.d.throttle->RecordFailure(account, ip, ""); !counted.ok()) {
-        return respond(FromStatus(counted));
-      }
-      json e = who;
-      e["reason"] = "wrong_password";
-      c.d.audit->Record("password.change_failed", std::move(e));
-      return respond(Error(401, "invalid_credentials", "the current password is wrong"));
-    }
-    (void)c.d.throttle->RecordSuccess(account, "");
     // Every other session ends, cookie and token alike; the caller's stays.
     auto keep = OwnSessionIdHash(c, caller);
     if (!keep) return respond(FromStatus(keep.error()));

@@ -117,22 +117,9 @@ void ConfirmTotp(Context& c, const HttpRequest& request, Responder respond) {
         return respond(Error(401, "reauthentication_required",
                              "this session signed in a while ago: send \"password\" too"));
       }
-      const std::string& account = caller.user.username;
-      auto wait = c.d.throttle->Check(account, ip, "");
-      if (!wait) return respond(FromStatus(wait.error()));
-      if (*wait > 0) return respond(TooManyAttempts(*wait));
-      auto stored = c.d.users->FindById(caller.user.id);
-      if (!stored) return respond(FromStatus(stored.error()));
-      if (!stored->has_value()) return respond(Error(401, "invalid_token", "no such account"));
-      auto outcome = c.d.hasher->Verify((*stored)->password_hash, *password);
-      if (!outcome || !outcome->ok) {
-        if (Status counted = c.d.throttle->RecordFailure(account, ip, ""); !counted.ok()) {
-          return respond(FromStatus(counted));
-        }
-        json e = who;
-        e["reason"] = "wrong_password";
-        c.d.audit->Record("mfa.confirm_failed", std::move(e));
-        return respond(Error(401, "invalid_credentials", "the password is wrong"));
+      user::User stored;
+      if (auto refused = Reauthenticate(c, caller, *password, ip, who, "mfa.confirm", &stored)) {
+        return respond(std::move(*refused));
       }
     }
     // Whoever else holds a session of the account signed in without this factor: they end,
@@ -184,24 +171,10 @@ void RemoveTotp(Context& c, const HttpRequest& request, Responder respond) {
                who = std::move(who), ip, respond]() mutable {
     // As for a password change: a stolen session must not turn the factor off, and wrong
     // passwords count as failed sign-ins do.
-    const std::string& account = caller.user.username;
-    auto wait = c.d.throttle->Check(account, ip, "");
-    if (!wait) return respond(FromStatus(wait.error()));
-    if (*wait > 0) return respond(TooManyAttempts(*wait));
-    auto stored = c.d.users->FindById(caller.user.id);
-    if (!stored) return respond(FromStatus(stored.error()));
-    if (!stored->has_value()) return respond(Error(401, "invalid_token", "no such account"));
-    auto outcome = c.d.hasher->Verify((*stored)->password_hash, password);
-    if (!outcome || !outcome->ok) {
-      if (Status counted = c.d.throttle->RecordFailure(account, ip, ""); !counted.ok()) {
-        return respond(FromStatus(counted));
-      }
-      json e = who;
-      e["reason"] = "wrong_password";
-      c.d.audit->Record("mfa.disable_failed", std::move(e));
-      return respond(Error(401, "invalid_credentials", "the password is wrong"));
+    user::User stored;
+    if (auto refused = Reauthenticate(c, caller, password, ip, who, "mfa.disable", &stored)) {
+      return respond(std::move(*refused));
     }
-    (void)c.d.throttle->RecordSuccess(account, "");
     auto on = c.d.mfa->Enabled(caller.user.id);
     if (!on) return respond(FromStatus(on.error()));
     // Removed either way: an enrolment that waits is dropped too, but only a factor that was on

@@ -255,13 +255,22 @@ TEST_F(PostgresFaults, ABusyPoolMakesCallersWaitABoundedTimeThenSaysBusy) {
   user::UserStore* store = s->get();
   const std::string db = url_.substr(url_.rfind('/') + 1);
   std::thread locker([&] {
-    server_.Exec("BEGIN; LOCK TABLE tessera_users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); "
+    server_.Exec("BEGIN; LOCK TABLE tessera_users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(5); "
                  "COMMIT",
                  db);
   });
-  std::this_thread::sleep_for(milliseconds(300));
-  std::vector<Status> results(4);
-  std::vector<std::chrono::steady_clock::duration> took(4);
+  // The callers start once the lock is held (on a loaded machine the locker's connection can
+  // take a while), and it is held 5 s, well past what the eight of them may wait. Eight, so that
+  // some are still queued for the one connection when their deadline passes, whatever the order.
+  const std::string held =
+      "SELECT count(*) FROM pg_locks WHERE relation = 'tessera_users'::regclass "
+      "AND mode = 'AccessExclusiveLock' AND granted";
+  for (int i = 0; i < 200 && server_.Query(held, db) != "1"; ++i) {
+    std::this_thread::sleep_for(milliseconds(25));
+  }
+  EXPECT_EQ(server_.Query(held, db), "1") << "the locker never got its lock";
+  std::vector<Status> results(8);
+  std::vector<std::chrono::steady_clock::duration> took(8);
   std::vector<std::thread> callers;
   for (size_t i = 0; i < results.size(); ++i) {
     callers.emplace_back([&, i] {

@@ -108,6 +108,24 @@ class PostgresServer {
     if (!ok) throw std::runtime_error(sql + ": " + e);
   }
 
+  // The first column of the first row of `sql` in database `db`, as text ("" when no row).
+  std::string Query(const std::string& sql, const std::string& db = "postgres") {
+    PGconn* c = PQconnectdb(url(db).c_str());
+    if (PQstatus(c) != CONNECTION_OK) {
+      std::string e = PQerrorMessage(c);
+      PQfinish(c);
+      throw std::runtime_error("cannot connect: " + e);
+    }
+    PGresult* r = PQexec(c, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    std::string value = ok && PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    std::string e = PQerrorMessage(c);
+    PQclear(r);
+    PQfinish(c);
+    if (!ok) throw std::runtime_error(sql + ": " + e);
+    return value;
+  }
+
   void Stop() { Signal(SIGSTOP); }
   void Continue() { Signal(SIGCONT); }
   // SIGSTOP/SIGCONT reach the postmaster only: new connections hang, established ones
