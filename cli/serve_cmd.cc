@@ -74,6 +74,7 @@ int Serve(const ServeArgs& a) {
   server::HttpServerOptions http;
   http.host = config->server.listen.host;
   http.port = config->server.listen.port;
+  http.io_threads = config->server.io_threads;
   // HTTPS when both are set (the configuration refuses one without the other); Start() loads and
   // checks them, and fails naming the key and the file.
   http.tls_cert_file = config->server.tls_cert;

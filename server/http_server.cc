@@ -17,6 +17,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "core/worker_pool.h"
 #include "responses.h"
 #include "serialize.h"
 #include "tls_context.h"
@@ -94,8 +95,10 @@ class Server final : public HttpServer {
  public:
   Server(const HttpServerOptions& options, Handler* handler, std::unique_ptr<ssl::context> tls)
       : options_(options),
+        threads_(options.io_threads ? options.io_threads : UsableCpus()),
         handler_(handler),
         tls_(std::move(tls)),
+        ioc_(threads_ == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),
         drain_timer_(ioc_),
@@ -128,10 +131,8 @@ class Server final : public HttpServer {
     signals_.async_wait([this](beast::error_code ec, int) {
       if (!ec) Stop();
     });
-    size_t n = options_.io_threads ? options_.io_threads : std::thread::hardware_concurrency();
-    if (n == 0) n = 1;
     std::vector<std::thread> threads;
-    for (size_t i = 1; i < n; ++i) threads.emplace_back([this] { ioc_.run(); });
+    for (size_t i = 1; i < threads_; ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
     for (auto& t : threads) t.join();
   }
@@ -156,8 +157,16 @@ class Server final : public HttpServer {
   std::atomic<size_t> in_flight{0};
 
  private:
+  // Each connection's handlers run one at a time: on a strand of its own when several threads
+  // run the loop, and on the loop itself when one does (no strand to allocate, reference-count
+  // and go through on every step of every request).
+  net::any_io_executor ConnectionExecutor() {
+    if (threads_ == 1) return ioc_.get_executor();
+    return net::make_strand(ioc_);
+  }
+
   void Accept() {
-    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+    acceptor_.async_accept(ConnectionExecutor(), [this](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (!acceptor_.is_open()) return;  // stopping
         // Out of file descriptors (or a similar transient failure): accepting again at once
@@ -191,6 +200,7 @@ class Server final : public HttpServer {
   }
 
   HttpServerOptions options_;
+  size_t threads_;  // running ioc_
   Handler* handler_;
   std::unique_ptr<ssl::context> tls_;  // null: plain HTTP. Outlives every connection (ioc_).
   net::io_context ioc_;

@@ -16,7 +16,7 @@ namespace tessera::server {
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;            // 0: any free port (see bound_port())
-  size_t io_threads = 0;           // 0: one per core
+  size_t io_threads = 0;           // 0: one per usable CPU (UsableCpus())
   size_t header_limit = 16 * 1024;  // larger headers: 431
   size_t body_limit = 64 * 1024;    // larger bodies: 413
   // To receive a whole request, counted from the moment the server starts waiting for it, so a

@@ -224,13 +224,14 @@ def session_section():
     mixed_p99 = med(data["mixed-auth"]["tessera"], "p99")
     targets = [
         ("GET /v1/auth with a cookie", f"{fmt_rate(t_rps)} req/s", ">= 50k req/s", t_rps >= 50e3),
-        ("... against nginx", fmt_ratio(vs_nginx), ">= 0.5x nginx", vs_nginx[0] >= 0.5),
-        ("... against the Node peer", fmt_ratio(vs_node, 1), ">= 12x", vs_node[0] >= 12),
+        # Issue 16 raised these from 0.5x and 12x (issue 3).
+        ("... against nginx", fmt_ratio(vs_nginx), ">= 0.6x nginx", vs_nginx[0] >= 0.6),
+        ("... against the Node peer", fmt_ratio(vs_node, 1), ">= 15x", vs_node[0] >= 15),
         ("... p99 at -c64", fmt_ms(t_p99), "< 2 ms", t_p99 < 2e-3),
         ("logins/s against the Node peer",
          f"{fmt_rate(med(data['login']['tessera'], 'ok_rate'))} vs "
-         f"{fmt_rate(med(data['login']['node'], 'ok_rate'))}: {fmt_ratio(vs_login)}", ">= 1x",
-         vs_login[0] >= 1),
+         f"{fmt_rate(med(data['login']['node'], 'ok_rate'))}: {fmt_ratio(vs_login)}", ">= 1.25x",
+         vs_login[0] >= 1.25),  # issue 16; 1x in issue 3
         (f"GET /v1/auth p99 while sign-ins saturate the pool (-c{mixed_c})", fmt_ms(mixed_p99),
          "< 5 ms", mixed_p99 < 5e-3),
     ]

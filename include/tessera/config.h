@@ -63,6 +63,9 @@ struct Config {
     // /readyz, and forward-auth on a cache miss), so that I/O threads never wait. Their queue
     // holds 64 per thread; when it is full the server answers 503 at once. An addition.
     uint32_t store_workers = 16;
+    // Threads that run the HTTP connections (the event loops); 0: one per CPU this process may
+    // run on (its affinity mask). An addition.
+    uint32_t io_threads = 0;
     friend bool operator==(const Server&, const Server&) = default;
   };
 
@@ -141,7 +144,7 @@ struct Config {
     // kArgon2Floor below; the default is the OWASP recommendation m=19 MiB, t=2.
     uint32_t argon2_memory_kib = 19456;
     uint32_t argon2_iterations = 2;
-    // Hashing threads; 0: one per core.
+    // Hashing threads; 0: one per CPU this process may run on.
     uint32_t workers = 0;
     friend bool operator==(const Password&, const Password&) = default;
   };

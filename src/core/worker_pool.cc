@@ -1,5 +1,7 @@
 #include "core/worker_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cassert>
 #include <system_error>
@@ -7,9 +9,20 @@
 
 namespace tessera {
 
+size_t UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<size_t>(n);
+  }
+  // A mask wider than cpu_set_t (over 1024 CPUs) or another failure: every online CPU.
+  return std::max(std::thread::hardware_concurrency(), 1u);
+}
+
 WorkerPool::WorkerPool(size_t threads, size_t queue_capacity)
     : capacity_(std::max<size_t>(queue_capacity, 1)) {
-  if (threads == 0) threads = std::max(std::thread::hardware_concurrency(), 1u);
+  if (threads == 0) threads = UsableCpus();
   threads_.reserve(threads);
   try {
     for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { WorkerLoop(); });

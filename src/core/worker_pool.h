@@ -16,9 +16,15 @@
 
 namespace tessera {
 
+// The CPUs the calling thread may run on: its affinity mask, which it inherited from the process
+// unless it changed its own, and which `taskset`, `numactl` and a container's cpuset narrow,
+// unlike std::thread::hardware_concurrency() (every online CPU). At least 1. What "one per core"
+// means for the thread counts of the server and its pools (sized from the main thread).
+size_t UsableCpus();
+
 class WorkerPool {
  public:
-  // Starts `threads` workers (0: std::thread::hardware_concurrency(), at least 1). At most
+  // Starts `threads` workers (0: UsableCpus()). At most
   // `queue_capacity` tasks wait for a worker at a time (tasks already running do not count);
   // 0 is taken as 1. Throws std::system_error when a thread cannot be started (at startup, a
   // process boundary); the threads already started are stopped first.

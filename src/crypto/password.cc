@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "crypto/argon2_arena.h"
 #include "crypto/password_list.h"
 #include "crypto/random.h"
 
@@ -427,13 +428,15 @@ Status CheckBcryptPadding(std::string_view s) {
 
 // ---- Argon2 ------------------------------------------------------------------------------------
 
-Result<bool> VerifyArgon2(const Argon2Phc& phc, std::string_view stored,
-                          std::string_view password) {
+// `keep_bytes`: the hasher's own cost in bytes, what the thread's Argon2 arena may hold.
+Result<bool> VerifyArgon2(const Argon2Phc& phc, std::string_view stored, std::string_view password,
+                          size_t keep_bytes) {
   const std::string encoded(stored);  // both libraries want a C string
   if (phc.version == kArgon2Version13 && phc.variant != Argon2Variant::kD) {
     // libsodium: our own hashes and Argon2i. It reports a mismatch as -1 with errno EINVAL and
     // any other failure (decoding, memory) as -1 without touching errno.
     errno = 0;
+    const Argon2Scope arena(keep_bytes);  // its memory from this thread's arena (argon2_arena.h)
     const int rc = crypto_pwhash_str_verify(encoded.c_str(), password.data(), password.size());
     if (rc == 0) return true;
     if (errno == EINVAL) return false;
@@ -533,12 +536,16 @@ Result<PasswordHasher> PasswordHasher::Create(Options options) {
   SecureZero(random_password.data(), random_password.size());
   if (!dummy) return std::move(dummy).error();
   hasher.dummy_hash_ = std::move(dummy).value();
+  // The thread that builds a hasher (the server's main thread, which then runs its I/O loop)
+  // need not keep the dummy hash's m KiB: the threads that hash keep their own.
+  ReleaseThisThreadArgon2Arena();
   return hasher;
 }
 
 Result<std::string> PasswordHasher::Hash(std::string_view password) const {
   if (password.size() > kMaxPasswordBytes) return TooLong();
   char out[crypto_pwhash_STRBYTES];
+  const Argon2Scope arena(size_t{options_.memory_kib} * 1024);  // memory: crypto/argon2_arena.h
   if (crypto_pwhash_str_alg(out, password.data(), password.size(), options_.iterations,
                             size_t{options_.memory_kib} * 1024,
                             crypto_pwhash_ALG_ARGON2ID13) != 0) {
@@ -565,7 +572,8 @@ Result<VerifyOutcome> PasswordHasher::Verify(std::string_view stored,
   VerifyOutcome outcome;
   if (stored.starts_with("$argon2")) {
     TESSERA_ASSIGN_OR_RETURN(const Argon2Phc phc, ParseArgon2Phc(stored));
-    TESSERA_ASSIGN_OR_RETURN(outcome.ok, VerifyArgon2(phc, stored, password));
+    const size_t keep_bytes = size_t{options_.memory_kib} * 1024;
+    TESSERA_ASSIGN_OR_RETURN(outcome.ok, VerifyArgon2(phc, stored, password, keep_bytes));
     outcome.needs_rehash = phc.variant != Argon2Variant::kId || phc.version != kArgon2Version13 ||
                            phc.memory_kib != options_.memory_kib ||
                            phc.iterations != options_.iterations ||

@@ -6,6 +6,7 @@
 #include "crypto/hash.h"
 #include "crypto/hmac.h"
 #include "crypto/random.h"
+#include "session/session_cache.h"
 #include "tessera/jose/base64url.h"
 
 namespace tessera::session {
@@ -46,7 +47,12 @@ Status Unknown() { return Unauthenticated(Reason::kUnknownSession, "no such sess
 }  // namespace
 
 SessionManager::SessionManager(SessionStore* store, SessionOptions options, const Clock* clock)
-    : store_(store), options_(options), clock_(clock) {}
+    : store_(store),
+      options_(options),
+      clock_(clock),
+      cache_(std::make_unique<SessionCache>(options.cache_capacity)) {}
+
+SessionManager::~SessionManager() = default;
 
 std::string SessionManager::HashSecret(std::string_view secret) { return crypto::Sha256(secret); }
 
@@ -92,7 +98,7 @@ void SessionManager::ForgetEvicted(const std::vector<Session>& evicted) {
   if (evicted.empty()) return;
   {
     std::unique_lock lock(mu_);
-    for (const Session& e : evicted) cache_.erase(e.id_hash);
+    for (const Session& e : evicted) cache_->Erase(e.id_hash);
     ++epoch_;
   }
   for (const Session& e : evicted) Ended(e);
@@ -145,14 +151,19 @@ Status SessionManager::PublishUserChanged(std::string_view user_id) {
 
 void SessionManager::DropCache() {
   std::unique_lock lock(mu_);
-  cache_.clear();
+  cache_->Clear();
   ++epoch_;
   external_generation_.fetch_add(1);
 }
 
+size_t SessionManager::cached_sessions() const {
+  std::shared_lock lock(mu_);
+  return cache_->size();
+}
+
 void SessionManager::CacheErase(std::string_view id_hash) {
   std::unique_lock lock(mu_);
-  cache_.erase(std::string(id_hash));
+  cache_->Erase(id_hash);
   ++epoch_;
 }
 
@@ -167,7 +178,7 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
   {
     std::shared_lock lock(mu_);
     if (trusted) {
-      if (auto it = cache_.find(id_hash); it != cache_.end()) found = it->second;
+      found = cache_->Find(id_hash);
     }
     epoch = epoch_;
   }
@@ -195,11 +206,13 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
     // A revocation that ran while we read the store may have removed this record after we read
     // it; caching it then would bring it back. Serve this one request, but do not cache.
     if (epoch_ == epoch) {
-      if (cache_.size() >= options_.cache_capacity) cache_.clear();
-      cache_[id_hash] = *found;
+      cache_->Put(*found);
     }
   }
   Session s = std::move(*found);
+  // The same answer whether it came from the cache (which does not keep these) or the store.
+  s.user_agent.clear();
+  s.ip.clear();
   if (Expired(s, now)) {
     // An expired session is over for good; remove it so that it cannot come back.
     if (!MayBlock()) return WouldBlock();
@@ -218,7 +231,7 @@ Result<Session> SessionManager::Authenticate(std::string_view secret, bool passi
       TESSERA_RETURN_IF_ERROR(store_->Touch(id_hash, now));
     }
     std::unique_lock lock(mu_);
-    if (auto it = cache_.find(id_hash); it != cache_.end()) it->second.last_seen_at = now;
+    cache_->SetLastSeen(id_hash, now);
   }
   return s;
 }
@@ -276,9 +289,7 @@ Result<std::vector<Session>> SessionManager::RevokeAll(std::string_view user_id,
   // As in Revoke: the cache forgets the user's sessions before and after the store does.
   auto forget = [&] {
     std::unique_lock lock(mu_);
-    std::erase_if(cache_, [&](const auto& kv) {
-      return kv.second.user_id == user_id && kv.first != keep_id_hash;
-    });
+    cache_->EraseUser(user_id, keep_id_hash);
     ++epoch_;
   };
   forget();

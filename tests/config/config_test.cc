@@ -102,6 +102,7 @@ TEST(LoadConfig, DefaultsAreDesignMd) {
   EXPECT_EQ(c.password.argon2_iterations, 2u);
   EXPECT_EQ(c.password.workers, 0u);
   EXPECT_EQ(c.server.store_workers, 16u);
+  EXPECT_EQ(c.server.io_threads, 0u);
   EXPECT_EQ(c.throttle.login_per_user, (Rate{5, std::chrono::minutes(1)}));
   EXPECT_EQ(c.throttle.login_per_ip, (Rate{20, std::chrono::minutes(1)}));
   EXPECT_EQ(c.audit.path, "");
@@ -172,6 +173,7 @@ const std::vector<KeyCase>& KeyCases() {
        [](const Config& c) { return c.server.access_log == "/var/log/tessera/access.log"; }},
       {"server.store_workers", "32", "32",
        [](const Config& c) { return c.server.store_workers == 32; }},
+      {"server.io_threads", "1", "1", [](const Config& c) { return c.server.io_threads == 1; }},
       {"session.idle_timeout", "\"30m\"", "30m",
        [](const Config& c) { return c.session.idle_timeout == std::chrono::minutes(30); }},
       {"session.absolute_timeout", "\"400d\"", "400d",
@@ -252,7 +254,7 @@ TEST(LoadConfig, EveryKeyHasACase) {
   for (const Key& key : AllKeys()) keys.insert(DottedName(key));
   for (const KeyCase& c : KeyCases()) cased.insert(c.key);
   EXPECT_EQ(keys, cased);
-  EXPECT_EQ(keys.size(), 39u);
+  EXPECT_EQ(keys.size(), 40u);
 }
 
 TEST(LoadConfig, EveryKeyFromToml) {
@@ -396,6 +398,7 @@ const std::vector<BadCase>& BadCases() {
       {"server.tls_cert", "1", nullptr, "expected a string, got an integer"},
       {"server.access_log", "\"\"", "", "must not be empty"},
       {"server.store_workers", "0", "0", "out of range (1 to 1024)"},
+      {"server.io_threads", "1025", "1025", "out of range (0 to 1024)"},
       {"server.tls_key", "false", nullptr, "expected a string, got a boolean"},
       {"server.trusted_proxies", "[\"10.0.0.0/33\"]", "10.0.0.0/33", "prefix length"},
       {"server.trusted_proxies", "[\"proxy.internal\"]", "proxy.internal", "not an IP address"},

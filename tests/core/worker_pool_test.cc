@@ -1,5 +1,7 @@
 #include "core/worker_pool.h"
 
+#include <sched.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -60,9 +62,28 @@ TEST(WorkerPool, RunsTasksOnWorkerThreads) {
   EXPECT_LE(ids.size(), 2u);
 }
 
-TEST(WorkerPool, ZeroThreadsMeansOnePerCore) {
+TEST(WorkerPool, ZeroThreadsMeansOnePerUsableCpu) {
   WorkerPool pool(0, 1);
-  EXPECT_EQ(pool.thread_count(), std::max(std::thread::hardware_concurrency(), 1u));
+  EXPECT_EQ(pool.thread_count(), UsableCpus());
+}
+
+// `taskset -c 0 tessera serve` (or a cpuset of one CPU) means one CPU, whatever the machine has.
+TEST(WorkerPool, UsableCpusFollowsTheAffinityMask) {
+  EXPECT_GE(UsableCpus(), 1u);
+  EXPECT_LE(UsableCpus(), std::max(std::thread::hardware_concurrency(), 1u));
+  std::thread([] {
+    cpu_set_t all;
+    ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // this thread only
+    EXPECT_EQ(UsableCpus(), 1u);
+    WorkerPool pool(0, 1);  // started from here, its threads inherit the mask
+    EXPECT_EQ(pool.thread_count(), 1u);
+  }).join();
 }
 
 TEST(WorkerPool, TrySubmitFailsAtOnceWhenFull) {

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <map>
 #include <limits>
 #include <optional>
 #include <string>
@@ -176,6 +179,102 @@ TEST(LocalRevocationList, ManyEntriesAreAllFoundThroughGrowthAndPrune) {
   EXPECT_FALSE(list.IsRevoked("s0", "j0", kT0));
   list.RevokeSession("s0", kT0 + 5);  // and the emptied list still takes entries
   EXPECT_TRUE(list.IsRevoked("s0", "", kT0));
+}
+
+// Keys are packed by their shape (hex handles and base64url jtis as their 16 bytes, short keys
+// as they are, anything else beside them): every shape is found, not confused with a near miss,
+// and comes back from Snapshot exactly as it went in.
+TEST(LocalRevocationList, EveryKeyShapeIsFoundAndComesBackAsItWasGiven) {
+  const std::vector<std::string> sessions = {
+      "0123456789abcdef0123456789abcdef",    // a handle: 32 lowercase hex digits
+      "0123456789ABCDEF0123456789ABCDEF",    // upper case: not the same key, kept as it is
+      "0123456789abcdef0123456789abcdeg",    // 32 characters, not hex
+      "s1",                                  // short
+      "",                                    // (never stored)
+      "a-session-handle-of-forty-characters-xx",  // long
+      std::string("nul\0inside", 10),        // bytes, not text
+  };
+  const std::vector<std::string> jtis = {
+      "AAECAwQFBgcICQoLDA0ODw",  // a jti: 22 base64url characters (16 bytes)
+      "AAECAwQFBgcICQoLDA0ODx",  // the same bytes, spelled with stray low bits: another key
+      "AAECAwQFBgcICQoLDA0OD",   // 21 characters
+      "j",
+      "a-jti-that-is-much-longer-than-any-packed-form",
+  };
+  LocalRevocationList list(kLeeway);
+  for (const auto& k : sessions) list.RevokeSession(k, kT0 + 100);
+  for (const auto& k : jtis) list.RevokeTokenId(k, kT0 + 200);
+  EXPECT_EQ(list.size(), sessions.size() - 1 + jtis.size());
+  for (const auto& k : sessions) {
+    EXPECT_EQ(list.IsRevoked(k, "", kT0), !k.empty()) << k;
+    EXPECT_FALSE(list.IsRevoked("", k, kT0)) << k;  // a handle is not a jti
+  }
+  for (const auto& k : jtis) EXPECT_TRUE(list.IsRevoked("", k, kT0)) << k;
+  // Near misses of the packed shapes.
+  EXPECT_FALSE(list.IsRevoked("0123456789abcdef0123456789abcdee", "", kT0));
+  EXPECT_FALSE(list.IsRevoked("", "AAECAwQFBgcICQoLDA0ODg", kT0));
+  EXPECT_FALSE(list.IsRevoked("s", "", kT0));
+  EXPECT_FALSE(list.IsRevoked(std::string("nul\0insidf", 10), "", kT0));
+
+  std::vector<Revocation> snapshot = list.Snapshot();
+  std::vector<std::pair<std::string, int64_t>> got;
+  for (const auto& r : snapshot) got.emplace_back(r.handle, r.until);
+  std::vector<std::pair<std::string, int64_t>> want;
+  for (const auto& k : sessions) {
+    if (!k.empty()) want.emplace_back(k, kT0 + 100);
+  }
+  for (const auto& k : jtis) want.emplace_back(TokenIdRevocationKey(k), kT0 + 200);
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
+// Against a plain map, through growth, replacement with a later or earlier until, and prunes.
+TEST(LocalRevocationList, AgreesWithAMapThroughRandomWork) {
+  LocalRevocationList list(0);
+  std::map<std::string, int64_t> model;
+  uint64_t x = 88172645463325252ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  auto key = [&](uint64_t r) {
+    char hex[33];
+    switch (r % 3) {
+      case 0:
+        std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(r % 5000),
+                      static_cast<unsigned long long>(r % 5000 * 7));
+        return std::string(hex);
+      case 1: return "k" + std::to_string(r % 5000);
+      default: return "a-long-key-that-cannot-be-packed-" + std::to_string(r % 5000);
+    }
+  };
+  int64_t now = kT0;
+  for (int step = 0; step < 60000; ++step) {
+    const uint64_t r = next();
+    if (r % 1000 == 0) {
+      now += 50;
+      list.Prune(now);
+      std::erase_if(model, [now](const auto& kv) { return kv.second <= now; });
+      ASSERT_EQ(list.size(), model.size()) << step;
+      continue;
+    }
+    const std::string k = key(r >> 8);
+    const int64_t until = now + static_cast<int64_t>(next() % 400);
+    list.RevokeSession(k, until);
+    model[k] = std::max(model[k], until);
+  }
+  ASSERT_EQ(list.size(), model.size());
+  for (const auto& [k, until] : model) {
+    ASSERT_TRUE(list.IsRevoked(k, "", until - 1)) << k;
+    ASSERT_FALSE(list.IsRevoked(k, "", until)) << k;
+  }
+  for (int i = 0; i < 5000; ++i) {
+    const std::string k = key(static_cast<uint64_t>(i) * 7919);  // asked at random
+    ASSERT_EQ(list.IsRevoked(k, "", now), model.contains(k)) << k;
+  }
 }
 
 TEST(LocalRevocationList, AFollowedFeedBringsARemovalMadeThroughAnotherStoreOnTheSameFile) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -34,7 +35,8 @@ struct SessionOptions {
   // for a disk write (SQLite syncs every commit). The in-memory record is current at once; a
   // crash loses at most the queued touches, which only makes idle expiry come a little early.
   bool defer_touches = false;
-  // Cached records at most; the cache is cleared when full.
+  // Cached records at most (about 200 bytes each); when the cache is full, one record chosen at
+  // random makes room for a new one.
   size_t cache_capacity = 100000;
 };
 
@@ -54,10 +56,15 @@ struct NewSession {
   std::vector<Session> evicted;  // sessions the per-user limit ended to make room
 };
 
+class SessionCache;  // src/session/session_cache.h
+
 class SessionManager {
  public:
   // REQUIRES: `store` and `clock` outlive the manager.
   SessionManager(SessionStore* store, SessionOptions options, const Clock* clock);
+  ~SessionManager();
+  SessionManager(const SessionManager&) = delete;
+  SessionManager& operator=(const SessionManager&) = delete;
 
   // Starts a session for `user_id`. Always a fresh secret: an identifier the client had before
   // login is never adopted (session fixation).
@@ -82,7 +89,8 @@ class SessionManager {
 
   // The live session behind `secret`. kUnauthenticated with kUnknownSession or kSessionExpired
   // otherwise; kUnavailable when the store cannot answer. `passive` requests (background polls)
-  // do not count as activity.
+  // do not count as activity. The record has no user_agent and ip (the cache does not keep
+  // them; List has them).
   Result<Session> Authenticate(std::string_view secret, bool passive);
 
   // When the session ends if nothing else happens: min(absolute deadline, last seen + idle).
@@ -136,6 +144,8 @@ class SessionManager {
   Status PublishUserChanged(std::string_view user_id);
   // Drops every cached record (the feed lost entries). Thread-safe.
   void DropCache();
+  // Records in the cache now. Thread-safe.
+  size_t cached_sessions() const;
   // Whether the cache may answer: a function saying whether the feed is current
   // (ChangeFollower::Fresh). While it says no, every Authenticate reads the store (and fails
   // closed when that fails). Unset: this process is the store's only writer. Set before use.
@@ -166,8 +176,8 @@ class SessionManager {
   SessionOptions options_;
   std::function<void(const Session&)> on_end_;
   const Clock* clock_;
-  std::shared_mutex mu_;
-  std::unordered_map<std::string, Session> cache_;  // GUARDED_BY(mu_); by id_hash
+  mutable std::shared_mutex mu_;
+  std::unique_ptr<SessionCache> cache_;  // GUARDED_BY(mu_); by id_hash
   std::function<bool()> feed_fresh_;
   std::atomic<uint64_t> external_generation_{0};
   // Bumped by every removal from the cache; a store read only enters the cache when no removal

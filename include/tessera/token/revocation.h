@@ -107,31 +107,58 @@ class LocalRevocationList final : public RevocationList {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  using Map = std::unordered_map<std::string, int64_t, Hash, std::equal_to<>>;
 
-  // A map (key -> until + leeway, looked up by string_view without allocating) with a Bloom
-  // filter in front of it, one 64-bit word per key and 8 to 16 bits per entry: a key that is
-  // not there (every live token: the common case) is answered from one word of a table of a few
-  // hundred kilobytes for 100,000 entries, which stays in the CPU's cache where the map's
-  // buckets and nodes would not (bench/verifier_bench.cc). Not thread-safe: the list locks.
+  // Keys (a session handle, a jti) -> until + leeway, in about 30 to 60 bytes an entry (issue 16:
+  // at most 64; a std::unordered_map of strings took 127), with a Bloom filter in front, one
+  // 64-bit word per key and 8 to 16 bits per entry: a key that is not there (every live token:
+  // the common case) is answered from the key's hash and one word of a table of a few hundred
+  // kilobytes for 100,000 entries, which stays in the CPU's cache (bench/verifier_bench.cc).
+  //
+  // Entries sit in an open-addressing table of 24-byte slots (linear probing, at most 80% full,
+  // expired entries taken out in place by backward shifting, shrunk under 20% full):
+  // the key packed into 16 bytes (32 hex digits, as session handles are, or 22 base64url
+  // characters, as jtis are, as the bytes they encode; any other key of up to 16 bytes as it is)
+  // and the until in the low 56 bits of a word whose top byte says how the key is packed. A key
+  // that packs no way (longer, or not canonical) goes to a small map beside it. Both are placed by
+  // the hash of the key's text, so a lookup hashes the string as it arrives and packs it only
+  // after the filter said maybe. Not thread-safe: the list locks.
   class Table {
    public:
-    // The until of `key`, or null.
-    const int64_t* Find(std::string_view key) const;
-    // Keeps the later until when the key is there.
+    // The until of `key`, or nullopt.
+    std::optional<int64_t> Find(std::string_view key) const;
+    // Keeps the later until when the key is there. Untils are kept in [0, 2^56 - 1], the top
+    // of which reads back as INT64_MAX (a revocation that never ends).
     void Put(std::string_view key, int64_t until);
     // Drops the entries with until <= now.
     void EraseUpTo(int64_t now);
-    size_t size() const { return map_.size(); }
-    const Map& map() const { return map_; }
+    size_t size() const { return size_ + overflow_.size(); }
+    // Calls fn(key, until) for every entry.
+    void ForEach(const std::function<void(std::string_view, int64_t)>& fn) const;
 
    private:
+    struct Slot {
+      unsigned char key[16];
+      uint64_t word = 0;  // top byte: how the key is packed (0: empty slot); low 56 bits: until
+    };
     static uint64_t Bits(size_t hash);
+    // The packed form of `key` into *slot (until 0), or false when it has none.
+    static bool Pack(std::string_view key, Slot* slot);
+    // The key text of a used slot, into `out` (at least 32 bytes); returns its length.
+    static size_t Unpack(const Slot& slot, char* out);
+    size_t Probe(size_t hash) const;  // the first slot of `hash`'s run
+    size_t Home(const Slot& slot) const;  // Probe of the hash of the slot's key
+    void EraseAt(size_t i);               // empties used slot i
     void Mark(size_t hash);
-    void Rebuild(size_t words);
+    void RebuildFilter(size_t words);
+    // Moves every entry into a table of `slots` slots (a power of two).
+    void Resize(size_t slots);
+    void Insert(size_t hash, const Slot& slot);
 
-    Map map_;
+    std::vector<Slot> slots_;  // empty, or a power of two
+    size_t size_ = 0;          // used slots
+    std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> overflow_;
     std::vector<uint64_t> filter_ = std::vector<uint64_t>(64);  // a power of two of words
+    size_t erased_since_filter_ = 0;  // entries erased since the filter was made
   };
 
   const int64_t leeway_;
