@@ -71,8 +71,8 @@ status_text = ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))
 attack_rate = statistics.median(t["rate"] for t in traffic)
 errors = sum(t["errors"] for t in traffic)
 # Answers other than 429 had an Argon2id hash behind them (401: a wrong password or the dummy).
-hashed_rate = statistics.median(
-    sum(n for code, n in t["statuses"].items() if code != "429") / t["seconds"] for t in traffic)
+hashed = sum(n for t in traffic for code, n in t["statuses"].items() if code != "429")
+traffic_seconds = sum(t["seconds"] for t in traffic)
 
 s, w, c = facts["seconds"], facts["warmup"], facts["conns"]
 sc, cc = facts["server_cpu"], facts["client_cpu"]
@@ -119,7 +119,8 @@ lines = [
     "",
     f"Attack traffic sent: {attack_rate:.0f} requests/s (median); answers over all runs: "
     f"{status_text}; connection errors: {errors}. Those not turned away with 429 cost an "
-    f"Argon2id hash each: {hashed_rate:.1f} a second (median). The attacker shares wrk's CPU "
+    f"Argon2id hash each: {hashed} in {traffic_seconds:.0f} s of attack, most of them at its "
+    "start (the throttle's windows then hold for the rest of the run). The attacker shares wrk's CPU "
     "(the machine has two), so the ratio also carries the client's share of that CPU.",
     "",
     "### Targets",
@@ -152,7 +153,10 @@ if profile and pathlib.Path(profile).exists():
         "",
         "```",
     ]
+    def tidy(path):  # perf pads its columns with spaces (and '-' for absent ones)
+        return "\n".join(line.rstrip(" -")[:150] for line in path.read_text().splitlines()
+                         if line.strip())
     if dso.exists():
-        lines += [dso.read_text().rstrip(), ""]
-    lines += [pathlib.Path(profile).read_text().rstrip(), "```", ""]
+        lines += [tidy(dso), ""]
+    lines += [tidy(pathlib.Path(profile)), "```", ""]
 write_section(dest, HEADING, "\n".join(lines))

@@ -160,6 +160,8 @@ void AccessLog::Flush() {
   {
     std::lock_guard lock(mu_);
     chunk.swap(pending_);
+    // The next lines go into a buffer of full size at once, not one grown by copies.
+    if (!chunk.empty()) pending_.reserve(chunk.capacity());
   }
   if (!chunk.empty()) sink_->Write(chunk);
 }
