@@ -3,6 +3,7 @@ section of docs/benchmarks.md (from its "## " heading to the next one) in place,
 when it is new."""
 import pathlib
 import re
+import statistics
 
 
 def write_section(dest, heading, section):
@@ -38,3 +39,26 @@ def parse_wrk(path):
     cpu = path.with_suffix(".txt.cpu")
     run["cores"] = float(cpu.read_text()) / duration if cpu.exists() else None
     return run
+
+
+def med(runs, key):
+    """The median of one figure over the repetitions."""
+    return statistics.median(r[key] for r in runs)
+
+
+def ratio(a, b):
+    """Per-repetition ratios of the 2xx rates of two series: (median, min, max)."""
+    values = [x["ok_rate"] / y["ok_rate"] for x, y in zip(a, b) if y["ok_rate"]]
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt_ratio(r):
+    return f"{r[0]:.2f}x [{r[1]:.2f}–{r[2]:.2f}]"
+
+
+def rate(v):
+    return f"{v/1e3:.1f}k" if v >= 1e4 else f"{v:,.0f}"
+
+
+def ms(v):
+    return f"{v*1e3:.2f} ms"

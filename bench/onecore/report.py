@@ -10,7 +10,7 @@ import statistics
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from sections import parse_wrk, write_section  # noqa: E402
+from sections import fmt_ratio, med, ms, parse_wrk, rate, ratio, write_section  # noqa: E402
 
 out, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 facts = dict(arg.split("=", 1) for arg in sys.argv[3:])
@@ -21,26 +21,6 @@ HEADING = "## HTTP: one core, and attack traffic (issue 16)"
 def series(name):
     return [parse_wrk(out / f"{name}-{r}.txt") for r in range(1, reps + 1)]
 
-
-def med(runs, key):
-    return statistics.median(r[key] for r in runs)
-
-
-def ratio(a, b):
-    values = [x["ok_rate"] / y["ok_rate"] for x, y in zip(a, b) if y["ok_rate"]]
-    return statistics.median(values), min(values), max(values)
-
-
-def fmt_ratio(r):
-    return f"{r[0]:.2f}x [{r[1]:.2f}–{r[2]:.2f}]"
-
-
-def rate(v):
-    return f"{v/1e3:.1f}k" if v >= 1e4 else f"{v:,.0f}"
-
-
-def ms(v):
-    return f"{v*1e3:.2f} ms"
 
 
 def row(what, server, runs):
