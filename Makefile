@@ -5,9 +5,11 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
+PREFIX ?= /usr/local
 CMAKE_COMMON := -G Ninja -DTESSERA_WERROR=ON
 
-.PHONY: all deps test-deps build run test unit fuzz-build fuzz-smoke fuzz bench bench-http format clean
+.PHONY: all deps test-deps build run test unit package-check fuzz-build fuzz-smoke fuzz bench bench-http \
+        install deb format clean
 
 all: build
 
@@ -26,9 +28,32 @@ build: deps
 run: build
 	@./scripts/run $(BUILD)/tessera
 
-# Every test: unit, vector, adversarial, CLI and interop tests under ASan+UBSan, then each
-# fuzzer for a short fixed time.
-test: test-deps build unit fuzz-smoke
+# Every test: unit, vector, adversarial, CLI and interop tests under ASan+UBSan, the Debian
+# packages, then each fuzzer for a short fixed time.
+test: test-deps build unit package-check fuzz-smoke
+
+# make install PREFIX=/opt/tessera (default /usr/local; DESTDIR=... stages it): the command, its
+# systemd unit and example configuration (an existing one is kept), libtessera (shared and
+# static) with its headers, CMake package and pkg-config files.
+install: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DTESSERA_TESTS=OFF \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target tessera tessera_shared tessera_static tessera_sodium_bundle
+	@cmake --install $(BUILD)
+
+# The Debian packages, tessera_VERSION_ARCH.deb and libtessera-dev_VERSION_ARCH.deb, in $(BUILD)
+# (cmake/Package.cmake).
+deb: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DTESSERA_TESTS=OFF \
+	  -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target tessera tessera_shared tessera_static tessera_sodium_bundle
+	@cd $(BUILD) && cpack -G DEB >/dev/null
+	@ls $(BUILD)/*.deb
+
+# The packages' contents, maintainer scripts, configuration and systemd unit
+# (tests/packaging/check-deb).
+package-check: test-deps deb
+	@./tests/packaging/check-deb $(BUILD)
 
 # -O1 -g1, as the sanitizers' authors advise: reports keep function names and lines, and the
 # tree builds in about two thirds of the time -O2 -g takes.

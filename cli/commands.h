@@ -23,5 +23,6 @@ void RegisterKeys(CLI::App& app, Action* run);
 void RegisterUser(CLI::App& app, Action* run);
 void RegisterSessions(CLI::App& app, Action* run);
 void RegisterServe(CLI::App& app, Action* run);
+void RegisterConfig(CLI::App& app, Action* run);
 
 }  // namespace tessera::cli

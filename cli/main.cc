@@ -12,13 +12,14 @@ int main(int argc, char** argv) {
   using namespace tessera::cli;
   CLI::App app{"tessera: authentication server, sessions and JWTs"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "tessera 0.1.0");
+  app.set_version_flag("--version", "tessera " TESSERA_VERSION);
   Action run;
   RegisterServe(app, &run);
   RegisterJwt(app, &run);
   RegisterKeys(app, &run);
   RegisterUser(app, &run);
   RegisterSessions(app, &run);
+  RegisterConfig(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,5 +1,6 @@
 // tessera serve [--config FILE] [--listen HOST:PORT] [--data DIR]: the authentication server.
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
 
 #include <atomic>
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "commands.h"
 #include "context.h"
+#include "core/log.h"
 #include "http_server.h"
 #include "io.h"
 #include "runtime.h"
@@ -82,7 +84,14 @@ int Serve(const ServeArgs& a) {
   // A stop answers the long polls of GET /v1/revocations at once instead of draining them.
   std::atomic<server::Runtime*> live{nullptr};
   http.on_drain = [&live] {
+    (void)sd_notify(0, "STOPPING=1");
     if (server::Runtime* r = live.load()) r->revocation_feed().ReleaseAll();
+  };
+  // logrotate's postrotate (or `systemctl reload`, which the unit maps to SIGHUP).
+  http.on_hangup = [] {
+    if (Status s = log::ReopenLogFiles(); !s.ok()) {
+      std::cerr << "tessera: SIGHUP: " << s.message() << std::endl;
+    }
   };
   auto server = server::HttpServer::Start(http, &handler);
   if (!server) return StartupFailure(server.error());
@@ -134,6 +143,10 @@ int Serve(const ServeArgs& a) {
               << ops_server->bound_port() << "/metrics" << std::endl;
     ops_thread = std::thread([&ops_server] { ops_server->Run(); });
   }
+  // Under systemd (Type=notify): `systemctl start` returns now, when the stores are open, the
+  // keys loaded and the listener bound, the moment /readyz says ready. Elsewhere NOTIFY_SOCKET is
+  // unset and this does nothing.
+  (void)sd_notifyf(0, "READY=1\nSTATUS=listening on %s", url.c_str());
   (*server)->Run();
   if (ops_server) {
     ops_server->Stop();

@@ -128,13 +128,24 @@ class Server final : public HttpServer {
 
   void Run() override {
     Accept();
-    signals_.async_wait([this](beast::error_code ec, int) {
-      if (!ec) Stop();
-    });
+    if (options_.on_hangup) signals_.add(SIGHUP);
+    WaitForSignal();
     std::vector<std::thread> threads;
     for (size_t i = 1; i < threads_; ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
     for (auto& t : threads) t.join();
+  }
+
+  // SIGINT/SIGTERM stop the server; SIGHUP (when on_hangup is set) calls it and waits again.
+  void WaitForSignal() {
+    signals_.async_wait([this](beast::error_code ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        options_.on_hangup();
+        return WaitForSignal();
+      }
+      Stop();
+    });
   }
 
   void Stop() override {

@@ -28,6 +28,9 @@ struct HttpServerOptions {
   // Called once when the graceful stop begins, on an I/O thread (must not block): answer what
   // is only waiting (the long polls of GET /v1/revocations), so the stop need not wait for it.
   std::function<void()> on_drain;
+  // Called on SIGHUP, on an I/O thread (must not block for long), when set: `tessera serve`
+  // reopens its log files (after logrotate). Unset: SIGHUP keeps its default action.
+  std::function<void()> on_hangup;
 
   // HTTPS (server.tls_cert, server.tls_key): a PEM file holding the certificate chain, leaf
   // first, and a PEM file holding its unencrypted private key. Both empty: plain HTTP. Start()

@@ -8,21 +8,76 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 namespace tessera::log {
 
-Result<std::unique_ptr<LineSink>> LineSink::Open(const std::string& target) {
-  if (target == "-") return std::unique_ptr<LineSink>(new LineSink(STDOUT_FILENO, false));
-  const int fd = ::open(target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+namespace {
+
+// The file sinks that are open, for ReopenLogFiles.
+std::mutex& SinksMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::vector<LineSink*>& Sinks() {
+  static std::vector<LineSink*> sinks;
+  return sinks;
+}
+
+Result<int> OpenForAppending(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status(Code::kUnavailable, Reason::kIo,
-                  "cannot open " + target + " for appending: " + std::strerror(errno));
+                  "cannot open " + path + " for appending: " + std::strerror(errno));
   }
-  return std::unique_ptr<LineSink>(new LineSink(fd, true));
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LineSink>> LineSink::Open(const std::string& target) {
+  if (target == "-") return std::unique_ptr<LineSink>(new LineSink(STDOUT_FILENO, ""));
+  TESSERA_ASSIGN_OR_RETURN(int fd, OpenForAppending(target));
+  return std::unique_ptr<LineSink>(new LineSink(fd, target));
+}
+
+LineSink::LineSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {
+  if (path_.empty()) return;
+  std::lock_guard lock(SinksMutex());
+  Sinks().push_back(this);
 }
 
 LineSink::~LineSink() {
-  if (owned_) ::close(fd_);
+  if (path_.empty()) return;
+  {
+    std::lock_guard lock(SinksMutex());
+    std::erase(Sinks(), this);
+  }
+  ::close(fd_);
+}
+
+Status LineSink::Reopen() {
+  if (path_.empty()) return Status::Ok();
+  TESSERA_ASSIGN_OR_RETURN(int fd, OpenForAppending(path_));
+  std::lock_guard lock(mu_);
+  const int replaced = ::dup3(fd, fd_, O_CLOEXEC);
+  const int error = errno;
+  ::close(fd);
+  if (replaced < 0) {
+    return Status(Code::kUnavailable, Reason::kIo,
+                  "cannot reopen " + path_ + ": " + std::strerror(error));
+  }
+  reported_ = false;  // a write error on the old file says nothing about the new one
+  return Status::Ok();
+}
+
+Status ReopenLogFiles() {
+  std::lock_guard lock(SinksMutex());
+  Status first = Status::Ok();
+  for (LineSink* sink : Sinks()) {
+    if (Status s = sink->Reopen(); !s.ok() && first.ok()) first = std::move(s);
+  }
+  return first;
 }
 
 void LineSink::Write(std::string_view lines) {

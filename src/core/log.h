@@ -34,13 +34,23 @@ class LineSink {
   // stderr once; logging never stops the server.
   void Write(std::string_view lines);
 
+  // Opens the file's path again (after logrotate moved it away) and writes there from now on;
+  // the descriptor number stays the same (dup2), so a write in progress finishes in the old file
+  // and the next one goes to the new. Ok and nothing done for stdout. Thread-safe.
+  Status Reopen();
+
  private:
-  LineSink(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  LineSink(int fd, std::string path);
   int fd_;
-  bool owned_;
+  std::string path_;  // empty: stdout, not ours to close or reopen
   std::mutex mu_;
   bool reported_ = false;  // GUARDED_BY(mu_)
 };
+
+// Reopen() on every log file this process has open (the audit trail, the access log): what
+// `tessera serve` does on SIGHUP. Returns the first failure; the others are still reopened, and a
+// file that cannot be reopened keeps being written where it was.
+Status ReopenLogFiles();
 
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-27T05:20:01.123Z".
 std::string Timestamp(std::chrono::system_clock::time_point t);

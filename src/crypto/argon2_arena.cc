@@ -114,8 +114,11 @@ void ReleaseThisThreadArgon2Arena() {
 
 using tessera::crypto::t_arena;
 
-extern "C" void* __wrap_mmap(void* addr, size_t length, int prot, int flags, int fd,
-                             off_t offset) {
+// Hidden: the wrappers serve the link they are part of (the tessera binary, libtessera.so), and
+// libtessera.so does not offer them to a program that might wrap mmap itself.
+extern "C" __attribute__((visibility("hidden"))) void* __wrap_mmap(void* addr, size_t length,
+                                                                    int prot, int flags, int fd,
+                                                                    off_t offset) {
   tessera::crypto::Arena& a = t_arena;
   if (a.in_scope && !a.lent &&
       tessera::crypto::IsArgon2Request(a, addr, length, prot, flags, fd)) {
@@ -130,7 +133,7 @@ extern "C" void* __wrap_mmap(void* addr, size_t length, int prot, int flags, int
   return __real_mmap(addr, length, prot, flags, fd, offset);
 }
 
-extern "C" int __wrap_munmap(void* addr, size_t length) {
+extern "C" __attribute__((visibility("hidden"))) int __wrap_munmap(void* addr, size_t length) {
   tessera::crypto::Arena& a = t_arena;
   if (a.lent && addr == a.base) {
     tessera::crypto::Reclaim(a);
