@@ -12,6 +12,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -37,6 +38,13 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 class Server;
 
+// Room in the read buffer beyond header_limit, for the start of a body or the next pipelined
+// request read along with a head; also the longest chunk header or trailer section accepted.
+constexpr size_t kReadSlack = 8 * 1024;
+// What the whole message may take beyond header_limit + body_limit: chunk sizes, extensions and
+// trailers.
+constexpr size_t kFramingSlack = 16 * 1024;
+
 template <class Stream>
 class Connection : public std::enable_shared_from_this<Connection<Stream>> {
  public:
@@ -54,6 +62,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // `fresh_deadline`: the request gets a whole read_timeout; false for the first request on a
   // TLS connection, which shares the handshake's.
   void Read(bool fresh_deadline);
+  // One read and parse step; the request is read in such steps so that its size is counted as
+  // it arrives (see OnReadSome).
+  void ReadSome();
+  void OnReadSome(beast::error_code ec, size_t consumed);
   void OnRead(beast::error_code ec);
   void Respond(HttpResponse response);
   void Write(HttpResponse response);
@@ -75,8 +87,14 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   Stream stream_;
+  // What has arrived and is not parsed yet. Bounded (header_limit + kReadSlack): no single
+  // element the parser must hold whole (a header line, a chunk header with its extensions, the
+  // trailer section) can grow past it; one that would is refused (buffer_overflow).
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  size_t head_bytes_ = 0;     // bytes of this request's head parsed so far
+  size_t message_bytes_ = 0;  // bytes of this request parsed so far, framing included
+  bool head_done_ = false;
   Server* server_;
   std::string peer_ip_;
   bool keep_alive_ = false;
@@ -131,9 +149,24 @@ class Server final : public HttpServer {
     if (options_.on_hangup) signals_.add(SIGHUP);
     WaitForSignal();
     std::vector<std::thread> threads;
-    for (size_t i = 1; i < threads_; ++i) threads.emplace_back([this] { ioc_.run(); });
-    ioc_.run();
+    for (size_t i = 1; i < threads_; ++i) threads.emplace_back([this] { RunLoop(); });
+    RunLoop();
     for (auto& t : threads) t.join();
+  }
+
+  // The event loop of one I/O thread. An exception out of a handler (Beast or the standard
+  // library throwing on input nothing else caught) costs the connection it came from, whose
+  // handler is unwound and which closes, never the process: the loop goes on.
+  void RunLoop() {
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "tessera: a connection was dropped after an internal error: %s\n",
+                     e.what());
+      }
+    }
   }
 
   // SIGINT/SIGTERM stop the server; SIGHUP (when on_hangup is set) calls it and waits again.
@@ -226,7 +259,9 @@ class Server final : public HttpServer {
 template <class Stream>
 template <class... StreamArgs>
 Connection<Stream>::Connection(Server* server, tcp::socket socket, StreamArgs&... stream_args)
-    : stream_(std::move(socket), stream_args...), server_(server) {
+    : stream_(std::move(socket), stream_args...),
+      buffer_(server->options().header_limit + kReadSlack),
+      server_(server) {
   server_->connections.fetch_add(1);
   beast::error_code ec;
   const auto peer = Tcp().socket().remote_endpoint(ec);
@@ -268,12 +303,46 @@ template <class Stream>
 void Connection<Stream>::Read(bool fresh_deadline) {
   if (server_->draining()) return Shutdown();
   parser_.emplace();
+  // Beast's own header limit counts only what one parse step sees, so a head that arrives in
+  // pieces could grow without bound under it: it stays as a backstop, and OnReadSome counts the
+  // whole head.
   parser_->header_limit(static_cast<std::uint32_t>(server_->options().header_limit));
   parser_->body_limit(server_->options().body_limit);
+  head_bytes_ = 0;
+  message_bytes_ = 0;
+  head_done_ = false;
   if (fresh_deadline) Tcp().expires_after(server_->options().read_timeout);
-  http::async_read(
-      stream_, buffer_, *parser_,
-      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  ReadSome();
+}
+
+template <class Stream>
+void Connection<Stream>::ReadSome() {
+  http::async_read_some(stream_, buffer_, *parser_,
+                        [self = this->shared_from_this()](beast::error_code ec, size_t consumed) {
+                          self->OnReadSome(ec, consumed);
+                        });
+}
+
+// The parser stops after the head (it is not eager), so the head's size is exact: a head of
+// header_limit bytes is read, one more is 431. The whole message, chunk sizes, extensions and
+// trailers included, may take body_limit plus kFramingSlack beyond the head: a body sent in
+// absurdly small chunks, or with long extensions, is refused as too large.
+template <class Stream>
+void Connection<Stream>::OnReadSome(beast::error_code ec, size_t consumed) {
+  if (ec) return OnRead(ec);
+  const HttpServerOptions& o = server_->options();
+  message_bytes_ += consumed;
+  if (!head_done_) {
+    // Until the head is done every byte parsed is the head's, those of the step that ends it too.
+    head_bytes_ += consumed;
+    if (head_bytes_ > o.header_limit) return OnRead(http::error::header_limit);
+    head_done_ = parser_->is_header_done();
+  }
+  if (message_bytes_ > o.header_limit + o.body_limit + kFramingSlack) {
+    return OnRead(http::error::body_limit);
+  }
+  if (!parser_->is_done()) return ReadSome();
+  OnRead({});
 }
 
 // An answer the App never sees (the request could not be read): its headers are set here.
@@ -294,6 +363,12 @@ void Connection<Stream>::OnRead(beast::error_code ec) {
   }
   if (ec == http::error::body_limit) {
     return Write(ErrorResponse(413, "invalid_request", "request body too large"));
+  }
+  if (ec == http::error::buffer_overflow) {
+    // One element longer than the read buffer: a header line, or a chunk header or trailer.
+    return parser_->is_header_done()
+               ? Write(ErrorResponse(413, "invalid_request", "request body too large"))
+               : Write(ErrorResponse(431, "invalid_request", "request headers too large"));
   }
   if (ec) {
     if (ec.category() == http::make_error_code(http::error::bad_target).category() ||

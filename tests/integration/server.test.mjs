@@ -39,6 +39,29 @@ function raw(url, request, ms = 3000) {
   });
 }
 
+// Like raw(), with the request written in `pieces`, one every `gapMs`; a write the server no
+// longer reads (it answered and closed) ends the exchange with what was answered.
+function rawPieces(url, pieces, gapMs, ms = 5000) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const sock = net.connect(Number(port), hostname);
+    let data = '';
+    let open = true;
+    const done = () => { open = false; sock.destroy(); resolve(data); };
+    sock.setTimeout(ms, done);
+    sock.on('data', (d) => { data += d; });
+    sock.on('end', done);
+    sock.on('error', done);
+    (async () => {
+      for (const piece of pieces) {
+        if (!open) return;
+        sock.write(piece);
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+    })();
+  });
+}
+
 let dir, server, base;
 
 async function login(username = 'alice', password = PASSWORD, headers = {}) {
@@ -292,6 +315,39 @@ test('bad requests get precise errors and the server keeps serving', async () =>
                                    `10000\r\n${'a'.repeat(0x10000)}\r\n10000\r\n${'a'.repeat(0x10000)}\r\n`);
   assert.match(chunkedForever, /^HTTP\/1\.1 413 /);
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
+});
+
+test('request limits hold at their exact boundaries, and no request stops the server', async () => {
+  // A head (request line, fields, blank line) of exactly header_limit (16 KiB) bytes is read.
+  const head = (n) => {
+    const start = 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ';
+    const end = '\r\n\r\n';
+    return start + 'a'.repeat(n - start.length - end.length) + end;
+  };
+  assert.equal(head(16384).length, 16384);
+  assert.match(await raw(base, head(16384)), /^HTTP\/1\.1 200 /);
+  assert.match(await raw(base, head(16385)), /^HTTP\/1\.1 431 /);
+  // A head sent in pieces is counted whole: 40 lines of 1 KiB, one every 5 ms.
+  const lines = Array.from({ length: 40 }, (_, i) => `X-Line-${i}: ${'b'.repeat(1000)}\r\n`);
+  const pieces = await rawPieces(base, ['GET /healthz HTTP/1.1\r\nHost: x\r\n', ...lines, '\r\n'], 5);
+  assert.match(pieces, /^HTTP\/1\.1 431 /);
+  // A body of exactly body_limit (64 KiB) is read (and refused as JSON); one byte more is 413.
+  const post = (n) => 'POST /v1/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+    `Content-Type: application/json\r\nContent-Length: ${n}\r\n\r\n${'a'.repeat(n)}`;
+  assert.match(await raw(base, post(65536)), /^HTTP\/1\.1 400 /);
+  assert.match(await raw(base, post(65537)), /^HTTP\/1\.1 413 /);
+  // Chunk extensions, trailers and framing are bounded too. A trailer field over 64 KiB once
+  // made Boost.Beast throw out of the read and the process abort.
+  const chunked = 'POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+    'Transfer-Encoding: chunked\r\n\r\n';
+  assert.match(await raw(base, `${chunked}2\r\n{}\r\n0\r\nX-Trailer: ${'t'.repeat(70000)}\r\n\r\n`),
+               /^HTTP\/1\.1 413 /);
+  assert.match(await raw(base, `${chunked}2;ext=${'e'.repeat(1 << 20)}\r\n{}\r\n0\r\n\r\n`),
+               /^HTTP\/1\.1 413 /);
+  // 20,000 one-byte chunks: a small body in 120 KB of framing.
+  const tiny = '1\r\na\r\n'.repeat(20000);
+  assert.match(await raw(base, `${chunked}${tiny}0\r\n\r\n`), /^HTTP\/1\.1 413 /);
+  assert.equal((await fetch(`${base}/healthz`)).status, 200, 'still serving');
 });
 
 test('responses are framed exactly: pipelining, HEAD, 204, HTTP/1.0 keep-alive', async () => {
