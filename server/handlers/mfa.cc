@@ -122,13 +122,18 @@ void ConfirmTotp(Context& c, const HttpRequest& request, Responder respond) {
         return respond(std::move(*refused));
       }
     }
-    // Whoever else holds a session of the account signed in without this factor: they end,
-    // before it is on (a failure here changes nothing) and again after (a sign-in that raced).
+    // Whoever else holds a session of the account signed in without this factor: they end once
+    // the code is known to be right and before the factor is on (a failure there turns nothing
+    // on; a wrong code ends nothing), and again after (a sign-in that raced).
     auto keep = OwnSessionIdHash(c, caller);
     if (!keep) return respond(FromStatus(keep.error()));
-    auto ended = c.d.session_manager->RevokeAll(caller.user.id, *keep);
-    if (!ended) return respond(FromStatus(ended.error()));
-    auto codes = c.d.mfa->Confirm(caller.user, code);
+    size_t count = 0;
+    auto codes = c.d.mfa->Confirm(caller.user, code, [&]() -> Status {
+      auto ended = c.d.session_manager->RevokeAll(caller.user.id, *keep);
+      if (!ended) return ended.error();
+      count = ended->size();
+      return Status::Ok();
+    });
     if (!codes) {
       const Status& s = codes.error();
       if (s.code() == Code::kNotFound || s.code() == Code::kAlreadyExists) {
@@ -143,7 +148,6 @@ void ConfirmTotp(Context& c, const HttpRequest& request, Responder respond) {
       }
       return respond(FromStatus(s));
     }
-    size_t count = ended->size();
     // The factor is on: the codes are answered whatever follows (they exist nowhere else).
     if (auto raced = c.d.session_manager->RevokeAll(caller.user.id, *keep)) count += raced->size();
     json e = who;

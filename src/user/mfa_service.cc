@@ -106,7 +106,8 @@ Result<MfaService::Enrolment> MfaService::Begin(const User& u) {
   return e;
 }
 
-Result<std::vector<std::string>> MfaService::Confirm(const User& u, std::string_view code) {
+Result<std::vector<std::string>> MfaService::Confirm(const User& u, std::string_view code,
+                                                     const std::function<Status()>& before_on) {
   TESSERA_ASSIGN_OR_RETURN(std::optional<Totp> t, users_->GetTotp(u.id));
   if (!t) {
     return Status(Code::kNotFound, Reason::kNone,
@@ -123,6 +124,7 @@ Result<std::vector<std::string>> MfaService::Confirm(const User& u, std::string_
   auto step = crypto::VerifyTotp(*secret, code, now, std::nullopt);
   crypto::SecureZero(secret->data(), secret->size());
   if (!step) return step.error();
+  if (before_on) TESSERA_RETURN_IF_ERROR(before_on());
   std::vector<std::string> codes, hashes;
   for (int i = 0; i < kRecoveryCodes; ++i) {
     const std::string raw = crypto::RandomString(kRecoveryBytes);

@@ -18,6 +18,7 @@
 // pool or the password pool), never on an I/O thread.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,8 +51,11 @@ class MfaService {
 
   // Turns the enrolment of `u` on with a code of its secret; returns the recovery codes.
   // kNotFound when no enrolment waits (or it changed meanwhile); kAlreadyExists when the factor
-  // is on; kUnauthenticated/kBadPassword for a wrong code.
-  Result<std::vector<std::string>> Confirm(const User& u, std::string_view code);
+  // is on; kUnauthenticated/kBadPassword for a wrong code. `before_on`, when set, runs once the
+  // code is right and before the factor is stored as on (the handler ends the account's other
+  // sessions there); its failure is returned and nothing is turned on.
+  Result<std::vector<std::string>> Confirm(const User& u, std::string_view code,
+                                           const std::function<Status()>& before_on = {});
 
   // True when `user_id` has a confirmed factor (sign-in asks for it).
   Result<bool> Enabled(std::string_view user_id);

@@ -144,10 +144,11 @@ TEST_F(MfaTest, EnrolmentHandsOutASecretOnceAndConfirmingEndsOtherSessions) {
   EXPECT_NE(b["qr_svg"].get<std::string>().find("<svg"), std::string::npos);
   // Not on until confirmed: the password alone still signs in.
   EXPECT_EQ(Login("alice", kPassword, "session").status, 200);
-  // A wrong code confirms nothing.
+  // A wrong code confirms nothing, and ends nothing: the other session lives on.
   HttpResponse wrong = Post(laptop, "/v1/me/totp/confirm", {{"code", Code(*secret, 5)}});
   EXPECT_EQ(wrong.status, 400);
   EXPECT_EQ(json::parse(wrong.body)["error"], "invalid_code");
+  EXPECT_EQ(Send("GET", "/v1/me", {{"Cookie", phone.cookie}}).status, 200);
   HttpResponse confirmed = Post(laptop, "/v1/me/totp/confirm", {{"code", Code(*secret)}});
   ASSERT_EQ(confirmed.status, 200) << confirmed.body;
   EXPECT_EQ(Header(confirmed, "Cache-Control"), "no-store");
