@@ -1,7 +1,13 @@
-// The route table without sockets: patterns, methods, HEAD, 405 with Allow.
+// The route table without sockets: patterns, methods, HEAD, 405 with Allow; and the table
+// against docs/openapi.yaml, both ways.
 #include "router.h"
 
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
 
 namespace tessera::server {
 namespace {
@@ -69,6 +75,94 @@ TEST(RouterTest, EveryRouteHasExactlyOneHandlerKindPerMethod) {
     for (const MethodHandler& h : spec.methods) {
       EXPECT_NE(h.sync == nullptr, h.async == nullptr) << spec.pattern << " " << h.method;
     }
+  }
+}
+
+// (method, path) pairs the OpenAPI document describes: the keys under `paths:` (two spaces in)
+// and the operations under each (four spaces in), parameters written "{name}".
+std::set<std::pair<std::string, std::string>> OpenApiOperations(const std::string& file) {
+  std::ifstream in(file);
+  EXPECT_TRUE(in) << "cannot read " << file;
+  // "  KEY:" at exactly `indent` spaces (trailing spaces allowed): KEY, else "".
+  auto key_at = [](std::string_view line, size_t indent) -> std::string {
+    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
+    if (line.size() <= indent + 1 || line.back() != ':' ||
+        line.find_first_not_of(' ') != indent) {
+      return "";
+    }
+    return std::string(line.substr(indent, line.size() - indent - 1));
+  };
+  std::set<std::pair<std::string, std::string>> ops;
+  bool in_paths = false;
+  std::string path;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != ' ' && line[0] != '#') {
+      in_paths = line.rfind("paths:", 0) == 0;
+      path.clear();
+      continue;
+    }
+    if (!in_paths) continue;
+    if (std::string key = key_at(line, 2); !key.empty()) {
+      path = key.starts_with('/') ? key : "";
+    } else if (std::string method = key_at(line, 4); !path.empty() && !method.empty()) {
+      static const std::set<std::string> kMethods = {"get",    "put",     "post", "delete",
+                                                     "patch",  "head",    "options", "trace"};
+      if (!kMethods.contains(method)) continue;
+      for (char& c : method) c = static_cast<char>(c - 'a' + 'A');
+      ops.emplace(method, path);
+    }
+  }
+  return ops;
+}
+
+// The documented path for a router pattern: the pattern itself, or for one with "{}" the
+// documented path that has a "{name}" there ("/v1/sessions/{id}"); the pattern when none has.
+std::string DocumentedPath(std::string_view pattern,
+                           const std::set<std::pair<std::string, std::string>>& documented) {
+  const size_t hole = pattern.find("{}");
+  if (hole == std::string_view::npos) return std::string(pattern);
+  const std::string_view before = pattern.substr(0, hole), after = pattern.substr(hole + 2);
+  for (const auto& [method, path] : documented) {
+    if (path.size() <= before.size() + after.size() + 2 || !path.starts_with(before) ||
+        !path.ends_with(after)) {
+      continue;
+    }
+    const std::string name =
+        path.substr(before.size(), path.size() - before.size() - after.size());
+    if (name.front() == '{' && name.back() == '}' && name.find_first_of("/{}", 1) == name.size() - 1) {
+      return path;
+    }
+  }
+  return std::string(pattern);
+}
+
+TEST(RouterTest, TheOpenApiDocumentDescribesEveryRouteAndNoOther) {
+  const auto documented =
+      OpenApiOperations(std::string(TESSERA_SOURCE_DIR) + "/docs/openapi.yaml");
+  ASSERT_FALSE(documented.empty());
+  std::set<std::pair<std::string, std::string>> served;
+  auto serve = [&](std::string_view method, std::string_view pattern) {
+    const std::string path = DocumentedPath(pattern, documented);
+    served.emplace(std::string(method), path);
+    if (method == "GET") served.emplace("HEAD", path);
+  };
+  const Router router = DefaultRouter();
+  for (const RouteSpec& spec : router.routes()) {
+    for (const MethodHandler& h : spec.methods) serve(h.method, spec.pattern);
+  }
+  // The web pages, served outside the table (web_assets.cc).
+  for (const char* page : {"/", "/account", "/assets/{}"}) serve("GET", page);
+
+  for (const auto& op : served) {
+    if (op.first == "HEAD") continue;  // documenting HEAD beside GET is optional
+    EXPECT_TRUE(documented.contains(op))
+        << "not in docs/openapi.yaml: " << op.first << " " << op.second;
+  }
+  for (const auto& op : documented) {
+    EXPECT_TRUE(served.contains(op))
+        << "docs/openapi.yaml describes what the server does not answer: " << op.first << " "
+        << op.second;
   }
 }
 
