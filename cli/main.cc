@@ -10,7 +10,8 @@
 
 int main(int argc, char** argv) {
   using namespace tessera::cli;
-  CLI::App app{"tessera: authentication server, sessions and JWTs"};
+  // Named, so that usage lines say "tessera" however the binary was invoked (docs/cli.md).
+  CLI::App app{"tessera: authentication server, sessions and JWTs", "tessera"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tessera " TESSERA_VERSION);
   Action run;

@@ -133,7 +133,8 @@ if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
           COMPONENT server)
 endif()
 
-install(FILES README.md docs/design.md docs/security.md docs/deploying.md
+install(FILES README.md docs/design.md docs/security.md docs/deploying.md docs/cli.md
+              docs/limits.md docs/openapi.yaml
         DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT server)
 # libsodium's licence, which its copy inside the command and the libraries carries with it.
 foreach(_copyright /usr/share/doc/libsodium23/copyright /usr/share/doc/libsodium-dev/copyright)
