@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { forwardAuthSuite } from './forward_auth_suite.mjs';
-import { canConnect, freePort, launch } from './tessera.mjs';
+import { launchOnFreePorts, stopLaunched } from './tessera.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHIPPED = path.join(ROOT, 'docs/deploy/Caddyfile');
@@ -27,6 +27,10 @@ function replaceAll(text, from, to, count = 1) {
   assert.equal(n, count, `docs/deploy/Caddyfile: expected "${from}" ${count} time(s), found ${n}`);
   return text.split(from).join(to);
 }
+
+// Caddy keeps state under $HOME/.local/share and $HOME/.config: this test's directory.
+const caddyEnv = (dir) => ({ ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, 'xdg-data'),
+                             XDG_CONFIG_HOME: path.join(dir, 'xdg-config') });
 
 const GLOBAL_OPTIONS = (dir) => [
   '{',
@@ -49,42 +53,16 @@ function deriveCaddyfile(shipped, p, dir) {
   return GLOBAL_OPTIONS(dir) + conf;
 }
 
-async function startCaddy(bin, dir, sitePorts) {
+function startCaddy(bin, dir, sitePorts) {
   const shipped = fs.readFileSync(SHIPPED, 'utf8');
-  // Caddy keeps state under $HOME/.local/share and $HOME/.config: this test's directory.
-  const env = { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, 'xdg-data'),
-                XDG_CONFIG_HOME: path.join(dir, 'xdg-config') };
-  let lastError = '';
-  // Ports are chosen before Caddy binds them; another process may win the race: try again.
-  for (let attempt = 0; attempt < 5; ++attempt) {
-    const ports = { ...sitePorts, http: await freePort(), https: await freePort() };
-    const file = path.join(dir, 'Caddyfile');
+  const file = path.join(dir, 'Caddyfile');
+  return launchOnFreePorts(bin, sitePorts, (ports) => {
     fs.writeFileSync(file, deriveCaddyfile(shipped, ports, dir));
-    const proc = launch(bin, ['run', '--config', file, '--adapter', 'caddyfile'], { env });
-    const deadline = Date.now() + 20000;
-    while (proc.running() && Date.now() < deadline) {
-      if (await canConnect(ports.https) && await canConnect(ports.http)) {
-        return { child: proc.child, exited: proc.exited, ports, running: proc.running, env, file };
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (proc.running()) {
-      proc.child.kill('SIGKILL');
-      await proc.exited;
-    }
-    lastError = `caddy did not start (${JSON.stringify(proc.exit())}): ${proc.output()}`;
-    if (!/address already in use/.test(lastError)) break;
-  }
-  throw new Error(lastError);
+    return ['run', '--config', file, '--adapter', 'caddyfile'];
+  }, { env: caddyEnv(dir) });  // Caddy logs to its output, which the error includes
 }
 
-async function stopCaddy(caddy) {
-  if (!caddy || !caddy.running()) return;
-  caddy.child.kill('SIGTERM');  // graceful
-  const timer = setTimeout(() => caddy.child.kill('SIGKILL'), 10000);
-  await caddy.exited;
-  clearTimeout(timer);
-}
+const stopCaddy = (caddy) => stopLaunched(caddy, 'SIGTERM');  // graceful
 
 const suite = forwardAuthSuite({
   name: 'Caddy',
@@ -97,10 +75,8 @@ const suite = forwardAuthSuite({
 test('the shipped file passes caddy validate unchanged apart from addresses and paths', () => {
   const dir = suite.dir();
   const derived = path.join(dir, 'Caddyfile');
-  const env = { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, 'xdg-data'),
-                XDG_CONFIG_HOME: path.join(dir, 'xdg-config') };
   const t = spawnSync(suite.bin(), ['validate', '--config', derived, '--adapter', 'caddyfile'],
-                      { encoding: 'utf8', env });
+                      { encoding: 'utf8', env: caddyEnv(dir) });
   assert.equal(t.status, 0, t.stderr);
   const shipped = fs.readFileSync(SHIPPED, 'utf8').split('\n');
   const lines = fs.readFileSync(derived, 'utf8').split('\n');

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { forwardAuthSuite } from './forward_auth_suite.mjs';
-import { canConnect, freePort, launch, nginxMainConfig } from './tessera.mjs';
+import { launchOnFreePorts, nginxMainConfig, stopLaunched } from './tessera.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHIPPED = path.join(ROOT, 'docs/deploy/nginx.conf');
@@ -49,45 +49,21 @@ function mainConfig(dir, sitePath) {
   return nginxMainConfig(dir, [`  include ${sitePath};`]);
 }
 
-async function startNginx(bin, dir, sitePorts) {
+function startNginx(bin, dir, sitePorts) {
   const shipped = fs.readFileSync(SHIPPED, 'utf8');
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-  let lastError = '';
-  // Ports are chosen before nginx binds them; another process may win the race: try again.
-  for (let attempt = 0; attempt < 5; ++attempt) {
-    const ports = { ...sitePorts, http: await freePort(), https: await freePort() };
+  const errorLog = path.join(dir, 'error.log');
+  return launchOnFreePorts(bin, sitePorts, (ports) => {
     const sitePath = path.join(dir, 'tessera.conf');
     fs.writeFileSync(sitePath, deriveSiteConfig(shipped, ports));
     const confPath = path.join(dir, 'nginx.conf');
     fs.writeFileSync(confPath, mainConfig(dir, sitePath));
-    const proc = launch(bin, ['-p', `${dir}/`, '-c', confPath, '-e', path.join(dir, 'error.log')]);
-    const { child, exited } = proc;
-    const deadline = Date.now() + 15000;
-    while (proc.running() && Date.now() < deadline) {
-      if (await canConnect(ports.https) && await canConnect(ports.http)) {
-        return { child, exited, ports, running: proc.running };
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (proc.running()) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    let log = '';
-    try { log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { /* none */ }
-    lastError = `nginx did not start (${JSON.stringify(proc.exit())}): ${proc.output()}\n${log}`;
-    if (!/Address already in use/.test(lastError)) break;
-  }
-  throw new Error(lastError);
+    return ['-p', `${dir}/`, '-c', confPath, '-e', errorLog];
+  }, { log: () => { try { return fs.readFileSync(errorLog, 'utf8'); } catch { return ''; } } });
 }
 
-async function stopNginx(nginx) {
-  if (!nginx || !nginx.running()) return;
-  nginx.child.kill('SIGQUIT');  // graceful: the master waits for its workers, removes the pid file
-  const timer = setTimeout(() => nginx.child.kill('SIGKILL'), 10000);
-  await nginx.exited;
-  clearTimeout(timer);
-}
+// Graceful: the master waits for its workers and removes the pid file.
+const stopNginx = (nginx) => stopLaunched(nginx, 'SIGQUIT');
 
 // The scenarios (forward_auth_suite.mjs), then nginx's own check of the file.
 const suite = forwardAuthSuite({

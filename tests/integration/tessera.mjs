@@ -115,3 +115,38 @@ export function launch(bin, args, options = {}) {
   }));
   return { child, exited, running: () => exit === null, exit: () => exit, output: () => out };
 }
+
+// Starts a proxy listening on two free ports (`http`, `https`, added to `sitePorts`), trying
+// again when another process takes a port first. `prepare(ports)` writes its configuration and
+// returns its arguments; `log()` is what it logged, for the error when it does not start.
+// Resolves with {child, exited, ports, running()} once both ports accept connections.
+export async function launchOnFreePorts(bin, sitePorts, prepare, { env, log = () => '' } = {}) {
+  let lastError = '';
+  for (let attempt = 0; attempt < 5; ++attempt) {
+    const ports = { ...sitePorts, http: await freePort(), https: await freePort() };
+    const proc = launch(bin, prepare(ports), env ? { env } : {});
+    const deadline = Date.now() + 20000;
+    while (proc.running() && Date.now() < deadline) {
+      if (await canConnect(ports.https) && await canConnect(ports.http)) {
+        return { child: proc.child, exited: proc.exited, ports, running: proc.running };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (proc.running()) {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+    lastError = `${path.basename(bin)} did not start (${JSON.stringify(proc.exit())}): ${proc.output()}\n${log()}`;
+    if (!/address already in use/i.test(lastError)) break;
+  }
+  throw new Error(lastError);
+}
+
+// Stops what launchOnFreePorts started with `signal` (its graceful stop), SIGKILL after 10 s.
+export async function stopLaunched(proc, signal) {
+  if (!proc || !proc.running()) return;
+  proc.child.kill(signal);
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10000);
+  await proc.exited;
+  clearTimeout(timer);
+}
