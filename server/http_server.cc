@@ -98,7 +98,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   Server* server_;
   std::string peer_ip_;
   bool keep_alive_ = false;
-  bool head_ = false;
+  bool head_ = false;       // the request is HEAD: the answer goes without its body
   bool http10_ = false;     // the request was HTTP/1.0: keep-alive must be said explicitly
   bool in_flight_ = false;  // this connection's request counts in server_->in_flight
   bool linger_ = false;     // the request was refused unread: linger before closing
@@ -311,6 +311,7 @@ void Connection<Stream>::Read(bool fresh_deadline) {
   head_bytes_ = 0;
   message_bytes_ = 0;
   head_done_ = false;
+  head_ = false;  // an error answer to this request has its body, whatever the last one was
   if (fresh_deadline) Tcp().expires_after(server_->options().read_timeout);
   ReadSome();
 }

@@ -378,6 +378,15 @@ test('responses are framed exactly: pipelining, HEAD, 204, HTTP/1.0 keep-alive',
   assert.match(revoke, /^HTTP\/1\.1 204 No Content\r\n/);
   assert.doesNotMatch(revoke, /Content-Length/i);
   assert.ok(revoke.endsWith('\r\n\r\n'));
+  // An error the HTTP layer answers after a HEAD on the same connection still has its body.
+  const afterHead = await raw(base, `HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n` +
+                                    `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(20000)}\r\n\r\n`);
+  const answers = afterHead.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(answers.length, 2, afterHead);
+  assert.match(answers[1], /^HTTP\/1\.1 431 /);
+  const length = Number(answers[1].match(/\r\nContent-Length: (\d+)\r\n/)[1]);
+  assert.ok(length > 0);
+  assert.equal(answers[1].split('\r\n\r\n')[1].length, length, 'the 431 carries its body');
   // An HTTP/1.0 client that asks for keep-alive is told so, and gets two answers on one socket.
   const old = await raw(base, 'GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' +
                               'GET /healthz HTTP/1.0\r\n\r\n');
