@@ -116,9 +116,11 @@ int ExitFor(const Status& s) {
 int Add(const UserArgs& a) {
   auto name = user::CanonicalUsername(a.username);
   if (!name) return Fail(kExitUsage, name.error().message());
+  std::vector<std::string> roles;
   for (const auto& role : a.roles) {
-    if (Status s = user::CheckRoleName(role); !s.ok()) return Fail(kExitUsage, s.message());
+    if (std::find(roles.begin(), roles.end(), role) == roles.end()) roles.push_back(role);
   }
+  if (Status s = user::CheckRoles(roles); !s.ok()) return Fail(kExitUsage, s.message());
   auto accounts = OpenAccounts(a.data);
   if (!accounts) return Fail(ExitFor(accounts.error()), accounts.error().message());
   // Asked before the password is: no one types a password for a name that is taken.
@@ -127,7 +129,7 @@ int Add(const UserArgs& a) {
   if (existing->has_value()) return Fail(kExitDenied, "user " + *name + " already exists");
   auto password = ReadNewPassword(a.password_stdin);
   if (!password) return Fail(kExitUsage, password.error().message());
-  auto u = accounts->service->Create(*name, *password, a.roles);
+  auto u = accounts->service->Create(*name, *password, std::move(roles));
   if (!u) return Fail(ExitFor(u.error()), u.error().message());
   OpenCliAudit(accounts->config)->Record("admin.user_created", {{"username", u->username},
                                                                 {"sub", u->id},
@@ -330,6 +332,7 @@ Result<user::User> ParseImportLine(std::string_view text) {
         return bad("role " + r + " listed twice");
       }
       u.roles.push_back(r);
+      TESSERA_RETURN_IF_ERROR(user::CheckRoles(u.roles));
     }
   }
   return u;
@@ -470,10 +473,8 @@ int CopyAccounts(const CopyArgs& a) {
     if (!canonical || *canonical != u.username) {
       return Fail(kExitDenied, "nothing copied: the name of account " + u.id + " is not canonical");
     }
-    for (const std::string& r : u.roles) {
-      if (Status st = user::CheckRoleName(r); !st.ok()) {
-        return Fail(kExitDenied, "nothing copied: " + u.username + ": " + st.message());
-      }
+    if (Status st = user::CheckRoles(u.roles); !st.ok()) {
+      return Fail(kExitDenied, "nothing copied: " + u.username + ": " + st.message());
     }
     if (Status st = crypto::CheckStoredHash(u.password_hash); !st.ok()) {
       return Fail(kExitDenied, "nothing copied: " + u.username + ": " + st.message());

@@ -54,6 +54,9 @@ std::optional<HttpResponse> ParseRoles(const json& value, std::vector<std::strin
     }
     if (std::find(roles->begin(), roles->end(), role) == roles->end()) roles->push_back(role);
   }
+  if (Status ok = user::CheckRoles(*roles); !ok.ok()) {
+    return Error(400, "invalid_request", ok.message());
+  }
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@ namespace tessera::user {
 
 Result<User> AccountService::Create(std::string_view name, std::string_view password,
                                     std::vector<std::string> roles) {
+  TESSERA_RETURN_IF_ERROR(CheckRoles(roles));
   TESSERA_RETURN_IF_ERROR(crypto::CheckNewPassword(password, {.username = name}));
   // Hash first: a taken name costs the same time as a free one.
   TESSERA_ASSIGN_OR_RETURN(std::string hash, hasher_->Hash(password));
@@ -55,6 +56,7 @@ Result<User> AccountService::SetRoles(std::string_view name, std::vector<std::st
     TESSERA_RETURN_IF_ERROR(CheckRoleName(r));
     if (std::find(unique.begin(), unique.end(), r) == unique.end()) unique.push_back(std::move(r));
   }
+  TESSERA_RETURN_IF_ERROR(CheckRoles(unique));
   TESSERA_ASSIGN_OR_RETURN(User found, Find(name));
   TESSERA_RETURN_IF_ERROR(users_->SetRoles(found.id, unique));
   TESSERA_RETURN_IF_ERROR(sessions_->PublishUserChanged(found.id));

@@ -39,6 +39,14 @@ Result<std::string> CanonicalUsername(std::string_view raw) {
   return out;
 }
 
+Status CheckRoles(const std::vector<std::string>& roles) {
+  if (roles.size() > kMaxRoles) {
+    return BadUsername("at most " + std::to_string(kMaxRoles) + " roles per account");
+  }
+  for (const std::string& role : roles) TESSERA_RETURN_IF_ERROR(CheckRoleName(role));
+  return Status::Ok();
+}
+
 Status CheckRoleName(std::string_view role) {
   if (role.empty() || role.size() > 64) return BadUsername("role must be 1 to 64 characters");
   for (char c : role) {

@@ -187,6 +187,27 @@ const checks = {
     assert.equal(past.body.error, 'invalid_request');
   },
 
+  async roles(row) {
+    const many = (n) => Array.from({ length: n }, (_, i) => `role-${i}-${'r'.repeat(56)}`.slice(0, 64));
+    const name = newName();
+    const at = await json('POST', '/v1/admin/users', { username: name, password: randomText(16), roles: many(row.value) }, asAdmin());
+    assert.equal(at.status, 201, at.text);
+    const past = await json('POST', '/v1/admin/users', { username: newName(), password: randomText(16), roles: many(row.value + 1) }, asAdmin());
+    assert.equal(past.status, 400, past.text);
+    assert.equal(past.body.error, 'invalid_request');
+    const change = await json('PATCH', `/v1/admin/users/${name}`, { roles: many(row.value + 1) }, asAdmin());
+    assert.equal(change.status, 400, change.text);
+    // The account with the most roles, longest names, signs in and its token is accepted.
+    const password = randomText(16);
+    assert.equal((await json('POST', `/v1/admin/users/${name}/password`, { password }, asAdmin())).status, 204);
+    const signedIn = await json('POST', '/v1/login', { username: name, password, mode: 'token' });
+    assert.equal(signedIn.status, 200, signedIn.text);
+    assert.ok(signedIn.body.access_token.length <= rows.get('bearer').value, `${signedIn.body.access_token.length} bytes`);
+    const me = await fx.fetch('/v1/me', { headers: { authorization: `Bearer ${signedIn.body.access_token}` } });
+    assert.equal(me.status, 200);
+    assert.equal((await me.json()).roles.length, row.value);
+  },
+
   async bearer(row) {
     // A real access token, grown with an extra claim to an exact length and signed again with
     // the server's own key (read from its data directory), so that only its size differs.

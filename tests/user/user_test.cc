@@ -36,6 +36,17 @@ TEST(CheckRoleName, AllowsASmallAlphabet) {
   EXPECT_FALSE(CheckRoleName(std::string(65, 'a')).ok());
 }
 
+TEST(CheckRoles, AtMostKMaxRolesEachValid) {
+  std::vector<std::string> roles;
+  for (size_t i = 0; i < kMaxRoles; ++i) roles.push_back("role-" + std::to_string(i));
+  EXPECT_TRUE(CheckRoles(roles).ok());
+  roles.push_back("one-more");
+  EXPECT_FALSE(CheckRoles(roles).ok());
+  EXPECT_EQ(CheckRoles(roles).reason(), Reason::kBadUsername);
+  EXPECT_FALSE(CheckRoles({"admin", "Not Valid"}).ok());
+  EXPECT_TRUE(CheckRoles({}).ok());
+}
+
 TEST(NewUserId, IsRandom) {
   EXPECT_NE(NewUserId(), NewUserId());
   EXPECT_EQ(NewUserId().size(), 22u);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,15 @@ Result<std::string> CanonicalUsername(std::string_view raw);
 
 // A role name: 1 to 64 characters of [a-z0-9_.:-]. Errors have Reason::kBadUsername.
 Status CheckRoleName(std::string_view role);
+
+// Roles one account may hold. Access tokens carry them: at most 32 of the longest names keep a
+// token well under the 8 KiB that verifiers accept (docs/limits.md), so tessera never issues a
+// token that it would then refuse.
+inline constexpr size_t kMaxRoles = 32;
+
+// `roles` (distinct) are not too many, and each passes CheckRoleName. Errors have
+// Reason::kBadUsername.
+Status CheckRoles(const std::vector<std::string>& roles);
 
 // A fresh random user id (128 bits, base64url).
 std::string NewUserId();
