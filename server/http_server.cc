@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -95,6 +96,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   size_t head_bytes_ = 0;     // bytes of this request's head parsed so far
   size_t message_bytes_ = 0;  // bytes of this request parsed so far, framing included
   bool head_done_ = false;
+  // Fields of the head. Beast adds a chunked body's trailer fields to the same list after them;
+  // those are not headers (RFC 9110 section 6.5.1: a recipient may discard them) and the handler
+  // never sees them, so a trailer cannot supply a Cookie, an Authorization or an Origin that the
+  // head did not have.
+  size_t head_fields_ = 0;
   Server* server_;
   std::string peer_ip_;
   bool keep_alive_ = false;
@@ -120,7 +126,12 @@ class Server final : public HttpServer {
         acceptor_(ioc_),
         signals_(ioc_, SIGINT, SIGTERM),
         drain_timer_(ioc_),
-        accept_pause_(ioc_) {}
+        accept_pause_(ioc_) {
+    // At once, not in Run(): `tessera serve` reports ready before Run(), and a reload
+    // (SIGHUP) that arrives in between must not meet SIGHUP's default action, which ends the
+    // process.
+    if (options_.on_hangup) signals_.add(SIGHUP);
+  }
 
   Status Listen() {
     beast::error_code ec;
@@ -146,7 +157,6 @@ class Server final : public HttpServer {
 
   void Run() override {
     Accept();
-    if (options_.on_hangup) signals_.add(SIGHUP);
     WaitForSignal();
     std::vector<std::thread> threads;
     for (size_t i = 1; i < threads_; ++i) threads.emplace_back([this] { RunLoop(); });
@@ -174,8 +184,8 @@ class Server final : public HttpServer {
     signals_.async_wait([this](beast::error_code ec, int signal) {
       if (ec) return;
       if (signal == SIGHUP) {
-        options_.on_hangup();
-        return WaitForSignal();
+        WaitForSignal();  // first: whatever on_hangup does, SIGTERM still stops the server
+        return options_.on_hangup();
       }
       Stop();
     });
@@ -219,6 +229,9 @@ class Server final : public HttpServer {
         accept_pause_.async_wait([this](beast::error_code) { Accept(); });
         return;
       }
+      // Accepting goes on whatever happens to this connection (an exception out of its
+      // construction reaches RunLoop, which must not find the listener stopped).
+      Accept();
       if (connections.load() >= options_.max_connections) {
         // Over the cap: refuse this one rather than let it starve the others.
         beast::error_code ignored;
@@ -228,7 +241,6 @@ class Server final : public HttpServer {
       } else {
         std::make_shared<Connection<PlainStream>>(this, std::move(s))->Start();
       }
-      Accept();
     });
   }
 
@@ -270,6 +282,9 @@ Connection<Stream>::Connection(Server* server, tcp::socket socket, StreamArgs&..
 
 template <class Stream>
 Connection<Stream>::~Connection() {
+  // A connection dropped while its request was in flight (an exception unwound it) must not
+  // keep a graceful stop waiting for it.
+  if (in_flight_) server_->in_flight.fetch_sub(1);
   server_->connections.fetch_sub(1);
 }
 
@@ -311,7 +326,8 @@ void Connection<Stream>::Read(bool fresh_deadline) {
   head_bytes_ = 0;
   message_bytes_ = 0;
   head_done_ = false;
-  head_ = false;  // an error answer to this request has its body, whatever the last one was
+  head_fields_ = 0;
+  head_ = false;
   if (fresh_deadline) Tcp().expires_after(server_->options().read_timeout);
   ReadSome();
 }
@@ -338,6 +354,10 @@ void Connection<Stream>::OnReadSome(beast::error_code ec, size_t consumed) {
     head_bytes_ += consumed;
     if (head_bytes_ > o.header_limit) return OnRead(http::error::header_limit);
     head_done_ = parser_->is_header_done();
+    if (head_done_) {
+      const auto& fields = parser_->get();
+      head_fields_ = static_cast<size_t>(std::distance(fields.begin(), fields.end()));
+    }
   }
   if (message_bytes_ > o.header_limit + o.body_limit + kFramingSlack) {
     return OnRead(http::error::body_limit);
@@ -359,6 +379,9 @@ void Connection<Stream>::OnRead(beast::error_code ec) {
   if (ec == beast::error::timeout) return Abort();
   keep_alive_ = false;  // after any read error the stream position is unknown: answer and close
   linger_ = true;
+  // The error answers HEAD without a body when the request line said HEAD, and whatever the last
+  // request on this connection was.
+  head_ = parser_->get().method() == http::verb::head;
   if (ec == http::error::header_limit) {
     return Write(ErrorResponse(431, "invalid_request", "request headers too large"));
   }
@@ -387,7 +410,9 @@ void Connection<Stream>::OnRead(beast::error_code ec) {
   request.target = std::string(msg.target());
   request.peer_ip = peer_ip_;
   request.headers.reserve(16);
+  size_t index = 0;
   for (const auto& field : msg) {
+    if (index++ == head_fields_) break;  // the rest are trailer fields
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   request.body = std::move(msg.body());
