@@ -168,6 +168,12 @@ void CheckLogFile(Report& r, const std::string& what, const std::string& path) {
 int Check(const DataOptions& options) {
   auto config = LoadCliConfig(options);
   if (!config) return Fail(kExitUsage, config.error().message());
+  // A pairing `serve` refuses at start (store/open.cc), so a wrong configuration: exit 2.
+  if (!config->token.keyset_secret_file.empty() && !store::IsRedisUrl(config->session.store)) {
+    return Fail(kExitUsage,
+                "token.keyset_secret_file keeps the signing keys in Redis; it needs a redis:// "
+                "session.store");
+  }
   Report r;
   r.Ok("configuration",
        options.config_file.empty() ? "defaults and TESSERA_* variables" : options.config_file);

@@ -125,6 +125,11 @@ TEST_F(ConfigCheck, AKeysetSecretFileOthersCanReadIsRefused) {
   Outcome ok = Check(toml);
   EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
   EXPECT_EQ(LineFor(ok.out, "token.keyset_secret_file:").rfind("ok      ", 0), 0u) << ok.out;
+
+  // Without a Redis session store the setting cannot work at all, as `serve` would say: exit 2.
+  Outcome alone = Check("[token]\nkeyset_secret_file = \"" + secret + "\"\n");
+  EXPECT_EQ(alone.code, 2) << alone.out << alone.err;
+  EXPECT_NE(alone.err.find("keyset_secret_file"), std::string::npos) << alone.err;
 }
 
 TEST_F(ConfigCheck, PostgresIsReadNotMigrated) {
