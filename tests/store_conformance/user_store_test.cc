@@ -23,6 +23,7 @@ User Make(const std::string& name) {
 template <typename Backend>
 class UserStoreTest : public ::testing::Test {
  protected:
+  void SetUp() override { ASSERT_NE(store_, nullptr) << "the store could not be opened"; }
   TempDir dir_;
   std::unique_ptr<UserStore> store_ = Backend::Users(dir_.path());
 };
