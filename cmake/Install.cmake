@@ -35,7 +35,6 @@ set(TESSERA_EXTERNAL_LIBRARIES OpenSSL::SSL OpenSSL::Crypto CURL::libcurl SQLite
 # The same by name, for tessera-static.pc and the static target of the CMake package.
 set(TESSERA_STATIC_LINK_NAMES ssl crypto curl sqlite3 hiredis pq argon2 crypt qrencode unistring
     tomlplusplus simdjson)
-list(JOIN TESSERA_STATIC_LINK_NAMES ";" TESSERA_STATIC_LINK_FLAGS_CMAKE)
 list(TRANSFORM TESSERA_STATIC_LINK_NAMES PREPEND -l OUTPUT_VARIABLE TESSERA_STATIC_LINK_FLAGS)
 list(APPEND TESSERA_STATIC_LINK_FLAGS -pthread)
 

@@ -2,6 +2,7 @@
 // NOTIFY_SOCKET when /readyz answers 200, SIGHUP reopening the log files logrotate moved away,
 // STOPPING=1 and exit 0 on SIGTERM. The real binary, a real datagram socket, real HTTP.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,7 +15,9 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "cli/cli_harness.h"
 
@@ -83,19 +86,32 @@ class ServeNotify : public Cli {
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
   }
 
+  // Everything the child needs is made before fork: between fork and exec it calls only
+  // async-signal-safe functions (other threads of this test binary may hold malloc's lock).
   void Start(const std::string& config) {
+    const std::string data = (dir_ / "data").string();
+    std::vector<std::string> args = {"tessera", "serve",  "--listen", "127.0.0.1:0",
+                                     "--data",  data,     "--config", config};
+    std::vector<std::string> env = {"NOTIFY_SOCKET=" + notify_path_};
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).rfind("NOTIFY_SOCKET=", 0) != 0) env.emplace_back(*e);
+    }
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const int out = ::open((dir_ / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(out, 0);
     pid_ = ::fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
-      ::setenv("NOTIFY_SOCKET", notify_path_.c_str(), 1);
-      const std::string out = (dir_ / "out").string();
-      std::freopen(out.c_str(), "w", stdout);
-      std::freopen(out.c_str(), "a", stderr);
-      const std::string data = (dir_ / "data").string();
-      ::execl(bin_.c_str(), "tessera", "serve", "--listen", "127.0.0.1:0", "--data", data.c_str(),
-              "--config", config.c_str(), static_cast<char*>(nullptr));
+      ::dup2(out, STDOUT_FILENO);
+      ::dup2(out, STDERR_FILENO);
+      ::execve(bin_.c_str(), argv.data(), envp.data());
       ::_exit(127);
     }
+    ::close(out);
   }
 
   pid_t pid_ = -1;
