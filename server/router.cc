@@ -5,8 +5,15 @@
 namespace tessera::server {
 namespace {
 
-// Matches `path` against a pattern with at most one "{}" standing for one non-empty segment.
+// Matches `path` against a pattern with at most one "{}" standing for one non-empty segment, or
+// ending in "{...}" standing for the rest of the path (any number of segments, possibly none).
 bool MatchPattern(std::string_view pattern, std::string_view path, std::string_view* param) {
+  if (pattern.ends_with("{...}")) {
+    const std::string_view before = pattern.substr(0, pattern.size() - 5);
+    if (!path.starts_with(before)) return false;
+    *param = path.substr(before.size());
+    return true;
+  }
   const size_t hole = pattern.find("{}");
   if (hole == std::string_view::npos) return pattern == path;
   const std::string_view before = pattern.substr(0, hole), after = pattern.substr(hole + 2);
@@ -54,10 +61,21 @@ Router DefaultRouter() {
   using R = const HttpRequest&;
   using P = std::string_view;
   // Captureless lambdas adapt each handler to the table's two signatures.
+  const SyncHandler auth_path_form = [](Context& c, R r, P) {
+    return h::ForwardAuthPathForm(c, r);
+  };
   return Router({
       {"/v1/auth", Route::kAuth,
        {{"GET", [](Context& c, R r, P) { return h::ForwardAuth(c, r); }, nullptr,
          Runs::kCacheFirst}}},
+      // Envoy's ext_authz asks with the protected request's own method and path.
+      {"/v1/auth/{...}", Route::kAuth,
+       {{"GET", auth_path_form, nullptr, Runs::kCacheFirst},
+        {"POST", auth_path_form, nullptr, Runs::kCacheFirst},
+        {"PUT", auth_path_form, nullptr, Runs::kCacheFirst},
+        {"PATCH", auth_path_form, nullptr, Runs::kCacheFirst},
+        {"DELETE", auth_path_form, nullptr, Runs::kCacheFirst},
+        {"OPTIONS", auth_path_form, nullptr, Runs::kCacheFirst}}},
       {"/healthz", Route::kHealth,
        {{"GET", [](Context& c, R, P) { return h::Health(c); }, nullptr, Runs::kInline}}},
       {"/readyz", Route::kHealth, {{"GET", [](Context& c, R, P) { return h::Ready(c); }}}},

@@ -1,4 +1,5 @@
-// The route table: each path (or path pattern with one `{}` segment) maps to its handlers by
+// The route table: each path (or path pattern with one `{}` segment, or a trailing `{...}` for
+// the rest of the path) maps to its handlers by
 // method and to the fixed metrics label of its route. Matching never allocates; HEAD is served by
 // the GET handler; a path with no handler for the method answers 405 with Allow.
 #pragma once
@@ -16,8 +17,8 @@
 namespace tessera::server {
 
 // A handler that answers at once, and one that answers later through `respond` (slow work on the
-// password pool). `param` is the raw (still percent-encoded) `{}` segment of the pattern, or
-// empty.
+// password pool). `param` is the raw (still percent-encoded) `{}` segment (or `{...}` rest) of
+// the pattern, or empty.
 using SyncHandler = HttpResponse (*)(Context& c, const HttpRequest& r, std::string_view param);
 using AsyncHandler = void (*)(Context& c, const HttpRequest& r, std::string_view param,
                               Responder respond);
@@ -38,7 +39,8 @@ struct MethodHandler {
 };
 
 struct RouteSpec {
-  std::string_view pattern;  // "/v1/me", "/v1/sessions/{}", "/v1/admin/users/{}/sessions"
+  std::string_view pattern;  // "/v1/me", "/v1/sessions/{}", "/v1/admin/users/{}/sessions",
+                             // "/v1/auth/{...}"
   Route route;
   std::vector<MethodHandler> methods;
 };

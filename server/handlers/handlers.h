@@ -39,7 +39,12 @@ HttpResponse Me(Context& c, const HttpRequest& r);
 HttpResponse ListSessions(Context& c, const HttpRequest& r);
 HttpResponse RevokeSession(Context& c, const HttpRequest& r, std::string_view handle);
 HttpResponse RevokeOtherSessions(Context& c, const HttpRequest& r);
+// GET /v1/auth: the requirement is the query's require=mfa.
 HttpResponse ForwardAuth(Context& c, const HttpRequest& r);
+// GET /v1/auth/{...}: the form for proxies that append the protected request's path and query to
+// the address (Envoy ext_authz in HTTP mode). That query is the app's and is never read; the
+// requirement is the header X-Tessera-Require: mfa, which the proxy sets.
+HttpResponse ForwardAuthPathForm(Context& c, const HttpRequest& r);
 
 // tokens.cc: POST /v1/token (refresh rotation).
 HttpResponse TokenEndpoint(Context& c, const HttpRequest& r);

@@ -173,13 +173,15 @@ std::optional<Requirements> ParseRequirements(std::string_view target) {
   return out;
 }
 
-}  // namespace
-
-HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
-  const auto requirements = ParseRequirements(request.target);
+// The forward-auth answer for `request` under `requirements` (nullopt: they could not be read).
+HttpResponse CheckForwardAuth(Context& c, const HttpRequest& request,
+                              const std::optional<Requirements>& requirements,
+                              std::string_view how_to_require) {
   if (!requirements) {
     c.metrics.AuthCheck(AuthOutcome::kDenied);
-    return Error(400, "invalid_request", "the only requirement /v1/auth knows is require=mfa");
+    return Error(400, "invalid_request",
+                 std::string("the only requirement /v1/auth knows is ") +
+                     std::string(how_to_require));
   }
   HttpResponse error;
   auto caller = c.auth.Authenticate(request, false, &error);
@@ -209,6 +211,30 @@ HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
   r.Set("X-Auth-Expires-At", std::to_string(caller->expires_at));
   r.Set("X-Auth-AMR", caller->session.mfa ? "pwd,otp" : "pwd");
   return r;
+}
+
+// X-Tessera-Require: absent or empty, nothing more; "mfa"; anything else cannot be read.
+std::optional<Requirements> HeaderRequirements(const HttpRequest& request) {
+  const std::vector<std::string_view> values = request.Headers("X-Tessera-Require");
+  Requirements out;
+  for (std::string_view v : values) {
+    if (v == "mfa") {
+      out.mfa = true;
+    } else if (!v.empty()) {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
+  return CheckForwardAuth(c, request, ParseRequirements(request.target), "require=mfa");
+}
+
+HttpResponse ForwardAuthPathForm(Context& c, const HttpRequest& request) {
+  return CheckForwardAuth(c, request, HeaderRequirements(request), "X-Tessera-Require: mfa");
 }
 
 }  // namespace tessera::server::handlers

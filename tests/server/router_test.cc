@@ -52,6 +52,30 @@ TEST(RouterTest, SegmentsAreNeverEmptyAndNeverSpanSlashes) {
   EXPECT_FALSE(router.Find("GET", "/v1/me/"));
 }
 
+TEST(RouterTest, TheForwardAuthPathFormTakesTheRestOfThePathWithAnyCommonMethod) {
+  const Router router = DefaultRouter();
+  auto plain = router.Find("GET", "/v1/auth");
+  ASSERT_TRUE(plain && plain->handler);
+  auto root = router.Find("GET", "/v1/auth/");
+  ASSERT_TRUE(root && root->handler);
+  EXPECT_EQ(root->spec->route, Route::kAuth);
+  EXPECT_NE(root->spec, plain->spec);
+  EXPECT_EQ(root->param, "");
+  auto deep = router.Find("POST", "/v1/auth/api/orders/7");
+  ASSERT_TRUE(deep && deep->handler);
+  EXPECT_EQ(deep->param, "api/orders/7");
+  EXPECT_EQ(deep->handler->runs, Runs::kCacheFirst);
+  for (const char* method : {"HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    auto m = router.Find(method, "/v1/auth/x");
+    ASSERT_TRUE(m && m->handler) << method;
+    EXPECT_EQ(m->handler->sync, deep->handler->sync) << method;
+  }
+  auto trace = router.Find("TRACE", "/v1/auth/x");
+  ASSERT_TRUE(trace);
+  EXPECT_EQ(trace->handler, nullptr);
+  EXPECT_FALSE(router.Find("GET", "/v1/authx"));  // a prefix of a segment is not the route
+}
+
 TEST(RouterTest, HeadIsServedByGetAndOtherMethodsGetAllow) {
   const Router router = DefaultRouter();
   auto head = router.Find("HEAD", "/v1/auth");
@@ -116,13 +140,15 @@ std::set<std::pair<std::string, std::string>> OpenApiOperations(const std::strin
   return ops;
 }
 
-// The documented path for a router pattern: the pattern itself, or for one with "{}" the
-// documented path that has a "{name}" there ("/v1/sessions/{id}"); the pattern when none has.
+// The documented path for a router pattern: the pattern itself, or for one with "{}" (or a
+// trailing "{...}") the documented path that has a "{name}" there ("/v1/sessions/{id}"); the
+// pattern when none has.
 std::string DocumentedPath(std::string_view pattern,
                            const std::set<std::pair<std::string, std::string>>& documented) {
-  const size_t hole = pattern.find("{}");
+  size_t hole = pattern.find("{}"), width = 2;
+  if (pattern.ends_with("{...}")) hole = pattern.size() - (width = 5);
   if (hole == std::string_view::npos) return std::string(pattern);
-  const std::string_view before = pattern.substr(0, hole), after = pattern.substr(hole + 2);
+  const std::string_view before = pattern.substr(0, hole), after = pattern.substr(hole + width);
   for (const auto& [method, path] : documented) {
     if (path.size() <= before.size() + after.size() + 2 || !path.starts_with(before) ||
         !path.ends_with(after)) {
