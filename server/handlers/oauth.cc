@@ -160,7 +160,9 @@ void ServeRevocations(Context& c, const HttpRequest& request, const Responder& r
   if (!params) return respond(NoStore(Error(400, "invalid_request", "malformed query")));
   for (const auto& [name, value] : *params) {
     if (name != "after" && name != "wait") {
-      return respond(NoStore(Error(400, "invalid_request", "unknown parameter " + name)));
+      // The name is the client's: at most 64 bytes of it go back (JSON-escaped by Error).
+      return respond(NoStore(
+          Error(400, "invalid_request", "unknown parameter " + name.substr(0, 64))));
     }
   }
   auto after = params->find("after");
@@ -235,7 +237,11 @@ void Revocations(Context& c, const HttpRequest& request, Responder respond) {
     ServeRevocations(c, *owned, respond);
   };
   if (!c.d.store_pool) return work();
-  if (!c.d.store_pool->TrySubmit(work)) respond(Busy());
+  if (!c.d.store_pool->TrySubmit(work)) {
+    HttpResponse busy = Error(503, "unavailable", "the server is overloaded; retry shortly");
+    busy.Set("Retry-After", "1");
+    respond(NoStore(std::move(busy)));
+  }
 }
 
 }  // namespace tessera::server::handlers

@@ -108,6 +108,8 @@ test('traefik: plain HTTP only redirects; no dashboard; the file provider loads 
   const web = traefikStatic.entryPoints.web;
   assert.deepEqual(web.http.redirections.entryPoint, { to: 'websecure', scheme: 'https', permanent: true });
   assert.equal(traefikStatic.entryPoints.websecure.address, ':443');
+  assert.equal(traefikStatic.entryPoints.websecure.http.sanitizePath, true,
+               '/app/../admin/ must not take the app router past the step-up check');
   assert.equal(traefikStatic.entryPoints.websecure.forwardedHeaders, undefined,
                'trusting client X-Forwarded-* would let a client choose the address tessera sees');
   assert.equal(traefikStatic.api, undefined);
@@ -136,6 +138,19 @@ test('traefik: each protected router scrubs X-Auth-* first and checks with tesse
     assert.equal(fa.trustForwardHeader, false);
     assert.deepEqual(sorted(fa.authResponseHeaders), sorted(reference));
     assert.deepEqual(sorted(fa.authRequestHeaders), sorted(['Cookie', 'Authorization', 'Tessera-Passive']));
+    // Go's (?i) flag, as JavaScript's i: every spelling with _ or - of every header, any case,
+    // is removed before tessera's copies go in; nothing else is.
+    assert.ok(fa.authResponseHeadersRegex.startsWith('(?i)'), fa.authResponseHeadersRegex);
+    const scrub = new RegExp(fa.authResponseHeadersRegex.slice(4), 'i');
+    for (const h of reference) {
+      for (const spelling of [h, h.toLowerCase(), h.replace(/-/g, '_'), h.replace('-', '_'),
+                              h.replace(/-(?=[^-]*$)/, '_')]) {
+        assert.ok(scrub.test(spelling), `${name}: ${spelling} is not removed`);
+      }
+    }
+    for (const other of ['Authorization', 'X-Authorization', 'Cookie', 'X-Forwarded-For']) {
+      assert.ok(!scrub.test(other), `${name}: ${other} would be removed`);
+    }
   }
   // tessera's own routes are not checked, and nothing else routes anywhere.
   const own = routers.tessera;
@@ -196,6 +211,16 @@ test('envoy: scrub first, two ext_authz filters that fail closed, the router las
   assert.equal(https.filter_chains[0].transport_socket.name, 'envoy.transport_sockets.tls');
   assert.equal(hcm.use_remote_address, true);
   assert.equal(hcm.common_http_protocol_options.headers_with_underscores_action, 'DROP_HEADER');
+  // Routing on the normalised path, so that /app/../admin/ cannot skip the step-up check.
+  assert.equal(hcm.normalize_path, true);
+  assert.equal(hcm.merge_slashes, true);
+  assert.ok(['UNESCAPE_AND_REDIRECT', 'UNESCAPE_AND_FORWARD', 'REJECT_REQUEST']
+    .includes(hcm.path_with_escaped_slashes_action), hcm.path_with_escaped_slashes_action);
+  // HSTS on Envoy's own answers too (ext_authz's refusals are local replies).
+  const [mapper] = hcm.local_reply_config.mappers;
+  assert.deepEqual(mapper.filter.status_code_filter.comparison.op, 'GE');
+  assert.ok(mapper.filter.status_code_filter.comparison.value.default_value <= 100);
+  assert.deepEqual(mapper.headers_to_add.map((h) => h.header.key), ['Strict-Transport-Security']);
   assert.deepEqual(filters.map((f) => f.name), ['tessera-strip-identity', 'tessera', 'tessera-mfa',
                                                  'envoy.filters.http.router']);
   const removed = filters[0].typed_config.mutations.request_mutations.map((m) => m.remove);
