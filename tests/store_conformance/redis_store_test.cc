@@ -306,7 +306,8 @@ TEST(RedisFaults, FrozenKilledAndRestartedServers) {
   EXPECT_EQ(frozen.error().code(), Code::kUnavailable);
   // One command timeout, not two: a read that timed out is not retried on a fresh connection
   // (which the kernel would accept for the frozen server, only to time out again).
-  EXPECT_GE(waited, milliseconds(500));
+  // The kernel's socket timeout may end a fraction of a millisecond early (seen: 499.7 ms).
+  EXPECT_GE(waited, milliseconds(450));
   EXPECT_LT(waited, milliseconds(950));
   server.Continue();
   auto again = (*store)->Get("id-a");
