@@ -10,6 +10,9 @@
 //                             ticket, throttle, code, the atomic use, and the session it creates
 //   BM_TotpTicket             what the first step does beyond a plain sign-in: is a factor on,
 //                             and the ticket (a store write and a seal)
+//   BM_PasswordVerify         the Argon2id verify alone (crypto::PasswordHasher, libsodium with
+//                             the per-thread arena), on this thread: BM_SignIn/password less this
+//                             is what a sign-in costs besides the hash (issue 16)
 //
 // The two sign-ins differ by Argon2id's noise (milliseconds on a shared machine), so the extra
 // cost is measured by its parts: BM_TotpTicket + BM_TotpSecondStep bounds it from above (the
@@ -26,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/password.h"
 #include "crypto/totp.h"
 #include "runtime.h"
 #include "store_conformance/store_factory.h"
@@ -152,6 +156,18 @@ void BM_TotpTicket(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_TotpTicket)->MeasureProcessCPUTime();
+
+void BM_PasswordVerify(benchmark::State& state) {
+  auto hasher = crypto::PasswordHasher::Create();
+  if (!hasher) return state.SkipWithError("cannot create the hasher");
+  auto stored = hasher->Hash(kPassword);
+  if (!stored) return state.SkipWithError("cannot hash");
+  for (auto _ : state) {
+    auto outcome = hasher->Verify(*stored, kPassword);
+    if (!outcome || !outcome->ok) return state.SkipWithError("the password did not verify");
+  }
+}
+BENCHMARK(BM_PasswordVerify)->MeasureProcessCPUTime()->Iterations(40);
 
 }  // namespace
 }  // namespace tessera::bench
