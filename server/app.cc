@@ -44,9 +44,16 @@ void App::AccessLogLine(const HttpRequest& request, const HttpResponse& response
   line += CachedTimestamp();
   line += "\",\"log\":\"access\",\"method\":\"";
   log::AppendJsonEscaped(line, request.method);
-  // The path only: a query string may carry what must not be logged.
+  // The path only: a query string may carry what must not be logged. The path form of
+  // forward-auth carries the protected app's own path, which is the app's to log, not ours (it may
+  // hold a reset or sign-in link's token).
   line += "\",\"path\":\"";
-  log::AppendJsonEscaped(line, request.Path().substr(0, 512));
+  const std::string_view path = request.Path();
+  if (path.starts_with("/v1/auth/")) {
+    line += "/v1/auth/...";
+  } else {
+    log::AppendJsonEscaped(line, path.substr(0, 512));
+  }
   line += "\",\"status\":";
   line += std::to_string(response.status);
   line += ",\"bytes\":";
@@ -153,6 +160,8 @@ std::optional<HttpResponse> App::Dispatch(const HttpRequest& request, Responder&
   if (auto match = router_.Find(request.method, path)) {
     *route = match->spec->route;
     if (!match->handler) {
+      // A proxy's check with a method tessera does not take is a refused check.
+      if (*route == Route::kAuth) context_.metrics.AuthCheck(AuthOutcome::kDenied);
       HttpResponse r = Error(405, "invalid_request", "method not allowed");
       r.Set("Allow", Router::Allow(*match->spec));
       return r;

@@ -85,7 +85,7 @@ std::string Metrics::Render(const Gauges& g) const {
          Load(logins_[static_cast<size_t>(LoginOutcome::kThrottled)]));
 
   Header(out, "tessera_auth_checks_total", "counter",
-         "Forward-auth checks (GET/HEAD /v1/auth) by outcome.");
+         "Forward-auth checks (/v1/auth and /v1/auth/...) by outcome.");
   for (size_t i = 0; i < auth_checks_.size(); ++i) {
     Sample(out, std::string("tessera_auth_checks_total{outcome=\"") + kAuthOutcomes[i] + "\"}",
            Load(auth_checks_[i]));

@@ -43,7 +43,7 @@ HttpResponse RevokeOtherSessions(Context& c, const HttpRequest& r);
 HttpResponse ForwardAuth(Context& c, const HttpRequest& r);
 // GET /v1/auth/{...}: the form for proxies that append the protected request's path and query to
 // the address (Envoy ext_authz in HTTP mode). That query is the app's and is never read; the
-// requirement is the header X-Tessera-Require: mfa, which the proxy sets.
+// requirement is the header X-Tessera-Require (none or mfa), which the proxy must set.
 HttpResponse ForwardAuthPathForm(Context& c, const HttpRequest& r);
 
 // tokens.cc: POST /v1/token (refresh rotation).

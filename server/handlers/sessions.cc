@@ -173,15 +173,14 @@ std::optional<Requirements> ParseRequirements(std::string_view target) {
   return out;
 }
 
-// The forward-auth answer for `request` under `requirements` (nullopt: they could not be read).
+// The forward-auth answer for `request` under `requirements` (nullopt: they could not be read,
+// and the answer is 400 with `refusal`).
 HttpResponse CheckForwardAuth(Context& c, const HttpRequest& request,
                               const std::optional<Requirements>& requirements,
-                              std::string_view how_to_require) {
+                              std::string_view refusal) {
   if (!requirements) {
     c.metrics.AuthCheck(AuthOutcome::kDenied);
-    return Error(400, "invalid_request",
-                 std::string("the only requirement /v1/auth knows is ") +
-                     std::string(how_to_require));
+    return Error(400, "invalid_request", refusal);
   }
   HttpResponse error;
   auto caller = c.auth.Authenticate(request, false, &error);
@@ -214,28 +213,28 @@ HttpResponse CheckForwardAuth(Context& c, const HttpRequest& request,
   return r;
 }
 
-// X-Tessera-Require: absent or empty, nothing more; "mfa"; anything else cannot be read.
+// X-Tessera-Require, which the path form needs exactly once: "none" or "mfa". Absent, repeated or
+// anything else cannot be read, so that a proxy pointed at the path form by mistake (say
+// `/v1/auth/?require=mfa`, whose query this form never reads) is refused, never let through
+// without the check it meant to ask for.
 std::optional<Requirements> HeaderRequirements(const HttpRequest& request) {
   const std::vector<std::string_view> values = request.Headers("X-Tessera-Require");
-  Requirements out;
-  for (std::string_view v : values) {
-    if (v == "mfa") {
-      out.mfa = true;
-    } else if (!v.empty()) {
-      return std::nullopt;
-    }
-  }
-  return out;
+  if (values.size() != 1) return std::nullopt;
+  if (values[0] == "none") return Requirements{};
+  if (values[0] == "mfa") return Requirements{.mfa = true};
+  return std::nullopt;
 }
 
 }  // namespace
 
 HttpResponse ForwardAuth(Context& c, const HttpRequest& request) {
-  return CheckForwardAuth(c, request, ParseRequirements(request.target), "require=mfa");
+  return CheckForwardAuth(c, request, ParseRequirements(request.target),
+                          "the only requirement /v1/auth knows is require=mfa");
 }
 
 HttpResponse ForwardAuthPathForm(Context& c, const HttpRequest& request) {
-  return CheckForwardAuth(c, request, HeaderRequirements(request), "X-Tessera-Require: mfa");
+  return CheckForwardAuth(c, request, HeaderRequirements(request),
+                          "the path form of /v1/auth needs X-Tessera-Require: none or mfa, once");
 }
 
 }  // namespace tessera::server::handlers

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,7 +58,7 @@ function referenceHeaders() {
 }
 
 let traefikStatic, traefik, envoy, reference;
-let fx, weak, strong;
+let fx, weak, strong, logDir;
 
 before(async () => {
   traefikStatic = loadYaml(path.join(DEPLOY, 'traefik.yml'));
@@ -65,7 +66,9 @@ before(async () => {
   envoy = loadYaml(path.join(DEPLOY, 'envoy.yaml'));
   reference = referenceHeaders();
 
-  fx = await TokenServer.start({ users: { carol: ['ops'] }, prefix: 'tessera-proxies-' });
+  logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-proxies-log-'));
+  fx = await TokenServer.start({ users: { carol: ['ops'] }, prefix: 'tessera-proxies-',
+                                 env: { TESSERA_SERVER_ACCESS_LOG: path.join(logDir, 'access.log') } });
   // A password-only session, then a second factor turned on and a session signed in with it.
   weak = await fx.cookieLogin('carol');
   const json = { ...weak.headers, 'content-type': 'application/json' };
@@ -84,7 +87,10 @@ before(async () => {
   strong = (step2.headers.get('set-cookie') ?? '').match(/__Host-tessera_session=([^;]+)/)[1];
 });
 
-after(async () => { if (fx) await fx.close(); });
+after(async () => {
+  if (fx) await fx.close();
+  if (logDir) fs.rmSync(logDir, { recursive: true, force: true });
+});
 
 const cookie = (secret) => `__Host-tessera_session=${secret}`;
 // tessera's own address in the examples, replaced by the test server's.
@@ -237,7 +243,8 @@ test('envoy: scrub first, two ext_authz filters that fail closed, the router las
     const upstream = c.http_service.authorization_response.allowed_upstream_headers.patterns.map((p) => p.exact);
     assert.deepEqual(sorted(upstream), sorted(lower(reference)), f.name);
   }
-  assert.equal(filters[1].typed_config.http_service.authorization_request, undefined);
+  assert.deepEqual(filters[1].typed_config.http_service.authorization_request.headers_to_add,
+                   [{ key: 'x-tessera-require', value: 'none' }]);
   assert.deepEqual(filters[2].typed_config.http_service.authorization_request.headers_to_add,
                    [{ key: 'x-tessera-require', value: 'mfa' }]);
   const clusters = Object.fromEntries(envoy.static_resources.clusters.map((c) => [c.name, c]));
@@ -272,10 +279,10 @@ test('envoy: each route runs the checks the layout says, and only those', () => 
 
 // What Envoy's ext_authz (HTTP) sends: the request's own method, path_prefix + its path and
 // query, no body, the allowed headers and the filter's headers_to_add.
-async function envoyCheck(filterName, { secret, method = 'GET', path: p = '/app/x', extra = {} } = {}) {
+async function envoyCheck(filterName, { secret, method = 'GET', path: p = '/app/x' } = {}) {
   const { filters } = envoyParts();
   const c = filters.find((f) => f.name === filterName).typed_config.http_service;
-  const headers = { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', ...extra };
+  const headers = { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' };
   if (secret) headers.cookie = cookie(secret);
   for (const { key, value } of c.authorization_request?.headers_to_add ?? []) headers[key] = value;
   return fx.fetch(c.path_prefix + p, { method, headers, body: method === 'GET' || method === 'HEAD' ? undefined : '' });
@@ -298,11 +305,26 @@ test('envoy: tessera answers the checks Envoy sends, with any method and the app
   assert.deepEqual(sorted(Object.keys(identity(admin))), sorted(lower(reference)));
   assert.equal(identity(admin)['x-auth-amr'], 'pwd,otp');
   // A requirement tessera does not know is refused, never ignored; the query cannot ask for one.
-  const typo = await envoyCheck('tessera', { secret: strong, extra: { 'x-tessera-require': 'mfa2' } });
+  const typo = await fx.fetch('/v1/auth/app/x', { headers: { cookie: cookie(strong), 'x-tessera-require': 'mfa2' } });
   assert.equal(typo.status, 400);
   assert.equal((await typo.json()).error, 'invalid_request');
   const viaQuery = await envoyCheck('tessera', { secret: weak.cookie, path: '/admin/x?require=mfa' });
   assert.equal(viaQuery.status, 200, 'the path form never reads the query');
+  // A proxy pointed at the path form without the header (say `/v1/auth/?require=mfa` in a
+  // Traefik address) is refused, never let through without the check it meant to ask for.
+  for (const [what, headers] of [['no header', {}],
+                                 ['twice', { 'x-tessera-require': ['none', 'none'] }],
+                                 ['empty', { 'x-tessera-require': '' }]]) {
+    const res = await new Promise((resolve, reject) => {
+      const req = http.request(`${fx.base}/v1/auth/?require=mfa`,
+                               { headers: { cookie: cookie(strong), ...headers } },
+                               (r) => { let b = ''; r.on('data', (d) => { b += d; }); r.on('end', () => resolve({ status: r.statusCode, body: b })); });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(res.status, 400, what);
+    assert.equal(JSON.parse(res.body).error, 'invalid_request', what);
+  }
   // A method tessera's check does not take is refused (Envoy then refuses the request).
   const trace = await new Promise((resolve, reject) => {
     const req = http.request(`${fx.base}/v1/auth/x`, { method: 'TRACE', headers: { cookie: cookie(strong) } },
@@ -311,4 +333,18 @@ test('envoy: tessera answers the checks Envoy sends, with any method and the app
     req.end();
   });
   assert.equal(trace, 405);
+});
+
+test('the access log keeps the path form\'s forwarded path (the app\'s) out', async () => {
+  const secretPath = '/reset/SECRET-LINK-TOKEN-4f2a';
+  const res = await envoyCheck('tessera', { secret: weak.cookie, path: secretPath });
+  assert.equal(res.status, 200);
+  const file = path.join(logDir, 'access.log');
+  let text = '';
+  for (let i = 0; i < 50 && !text.includes('/v1/auth/...'); ++i) {
+    await new Promise((r) => setTimeout(r, 100));  // the access log is written every 200 ms
+    text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  }
+  assert.ok(text.includes('"path":"/v1/auth/..."'), text.slice(-500));
+  assert.ok(!text.includes('SECRET-LINK-TOKEN'), 'the forwarded path is in the access log');
 });

@@ -73,6 +73,12 @@ TEST(RouterTest, TheForwardAuthPathFormTakesTheRestOfThePathWithAnyCommonMethod)
   auto trace = router.Find("TRACE", "/v1/auth/x");
   ASSERT_TRUE(trace);
   EXPECT_EQ(trace->handler, nullptr);
+  EXPECT_EQ(Router::Allow(*trace->spec), "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+  // The plain form keeps its one method: a POST there is 405, not the path form.
+  auto post = router.Find("POST", "/v1/auth");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->handler, nullptr);
+  EXPECT_EQ(post->spec->pattern, "/v1/auth");
   EXPECT_FALSE(router.Find("GET", "/v1/authx"));  // a prefix of a segment is not the route
 }
 
