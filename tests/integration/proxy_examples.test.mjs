@@ -102,6 +102,18 @@ const toTest = (url) => {
 // The X-Auth-* headers of an answer, names lower-case.
 const identity = (res) => Object.fromEntries([...res.headers].filter(([k]) => k.startsWith('x-auth-')));
 
+// A step-up check, `check(sessionSecret)`: the password-only session is sent to add a second
+// factor (403 mfa_required), the TOTP session passes with its AMR and every X-Auth-* header.
+async function expectStepUp(check) {
+  const stepUp = await check(weak.cookie);
+  assert.equal(stepUp.status, 403);
+  assert.equal((await stepUp.json()).error, 'mfa_required');
+  const admin = await check(strong);
+  assert.equal(admin.status, 200);
+  assert.deepEqual(sorted(Object.keys(identity(admin))), sorted(lower(reference)));
+  assert.equal(identity(admin)['x-auth-amr'], 'pwd,otp');
+}
+
 test('tessera answers a check with exactly the headers the nginx and Caddy recipes pass on', async () => {
   const res = await fx.fetch('/v1/auth', { headers: { cookie: cookie(weak.cookie) } });
   assert.equal(res.status, 200);
@@ -188,12 +200,7 @@ test('traefik: tessera answers the checks Traefik sends as the recipe expects', 
   assert.equal(identity(ok)['x-auth-amr'], 'pwd');
   assert.equal((await traefikCheck('tessera-session')).status, 401);
   assert.equal((await traefikCheck('tessera-session', { secret: 'not-a-session' })).status, 401);
-  const stepUp = await traefikCheck('tessera-session-mfa', { secret: weak.cookie, uri: '/admin/' });
-  assert.equal(stepUp.status, 403);
-  assert.equal((await stepUp.json()).error, 'mfa_required');
-  const admin = await traefikCheck('tessera-session-mfa', { secret: strong, uri: '/admin/' });
-  assert.equal(admin.status, 200);
-  assert.equal(identity(admin)['x-auth-amr'], 'pwd,otp');
+  await expectStepUp((secret) => traefikCheck('tessera-session-mfa', { secret, uri: '/admin/' }));
 });
 
 // ---- Envoy ----------------------------------------------------------------------------------
@@ -297,13 +304,7 @@ test('envoy: tessera answers the checks Envoy sends, with any method and the app
   const root = await envoyCheck('tessera', { secret: weak.cookie, path: '/' });
   assert.equal(root.status, 200);
   assert.equal((await envoyCheck('tessera', { path: '/api/x' })).status, 401);
-  const stepUp = await envoyCheck('tessera-mfa', { secret: weak.cookie, path: '/admin/panel' });
-  assert.equal(stepUp.status, 403);
-  assert.equal((await stepUp.json()).error, 'mfa_required');
-  const admin = await envoyCheck('tessera-mfa', { secret: strong, path: '/admin/panel' });
-  assert.equal(admin.status, 200);
-  assert.deepEqual(sorted(Object.keys(identity(admin))), sorted(lower(reference)));
-  assert.equal(identity(admin)['x-auth-amr'], 'pwd,otp');
+  await expectStepUp((secret) => envoyCheck('tessera-mfa', { secret, path: '/admin/panel' }));
   // A requirement tessera does not know is refused, never ignored; the query cannot ask for one.
   const typo = await fx.fetch('/v1/auth/app/x', { headers: { cookie: cookie(strong), 'x-tessera-require': 'mfa2' } });
   assert.equal(typo.status, 400);
