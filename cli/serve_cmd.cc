@@ -31,6 +31,9 @@ class LateHandler final : public server::Handler {
   void Handle(server::HttpRequest request, server::Responder respond) override {
     target->Handle(std::move(request), std::move(respond));
   }
+  void Refused(const server::HttpRequest& partial, const server::HttpResponse& answer) override {
+    target->Refused(partial, answer);
+  }
   server::Handler* target = nullptr;  // set before the server runs
 };
 

@@ -94,6 +94,15 @@ void App::Handle(HttpRequest request, Responder respond) {
   Serve(std::move(request), std::move(respond), /*ops=*/false);
 }
 
+void App::Refused(const HttpRequest& partial, const HttpResponse& answer) {
+  context_.metrics.Request(Route::kOther, answer.status, 0);
+  if (!context_.d.access_log) return;
+  if (!partial.method.empty()) return AccessLogLine(partial, answer, 0);
+  // The head never completed: nothing of it is trusted, nothing of it is logged.
+  const HttpRequest unread{.method = "-", .target = "-", .peer_ip = partial.peer_ip};
+  AccessLogLine(unread, answer, 0);
+}
+
 void App::Serve(HttpRequest request, Responder respond, bool ops) {
   const int64_t start = NowNs();
   server::Route route = Route::kOther;

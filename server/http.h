@@ -43,6 +43,11 @@ class Handler {
  public:
   virtual ~Handler() = default;
   virtual void Handle(HttpRequest request, Responder respond) = 0;
+  // A request the server refused before handing it over (malformed, or its head or body over the
+  // limits), with what was read of it (method, target and fields only when its head was
+  // complete; peer_ip always) and the answer sent. For the metrics and the access log: called on
+  // an I/O thread, it must not block.
+  virtual void Refused(const HttpRequest& /*partial*/, const HttpResponse& /*answer*/) {}
 };
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

@@ -69,6 +69,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   void OnReadSome(beast::error_code ec, size_t consumed);
   void OnRead(beast::error_code ec);
   void Respond(HttpResponse response);
+  // Answers a request refused before it was read whole, telling the handler (Handler::Refused)
+  // what was read of it: its method, target and fields when `head_read`, else nothing.
+  void Refuse(HttpResponse response, bool head_read);
   void Write(HttpResponse response);
   // An orderly close (after a response with Connection: close, or the peer's end of stream):
   // with TLS, send close_notify first, waiting at most tls_shutdown_timeout for the answer.
@@ -383,21 +386,23 @@ void Connection<Stream>::OnRead(beast::error_code ec) {
   // request on this connection was.
   head_ = parser_->get().method() == http::verb::head;
   if (ec == http::error::header_limit) {
-    return Write(ErrorResponse(431, "invalid_request", "request headers too large"));
+    return Refuse(ErrorResponse(431, "invalid_request", "request headers too large"), false);
   }
   if (ec == http::error::body_limit) {
-    return Write(ErrorResponse(413, "invalid_request", "request body too large"));
+    // Raised once the head is read (its Content-Length, or the body as it arrives).
+    return Refuse(ErrorResponse(413, "invalid_request", "request body too large"), true);
   }
   if (ec == http::error::buffer_overflow) {
     // One element longer than the read buffer: a header line, or a chunk header or trailer.
     return parser_->is_header_done()
-               ? Write(ErrorResponse(413, "invalid_request", "request body too large"))
-               : Write(ErrorResponse(431, "invalid_request", "request headers too large"));
+               ? Refuse(ErrorResponse(413, "invalid_request", "request body too large"), true)
+               : Refuse(ErrorResponse(431, "invalid_request", "request headers too large"), false);
   }
   if (ec) {
     if (ec.category() == http::make_error_code(http::error::bad_target).category() ||
         ec == http::error::partial_message) {
-      return Write(ErrorResponse(400, "invalid_request", "malformed HTTP request"));
+      return Refuse(ErrorResponse(400, "invalid_request", "malformed HTTP request"),
+                    parser_->is_header_done());
     }
     return Abort();  // reset, TLS record error, truncation without close_notify
   }
@@ -422,6 +427,28 @@ void Connection<Stream>::OnRead(beast::error_code ec) {
   server_->handler()->Handle(std::move(request), [self = this->shared_from_this()](HttpResponse r) {
     self->Respond(std::move(r));
   });
+}
+
+template <class Stream>
+void Connection<Stream>::Refuse(HttpResponse response, bool head_read) {
+  HttpRequest partial;
+  partial.peer_ip = peer_ip_;
+  if (head_read) {
+    const auto& head = parser_->get();
+    partial.method = std::string(head.method_string());
+    partial.target = std::string(head.target());
+    // A head refused as it completed (a Content-Length over the limit) was not counted yet; no
+    // trailer can have followed it.
+    const size_t fields = head_done_ ? head_fields_
+                                     : static_cast<size_t>(std::distance(head.begin(), head.end()));
+    size_t index = 0;
+    for (const auto& field : head) {
+      if (index++ == fields) break;  // the rest are trailer fields
+      partial.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+  }
+  server_->handler()->Refused(partial, response);
+  Write(std::move(response));
 }
 
 template <class Stream>

@@ -320,3 +320,35 @@ for (const id of Object.keys(checks)) {
     await checks[id](row);
   });
 }
+
+// Refused before routing (the server could not read the request whole): still an answer the
+// operator sees, in tessera_http_responses_total and in the access log, with what was read.
+test('requests refused before routing are counted and written to the access log', async () => {
+  const fourxx = async () => {
+    const text = await (await fx.fetch('/metrics')).text();
+    return Number((text.match(/^tessera_http_responses_total\{code="4xx"\} (\d+)$/m) ?? [])[1]);
+  };
+  const before = await fourxx();
+  const logged = fx.server.output().length;
+  const big = 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ' + 'a'.repeat(20000) + '\r\n\r\n';
+  assert.equal(status(await raw(fx.base, big)), 431);
+  const tooLong = 'POST /v1/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nUser-Agent: refused-body/1\r\n' +
+    'Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n{}';
+  assert.equal(status(await raw(fx.base, tooLong)), 413);
+  assert.equal(status(await raw(fx.base, 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')), 400);
+  assert.equal(await fourxx(), before + 3);
+  let lines = [];
+  for (let i = 0; i < 50 && lines.length < 3; ++i) {
+    await new Promise((r) => setTimeout(r, 100));  // the access log is written every 200 ms
+    lines = fx.server.output().slice(logged).split('\n')
+      .filter((l) => l.startsWith('{') && l.includes('"log":"access"')).map((l) => JSON.parse(l))
+      .filter((e) => e.status >= 400);
+  }
+  const by = Object.fromEntries(lines.map((e) => [e.status, e]));
+  assert.equal(by[431]?.method, '-', 'the head never completed: nothing of it is logged');
+  assert.equal(by[431]?.path, '-');
+  assert.equal(by[413]?.method, 'POST');
+  assert.equal(by[413]?.path, '/v1/login');
+  assert.equal(by[413]?.ua, 'refused-body/1');
+  assert.equal(by[400]?.ip, '127.0.0.1');
+});
