@@ -43,7 +43,7 @@ void App::AccessLogLine(const HttpRequest& request, const HttpResponse& response
   line += "{\"ts\":\"";
   line += CachedTimestamp();
   line += "\",\"log\":\"access\",\"method\":\"";
-  log::AppendJsonEscaped(line, request.method);
+  log::AppendJsonEscaped(line, request.method.substr(0, 32));
   // The path only: a query string may carry what must not be logged. The path form of
   // forward-auth carries the protected app's own path, which is the app's to log, not ours (it may
   // hold a reset or sign-in link's token).
@@ -95,7 +95,8 @@ void App::Handle(HttpRequest request, Responder respond) {
 }
 
 void App::Refused(const HttpRequest& partial, const HttpResponse& answer) {
-  context_.metrics.Request(Route::kOther, answer.status, 0);
+  // Counted by status class only: no route ran, so no latency is recorded.
+  context_.metrics.Response(answer.status);
   if (!context_.d.access_log) return;
   if (!partial.method.empty()) return AccessLogLine(partial, answer, 0);
   // The head never completed: nothing of it is trusted, nothing of it is logged.

@@ -32,6 +32,9 @@ class App final : public Handler {
     void Handle(HttpRequest request, Responder respond) override {
       app_->Serve(std::move(request), std::move(respond), /*ops=*/true);
     }
+    void Refused(const HttpRequest& partial, const HttpResponse& answer) override {
+      app_->Refused(partial, answer);
+    }
 
    private:
     App* app_;

@@ -59,8 +59,12 @@ std::string FormatBound(double b) {
 
 const char* RouteName(Route r) { return kRouteNames[static_cast<size_t>(r)]; }
 
-void Metrics::Request(Route route, int status, int64_t nanoseconds) {
+void Metrics::Response(int status) {
   if (status >= 100 && status < 600) Add(responses_[static_cast<size_t>(status / 100 - 1)]);
+}
+
+void Metrics::Request(Route route, int status, int64_t nanoseconds) {
+  Response(status);
   Histogram& h = latency_[static_cast<size_t>(route)];
   const double seconds = static_cast<double>(nanoseconds) / 1e9;
   size_t i = 0;

@@ -43,6 +43,9 @@ class Metrics {
   void Registration(bool created) { Add(registrations_[created ? 0 : 1]); }
   void Refresh(RefreshMetric o) { Add(refreshes_[static_cast<size_t>(o)]); }
   void Request(Route route, int status, int64_t nanoseconds);
+  // An answer sent before any route ran (a request refused as malformed or too large): its
+  // status class only.
+  void Response(int status);
 
   // Values read at scrape time from their owners.
   struct Gauges {

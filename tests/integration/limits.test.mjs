@@ -329,6 +329,7 @@ test('requests refused before routing are counted and written to the access log'
     return Number((text.match(/^tessera_http_responses_total\{code="4xx"\} (\d+)$/m) ?? [])[1]);
   };
   const before = await fourxx();
+  assert.ok(Number.isInteger(before), 'no tessera_http_responses_total{code="4xx"} in /metrics');
   const logged = fx.server.output().length;
   const big = 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ' + 'a'.repeat(20000) + '\r\n\r\n';
   assert.equal(status(await raw(fx.base, big)), 431);
@@ -337,14 +338,15 @@ test('requests refused before routing are counted and written to the access log'
   assert.equal(status(await raw(fx.base, tooLong)), 413);
   assert.equal(status(await raw(fx.base, 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n')), 400);
   assert.equal(await fourxx(), before + 3);
-  let lines = [];
-  for (let i = 0; i < 50 && lines.length < 3; ++i) {
-    await new Promise((r) => setTimeout(r, 100));  // the access log is written every 200 ms
-    lines = fx.server.output().slice(logged).split('\n')
+  // The last access line of each status since the scrape (the access log is written every
+  // 200 ms); the three refusals are the last requests this server answered with those statuses.
+  let by = {};
+  for (let i = 0; i < 50 && !(by[431] && by[413] && by[400]); ++i) {
+    await new Promise((r) => setTimeout(r, 100));
+    by = Object.fromEntries(fx.server.output().slice(logged).split('\n')
       .filter((l) => l.startsWith('{') && l.includes('"log":"access"')).map((l) => JSON.parse(l))
-      .filter((e) => e.status >= 400);
+      .map((e) => [e.status, e]));
   }
-  const by = Object.fromEntries(lines.map((e) => [e.status, e]));
   assert.equal(by[431]?.method, '-', 'the head never completed: nothing of it is logged');
   assert.equal(by[431]?.path, '-');
   assert.equal(by[413]?.method, 'POST');
