@@ -15,7 +15,7 @@ class App final : public Handler {
  public:
   explicit App(AppDeps deps);
   void Handle(HttpRequest request, Responder respond) override;
-  // Counted under route "other" and written to the access log like any answer.
+  // Counted by status class and written to the access log like any answer.
   void Refused(const HttpRequest& partial, const HttpResponse& answer) override;
 
   const Metrics& metrics() const { return context_.metrics; }

@@ -1,7 +1,7 @@
 // The route table: each path (or path pattern with one `{}` segment, or a trailing `{...}` for
-// the rest of the path) maps to its handlers by
-// method and to the fixed metrics label of its route. Matching never allocates; HEAD is served by
-// the GET handler; a path with no handler for the method answers 405 with Allow.
+// the rest of the path) maps to its handlers by method and to the fixed metrics label of its
+// route. Matching never allocates; HEAD is served by the GET handler; a path with no handler for
+// the method answers 405 with Allow.
 #pragma once
 
 #include <initializer_list>
