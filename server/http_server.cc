@@ -162,7 +162,12 @@ class Server final : public HttpServer {
     Accept();
     WaitForSignal();
     std::vector<std::thread> threads;
-    for (size_t i = 1; i < threads_; ++i) threads.emplace_back([this] { RunLoop(); });
+    for (size_t i = 1; i < threads_; ++i) {
+      threads.emplace_back([this] {
+        NameThisThread("tessera-io");
+        RunLoop();
+      });
+    }
     RunLoop();
     for (auto& t : threads) t.join();
   }

@@ -79,7 +79,10 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(Config config, Options options) {
   TESSERA_RETURN_IF_ERROR(r->Assemble());
   if (options.maintenance) {
     r->follower_->Spawn();
-    r->thread_ = std::thread([p = r.get()] { p->MaintenanceLoop(); });
+    r->thread_ = std::thread([p = r.get()] {
+      NameThisThread("tessera-chores");
+      p->MaintenanceLoop();
+    });
   }
   return r;
 }
@@ -118,10 +121,11 @@ Status Runtime::Assemble() {
   hasher_ = std::make_unique<crypto::PasswordHasher>(std::move(*hasher));
   // Argon2id runs on its own bounded pool; a full queue answers 503 at once instead of letting
   // sign-ins pile up behind each other.
-  password_pool_ = std::make_unique<WorkerPool>(c.password.workers, /*queue_capacity=*/64);
+  password_pool_ =
+      std::make_unique<WorkerPool>(c.password.workers, /*queue_capacity=*/64, "tessera-hash");
   // Requests that may wait for a store run here, so that the I/O threads never wait.
-  store_pool_ = std::make_unique<WorkerPool>(c.server.store_workers,
-                                             /*queue_capacity=*/size_t{64} * c.server.store_workers);
+  store_pool_ = std::make_unique<WorkerPool>(
+      c.server.store_workers, /*queue_capacity=*/size_t{64} * c.server.store_workers, "tessera-store");
   // The common-password list is decoded on first use; pay that now, not in a request.
   (void)crypto::CommonPasswordCount();
 

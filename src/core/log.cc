@@ -10,6 +10,8 @@
 #include <ctime>
 #include <vector>
 
+#include "core/worker_pool.h"
+
 namespace tessera::log {
 
 namespace {
@@ -186,7 +188,10 @@ Result<std::unique_ptr<AccessLog>> AccessLog::Open(const std::string& target) {
 }
 
 AccessLog::AccessLog(std::unique_ptr<LineSink> sink)
-    : sink_(std::move(sink)), flusher_([this] { Loop(); }) {}
+    : sink_(std::move(sink)), flusher_([this] {
+        NameThisThread("tessera-log");
+        Loop();
+      }) {}
 
 AccessLog::~AccessLog() {
   {

@@ -1,6 +1,9 @@
 #include "core/worker_pool.h"
 
+#include <pthread.h>
 #include <sched.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <cassert>
@@ -20,12 +23,23 @@ size_t UsableCpus() {
   return std::max(std::thread::hardware_concurrency(), 1u);
 }
 
-WorkerPool::WorkerPool(size_t threads, size_t queue_capacity)
+void NameThisThread(const char* name) {
+  char shortened[16];
+  std::snprintf(shortened, sizeof shortened, "%s", name);
+  (void)pthread_setname_np(pthread_self(), shortened);  // a name is a convenience: no failure
+}
+
+WorkerPool::WorkerPool(size_t threads, size_t queue_capacity, const char* name)
     : capacity_(std::max<size_t>(queue_capacity, 1)) {
   if (threads == 0) threads = UsableCpus();
   threads_.reserve(threads);
   try {
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { WorkerLoop(); });
+    for (size_t i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, name] {
+        if (name) NameThisThread(name);
+        WorkerLoop();
+      });
+    }
   } catch (const std::system_error&) {
     // A destructor does not run for a half-built object, and a joinable std::thread destroyed
     // unjoined terminates the process: stop the workers that did start, then report.

@@ -22,13 +22,18 @@ namespace tessera {
 // means for the thread counts of the server and its pools (sized from the main thread).
 size_t UsableCpus();
 
+// Names the calling thread for `top -H`, `ps -L`, perf and debuggers: at most 15 bytes of `name`
+// (the kernel's limit) are kept. Call it first thing in a thread tessera starts, never from the
+// main thread (whose name is the process's, what `ps` and `pgrep tessera` show).
+void NameThisThread(const char* name);
+
 class WorkerPool {
  public:
-  // Starts `threads` workers (0: UsableCpus()). At most
-  // `queue_capacity` tasks wait for a worker at a time (tasks already running do not count);
+  // Starts `threads` workers (0: UsableCpus()), each named `name` (NameThisThread) when given. At
+  // most `queue_capacity` tasks wait for a worker at a time (tasks already running do not count);
   // 0 is taken as 1. Throws std::system_error when a thread cannot be started (at startup, a
   // process boundary); the threads already started are stopped first.
-  WorkerPool(size_t threads, size_t queue_capacity);
+  WorkerPool(size_t threads, size_t queue_capacity, const char* name = nullptr);
   // Shutdown(): queued tasks still run.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;

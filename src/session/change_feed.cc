@@ -1,6 +1,7 @@
 #include "tessera/session/change_feed.h"
 
 #include "tessera/session/session_store.h"
+#include "core/worker_pool.h"
 
 namespace tessera::session {
 namespace {
@@ -92,6 +93,7 @@ void ChangeFollower::Spawn() {
     stop_ = false;
   }
   thread_ = std::thread([this] {
+    NameThisThread("tessera-feed");
     bool failing = false;
     for (;;) {
       {

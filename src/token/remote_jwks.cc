@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/json.h"
+#include "core/worker_pool.h"
 #include "crypto/hash.h"
 #include "token/http_get.h"
 
@@ -100,7 +101,10 @@ Result<std::unique_ptr<RemoteJwks>> RemoteJwks::Create(RemoteJwksOptions options
     std::lock_guard lock(jwks->mu_);
     jwks->Install(std::move(first), now);
   }
-  jwks->thread_ = std::thread(&RemoteJwks::Loop, jwks.get());
+  jwks->thread_ = std::thread([p = jwks.get()] {
+    NameThisThread("tessera-jwks");
+    p->Loop();
+  });
   return jwks;
 }
 

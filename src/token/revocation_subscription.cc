@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/worker_pool.h"
 #include "token/http_get.h"
 #include "token/revocation_page.h"
 
@@ -155,7 +156,10 @@ Result<std::unique_ptr<RevocationSubscription>> RevocationSubscription::Create(
   bool reset = false;
   TESSERA_RETURN_IF_ERROR(s->Exchange(/*snapshot=*/true, &reset));
   if (reset) return Status(Code::kUnavailable, Reason::kIo, "GET /v1/revocations: 410 on a snapshot");
-  s->thread_ = std::thread([p = s.get()] { p->Run(); });
+  s->thread_ = std::thread([p = s.get()] {
+    NameThisThread("tessera-revsub");
+    p->Run();
+  });
   return s;
 }
 

@@ -1,10 +1,13 @@
 #include "core/worker_pool.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <string>
 #include <latch>
 #include <set>
 #include <thread>
@@ -159,6 +162,28 @@ TEST(WorkerPool, RefusesTasksAfterShutdown) {
   EXPECT_FALSE(pool.TrySubmit([] {}));
   pool.Shutdown();  // idempotent
   EXPECT_EQ(pool.queue_depth(), 0u);
+}
+
+// The name a worker sees for itself (pthread_getname_np), read on the pool.
+std::string WorkerName(WorkerPool& pool) {
+  std::promise<std::string> seen;
+  EXPECT_TRUE(pool.TrySubmit([&seen] {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    seen.set_value(name);
+  }));
+  return seen.get_future().get();
+}
+
+TEST(WorkerPool, WorkersCarryTheGivenNameCutToTheKernelsFifteenBytes) {
+  WorkerPool named(1, 1, "tessera-test");
+  EXPECT_EQ(WorkerName(named), "tessera-test");
+  WorkerPool longer(1, 1, "tessera-a-much-longer-name");
+  EXPECT_EQ(WorkerName(longer), "tessera-a-much-");
+  char main_name[16] = {};
+  pthread_getname_np(pthread_self(), main_name, sizeof main_name);
+  WorkerPool unnamed(1, 1);
+  EXPECT_EQ(WorkerName(unnamed), main_name);  // a new thread starts with its creator's name
 }
 
 TEST(WorkerPool, DestructorDrainsQueuedWork) {

@@ -97,6 +97,15 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('the server\'s threads are named for top -H and perf; the process keeps its own name', () => {
+  const task = `/proc/${server.child.pid}/task`;
+  const names = fs.readdirSync(task).map((t) => fs.readFileSync(`${task}/${t}/comm`, 'utf8').trim());
+  assert.equal(fs.readFileSync(`/proc/${server.child.pid}/comm`, 'utf8').trim(), 'tessera');
+  for (const want of ['tessera-hash', 'tessera-store', 'tessera-chores', 'tessera-feed']) {
+    assert.ok(names.includes(want), `no thread named ${want}: ${names.join(', ')}`);
+  }
+});
+
 test('health and readiness answer JSON with security headers', async () => {
   for (const p of ['/healthz', '/readyz']) {
     const res = await fetch(base + p);

@@ -25,6 +25,8 @@
 #include <system_error>
 #include <tuple>
 
+#include "core/worker_pool.h"
+
 namespace tessera::store::redis {
 
 struct ReplyParser::ObjectBudget {
@@ -755,7 +757,10 @@ Sentinel::Sentinel(Endpoint endpoint, ClientOptions options)
     : endpoint_(std::move(endpoint)), options_(options) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-  watcher_ = std::thread([this] { Watch(); });
+  watcher_ = std::thread([this] {
+    NameThisThread("tessera-redis");
+    Watch();
+  });
 }
 
 Sentinel::~Sentinel() {
