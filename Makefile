@@ -79,7 +79,8 @@ fuzz: fuzz-build
 bench: test-deps
 	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Release -DTESSERA_BENCH=ON \
 	  -DTESSERA_TESTS=OFF >/dev/null
-	@cmake --build $(BUILD) -j$(JOBS) --target tessera tessera_bench tessera_memory_bench orders-service
+	@cmake --build $(BUILD) -j$(JOBS) --target tessera tessera_bench tessera_memory_bench tessera_tracking_bench \
+	  orders-service
 	@./bench/run $(BUILD)
 
 # Only the HTTP benchmarks (wrk against tessera, nginx and the Node peer; also run by make bench).

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the section "## HTTP: several instances on Redis (issue 13)" of docs/benchmarks.md from
 the outputs bench/cluster/run left in OUT (wrk runs auth-SERVER-R.txt and login-SERVER-R.txt with
-their .cpu files, propagation.json). Medians over the repetitions; ratios are taken per
+their .cpu files, propagation.json, tracking.json). Medians over the repetitions; ratios are taken per
 repetition, between runs made one after the other, and their median reported with the range.
   report.py OUT DEST REPS AUTH_SECONDS LOGIN_SECONDS LOGIN_CONNECTIONS LOADAVG REDIS_VERSION
             PROPAGATION_COMMAND"""
@@ -44,6 +44,7 @@ names = {"redis-a": "tessera, session.store = redis://", "sqlite": "tessera, SQL
 auth = {s: series("auth", s) for s in names}
 login = {s: series("login", s) for s in ("redis-a", "sqlite")}
 prop = json.loads((out / "propagation.json").read_text())
+track = json.loads((out / "tracking.json").read_text())
 peers = json.loads((pathlib.Path("bench/peers/package.json")).read_text())["dependencies"]
 
 vs_nginx = ratio(auth["redis-a"], auth["nginx"])
@@ -86,6 +87,26 @@ lines.append(
     "on A, then C asked back to back until it refuses the cookie (which C had cached): "
     f"p50 {prop['p50_ms']:.2f} ms, p99 {prop['p99_ms']:.2f} ms, max {prop['max_ms']:.2f} ms "
     f"(mean {prop['mean_ms']:.2f} ms, {prop['checks_per_trial']:.1f} checks of C per trial).")
+lines.append("")
+lines.append(
+    f"The change feed against Redis client-side caching, {track['trials']} trials "
+    f"(`build/bench/tessera_tracking_bench redis://... {track['trials']} {track['touches']}`, "
+    "bench/tracking_bench.cc, on the same Redis): instance A ends a session (the logout script); "
+    "C's feed follower (XREAD BLOCK, as tessera runs) and a connection with `CLIENT TRACKING on "
+    "BCAST PREFIX <prefix>s:` redirected to a subscriber of `__redis__:invalidate` each note when "
+    "they hear of it; milliseconds from the moment A sent the logout. Then A records the last use "
+    f"of {track['touches']} live sessions in one batch (what each instance does every second).")
+lines.append("")
+lines.append("| C hears of a logout on A | p50 | p99 | max | told of one last-use batch |")
+lines.append("|---|---|---|---|---|")
+for key, label, told in (("feed", "change feed (XREAD BLOCK)", "feed_entries_for_touches"),
+                         ("tracking", "CLIENT TRACKING BCAST", "invalidations_for_touches")):
+    t = track[key]
+    lines.append(f"| {label} | {t['p50_ms']:.2f} ms | {t['p99_ms']:.2f} ms | {t['max_ms']:.2f} ms "
+                 f"| {track[told]} of {track['touches']} sessions |")
+a = track["answered"]
+lines.append(f"| (A's logout answered) | {a['p50_ms']:.2f} ms | {a['p99_ms']:.2f} ms | "
+             f"{a['max_ms']:.2f} ms | |")
 lines.append("")
 lines.append("### Targets\n")
 lines.append("| target | measured | goal | verdict |")
