@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the section "## HTTP: several instances on Redis (issue 13)" of docs/benchmarks.md from
 the outputs bench/cluster/run left in OUT (wrk runs auth-SERVER-R.txt and login-SERVER-R.txt with
-their .cpu files, propagation.json, tracking.json). Medians over the repetitions; ratios are taken per
-repetition, between runs made one after the other, and their median reported with the range.
+their .cpu files, propagation.json, tracking.json). Medians over the repetitions; ratios are taken
+per repetition, between runs made one after the other, and their median reported with the range.
   report.py OUT DEST REPS AUTH_SECONDS LOGIN_SECONDS LOGIN_CONNECTIONS LOADAVG REDIS_VERSION
             PROPAGATION_COMMAND"""
 import datetime
