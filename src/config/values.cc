@@ -319,11 +319,13 @@ Status CheckCookieName(std::string_view name) {
 }
 
 Status CheckRedisUrl(std::string_view url) {
-  const auto after =
-      AfterScheme(url, {"redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://"});
+  const auto after = AfterScheme(url, {"redis://", "rediss://", "redis+sentinel://",
+                                       "rediss+sentinel://", "redis+cluster://",
+                                       "rediss+cluster://"});
   if (!after) {
     return BadValue(Q(RedactUrl(url)) +
-                    " is not a redis://, rediss://, redis+sentinel:// or rediss+sentinel:// URL");
+                    " is not a redis://, rediss://, redis+sentinel://, rediss+sentinel://, "
+                    "redis+cluster:// or rediss+cluster:// URL");
   }
   const std::string_view rest = *after;
   if (HasSpaceOrControl(url)) {

@@ -67,7 +67,8 @@ bool IsPostgresUrl(std::string_view store) {
 
 bool IsRedisUrl(std::string_view store) {
   return store.starts_with("redis://") || store.starts_with("rediss://") ||
-         store.starts_with("redis+sentinel://") || store.starts_with("rediss+sentinel://");
+         store.starts_with("redis+sentinel://") || store.starts_with("rediss+sentinel://") ||
+         store.starts_with("redis+cluster://") || store.starts_with("rediss+cluster://");
 }
 
 Result<std::unique_ptr<session::SessionStore>> OpenSessionStore(const Config& config) {

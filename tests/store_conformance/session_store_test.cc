@@ -126,23 +126,38 @@ class SessionStoreTest : public ::testing::Test {
       sqlite3_finalize(q);
       sqlite3_close(db);
       return n;
-    } else if constexpr (std::is_same_v<Backend, testing::RedisBackend>) {
-      // Every record key of the session, indexed or not (a record the index forgot is a leak).
-      auto conn = store::redis::Connection::Open(
-          *store::redis::ParseUrl(testing::RedisServer::Shared().url()), {});
-      EXPECT_TRUE(conn) << conn.error().ToString();
-      const std::string pattern = Backend::Prefix(dir_.path()) + "r:*";
-      std::string cursor = "0";
-      size_t n = 0;
-      do {
-        auto page = (*conn)->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-        EXPECT_TRUE(page && page->elements.size() == 2);
-        cursor = page->elements[0].str;
-        for (const auto& key : page->elements[1].elements) {
-          auto sid = (*conn)->Command({"HGET", key.str, "sid"});
-          n += sid && sid->str == store::redis::Hex(s.id_hash);
+    } else if constexpr (std::is_same_v<Backend, testing::RedisBackend> ||
+                         std::is_same_v<Backend, testing::RedisClusterBackend>) {
+      // Every record key of the session, indexed or not (a record the index forgot is a leak),
+      // on every node.
+      constexpr bool kCluster = std::is_same_v<Backend, testing::RedisClusterBackend>;
+      std::vector<std::string> urls;
+      if constexpr (kCluster) {
+        for (size_t i = 0; i < testing::RedisCluster::Shared().size(); ++i) {
+          urls.push_back(testing::RedisCluster::Shared().node(i).url());
         }
-      } while (cursor != "0");
+      } else {
+        urls.push_back(testing::RedisServer::Shared().url());
+      }
+      // In a cluster, every key of a group is under its hash tag: <prefix>{<tag>}r:<hash>.
+      const std::string pattern = Backend::Prefix(dir_.path()) + (kCluster ? "{*}r:*" : "r:*");
+      size_t n = 0;
+      for (const std::string& url : urls) {
+        auto conn = store::redis::Connection::Open(*store::redis::ParseUrl(url), {});
+        EXPECT_TRUE(conn) << conn.error().ToString();
+        if (!conn) continue;
+        std::string cursor = "0";
+        do {
+          auto page = (*conn)->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+          EXPECT_TRUE(page && page->elements.size() == 2);
+          if (!page || page->elements.size() != 2) break;
+          cursor = page->elements[0].str;
+          for (const auto& key : page->elements[1].elements) {
+            auto sid = (*conn)->Command({"HGET", key.str, "sid"});
+            n += sid && sid->str == store::redis::Hex(s.id_hash);
+          }
+        } while (cursor != "0");
+      }
       return n;
     } else {
       return store::MemoryRefreshRecordCountForTesting(*store_, s.id_hash);

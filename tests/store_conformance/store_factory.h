@@ -88,6 +88,26 @@ struct RedisBackend {
   }
 };
 
+// The same on a real three-primary Redis Cluster (one per test binary): the key layout of groups
+// under hash tags, the directory and the outboxes' relay (docs/design.md, "Redis Cluster").
+struct RedisClusterBackend {
+  static constexpr bool kShared = true;
+  static std::string Prefix(const std::string& dir) { return RedisBackend::Prefix(dir); }
+  static std::unique_ptr<session::SessionStore> Sessions(const std::string& dir) {
+    auto s = store::OpenRedisSessionStore(RedisCluster::Shared().url(), {.prefix = Prefix(dir)});
+    EXPECT_TRUE(s) << s.error().ToString();
+    return std::move(s).value();
+  }
+  static std::unique_ptr<user::UserStore> Users(const std::string& dir) {
+    return SqliteBackend::Users(dir);
+  }
+  static std::unique_ptr<user::ThrottleStore> Throttle(const std::string& dir) {
+    auto s = store::OpenRedisThrottleStore(RedisCluster::Shared().url(), {.prefix = Prefix(dir)});
+    EXPECT_TRUE(s) << s.error().ToString();
+    return std::move(s).value();
+  }
+};
+
 // Accounts in a real PostgreSQL (one server per test binary): each test directory gets a
 // database of its own, so stores opened on one directory share their data, as instances on one
 // database do, and tests do not.
@@ -117,7 +137,8 @@ struct PostgresBackend {
 };
 
 // Every backend of sessions and throttles; accounts have memory, SQLite and PostgreSQL.
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend, RedisBackend>;
+using Backends =
+    ::testing::Types<MemoryBackend, SqliteBackend, RedisBackend, RedisClusterBackend>;
 using UserBackends = ::testing::Types<MemoryBackend, SqliteBackend, PostgresBackend>;
 
 }  // namespace tessera::testing

@@ -88,6 +88,19 @@ class RedisServer {
     pid_ = -1;
   }
 
+  // A port nothing listens on now (the kernel's pick).
+  static int FreePort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+  }
+
   void Start() {
     const std::string bin = Find();
     std::vector<std::string> args =
@@ -160,18 +173,6 @@ class RedisServer {
         "redis-server is not installed: run scripts/install-deps test (Debian redis-server)");
   }
 
-  static int FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
-
   bool Accepts() const {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -188,6 +189,63 @@ class RedisServer {
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;
+};
+
+// A real Redis Cluster for tests: three primaries (redis-server --cluster-enabled yes) on free
+// loopback ports, joined by `redis-cli --cluster create` (no replicas), each node in a temporary
+// directory of its own; stopped when the object goes.
+class RedisCluster {
+ public:
+  RedisCluster() {
+    for (int i = 0; i < 3; ++i) {
+      // The node writes its cluster state next to its data.
+      // Its bus port is named: the default (port + 10000) may be taken, or beyond 65535.
+      nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
+          "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+          "--cluster-node-timeout", "2000", "--cluster-port",
+          std::to_string(RedisServer::FreePort())}));
+    }
+    std::string cmd = "redis-cli --cluster create";
+    for (const auto& n : nodes_) cmd += " 127.0.0.1:" + std::to_string(n->port());
+    cmd += " --cluster-replicas 0 --cluster-yes >" + nodes_[0]->dir() + "/create.log 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      throw std::runtime_error("redis-cli --cluster create failed; see " + nodes_[0]->dir() +
+                               "/create.log");
+    }
+    WaitUntilOk();
+  }
+
+  static RedisCluster& Shared() {
+    static RedisCluster cluster;
+    return cluster;
+  }
+
+  // Two of the three nodes as seeds: the client finds the third from the slot map.
+  std::string url() const {
+    return "redis+cluster://127.0.0.1:" + std::to_string(nodes_[0]->port()) +
+           ",127.0.0.1:" + std::to_string(nodes_[1]->port());
+  }
+  RedisServer& node(size_t i) { return *nodes_.at(i); }
+  size_t size() const { return nodes_.size(); }
+
+  // Every node says cluster_state:ok (the slots are assigned and the nodes agree).
+  void WaitUntilOk() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool ok = true;
+      for (const auto& n : nodes_) {
+        const std::string cmd = "redis-cli -p " + std::to_string(n->port()) +
+                                " cluster info 2>/dev/null | grep -q '^cluster_state:ok'";
+        ok = ok && std::system(cmd.c_str()) == 0;
+      }
+      if (ok) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    throw std::runtime_error("the Redis Cluster did not reach cluster_state:ok within 20 s");
+  }
+
+ private:
+  std::vector<std::unique_ptr<RedisServer>> nodes_;
 };
 
 }  // namespace tessera::testing

@@ -17,11 +17,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <map>
 #include <new>
+#include <optional>
 #include <system_error>
 #include <tuple>
 
@@ -265,23 +267,33 @@ Result<int> ParseDb(std::string_view text) {
 Result<Endpoint> ParseUrl(std::string_view url) {
   Endpoint e;
   std::string_view rest;
-  bool sentinel = false, matched = false;
-  for (auto [scheme, tls, with_sentinel] :
-       {std::tuple{std::string_view("redis://"), false, false},
-        std::tuple{std::string_view("rediss://"), true, false},
-        std::tuple{std::string_view("redis+sentinel://"), false, true},
-        std::tuple{std::string_view("rediss+sentinel://"), true, true}}) {
+  enum class Kind { kServer, kSentinel, kCluster };
+  Kind kind = Kind::kServer;
+  bool matched = false;
+  for (auto [scheme, tls, k] : {std::tuple{std::string_view("redis://"), false, Kind::kServer},
+                                std::tuple{std::string_view("rediss://"), true, Kind::kServer},
+                                std::tuple{std::string_view("redis+sentinel://"), false,
+                                           Kind::kSentinel},
+                                std::tuple{std::string_view("rediss+sentinel://"), true,
+                                           Kind::kSentinel},
+                                std::tuple{std::string_view("redis+cluster://"), false,
+                                           Kind::kCluster},
+                                std::tuple{std::string_view("rediss+cluster://"), true,
+                                           Kind::kCluster}}) {
     if (url.starts_with(scheme)) {
       rest = url.substr(scheme.size());
       e.tls = tls;
-      sentinel = with_sentinel;
+      kind = k;
       matched = true;
       break;
     }
   }
   if (!matched) {
-    return BadUrl("must start with redis://, rediss://, redis+sentinel:// or rediss+sentinel://");
+    return BadUrl(
+        "must start with redis://, rediss://, redis+sentinel://, rediss+sentinel://, "
+        "redis+cluster:// or rediss+cluster://");
   }
+  const bool sentinel = kind == Kind::kSentinel;
   // The credentials first, up to the last '@': a password may hold '/', '?' or '#' unescaped,
   // and nothing of it may reach an error message.
   std::string_view userinfo;
@@ -332,6 +344,21 @@ Result<Endpoint> ParseUrl(std::string_view url) {
     }
     e.host.clear();
     e.port = 0;
+  } else if (kind == Kind::kCluster) {
+    // host[:port],host[:port]...[/0]
+    while (true) {
+      const size_t comma = rest.find(',');
+      TESSERA_ASSIGN_OR_RETURN(HostPort s, ParseHostPort(rest.substr(0, comma), 6379));
+      e.cluster_seeds.push_back(std::move(s));
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+    if (has_path && !path.empty()) {
+      TESSERA_ASSIGN_OR_RETURN(e.db, ParseDb(path));
+      if (e.db != 0) return BadUrl("a Redis Cluster has only database 0");
+    }
+    e.host = e.cluster_seeds.front().host;
+    e.port = e.cluster_seeds.front().port;
   } else {
     TESSERA_ASSIGN_OR_RETURN(HostPort where, ParseHostPort(rest, 6379));
     e.host = std::move(where.host);
@@ -351,7 +378,7 @@ Result<Endpoint> ParseUrl(std::string_view url) {
     if (key == "ca_file" && e.tls) {
       TESSERA_ASSIGN_OR_RETURN(e.ca_file, PercentDecode(value, "ca_file"));
     } else if (key == "ca_file") {
-      return BadUrl("ca_file needs rediss:// or rediss+sentinel://");
+      return BadUrl("ca_file needs rediss://, rediss+sentinel:// or rediss+cluster://");
     } else if ((key == "sentinel_user" || key == "sentinel_password") && !sentinel) {
       return BadUrl(std::string(key) + " needs redis+sentinel://");
     } else if (key == "wait_replicas") {
@@ -1047,6 +1074,322 @@ Result<Reply> Script::Run(Connection& conn, const std::vector<std::string_view>&
   TESSERA_ASSIGN_OR_RETURN(Reply loaded, conn.Command({"SCRIPT", "LOAD", source_}));
   if (loaded.is_error()) return Unavailable("SCRIPT LOAD: " + loaded.str);
   return conn.Command(argv);
+}
+
+}  // namespace tessera::store::redis
+
+// ---- Cluster --------------------------------------------------------------------------------
+
+namespace tessera::store::redis {
+
+uint16_t SlotOf(std::string_view key) {
+  if (const size_t open = key.find('{'); open != std::string_view::npos) {
+    const size_t close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) {
+      key = key.substr(open + 1, close - open - 1);
+    }
+  }
+  // CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), as the cluster specification gives.
+  uint16_t crc = 0;
+  for (const char c : key) {
+    crc ^= static_cast<uint16_t>(static_cast<uint8_t>(c)) << 8;
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<uint16_t>(crc << 1);
+    }
+  }
+  return crc & 16383;
+}
+
+namespace {
+
+constexpr int kSlots = 16384;
+// How many redirects one command follows before giving up (a map that keeps changing).
+constexpr int kMaxRedirects = 5;
+// At most one refresh of the map in this time, however many commands find it stale.
+constexpr auto kRefreshInterval = std::chrono::milliseconds(100);
+
+// "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381": the slot's new node.
+std::optional<HostPort> RedirectTarget(std::string_view error) {
+  const size_t last_space = error.rfind(' ');
+  if (last_space == std::string_view::npos) return std::nullopt;
+  const std::string_view where = error.substr(last_space + 1);
+  const size_t colon = where.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  uint16_t port = 0;
+  const std::string_view digits = where.substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || end != digits.data() + digits.size() || port == 0) return std::nullopt;
+  std::string_view host = where.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return HostPort{std::string(host), port};
+}
+
+}  // namespace
+
+struct Cluster::Node {
+  HostPort where;
+  std::unique_ptr<Pool> pool;
+};
+
+Cluster::Cluster(Endpoint endpoint, ClientOptions options, size_t pool_size)
+    : endpoint_(std::move(endpoint)),
+      options_(options),
+      pool_size_(pool_size),
+      slots_(kSlots, -1) {}
+
+Cluster::~Cluster() = default;
+
+Cluster::Node* Cluster::NodeAt(const HostPort& where) {
+  for (const auto& n : nodes_) {
+    if (n->where == where) return n.get();
+  }
+  Endpoint e = endpoint_;
+  e.host = where.host;
+  e.port = where.port;
+  e.cluster_seeds.clear();
+  auto node = std::make_unique<Node>();
+  node->where = where;
+  node->pool = std::make_unique<Pool>(std::move(e), options_, pool_size_);
+  nodes_.push_back(std::move(node));
+  return nodes_.back().get();
+}
+
+void Cluster::MarkStale() {
+  std::lock_guard lock(mu_);
+  stale_ = true;
+}
+
+Status Cluster::Refresh() {
+  std::lock_guard one(refresh_mu_);
+  // Asked of the nodes known (the map's own, most likely up to date), then of the seeds.
+  std::vector<HostPort> candidates;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& n : nodes_) candidates.push_back(n->where);
+    refreshed_ = std::chrono::steady_clock::now();
+  }
+  for (const HostPort& s : endpoint_.cluster_seeds) {
+    if (std::find(candidates.begin(), candidates.end(), s) == candidates.end()) {
+      candidates.push_back(s);
+    }
+  }
+  Status last = Unavailable("no node of the cluster answered");
+  for (const HostPort& where : candidates) {
+    Endpoint e = endpoint_;
+    e.host = where.host;
+    e.port = where.port;
+    e.cluster_seeds.clear();
+    auto conn = Connection::Open(e, options_);
+    if (!conn) {
+      last = conn.status();
+      continue;
+    }
+    auto r = (*conn)->Command({"CLUSTER", "SLOTS"});
+    if (!r) {
+      last = r.status();
+      continue;
+    }
+    if (r->is_error()) {
+      last = Unavailable("CLUSTER SLOTS at " + Describe(where) + ": " + r->str);
+      continue;
+    }
+    // [[start, end, [host, port, id...], replicas...]...]
+    std::vector<std::pair<std::pair<int64_t, int64_t>, HostPort>> ranges;
+    bool malformed = r->type != Reply::Type::kArray;
+    for (const Reply& range : r->elements) {
+      if (range.type != Reply::Type::kArray || range.elements.size() < 3 ||
+          range.elements[0].type != Reply::Type::kInteger ||
+          range.elements[1].type != Reply::Type::kInteger ||
+          range.elements[2].type != Reply::Type::kArray ||
+          range.elements[2].elements.size() < 2 ||
+          range.elements[2].elements[0].type != Reply::Type::kString ||
+          range.elements[2].elements[1].type != Reply::Type::kInteger) {
+        malformed = true;
+        break;
+      }
+      const int64_t from = range.elements[0].integer, to = range.elements[1].integer;
+      const int64_t port = range.elements[2].elements[1].integer;
+      if (from < 0 || to >= kSlots || from > to || port <= 0 || port > 65535) {
+        malformed = true;
+        break;
+      }
+      // An empty or "?" host: the node did not say; it is the one we asked.
+      std::string host = range.elements[2].elements[0].str;
+      if (host.empty() || host == "?") host = where.host;
+      ranges.push_back({{from, to}, HostPort{std::move(host), static_cast<uint16_t>(port)}});
+    }
+    if (malformed) {
+      last = Unavailable("CLUSTER SLOTS at " + Describe(where) + ": an unexpected reply");
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    std::fill(slots_.begin(), slots_.end(), -1);
+    for (const auto& [range, primary] : ranges) {
+      NodeAt(primary);
+      int index = 0;
+      for (; index < static_cast<int>(nodes_.size()); ++index) {
+        if (nodes_[static_cast<size_t>(index)]->where == primary) break;
+      }
+      std::fill(slots_.begin() + range.first, slots_.begin() + range.second + 1, index);
+    }
+    stale_ = false;
+    return Status::Ok();
+  }
+  return last;
+}
+
+Result<Cluster::Node*> Cluster::NodeFor(uint16_t slot) {
+  bool refresh = false;
+  {
+    std::lock_guard lock(mu_);
+    refresh = stale_ && std::chrono::steady_clock::now() - refreshed_ >= kRefreshInterval;
+  }
+  if (refresh) {
+    if (Status s = Refresh(); !s.ok()) {
+      // Serve from the map we have, if any: the nodes it names may still answer.
+      std::lock_guard lock(mu_);
+      if (slots_[slot] < 0) return s;
+    }
+  }
+  std::lock_guard lock(mu_);
+  const int index = slots_[slot];
+  if (index < 0) {
+    stale_ = true;
+    return Unavailable("no node of the cluster serves slot " + std::to_string(slot));
+  }
+  return nodes_[static_cast<size_t>(index)].get();
+}
+
+Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.command_timeout;
+  std::optional<HostPort> ask;  // go there once, behind ASKING
+  for (int redirect = 0; redirect <= kMaxRedirects; ++redirect) {
+    Node* node = nullptr;
+    if (ask) {
+      std::lock_guard lock(mu_);
+      node = NodeAt(*ask);
+    } else {
+      TESSERA_ASSIGN_OR_RETURN(node, NodeFor(slot));
+    }
+    TESSERA_ASSIGN_OR_RETURN(Pool::Lease lease, node->pool->Acquire());
+    if (ask) {
+      TESSERA_ASSIGN_OR_RETURN(Reply asking, lease->Command({"ASKING"}));
+      if (asking.is_error()) return asking;
+      ask.reset();
+    }
+    auto reply = fn(*lease);
+    if (!reply) {
+      // A node that does not answer may have been replaced by its replica: ask for the map.
+      if (lease->broken()) MarkStale();
+      return reply;
+    }
+    const std::string_view kind = reply->error_kind();
+    if (kind == "MOVED") {
+      const auto target = RedirectTarget(reply->str);
+      if (!target) return Unavailable("an unreadable redirect: " + reply->str);
+      {
+        std::lock_guard lock(mu_);
+        NodeAt(*target);
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+          if (nodes_[i]->where == *target) slots_[slot] = static_cast<int>(i);
+        }
+        stale_ = true;  // more than this slot has probably moved
+      }
+      continue;
+    }
+    if (kind == "ASK") {
+      ask = RedirectTarget(reply->str);
+      if (!ask) return Unavailable("an unreadable redirect: " + reply->str);
+      continue;
+    }
+    if (kind == "TRYAGAIN" && std::chrono::steady_clock::now() + std::chrono::milliseconds(20) <
+                                  deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      --redirect;  // a pause, not a redirect
+      continue;
+    }
+    if (kind == "CLUSTERDOWN") MarkStale();
+    return reply;
+  }
+  return Unavailable("slot " + std::to_string(slot) + " kept moving (" +
+                     std::to_string(kMaxRedirects) + " redirects)");
+}
+
+Result<std::unique_ptr<Connection>> Cluster::Open(uint16_t slot) {
+  TESSERA_ASSIGN_OR_RETURN(Node * node, NodeFor(slot));
+  auto conn = node->pool->Open();
+  if (!conn) MarkStale();
+  return conn;
+}
+
+Result<std::unique_ptr<Connection>> Cluster::OpenAny() {
+  std::vector<HostPort> candidates;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& n : nodes_) candidates.push_back(n->where);
+  }
+  for (const HostPort& s : endpoint_.cluster_seeds) candidates.push_back(s);
+  Status last = Unavailable("no node of the cluster answered");
+  for (const HostPort& where : candidates) {
+    Endpoint e = endpoint_;
+    e.host = where.host;
+    e.port = where.port;
+    e.cluster_seeds.clear();
+    auto conn = Connection::Open(e, options_);
+    if (conn) return conn;
+    last = conn.status();
+  }
+  MarkStale();
+  return last;
+}
+
+// ---- Router ---------------------------------------------------------------------------------
+
+Router::Router(Endpoint endpoint, ClientOptions options, size_t pool_size)
+    : endpoint_(std::move(endpoint)), options_(options) {
+  if (endpoint_.cluster_seeds.empty()) {
+    pool_ = std::make_unique<Pool>(endpoint_, options_, pool_size);
+  } else {
+    cluster_ = std::make_unique<Cluster>(endpoint_, options_, pool_size);
+  }
+}
+
+Result<Reply> Router::Run(std::string_view key,
+                          const std::function<Result<Reply>(Connection&)>& fn) {
+  if (cluster_) return cluster_->Run(SlotOf(key), fn);
+  TESSERA_ASSIGN_OR_RETURN(Pool::Lease lease, pool_->Acquire());
+  return fn(*lease);
+}
+
+Result<Reply> Router::Command(std::string_view key, const std::vector<std::string_view>& argv,
+                              bool idempotent) {
+  if (!cluster_) return pool_->Command(argv, idempotent);
+  for (int attempt = 0;; ++attempt) {
+    bool broke_at_once = false;
+    auto reply = cluster_->Run(SlotOf(key), [&](Connection& conn) -> Result<Reply> {
+      const auto started = std::chrono::steady_clock::now();
+      auto r = conn.Command(argv);
+      broke_at_once = !r && conn.broken() &&
+                      std::chrono::steady_clock::now() - started < options_.command_timeout / 2;
+      return r;
+    });
+    // As Pool::Command: once more on a fresh connection, for a read that met a connection the
+    // server had closed (a restarted node, or a failover the map learns of now).
+    if (reply || !broke_at_once || !idempotent || attempt > 0) return reply;
+  }
+}
+
+Result<std::unique_ptr<Connection>> Router::Open(std::string_view key) {
+  if (cluster_) return cluster_->Open(SlotOf(key));
+  return pool_->Open();
+}
+
+Result<std::unique_ptr<Connection>> Router::OpenSubscriber() {
+  if (cluster_) return cluster_->OpenAny();
+  return pool_->Open();
 }
 
 }  // namespace tessera::store::redis

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,12 +40,14 @@ struct HostPort {
 //   redis://[[user]:password@]host[:port][/db][?ca_file=PATH]
 //   redis+sentinel://[[user]:password@]host[:port],host[:port].../master[/db]
 //       [?sentinel_user=U&sentinel_password=P&ca_file=PATH]
-// (both also take ?wait_replicas=N)
-// (rediss:// and rediss+sentinel:// for TLS; the server certificate is verified against the
-// system's CAs or ca_file, and its name against the host connected to). IPv6 hosts in brackets.
-// Port 6379 (26379 for a sentinel) and db 0 by default. With sentinels, `host` and `port` are
-// empty until the primary has been found (Sentinel below); user and password are the primary's,
-// sentinel_user and sentinel_password the sentinels' (none by default).
+//   redis+cluster://[[user]:password@]host[:port],host[:port]...[/0][?ca_file=PATH]
+// (all also take ?wait_replicas=N; rediss://, rediss+sentinel:// and rediss+cluster:// for TLS:
+// the server certificate is verified against the system's CAs or ca_file, and its name against
+// the host connected to, which in a cluster is the address the map gives). IPv6 hosts in
+// brackets. Port 6379 (26379 for a sentinel) and db 0 by default (a cluster has only db 0). With
+// sentinels, `host` and `port` are empty until the primary has been found (Sentinel below); user
+// and password are the primary's, sentinel_user and sentinel_password the sentinels' (none by
+// default). In a cluster, user and password are every node's.
 struct Endpoint {
   std::string host;
   uint16_t port = 6379;
@@ -57,6 +60,9 @@ struct Endpoint {
   std::string master;               // the name the sentinels monitor the primary under
   std::string sentinel_user;
   std::string sentinel_password;
+  // Non-empty: redis+cluster://, the nodes asked for the cluster's slot map (any of them will
+  // do; the others are found from the map). `host` and `port` are the first of them.
+  std::vector<HostPort> cluster_seeds;
   // ?wait_replicas=N: a store write is acknowledged only once N replicas have it (WAIT), so a
   // failover cannot lose it; otherwise the caller gets kUnavailable (the write may or may not
   // survive). 0 (the default): Redis's asynchronous replication.
@@ -265,6 +271,83 @@ class Pool {
   std::condition_variable freed_;
   std::vector<std::unique_ptr<Connection>> idle_;  // GUARDED_BY(mu_)
   size_t open_ = 0;                                // GUARDED_BY(mu_): leased + idle
+};
+
+// The Redis Cluster slot of `key`: CRC16 (XMODEM) of its hash tag (the part between the first
+// '{' and the next '}', when not empty) or of the whole key, modulo 16384.
+uint16_t SlotOf(std::string_view key);
+
+// The primaries of a Redis Cluster (redis+cluster://): which one serves each slot (CLUSTER
+// SLOTS, asked of the nodes it knows and then of the seeds), and a pool of connections to each.
+// A command goes to the primary of its key's slot; a MOVED answer (the slot has moved: a
+// resharding, a failover) updates the map and sends it there, an ASK answer (the slot is being
+// migrated and the key is already on the other side) sends it there once behind ASKING, and
+// TRYAGAIN (a multi-key command during a migration) is retried after a pause, all within the
+// command's deadline. A connection that breaks makes the map be asked for again before the next
+// command (a replica may have been promoted). Thread-safe.
+// Blocking: every call may wait for connections (connect and command timeouts), and for the map.
+class Cluster {
+ public:
+  Cluster(Endpoint endpoint, ClientOptions options, size_t pool_size);
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Runs `fn` on a connection to the primary serving `slot`, following redirects: `fn` may run
+  // more than once, and must return the reply of its first command as soon as that is an error.
+  // kUnavailable when no node serves the slot or it keeps moving.
+  Result<Reply> Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn);
+  // A new connection of the caller's own to the primary serving `slot`.
+  Result<std::unique_ptr<Connection>> Open(uint16_t slot);
+  // A new connection to any reachable node (a subscriber: classic pub/sub reaches every node).
+  Result<std::unique_ptr<Connection>> OpenAny();
+  // Asks for the slot map again now.
+  Status Refresh();
+
+ private:
+  struct Node;
+  Result<Node*> NodeFor(uint16_t slot);
+  Node* NodeAt(const HostPort& where);  // REQUIRES: mu_ held exclusively
+  void MarkStale();
+
+  const Endpoint endpoint_;
+  const ClientOptions options_;
+  const size_t pool_size_;
+  std::mutex refresh_mu_;  // one refresh at a time
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Node>> nodes_;  // GUARDED_BY(mu_); never shrinks
+  std::vector<int> slots_;                    // GUARDED_BY(mu_); node index per slot, -1: none
+  bool stale_ = true;                         // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point refreshed_{};  // GUARDED_BY(mu_)
+};
+
+// Where a key's commands go: the one server (redis://, or the primary redis+sentinel:// finds),
+// or in a cluster the primary that serves the key's slot. What the stores talk to. Thread-safe.
+// Blocking: as Pool and Cluster.
+class Router {
+ public:
+  Router(Endpoint endpoint, ClientOptions options, size_t pool_size);
+  bool cluster() const { return cluster_ != nullptr; }
+  const Endpoint& endpoint() const { return endpoint_; }
+  const ClientOptions& options() const { return options_; }
+
+  // Runs `fn` on a connection to where `key` lives, leased for the call (see Cluster::Run).
+  Result<Reply> Run(std::string_view key, const std::function<Result<Reply>(Connection&)>& fn);
+  // One command (see Pool::Command for `idempotent`).
+  Result<Reply> Command(std::string_view key, const std::vector<std::string_view>& argv,
+                        bool idempotent);
+  // A new connection of the caller's own to where `key` lives.
+  Result<std::unique_ptr<Connection>> Open(std::string_view key);
+  // A new connection for a subscriber (any node of a cluster).
+  Result<std::unique_ptr<Connection>> OpenSubscriber();
+  // False for a connection to a primary the sentinels have since replaced.
+  bool Current(const Connection& conn) const { return !pool_ || pool_->Current(conn); }
+
+ private:
+  const Endpoint endpoint_;
+  const ClientOptions options_;
+  std::unique_ptr<Pool> pool_;        // redis://, redis+sentinel://
+  std::unique_ptr<Cluster> cluster_;  // redis+cluster://
 };
 
 // A Lua script run with EVALSHA, loaded (SCRIPT LOAD) the first time the server does not know it

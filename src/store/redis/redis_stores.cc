@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "crypto/hash.h"
 #include "crypto/random.h"
 #include "crypto/seal.h"
 #include "store/redis/client.h"
@@ -146,79 +147,414 @@ redis::ClientOptions ClientOptionsFor(const RedisOptions& o) {
   return c;
 }
 
-Result<std::shared_ptr<redis::Pool>> OpenPool(std::string_view url, const RedisOptions& options) {
-  TESSERA_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::ParseUrl(url));
-  auto pool = std::make_shared<redis::Pool>(std::move(endpoint), ClientOptionsFor(options),
-                                            options.pool_size);
-  // Reach the server once, so a wrong address or password is said at startup.
-  TESSERA_ASSIGN_OR_RETURN(Reply pong, pool->Command({"PING"}, true));
-  if (pong.is_error()) return Unavailable("PING: " + pong.str);
-  // A server that may evict keys may evict a revocation, and a revoked token would pass again:
-  // refuse it. (A server that hides CONFIG, as managed services do, is taken at its word.)
-  TESSERA_ASSIGN_OR_RETURN(Reply policy,
-                           pool->Command({"CONFIG", "GET", "maxmemory-policy"}, true));
-  if (policy.type == Reply::Type::kArray && policy.elements.size() == 2 &&
-      policy.elements[1].str != "noeviction") {
-    return InvalidArgument(Reason::kBadConfig,
-                           "the Redis server has maxmemory-policy " + policy.elements[1].str +
-                               "; tessera needs noeviction (an evicted revocation would let a "
-                               "revoked token in again)");
+// In a cluster, the data is split into this many groups, each under its own hash tag and so in
+// one slot: everything one atomic script touches is in one group (docs/design.md, "Redis
+// Cluster"). The number is part of the layout: changing it moves every key.
+constexpr size_t kClusterGroups = 16;
+
+// Group g's hash tag: the smallest decimal number whose slot lies in the g-th sixteenth of the
+// slot space, so that the groups spread evenly over any even split of the slots among primaries.
+std::vector<std::string> GroupTags() {
+  std::vector<std::string> tags(kClusterGroups);
+  size_t found = 0;
+  for (uint64_t n = 0; found < kClusterGroups; ++n) {
+    const std::string tag = std::to_string(n);
+    const size_t g = redis::SlotOf(tag) * kClusterGroups / 16384;
+    if (tags[g].empty()) {
+      tags[g] = tag;
+      ++found;
+    }
   }
-  return pool;
+  return tags;
 }
 
-// What the scripts and plain commands share: the pool, the prefix, error mapping.
-class RedisBase {
- protected:
-  RedisBase(std::shared_ptr<redis::Pool> pool, std::string prefix)
-      : pool_(std::move(pool)), prefix_(std::move(prefix)) {}
-
-  // Runs `script` with ARGV = {prefix, args...}. An error reply is kUnavailable: the scripts
-  // raise none of their own, so one means the server refused (OOM, READONLY, BUSY...).
-  Result<Reply> Eval(const redis::Script& script, std::vector<std::string_view> args) {
-    args.insert(args.begin(), prefix_);
-    TESSERA_ASSIGN_OR_RETURN(redis::Pool::Lease lease, pool_->Acquire());
-    TESSERA_ASSIGN_OR_RETURN(Reply r, script.Run(*lease, {}, args));
-    if (r.is_error()) return Unavailable(r.str);
-    if (const int replicas = pool_->endpoint().wait_replicas; replicas > 0 && script.writes()) {
-      // Acknowledged only once the replicas have it: a failover cannot undo what was answered.
-      const std::string n = std::to_string(replicas);
-      const std::string ms = std::to_string(pool_->options().command_timeout.count());
-      TESSERA_ASSIGN_OR_RETURN(
-          Reply acked, lease->Command({"WAIT", n, ms}, 2 * pool_->options().command_timeout));
-      if (acked.is_error()) return Unavailable("WAIT: " + acked.str);
-      if (acked.type != Reply::Type::kInteger || acked.integer < replicas) {
-        return Status(Code::kUnavailable, Reason::kStore,
-                      "redis: written, but " + std::to_string(acked.integer) + " of " + n +
-                          " replicas confirmed it in time (wait_replicas); it may not survive a "
-                          "failover");
-      }
+Result<std::shared_ptr<redis::Router>> OpenRouter(std::string_view url,
+                                                  const RedisOptions& options) {
+  TESSERA_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::ParseUrl(url));
+  if (!endpoint.cluster_seeds.empty() &&
+      options.prefix.find_first_of("{}") != std::string::npos) {
+    return InvalidArgument(Reason::kBadConfig,
+                           "in a Redis Cluster the key prefix may not hold '{' or '}' (tessera "
+                           "adds its own hash tags)");
+  }
+  auto router = std::make_shared<redis::Router>(std::move(endpoint), ClientOptionsFor(options),
+                                                options.pool_size);
+  // Reach the server once (every primary, in a cluster: each one's policy matters), so a wrong
+  // address or password is said at startup.
+  const std::vector<std::string> tags = router->cluster() ? GroupTags() : std::vector<std::string>{""};
+  std::vector<std::string> seen_nodes;
+  for (const std::string& tag : tags) {
+    const std::string key = "{" + tag + "}";
+    TESSERA_ASSIGN_OR_RETURN(Reply pong, router->Command(key, {"PING"}, true));
+    if (pong.is_error()) return Unavailable("PING: " + pong.str);
+    // A server that may evict keys may evict a revocation, and a revoked token would pass again:
+    // refuse it. (A server that hides CONFIG, as managed services do, is taken at its word.)
+    TESSERA_ASSIGN_OR_RETURN(Reply policy,
+                             router->Command(key, {"CONFIG", "GET", "maxmemory-policy"}, true));
+    if (policy.type == Reply::Type::kArray && policy.elements.size() == 2 &&
+        policy.elements[1].str != "noeviction") {
+      return InvalidArgument(Reason::kBadConfig,
+                             "the Redis server has maxmemory-policy " + policy.elements[1].str +
+                                 "; tessera needs noeviction (an evicted revocation would let a "
+                                 "revoked token in again)");
     }
-    return r;
   }
+  return router;
+}
 
-  Result<Reply> Command(std::vector<std::string_view> argv, bool idempotent) {
-    TESSERA_ASSIGN_OR_RETURN(Reply r, pool_->Command(argv, idempotent));
-    if (r.is_error()) return Unavailable(r.str);
-    return r;
-  }
-
-  std::string Key(std::string_view kind, std::string_view id) const {
-    return prefix_ + std::string(kind) + std::string(id);
-  }
-
-  std::shared_ptr<redis::Pool> pool_;
-  const std::string prefix_;
+// A script of the stores, and whether it may append to the change feed (then, in a cluster, its
+// group's outbox is relayed after it).
+struct StoreScript {
+  redis::Script script;
+  bool feeds;
 };
 
-redis::Script MakeScript(const char* body, bool writes = true) {
-  return redis::Script(std::string(redis::scripts::kPrelude) + body, writes);
+StoreScript MakeScript(const char* body, bool writes = true) {
+  const std::string_view b(body);
+  const bool feeds = b.find("feed(") != std::string_view::npos ||
+                     b.find("end_session(") != std::string_view::npos;
+  return StoreScript{redis::Script(std::string(redis::scripts::kPrelude) + body, writes), feeds};
 }
+
+// What the scripts and plain commands share: the router, the key layout, error mapping, and in
+// a cluster the directory and the relay of the outboxes.
+//
+// One server (redis://, redis+sentinel://): one group, whose prefix is the configured one; the
+// scripts compute their keys from it, and write the feed directly.
+// A cluster: kClusterGroups groups, group g's prefix being the configured one followed by
+// "{<tag g>}"; a user's sessions, refresh records and index live in the user's group, a throttle
+// record in its key's, the keyset and the feed in group 0. Lookups by a session id, handle,
+// refresh hash or family, which do not say the user, first read the directory: keys
+// <prefix>d:<kind>:<hex> (no hash tag, so spread over every slot) holding the group number,
+// written before the session's own keys (so a live session always has them) and expiring with
+// them. Scripts get their group's prefix as KEYS[1] as well, so they run where its slot is, and
+// append to the group's outbox, which Relay moves to the feed.
+class RedisBase {
+ protected:
+  RedisBase(std::shared_ptr<redis::Router> router, std::string prefix)
+      : router_(std::move(router)), prefix_(std::move(prefix)) {
+    if (router_->cluster()) {
+      for (const std::string& tag : GroupTags()) group_prefix_.push_back(prefix_ + "{" + tag + "}");
+    } else {
+      group_prefix_.push_back(prefix_);
+    }
+  }
+
+  bool cluster() const { return router_->cluster(); }
+  size_t groups() const { return group_prefix_.size(); }
+  const std::string& P(size_t group) const { return group_prefix_[group]; }
+  // The group of a user, a throttle key or a revocation key (0 on one server).
+  size_t GroupOf(std::string_view bytes) const {
+    if (!cluster()) return 0;
+    return static_cast<uint8_t>(crypto::Sha256(bytes)[0]) % kClusterGroups;
+  }
+  std::string Key(size_t group, std::string_view kind, std::string_view id) const {
+    std::string out = P(group);
+    out += kind;
+    out += id;
+    return out;
+  }
+
+  // Runs `script` in `group` with ARGV = {group prefix, args...}. An error reply is
+  // kUnavailable: the scripts raise none of their own, so one means the server refused (OOM,
+  // READONLY, BUSY...). In a cluster, a script that may have appended to the outbox is followed
+  // by its relay: what the caller is told is done has reached the feed.
+  Result<Reply> Eval(const StoreScript& s, size_t group, std::vector<std::string_view> args) {
+    const std::string& prefix = P(group);
+    args.insert(args.begin(), prefix);
+    std::vector<std::string_view> keys;
+    if (cluster()) keys.push_back(prefix);
+    const redis::Script& script = s.script;
+    const bool relay = cluster() && s.feeds;
+    Status waited = Status::Ok();
+    std::optional<std::pair<std::string, uint64_t>> outbox;
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply r, router_->Run(prefix, [&](redis::Connection& conn) -> Result<Reply> {
+          waited = Status::Ok();
+          outbox.reset();
+          TESSERA_ASSIGN_OR_RETURN(Reply reply, script.Run(conn, keys, args));
+          if (reply.is_error()) return reply;
+          waited = WaitForReplicas(conn, script);
+          if (relay && waited.ok()) {
+            // Where the outbox stands now, on the same connection: when nothing was appended
+            // since the last relay this process knows of, there is nothing to relay.
+            auto head = conn.Pipeline({{"GET", prefix + "outbox:id"}, {"GET", prefix + "outbox:seq"}});
+            if (head && head->size() == 2 && (*head)[0].type == Reply::Type::kString) {
+              // No counter yet: nothing was ever appended.
+              auto seq = (*head)[1].is_nil() ? Result<int64_t>(int64_t{0}) : Int((*head)[1]);
+              if (seq && *seq >= 0) outbox.emplace((*head)[0].str, static_cast<uint64_t>(*seq));
+            }
+          }
+          return reply;
+        }));
+    if (r.is_error()) return Unavailable(r.str);
+    TESSERA_RETURN_IF_ERROR(waited);
+    if (relay && (!outbox || !Relayed(group, *outbox))) TESSERA_RETURN_IF_ERROR(Relay(group));
+    return r;
+  }
+
+  // Whether this process relayed `group`'s outbox up to `head` ({outbox id, last number}).
+  bool Relayed(size_t group, const std::pair<std::string, uint64_t>& head) {
+    std::lock_guard lock(relayed_mu_);
+    return relayed_.size() > group && relayed_[group] == head;
+  }
+  void NoteRelayed(size_t group, std::pair<std::string, uint64_t> head) {
+    std::lock_guard lock(relayed_mu_);
+    if (relayed_.size() <= group) relayed_.resize(groups());
+    relayed_[group] = std::move(head);
+  }
+
+  Result<Reply> Command(std::string_view key, std::vector<std::string_view> argv,
+                        bool idempotent) {
+    TESSERA_ASSIGN_OR_RETURN(Reply r, router_->Command(key, argv, idempotent));
+    if (r.is_error()) return Unavailable(r.str);
+    return r;
+  }
+
+  // ---- The directory (cluster only) ----
+
+  std::string DirectoryKey(char kind, std::string_view hex) const {
+    std::string out = prefix_ + "d:";
+    out += kind;
+    out += ':';
+    out += hex;
+    return out;
+  }
+
+  // The group named for (kind, hex), nullopt when none is (nothing lives there). On one server
+  // always group 0.
+  Result<std::optional<size_t>> Locate(char kind, std::string_view hex) {
+    if (!cluster()) return std::optional<size_t>(0);
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Command(DirectoryKey(kind, hex), {"GET", DirectoryKey(kind, hex)}, true));
+    if (r.is_nil()) return std::optional<size_t>();
+    TESSERA_ASSIGN_OR_RETURN(int64_t g, Int(r));
+    if (g < 0 || static_cast<size_t>(g) >= groups()) return Malformed("a directory entry");
+    return std::optional<size_t>(static_cast<size_t>(g));
+  }
+
+  // Locate, and how long the entry has left (ms; 0 when it has no expiry).
+  Result<std::optional<std::pair<size_t, int64_t>>> LocateWithTtl(char kind, std::string_view hex) {
+    using Found = std::optional<std::pair<size_t, int64_t>>;
+    const std::string key = DirectoryKey(kind, hex);
+    std::vector<Reply> replies;
+    TESSERA_ASSIGN_OR_RETURN(Reply r, router_->Run(key, [&](redis::Connection& conn) -> Result<Reply> {
+      TESSERA_ASSIGN_OR_RETURN(replies, conn.Pipeline({{"GET", key}, {"PTTL", key}}));
+      if (replies.size() != 2) return Malformed("a directory entry");
+      if (replies[0].is_error()) return replies[0];
+      return Reply{};
+    }));
+    if (r.is_error()) return Unavailable(r.str);
+    if (replies[0].is_nil()) return Found();
+    TESSERA_ASSIGN_OR_RETURN(int64_t g, Int(replies[0]));
+    if (g < 0 || static_cast<size_t>(g) >= groups()) return Malformed("a directory entry");
+    const int64_t ttl = replies[1].type == Reply::Type::kInteger ? std::max<int64_t>(replies[1].integer, 0) : 0;
+    return Found(std::pair<size_t, int64_t>{static_cast<size_t>(g), ttl});
+  }
+
+  // Names `group` for each (kind, hex), for `ttl_ms`, unless one already names another group:
+  // then kAlreadyExists (what (kind, hex) names belongs to someone else). Nothing on one server.
+  Status Place(const std::vector<std::pair<char, std::string_view>>& entries, size_t group,
+               int64_t ttl_ms) {
+    if (!cluster()) return Status::Ok();
+    const std::string g = std::to_string(group), ttl = std::to_string(std::max<int64_t>(ttl_ms, 1));
+    for (const auto& [kind, hex] : entries) {
+      if (hex.empty()) continue;
+      const std::string key = DirectoryKey(kind, hex);
+      // Set unless present, answering what was there (nil: nothing, now ours).
+      TESSERA_ASSIGN_OR_RETURN(Reply held, Command(key, {"SET", key, g, "PX", ttl, "NX", "GET"}, false));
+      if (!held.is_nil() && held.str != g) {
+        return Status(Code::kAlreadyExists, Reason::kNone, "an id held by another session");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // ---- The relay (cluster only) ----
+
+  // Moves what `group`'s outbox holds beyond the relay mark into the feed (group 0), in order,
+  // exactly once however many instances relay at once (the mark is compared and set in the
+  // same script as the appends). An outbox that was replaced (its node restarted without its
+  // data, or another process answers there) or trimmed past the mark has lost entries: the feed
+  // then gets a new identity, so that every reader reloads. Blocks: a few round trips.
+  Status Relay(size_t group) {
+    const std::string& gp = P(group);
+    const std::string mark_key = Key(0, "relayed:", std::to_string(group));
+    for (int round = 0; round < 100; ++round) {
+      // The outbox's identity (its id and its node's run id, as for the feed) and head.
+      TESSERA_ASSIGN_OR_RETURN(auto head, StreamHead(gp + "outbox:id", gp + "outbox:seq", gp));
+      const auto relayed = [&] {
+        NoteRelayed(group, {head.first.substr(0, head.first.rfind('@')), head.second});
+        return Status::Ok();
+      };
+      TESSERA_ASSIGN_OR_RETURN(Reply mark, Command(mark_key, {"GET", mark_key}, true));
+      const std::string expected = mark.is_nil() ? "" : mark.str;
+      const std::string prefix = head.first + ":";
+      uint64_t done = 0;
+      bool same = !expected.empty() && expected.starts_with(prefix);
+      if (same) {
+        const std::string_view n = std::string_view(expected).substr(prefix.size());
+        auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), done);
+        if (ec != std::errc() || end != n.data() + n.size() || done > head.second) same = false;
+      }
+      if (same && done == head.second) return relayed();
+      // Read on from the mark, or (another outbox) from its first entry.
+      const uint64_t from = same ? done + 1 : 1;
+      const std::string start = Prefixed("0-", from);
+      TESSERA_ASSIGN_OR_RETURN(
+          Reply entries, Command(gp, {"XRANGE", gp + "outbox", start, "+", "COUNT", "1000"}, true));
+      if (entries.type != Reply::Type::kArray) return Malformed("an outbox");
+      std::vector<std::string> args;
+      args.reserve(entries.elements.size() * 5);
+      uint64_t last = from - 1;
+      bool lost = !same && !expected.empty();  // the outbox was replaced
+      for (const Reply& e : entries.elements) {
+        TESSERA_ASSIGN_OR_RETURN(session::Change c, ToChange(e));
+        if (c.seq != last + 1) lost = true;  // trimmed past the mark
+        last = c.seq;
+        const Reply& f = e.elements[1];
+        for (size_t i = 1; i < 10; i += 2) args.push_back(f.elements[i].str);
+      }
+      if (entries.elements.empty()) {
+        if (same) return relayed();  // the head moved back: nothing to relay
+        last = head.second;
+        if (last > 0) lost = true;  // entries numbered but gone
+      }
+      const std::string new_mark = head.first + ":" + std::to_string(last);
+      const std::string g = std::to_string(group);
+      std::vector<std::string_view> argv = {g, expected, new_mark, lost ? "1" : "0"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(relay_, 0, argv));
+      TESSERA_ASSIGN_OR_RETURN(int64_t moved, Int(r));
+      // Someone else relayed first, or more is waiting: read the mark again.
+      if (moved && last >= head.second) return relayed();
+    }
+    return Status(Code::kUnavailable, Reason::kStoreBusy, "redis: relaying the change feed");
+  }
+
+  // The identity ("<id>@<run id>") and the last number of a numbered stream whose id and counter
+  // are `id_key` and `seq_key`, read where `route` lives; makes the id when there is none.
+  //
+  // The identity also names the Redis process (INFO server's run_id, new at every start and on
+  // every replica promoted by a failover): a server that restarted may have come back with fewer
+  // entries than some reader saw (appendfsync everysec, a replica that was behind), and numbers
+  // written after that would reuse theirs. Every cursor from before a restart so reads as a gap,
+  // and the reader reloads instead of missing the entries that were renumbered.
+  Result<std::pair<std::string, uint64_t>> StreamHead(const std::string& id_key,
+                                                      const std::string& seq_key,
+                                                      std::string_view route) {
+    std::pair<std::string, uint64_t> out;
+    TESSERA_ASSIGN_OR_RETURN(Reply r, router_->Run(route, [&](redis::Connection& conn) {
+      return StreamHeadOn(conn, id_key, seq_key, &out);
+    }));
+    if (r.is_error()) return Unavailable(r.str);
+    return out;
+  }
+
+  // The same on a connection of the caller's; the reply is an error reply when the server
+  // refused (a redirect, in a cluster), else an empty status.
+  static Result<Reply> StreamHeadOn(redis::Connection& conn, const std::string& id_key,
+                                    const std::string& seq_key,
+                                    std::pair<std::string, uint64_t>* out) {
+    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> r,
+                             conn.Pipeline({{"GET", id_key}, {"GET", seq_key}, {"INFO", "server"}}));
+    if (r.size() != 3) return Malformed("the feed's head");
+    if (r[0].is_error()) return r[0];
+    if (r[1].is_error()) return r[1];
+    // A server that refuses INFO (some managed services rename it) leaves only the id.
+    std::string run_id;
+    if (r[2].type == Reply::Type::kString) {
+      const size_t at = r[2].str.find("run_id:");
+      if (at != std::string::npos) {
+        const size_t from = at + 7, end = r[2].str.find_first_of("\r\n", from);
+        run_id = r[2].str.substr(from, end == std::string::npos ? std::string::npos : end - from);
+      }
+    }
+    out->second = 0;
+    if (!r[1].is_nil()) {
+      TESSERA_ASSIGN_OR_RETURN(int64_t seq, Int(r[1]));
+      if (seq < 0) return Malformed("the feed's head");
+      out->second = static_cast<uint64_t>(seq);
+    }
+    if (!r[0].is_nil()) {
+      out->first = r[0].str + "@" + run_id;
+      return Reply{};
+    }
+    // SET NX: when two readers find it gone at once, both end up with the one that won.
+    std::random_device rd;
+    std::string fresh;
+    for (int i = 0; i < 4; ++i) fresh += std::to_string(rd()) + ".";
+    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> set,
+                             conn.Pipeline({{"SET", id_key, fresh, "NX"}, {"GET", id_key}}));
+    if (set.size() != 2) return Malformed("the feed's id");
+    if (set[0].is_error()) return set[0];
+    if (set[1].type != Reply::Type::kString) return Malformed("the feed's id");
+    out->first = set[1].str + "@" + run_id;
+    return Reply{};
+  }
+
+  // A stream entry: [id "0-<seq>", [k, kind, i, id hex, h, handle, u, user, t, until]].
+  static Result<session::Change> ToChange(const Reply& e) {
+    if (e.type != Reply::Type::kArray || e.elements.size() != 2 ||
+        e.elements[0].type != Reply::Type::kString || e.elements[1].type != Reply::Type::kArray ||
+        e.elements[1].elements.size() != 10 || !e.elements[0].str.starts_with("0-")) {
+      return Malformed("a change");
+    }
+    session::Change c;
+    const std::string& id = e.elements[0].str;
+    auto [end, ec] = std::from_chars(id.data() + 2, id.data() + id.size(), c.seq);
+    if (ec != std::errc() || end != id.data() + id.size()) return Malformed("a change");
+    const auto& f = e.elements[1].elements;
+    for (const Reply& x : f) {
+      if (x.type != Reply::Type::kString) return Malformed("a change");
+    }
+    if (f[0].str != "k" || f[2].str != "i" || f[4].str != "h" || f[6].str != "u" ||
+        f[8].str != "t") {
+      return Malformed("a change");
+    }
+    TESSERA_ASSIGN_OR_RETURN(int64_t kind, Int(f[1]));
+    if (kind < 1 || kind > 4) return Malformed("a change");
+    c.kind = static_cast<session::ChangeKind>(kind);
+    TESSERA_ASSIGN_OR_RETURN(c.id_hash, Unhex(f[3].str));
+    c.handle = f[5].str;
+    c.user_id = f[7].str;
+    TESSERA_ASSIGN_OR_RETURN(c.until, Int(f[9]));
+    return c;
+  }
+
+  std::shared_ptr<redis::Router> router_;
+  const std::string prefix_;
+  std::vector<std::string> group_prefix_;
+
+ private:
+  // With ?wait_replicas=N, a write is acknowledged only once the replicas have it: a failover
+  // cannot undo what was answered.
+  Status WaitForReplicas(redis::Connection& conn, const redis::Script& script) {
+    const int replicas = router_->endpoint().wait_replicas;
+    if (replicas <= 0 || !script.writes()) return Status::Ok();
+    const std::string n = std::to_string(replicas);
+    const std::string ms = std::to_string(router_->options().command_timeout.count());
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply acked, conn.Command({"WAIT", n, ms}, 2 * router_->options().command_timeout));
+    if (acked.is_error()) return Unavailable("WAIT: " + acked.str);
+    if (acked.type != Reply::Type::kInteger || acked.integer < replicas) {
+      return Status(Code::kUnavailable, Reason::kStore,
+                    "redis: written, but " + std::to_string(acked.integer) + " of " + n +
+                        " replicas confirmed it in time (wait_replicas); it may not survive a "
+                        "failover");
+    }
+    return Status::Ok();
+  }
+
+  const StoreScript relay_ = MakeScript(redis::scripts::kRelay);
+  std::mutex relayed_mu_;
+  // Per group, the outbox id and number this process last saw relayed.
+  std::vector<std::pair<std::string, uint64_t>> relayed_;  // GUARDED_BY(relayed_mu_)
+};
 
 class RedisSessionStore final : public session::SessionStore, RedisBase {
  public:
-  RedisSessionStore(std::shared_ptr<redis::Pool> pool, std::string prefix)
-      : RedisBase(std::move(pool), std::move(prefix)) {}
+  RedisSessionStore(std::shared_ptr<redis::Router> router, std::string prefix)
+      : RedisBase(std::move(router), std::move(prefix)) {}
 
   Status Create(const Session& s, const session::LimitPolicy& limit, int64_t now,
                 std::vector<Session>* evicted) override {
@@ -234,9 +570,12 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
 
   Result<std::optional<Session>> Get(std::string_view id_hash) override {
     const std::string id = Hex(id_hash);
+    TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('s', id));
+    if (!group) return std::optional<Session>();
+    const std::string key = Key(*group, "s:", id);
     TESSERA_ASSIGN_OR_RETURN(
-        Reply r, Command({"HMGET", Key("s:", id), "handle", "user", "csrf", "kind", "created",
-                          "seen", "exp", "tu", "ua", "ip", "hk", "uk", "mfa"},
+        Reply r, Command(key, {"HMGET", key, "handle", "user", "csrf", "kind", "created", "seen",
+                               "exp", "tu", "ua", "ip", "hk", "uk", "mfa"},
                          true));
     if (r.type != Reply::Type::kArray || r.elements.size() != 13) return Malformed("HMGET");
     if (r.elements[0].is_nil()) return std::optional<Session>();
@@ -258,48 +597,75 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
 
   Result<std::vector<Session>> ListByUser(std::string_view user_id) override {
     const std::string user = Hex(user_id);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(list_by_user_, {user}));
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(list_by_user_, GroupOf(user_id), {user}));
     return ToSessions(r);
   }
 
   Result<std::vector<Session>> ListAll(size_t limit) override {
     const std::string n = std::to_string(limit);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(list_all_, {n}));
-    return ToSessions(r);
+    std::vector<Session> out;
+    for (size_t g = 0; g < groups(); ++g) {
+      TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(list_all_, g, {n}));
+      TESSERA_ASSIGN_OR_RETURN(std::vector<Session> some, ToSessions(r));
+      out.insert(out.end(), std::make_move_iterator(some.begin()),
+                 std::make_move_iterator(some.end()));
+    }
+    if (groups() > 1) {
+      // Oldest first across the groups, as within each.
+      std::stable_sort(out.begin(), out.end(), [](const Session& a, const Session& b) {
+        return a.created_at < b.created_at;
+      });
+      if (out.size() > limit) out.resize(limit);
+    }
+    return out;
   }
 
   Result<std::optional<Session>> RemoveByHandle(std::string_view handle) override {
     const std::string h = Hex(handle);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_handle_, {h}));
+    TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('h', h));
+    if (!group) return std::optional<Session>();
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_handle_, *group, {h}));
     return ToOptionalSession(r);
   }
 
   Status Touch(std::string_view id_hash, int64_t last_seen_at) override {
     const std::string id = Hex(id_hash), at = std::to_string(last_seen_at);
-    return Eval(touch_, {id, at}).status();
+    TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('s', id));
+    if (!group) return Status::Ok();
+    return Eval(touch_, *group, {id, at}).status();
   }
 
   Status TouchMany(const std::vector<std::pair<std::string, int64_t>>& touches) override {
     if (touches.empty()) return Status::Ok();
-    std::vector<std::string> owned;
-    owned.reserve(touches.size() * 2);
+    // (id, last_seen) pairs per group.
+    std::vector<std::vector<std::string>> by_group(groups());
     for (const auto& [id_hash, at] : touches) {
-      owned.push_back(Hex(id_hash));
-      owned.push_back(std::to_string(at));
+      std::string id = Hex(id_hash);
+      TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('s', id));
+      if (!group) continue;
+      by_group[*group].push_back(std::move(id));
+      by_group[*group].push_back(std::to_string(at));
     }
-    return Eval(touch_many_, {owned.begin(), owned.end()}).status();
+    for (size_t g = 0; g < groups(); ++g) {
+      if (by_group[g].empty()) continue;
+      TESSERA_RETURN_IF_ERROR(
+          Eval(touch_many_, g, {by_group[g].begin(), by_group[g].end()}).status());
+    }
+    return Status::Ok();
   }
 
   Result<std::optional<Session>> Remove(std::string_view id_hash) override {
     const std::string id = Hex(id_hash);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_, {id}));
+    TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('s', id));
+    if (!group) return std::optional<Session>();
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_, *group, {id}));
     return ToOptionalSession(r);
   }
 
   Result<std::vector<Session>> RemoveByUser(std::string_view user_id,
                                             std::string_view keep_id_hash) override {
     const std::string user = Hex(user_id), keep = Hex(keep_id_hash);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_user_, {user, keep}));
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_user_, GroupOf(user_id), {user, keep}));
     return ToSessions(r);
   }
 
@@ -310,31 +676,42 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     // In batches, so one call never holds Redis for long.
     const std::string batch = "1000";
     size_t ended = 0;
-    while (true) {
-      TESSERA_ASSIGN_OR_RETURN(Reply r,
-                               Eval(remove_expired_, {now_s, idle, revocations, rotations, batch}));
-      if (r.type != Reply::Type::kArray || r.elements.size() != 2) return Malformed("expiry");
-      TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r.elements[0]));
-      TESSERA_ASSIGN_OR_RETURN(int64_t more, Int(r.elements[1]));
-      ended += static_cast<size_t>(n);
-      if (!more) return ended;
+    for (size_t g = 0; g < groups(); ++g) {
+      while (true) {
+        TESSERA_ASSIGN_OR_RETURN(
+            Reply r, Eval(remove_expired_, g, {now_s, idle, revocations, rotations, batch}));
+        if (r.type != Reply::Type::kArray || r.elements.size() != 2) return Malformed("expiry");
+        TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r.elements[0]));
+        TESSERA_ASSIGN_OR_RETURN(int64_t more, Int(r.elements[1]));
+        ended += static_cast<size_t>(n);
+        if (!more) break;
+      }
     }
+    return ended;
   }
 
   Result<size_t> CountAlive(int64_t now) override {
     const std::string now_s = std::to_string(now);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(count_alive_, {now_s}));
-    TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r));
-    return static_cast<size_t>(n);
+    size_t alive = 0;
+    for (size_t g = 0; g < groups(); ++g) {
+      TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(count_alive_, g, {now_s}));
+      TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r));
+      alive += static_cast<size_t>(n);
+    }
+    return alive;
   }
 
-  // The feed: entries are stream `feed` ids 0-<n>, n from the counter feed:seq (both written by
-  // the scripts, with the change). feed:id names the feed; it goes with the data (a restart
-  // without it, FLUSHALL), and the first reader that finds it gone makes a new one, so every
-  // cursor of the old feed reads as a gap.
+  // The feed: entries are stream `feed` ids 0-<n>, n from the counter feed:seq (on one server
+  // both written by the scripts, with the change; in a cluster by the relay, from the groups'
+  // outboxes). feed:id names the feed; it goes with the data (a restart without it, FLUSHALL),
+  // and the first reader that finds it gone makes a new one, so every cursor of the old feed reads
+  // as a gap. The feed lives in group 0.
   Result<session::FeedPosition> FeedHead() override {
-    TESSERA_ASSIGN_OR_RETURN(redis::Pool::Lease lease, pool_->Acquire());
-    return HeadOn(*lease);
+    session::FeedPosition head;
+    TESSERA_ASSIGN_OR_RETURN(auto h, StreamHead(Key(0, "feed:id", ""), Key(0, "feed:seq", ""), P(0)));
+    head.feed = std::move(h.first);
+    head.seq = h.second;
+    return head;
   }
 
   Result<session::ChangeBatch> ReadChanges(const session::FeedPosition& after, size_t max,
@@ -342,19 +719,39 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     if (max == 0) return InvalidArgument(Reason::kNone, "read at least one change");
     // A connection of its own: a blocking XREAD must not hold one of the pool's.
     std::lock_guard lock(feed_mu_);
-    if (!feed_conn_ || feed_conn_->broken() || !pool_->Current(*feed_conn_)) {
+    if (cluster()) {
+      // What an instance that ended a session could not relay (it stopped, or lost Redis) is
+      // relayed by whoever reads next: every outbox is looked at this often, and a reader that
+      // cannot look at them all is not current (its caller fails closed after a while).
+      const auto now = std::chrono::steady_clock::now();
+      if (now - swept_ >= kSweepInterval) {
+        for (size_t g = 0; g < groups(); ++g) TESSERA_RETURN_IF_ERROR(Relay(g));
+        swept_ = now;
+      }
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(kSweepInterval));
+    }
+    if (!feed_conn_ || feed_conn_->broken() || !router_->Current(*feed_conn_)) {
       feed_conn_.reset();
-      TESSERA_ASSIGN_OR_RETURN(feed_conn_, pool_->Open());
+      TESSERA_ASSIGN_OR_RETURN(feed_conn_, router_->Open(P(0)));
     }
     redis::Connection& conn = *feed_conn_;
     session::ChangeBatch out;
-    TESSERA_ASSIGN_OR_RETURN(out.next, HeadOn(conn));
+    std::pair<std::string, uint64_t> head;
+    TESSERA_ASSIGN_OR_RETURN(Reply refused,
+                             StreamHeadOn(conn, Key(0, "feed:id", ""), Key(0, "feed:seq", ""), &head));
+    if (refused.is_error()) {
+      // The feed's slot moved (a failover, a resharding): a new connection next time.
+      feed_conn_.reset();
+      return Unavailable("reading the change feed: " + refused.str);
+    }
+    out.next.feed = std::move(head.first);
+    out.next.seq = head.second;
     if (after.feed != out.next.feed || after.seq > out.next.seq) {
       out.gap = true;
       return out;
     }
     const std::string count = std::to_string(max);
-    const std::string stream = Key("feed", "");
+    const std::string stream = Key(0, "feed", "");
     Reply entries;
     if (after.seq < out.next.seq) {
       const std::string from = Prefixed("0-", after.seq + 1);
@@ -367,8 +764,11 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
       const std::string from = Prefixed("0-", after.seq);
       TESSERA_ASSIGN_OR_RETURN(
           Reply r, conn.Command({"XREAD", "COUNT", count, "BLOCK", block, "STREAMS", stream, from},
-                                wait + pool_->options().command_timeout));
-      if (r.is_error()) return Unavailable("XREAD: " + r.str);
+                                wait + router_->options().command_timeout));
+      if (r.is_error()) {
+        feed_conn_.reset();
+        return Unavailable("XREAD: " + r.str);
+      }
       if (r.is_nil()) return out;  // the wait ended quietly
       // [[stream, [entries...]]]
       if (r.type != Reply::Type::kArray || r.elements.size() != 1 ||
@@ -404,7 +804,7 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   Status PublishChange(const session::Change& c) override {
     TESSERA_RETURN_IF_ERROR(CheckPublished(c));
     const std::string kind = std::to_string(static_cast<int>(c.kind));
-    return Eval(publish_, {kind, c.user_id}).status();
+    return Eval(publish_, GroupOf(c.user_id), {kind, c.user_id}).status();
   }
 
   Result<RefreshResult> RotateRefresh(const RefreshRotation& r) override {
@@ -420,15 +820,32 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     const std::string now_ms = std::to_string(r.now_ms), now = std::to_string(r.now_ms / 1000);
     const std::string grace = std::to_string(r.grace_ms), idle = std::to_string(r.idle_cutoff);
     const std::string access = std::to_string(r.access_expires_at);
+    RefreshResult out;
+    std::optional<size_t> group;
+    if (!cluster()) {
+      group = 0;
+    } else {
+      // The presented token's group, or (a pruned ancestor, whose record is gone) its family's.
+      TESSERA_ASSIGN_OR_RETURN(auto found, LocateWithTtl('r', presented));
+      if (!found && !family.empty()) {
+        TESSERA_ASSIGN_OR_RETURN(found, LocateWithTtl('f', family));
+      }
+      if (!found) return out;  // unknown everywhere: the script would say so
+      group = found->first;
+      // The successor (and a family the rotation starts) are found from the directory too:
+      // named before the script writes them, for as long as the presented token's entry lives.
+      const int64_t ms = found->second > 0 ? found->second : int64_t{10} * 366 * 24 * 3600 * 1000;
+      TESSERA_RETURN_IF_ERROR(Place({{'r', successor}, {'f', family}}, *group, ms));
+    }
     TESSERA_ASSIGN_OR_RETURN(
-        Reply reply, Eval(rotate_refresh_, {presented, successor, r.sealed_successor, family,
-                                            generation, now_ms, now, grace, idle, access}));
+        Reply reply, Eval(rotate_refresh_, *group, {presented, successor, r.sealed_successor,
+                                                    family, generation, now_ms, now, grace, idle,
+                                                    access}));
     if (reply.type != Reply::Type::kArray || reply.elements.empty() ||
         reply.elements[0].type != Reply::Type::kString) {
       return Malformed("a rotation");
     }
     const std::string& outcome = reply.elements[0].str;
-    RefreshResult out;
     if (outcome == "unknown") return out;
     if (outcome == "exists") {
       return Status(Code::kAlreadyExists, Reason::kNone, "refresh token exists");
@@ -450,7 +867,9 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
 
   Result<std::optional<Session>> RemoveByRefresh(std::string_view refresh_hash) override {
     const std::string h = Hex(refresh_hash);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_refresh_, {h}));
+    TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('r', h));
+    if (!group) return std::optional<Session>();
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_refresh_, *group, {h}));
     return ToOptionalSession(r);
   }
 
@@ -461,15 +880,19 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
       return InvalidArgument(Reason::kNone, "a generation out of range");
     }
     const std::string f = Hex(family), g = std::to_string(generation);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_refresh_ancestor_, {f, g}));
+    TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('f', f));
+    if (!group) return std::optional<Session>();
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_by_refresh_ancestor_, *group, {f, g}));
     return ToOptionalSession(r);
   }
 
   Result<std::optional<std::pair<RefreshRecord, Session>>> FindRefresh(
       std::string_view refresh_hash) override {
     const std::string h = Hex(refresh_hash);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(find_refresh_, {h}));
     std::optional<std::pair<RefreshRecord, Session>> out;
+    TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('r', h));
+    if (!group) return out;
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(find_refresh_, *group, {h}));
     if (r.is_nil()) return out;
     if (r.type != Reply::Type::kArray || r.elements.size() != 2)
       return Malformed("a refresh record");
@@ -484,12 +907,14 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
       return Status(Code::kInvalidArgument, Reason::kNone, "a revocation needs a key");
     }
     const std::string until = std::to_string(r.until);
-    return Eval(add_revocation_, {r.handle, until}).status();
+    return Eval(add_revocation_, GroupOf(r.handle), {r.handle, until}).status();
   }
 
   Status ExtendTokensUntil(std::string_view id_hash, int64_t exp) override {
     const std::string id = Hex(id_hash), e = std::to_string(exp);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(extend_tokens_until_, {id, e}));
+    TESSERA_ASSIGN_OR_RETURN(std::optional<size_t> group, Locate('s', id));
+    if (!group) return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(extend_tokens_until_, *group, {id, e}));
     TESSERA_ASSIGN_OR_RETURN(int64_t found, Int(r));
     if (!found) return Status(Code::kNotFound, Reason::kUnknownSession, "no such session");
     return Status::Ok();
@@ -497,20 +922,28 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
 
   Result<std::vector<Revocation>> ListRevocations(int64_t now) override {
     const std::string after = Prefixed("(", now);
-    TESSERA_ASSIGN_OR_RETURN(
-        Reply r, Command({"ZRANGEBYSCORE", Key("rev", ""), after, "+inf", "WITHSCORES"}, true));
-    if (r.type != Reply::Type::kArray || r.elements.size() % 2) return Malformed("ZRANGEBYSCORE");
     std::vector<Revocation> out;
-    out.reserve(r.elements.size() / 2);
-    for (size_t i = 0; i < r.elements.size(); i += 2) {
-      // Scores print as integers while they are below 2^53, as every unix time is.
-      TESSERA_ASSIGN_OR_RETURN(int64_t until, Int(r.elements[i + 1]));
-      out.push_back(Revocation{.handle = r.elements[i].str, .until = until});
+    for (size_t g = 0; g < groups(); ++g) {
+      const std::string key = Key(g, "rev", "");
+      TESSERA_ASSIGN_OR_RETURN(
+          Reply r, Command(key, {"ZRANGEBYSCORE", key, after, "+inf", "WITHSCORES"}, true));
+      if (r.type != Reply::Type::kArray || r.elements.size() % 2) {
+        return Malformed("ZRANGEBYSCORE");
+      }
+      out.reserve(out.size() + r.elements.size() / 2);
+      for (size_t i = 0; i < r.elements.size(); i += 2) {
+        // Scores print as integers while they are below 2^53, as every unix time is.
+        TESSERA_ASSIGN_OR_RETURN(int64_t until, Int(r.elements[i + 1]));
+        out.push_back(Revocation{.handle = r.elements[i].str, .until = until});
+      }
     }
     return out;
   }
 
  private:
+  // How often a cluster's reader looks at every outbox (ReadChanges).
+  static constexpr std::chrono::milliseconds kSweepInterval{200};
+
   Status CreateWith(const Session& s, const session::FirstRefreshToken& first,
                     const session::LimitPolicy& limit, int64_t now, std::vector<Session>* evicted) {
     const std::string id = Hex(s.id_hash);
@@ -527,11 +960,15 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     const std::string ttl = std::to_string(ttl_s * 1000);
     const std::string refresh = Hex(first.hash), family = Hex(first.family);
     const std::string hk = Hex(s.handle), uk = Hex(s.user_id);
+    const size_t group = GroupOf(s.user_id);
+    TESSERA_RETURN_IF_ERROR(
+        Place({{'s', id}, {'h', hk}, {'r', refresh}, {'f', family}}, group, ttl_s * 1000));
     TESSERA_ASSIGN_OR_RETURN(
-        Reply r, Eval(create_, {id, s.handle, s.user_id, s.csrf_hash, kind, created, seen, exp, tu,
-                                s.user_agent, s.ip, max,
-                                limit.on_limit == session::OnLimit::kReject ? "reject" : "evict",
-                                now_s, ttl, refresh, family, hk, uk, s.mfa ? "1" : "0"}));
+        Reply r, Eval(create_, group,
+                      {id, s.handle, s.user_id, s.csrf_hash, kind, created, seen, exp, tu,
+                       s.user_agent, s.ip, max,
+                       limit.on_limit == session::OnLimit::kReject ? "reject" : "evict", now_s,
+                       ttl, refresh, family, hk, uk, s.mfa ? "1" : "0"}));
     if (r.type != Reply::Type::kArray || r.elements.empty() ||
         r.elements[0].type != Reply::Type::kString) {
       return Malformed("a create");
@@ -549,100 +986,29 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     return Status::Ok();
   }
 
-  const redis::Script create_ = MakeScript(redis::scripts::kCreate);
+  const StoreScript create_ = MakeScript(redis::scripts::kCreate);
   // Reads (list_by_user only tidies its index, which a failover may undo harmlessly).
-  const redis::Script list_by_user_ = MakeScript(redis::scripts::kListByUser, false);
-  const redis::Script list_all_ = MakeScript(redis::scripts::kListAll, false);
-  const redis::Script remove_ = MakeScript(redis::scripts::kRemove);
-  const redis::Script remove_by_handle_ = MakeScript(redis::scripts::kRemoveByHandle);
-  const redis::Script remove_by_user_ = MakeScript(redis::scripts::kRemoveByUser);
-  const redis::Script touch_ = MakeScript(redis::scripts::kTouch);
-  const redis::Script touch_many_ = MakeScript(redis::scripts::kTouchMany);
-  const redis::Script remove_expired_ = MakeScript(redis::scripts::kRemoveExpired);
-  const redis::Script count_alive_ = MakeScript(redis::scripts::kCountAlive, false);
-  const redis::Script rotate_refresh_ = MakeScript(redis::scripts::kRotateRefresh);
-  const redis::Script remove_by_refresh_ = MakeScript(redis::scripts::kRemoveByRefresh);
-  const redis::Script remove_by_refresh_ancestor_ =
+  const StoreScript list_by_user_ = MakeScript(redis::scripts::kListByUser, false);
+  const StoreScript list_all_ = MakeScript(redis::scripts::kListAll, false);
+  const StoreScript remove_ = MakeScript(redis::scripts::kRemove);
+  const StoreScript remove_by_handle_ = MakeScript(redis::scripts::kRemoveByHandle);
+  const StoreScript remove_by_user_ = MakeScript(redis::scripts::kRemoveByUser);
+  const StoreScript touch_ = MakeScript(redis::scripts::kTouch);
+  const StoreScript touch_many_ = MakeScript(redis::scripts::kTouchMany);
+  const StoreScript remove_expired_ = MakeScript(redis::scripts::kRemoveExpired);
+  const StoreScript count_alive_ = MakeScript(redis::scripts::kCountAlive, false);
+  const StoreScript rotate_refresh_ = MakeScript(redis::scripts::kRotateRefresh);
+  const StoreScript remove_by_refresh_ = MakeScript(redis::scripts::kRemoveByRefresh);
+  const StoreScript remove_by_refresh_ancestor_ =
       MakeScript(redis::scripts::kRemoveByRefreshAncestor);
-  const redis::Script find_refresh_ = MakeScript(redis::scripts::kFindRefresh, false);
-  const redis::Script extend_tokens_until_ = MakeScript(redis::scripts::kExtendTokensUntil);
-  const redis::Script add_revocation_ = MakeScript(redis::scripts::kAddRevocation);
-  const redis::Script publish_ = MakeScript(redis::scripts::kPublish);
-
-  // The feed's id and head, making the id when there is none (see FeedHead).
-  //
-  // The feed's identity also names the Redis process (INFO server's run_id, new at every start
-  // and on every replica promoted by a failover): a server that restarted may have come back
-  // with fewer entries than some reader saw (appendfsync everysec, a replica that was behind),
-  // and numbers written after that would reuse theirs. Every cursor from before a restart so reads
-  // as a gap, and the reader reloads instead of missing the entries that were renumbered.
-  Result<session::FeedPosition> HeadOn(redis::Connection& conn) {
-    const std::string id_key = Key("feed:id", ""), seq_key = Key("feed:seq", "");
-    TESSERA_ASSIGN_OR_RETURN(
-        std::vector<Reply> r,
-        conn.Pipeline({{"GET", id_key}, {"GET", seq_key}, {"INFO", "server"}}));
-    if (r.size() != 3 || r[0].is_error() || r[1].is_error()) return Malformed("the feed's head");
-    // A server that refuses INFO (some managed services rename it) leaves only feed:id.
-    std::string run_id;
-    if (r[2].type == Reply::Type::kString) {
-      const size_t at = r[2].str.find("run_id:");
-      if (at != std::string::npos) {
-        const size_t from = at + 7, end = r[2].str.find_first_of("\r\n", from);
-        run_id = r[2].str.substr(from, end == std::string::npos ? std::string::npos : end - from);
-      }
-    }
-    session::FeedPosition head;
-    if (!r[1].is_nil()) {
-      TESSERA_ASSIGN_OR_RETURN(int64_t seq, Int(r[1]));
-      if (seq < 0) return Malformed("the feed's head");
-      head.seq = static_cast<uint64_t>(seq);
-    }
-    if (!r[0].is_nil()) {
-      head.feed = r[0].str + "@" + run_id;
-      return head;
-    }
-    // SET NX: when two readers find it gone at once, both end up with the one that won.
-    std::random_device rd;
-    std::string fresh;
-    for (int i = 0; i < 4; ++i) fresh += std::to_string(rd()) + ".";
-    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> set,
-                             conn.Pipeline({{"SET", id_key, fresh, "NX"}, {"GET", id_key}}));
-    if (set.size() != 2 || set[1].type != Reply::Type::kString) return Malformed("the feed's id");
-    head.feed = set[1].str + "@" + run_id;
-    return head;
-  }
-
-  // A stream entry: [id "0-<seq>", [k, kind, i, id hex, h, handle, u, user, t, until]].
-  static Result<session::Change> ToChange(const Reply& e) {
-    if (e.type != Reply::Type::kArray || e.elements.size() != 2 ||
-        e.elements[0].type != Reply::Type::kString || e.elements[1].type != Reply::Type::kArray ||
-        e.elements[1].elements.size() != 10 || !e.elements[0].str.starts_with("0-")) {
-      return Malformed("a change");
-    }
-    session::Change c;
-    const std::string& id = e.elements[0].str;
-    auto [end, ec] = std::from_chars(id.data() + 2, id.data() + id.size(), c.seq);
-    if (ec != std::errc() || end != id.data() + id.size()) return Malformed("a change");
-    const auto& f = e.elements[1].elements;
-    for (const Reply& x : f) {
-      if (x.type != Reply::Type::kString) return Malformed("a change");
-    }
-    if (f[0].str != "k" || f[2].str != "i" || f[4].str != "h" || f[6].str != "u" ||
-        f[8].str != "t") {
-      return Malformed("a change");
-    }
-    TESSERA_ASSIGN_OR_RETURN(int64_t kind, Int(f[1]));
-    if (kind < 1 || kind > 4) return Malformed("a change");
-    c.kind = static_cast<session::ChangeKind>(kind);
-    TESSERA_ASSIGN_OR_RETURN(c.id_hash, Unhex(f[3].str));
-    c.handle = f[5].str;
-    c.user_id = f[7].str;
-    TESSERA_ASSIGN_OR_RETURN(c.until, Int(f[9]));
-    return c;
-  }
+  const StoreScript find_refresh_ = MakeScript(redis::scripts::kFindRefresh, false);
+  const StoreScript extend_tokens_until_ = MakeScript(redis::scripts::kExtendTokensUntil);
+  const StoreScript add_revocation_ = MakeScript(redis::scripts::kAddRevocation);
+  const StoreScript publish_ = MakeScript(redis::scripts::kPublish);
 
   std::mutex feed_mu_;
-  std::unique_ptr<redis::Connection> feed_conn_;  // GUARDED_BY(feed_mu_)
+  std::unique_ptr<redis::Connection> feed_conn_;     // GUARDED_BY(feed_mu_)
+  std::chrono::steady_clock::time_point swept_{};  // GUARDED_BY(feed_mu_)
 };
 
 // The signing keyset in Redis (token::KeysetStorage): hash `keyset` {doc, ver}. doc is the keyset
@@ -652,12 +1018,14 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
 // same script, so every instance reloads at once.
 class RedisKeysetStorage final : public token::KeysetStorage, RedisBase {
  public:
-  RedisKeysetStorage(std::shared_ptr<redis::Pool> pool, std::string prefix, std::string secret)
-      : RedisBase(std::move(pool), std::move(prefix)), secret_(std::move(secret)) {}
+  RedisKeysetStorage(std::shared_ptr<redis::Router> router, std::string prefix,
+                     std::string secret)
+      : RedisBase(std::move(router), std::move(prefix)), secret_(std::move(secret)) {}
   ~RedisKeysetStorage() override { crypto::SecureZero(secret_.data(), secret_.size()); }
 
   Result<std::optional<Document>> Read() override {
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Command({"HMGET", Key("keyset", ""), "doc", "ver"}, true));
+    const std::string key = Key(0, "keyset", "");
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Command(key, {"HMGET", key, "doc", "ver"}, true));
     if (r.type != Reply::Type::kArray || r.elements.size() != 2) return Malformed("HMGET");
     if (r.elements[0].is_nil() || r.elements[1].is_nil()) return std::optional<Document>();
     auto opened = crypto::OpenWithSecret(secret_, kContext, r.elements[0].str);
@@ -671,7 +1039,8 @@ class RedisKeysetStorage final : public token::KeysetStorage, RedisBase {
   }
 
   Result<std::optional<std::string>> Version() override {
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Command({"HGET", Key("keyset", ""), "ver"}, true));
+    const std::string key = Key(0, "keyset", "");
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Command(key, {"HGET", key, "ver"}, true));
     if (r.is_nil()) return std::optional<std::string>();
     if (r.type != Reply::Type::kString) return Malformed("HGET");
     return std::optional<std::string>(r.str);
@@ -680,7 +1049,7 @@ class RedisKeysetStorage final : public token::KeysetStorage, RedisBase {
   Result<std::optional<std::string>> Replace(const std::optional<std::string>& expected,
                                              std::string_view bytes) override {
     TESSERA_ASSIGN_OR_RETURN(std::string sealed, crypto::SealWithSecret(secret_, kContext, bytes));
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(replace_, {expected.value_or(""), sealed}));
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(replace_, 0, {expected.value_or(""), sealed}));
     if (r.is_nil()) return std::optional<std::string>();
     if (r.type != Reply::Type::kString) return Malformed("a keyset write");
     return std::optional<std::string>(r.str);
@@ -692,66 +1061,80 @@ class RedisKeysetStorage final : public token::KeysetStorage, RedisBase {
   static constexpr std::string_view kContext = "tessera keyset v1";
   std::string secret_;
   const std::string name_ = "the signing keys in Redis";
-  const redis::Script replace_ = MakeScript(redis::scripts::kKeysetReplace);
+  const StoreScript replace_ = MakeScript(redis::scripts::kKeysetReplace);
 };
 
 // Throttle records: t:<key> hashes {ws, f, bu, st}, indexed in tz by the later of window start and
 // block end. Update is optimistic (WATCH/MULTI/EXEC), retried when another writer got there first.
 class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
  public:
-  RedisThrottleStore(std::shared_ptr<redis::Pool> pool, std::string prefix)
-      : RedisBase(std::move(pool), std::move(prefix)) {}
+  RedisThrottleStore(std::shared_ptr<redis::Router> router, std::string prefix)
+      : RedisBase(std::move(router), std::move(prefix)) {}
 
   Result<user::ThrottleRecord> Update(
       std::string_view key, const std::function<void(user::ThrottleRecord&)>& update) override {
-    const std::string member = Hex(key), k = Key("t:", member);
-    TESSERA_ASSIGN_OR_RETURN(redis::Pool::Lease conn, pool_->Acquire());
+    const size_t group = GroupOf(key);
+    const std::string member = Hex(key), k = Key(group, "t:", member), index = Key(group, "tz", "");
+    std::optional<user::ThrottleRecord> written;
     // Optimistic: read, change, write unless another writer got there first; then again after
     // a short random pause, so writers contending for one key (an attack on one account from
-    // every instance) take turns instead of colliding again, until the command timeout.
-    const auto deadline = std::chrono::steady_clock::now() + pool_->options().command_timeout;
-    std::minstd_rand jitter(std::random_device{}());
-    for (int attempt = 0; std::chrono::steady_clock::now() < deadline; ++attempt) {
-      if (attempt > 0) {
-        const int cap_us = 200 << std::min(attempt, 5);
-        std::this_thread::sleep_for(std::chrono::microseconds(jitter() % cap_us));
-      }
-      TESSERA_ASSIGN_OR_RETURN(Reply watched, conn->Command({"WATCH", k}));
-      if (watched.is_error()) return Unavailable(watched.str);
-      auto current = conn->Command({"HMGET", k, "ws", "f", "bu", "st"});
-      auto read = current ? ToThrottle(*current) : Result<user::ThrottleRecord>(current.status());
-      if (!read) {
-        // The connection goes back to the pool: it must not keep watching.
-        (void)conn->Command({"UNWATCH"});
-        return read.status();
-      }
-      user::ThrottleRecord r = *read;
-      update(r);
-      const std::string ws = std::to_string(r.window_start), f = std::to_string(r.failures);
-      const std::string bu = std::to_string(r.blocked_until), st = std::to_string(r.strikes);
-      const std::string score = std::to_string(std::max(r.window_start, r.blocked_until));
-      TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                               conn->Pipeline({{"MULTI"},
-                                               {"HSET", k, "ws", ws, "f", f, "bu", bu, "st", st},
-                                               {"ZADD", Key("tz", ""), score, member},
-                                               {"EXEC"}}));
-      const Reply& exec = replies.back();
-      if (exec.is_error()) return Unavailable(exec.str);
-      if (exec.is_nil()) continue;  // another writer changed the record: read it again
-      return r;
+    // every instance) take turns instead of colliding again, until the command timeout. A
+    // server's error reply (a redirect, in a cluster) goes back to the router as it came.
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply outcome, router_->Run(k, [&](redis::Connection& conn) -> Result<Reply> {
+          const auto deadline =
+              std::chrono::steady_clock::now() + router_->options().command_timeout;
+          std::minstd_rand jitter(std::random_device{}());
+          for (int attempt = 0; std::chrono::steady_clock::now() < deadline; ++attempt) {
+            if (attempt > 0) {
+              const int cap_us = 200 << std::min(attempt, 5);
+              std::this_thread::sleep_for(std::chrono::microseconds(jitter() % cap_us));
+            }
+            TESSERA_ASSIGN_OR_RETURN(Reply watched, conn.Command({"WATCH", k}));
+            if (watched.is_error()) return watched;
+            auto current = conn.Command({"HMGET", k, "ws", "f", "bu", "st"});
+            auto read =
+                current ? ToThrottle(*current) : Result<user::ThrottleRecord>(current.status());
+            if (!read) {
+              // The connection goes back to the pool: it must not keep watching.
+              (void)conn.Command({"UNWATCH"});
+              return read.status();
+            }
+            user::ThrottleRecord r = *read;
+            update(r);
+            const std::string ws = std::to_string(r.window_start), f = std::to_string(r.failures);
+            const std::string bu = std::to_string(r.blocked_until), st = std::to_string(r.strikes);
+            const std::string score = std::to_string(std::max(r.window_start, r.blocked_until));
+            TESSERA_ASSIGN_OR_RETURN(
+                std::vector<Reply> replies,
+                conn.Pipeline({{"MULTI"},
+                               {"HSET", k, "ws", ws, "f", f, "bu", bu, "st", st},
+                               {"ZADD", index, score, member},
+                               {"EXEC"}}));
+            const Reply& exec = replies.back();
+            if (exec.is_error()) return exec;
+            if (exec.is_nil()) continue;  // another writer changed the record: read it again
+            written = r;
+            return Reply{};
+          }
+          return Reply{};
+        }));
+    if (outcome.is_error()) return Unavailable(outcome.str);
+    if (!written) {
+      return Status(Code::kUnavailable, Reason::kStoreBusy, "redis: throttle record contended");
     }
-    return Status(Code::kUnavailable, Reason::kStoreBusy, "redis: throttle record contended");
+    return *written;
   }
 
   Result<user::ThrottleRecord> Get(std::string_view key) override {
-    TESSERA_ASSIGN_OR_RETURN(Reply r,
-                             Command({"HMGET", Key("t:", Hex(key)), "ws", "f", "bu", "st"}, true));
+    const std::string k = Key(GroupOf(key), "t:", Hex(key));
+    TESSERA_ASSIGN_OR_RETURN(Reply r, Command(k, {"HMGET", k, "ws", "f", "bu", "st"}, true));
     return ToThrottle(r);
   }
 
   Status Remove(std::string_view key) override {
     const std::string member = Hex(key);
-    return Eval(remove_, {member}).status();
+    return Eval(remove_, GroupOf(key), {member}).status();
   }
 
   Result<size_t> RemoveStale(int64_t before) override {
@@ -759,12 +1142,15 @@ class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
     constexpr int64_t kBatch = 1000;  // so that no one call holds Redis for long
     const std::string batch = std::to_string(kBatch);
     size_t removed = 0;
-    while (true) {
-      TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_stale_, {b, batch}));
-      TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r));
-      removed += static_cast<size_t>(n);
-      if (n < kBatch) return removed;
+    for (size_t g = 0; g < groups(); ++g) {
+      while (true) {
+        TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(remove_stale_, g, {b, batch}));
+        TESSERA_ASSIGN_OR_RETURN(int64_t n, Int(r));
+        removed += static_cast<size_t>(n);
+        if (n < kBatch) break;
+      }
     }
+    return removed;
   }
 
  private:
@@ -784,17 +1170,17 @@ class RedisThrottleStore final : public user::ThrottleStore, RedisBase {
     return out;
   }
 
-  const redis::Script remove_stale_ = MakeScript(redis::scripts::kThrottleRemoveStale);
-  const redis::Script remove_ = MakeScript(redis::scripts::kThrottleRemove);
+  const StoreScript remove_stale_ = MakeScript(redis::scripts::kThrottleRemoveStale);
+  const StoreScript remove_ = MakeScript(redis::scripts::kThrottleRemove);
 };
 
 }  // namespace
 
 Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string_view url,
                                                                      RedisOptions options) {
-  TESSERA_ASSIGN_OR_RETURN(auto pool, OpenPool(url, options));
+  TESSERA_ASSIGN_OR_RETURN(auto router, OpenRouter(url, options));
   return std::unique_ptr<session::SessionStore>(
-      new RedisSessionStore(std::move(pool), options.prefix));
+      new RedisSessionStore(std::move(router), options.prefix));
 }
 
 Result<std::unique_ptr<token::KeysetStorage>> OpenRedisKeysetStorage(std::string_view url,
@@ -804,9 +1190,9 @@ Result<std::unique_ptr<token::KeysetStorage>> OpenRedisKeysetStorage(std::string
     return InvalidArgument(Reason::kBadConfig, "the keyset secret must be at least 32 bytes");
   }
   options.pool_size = 2;  // a read a second, and a write now and then
-  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<redis::Pool> pool, OpenPool(url, options));
+  TESSERA_ASSIGN_OR_RETURN(std::shared_ptr<redis::Router> router, OpenRouter(url, options));
   return std::unique_ptr<token::KeysetStorage>(
-      new RedisKeysetStorage(std::move(pool), options.prefix, std::move(secret)));
+      new RedisKeysetStorage(std::move(router), options.prefix, std::move(secret)));
 }
 
 Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions options) {
@@ -816,17 +1202,26 @@ Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions op
   // replica that has it. (Not the loss of every node at once: that is what persistence is for,
   // and an operator who replicates has chosen.)
   if (endpoint.wait_replicas > 0) return std::string();
-  redis::Pool pool(std::move(endpoint), ClientOptionsFor(options), 1);
-  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<redis::Connection> conn, pool.Open());
-  TESSERA_ASSIGN_OR_RETURN(
-      std::vector<Reply> r,
-      conn->Pipeline({{"CONFIG", "GET", "appendonly"}, {"CONFIG", "GET", "appendfsync"}}));
+  const bool cluster = !endpoint.cluster_seeds.empty();
+  redis::Router router(std::move(endpoint), ClientOptionsFor(options), 1);
   auto value = [](const Reply& reply) -> std::optional<std::string> {
     if (reply.type != Reply::Type::kArray || reply.elements.size() != 2) return std::nullopt;
     return reply.elements[1].str;
   };
-  const auto aof = r.size() == 2 ? value(r[0]) : std::nullopt;
-  const auto fsync = r.size() == 2 ? value(r[1]) : std::nullopt;
+  // The weakest of the servers' settings: every primary of a cluster (one for each group's slot).
+  std::optional<std::string> aof = "yes", fsync = "always";
+  for (const std::string& tag : cluster ? GroupTags() : std::vector<std::string>{""}) {
+    const std::string key = "{" + tag + "}";
+    TESSERA_ASSIGN_OR_RETURN(Reply a, router.Command(key, {"CONFIG", "GET", "appendonly"}, true));
+    TESSERA_ASSIGN_OR_RETURN(Reply f, router.Command(key, {"CONFIG", "GET", "appendfsync"}, true));
+    const auto node_aof = value(a), node_fsync = value(f);
+    if (!node_aof || !node_fsync) {
+      aof = fsync = std::nullopt;
+      break;
+    }
+    if (*node_aof != "yes") aof = node_aof;
+    if (*node_fsync != "always" && fsync) fsync = node_fsync;
+  }
   std::string warning;
   if (!aof || !fsync) {
     warning =
@@ -853,9 +1248,9 @@ Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions op
 
 Result<std::unique_ptr<user::ThrottleStore>> OpenRedisThrottleStore(std::string_view url,
                                                                     RedisOptions options) {
-  TESSERA_ASSIGN_OR_RETURN(auto pool, OpenPool(url, options));
+  TESSERA_ASSIGN_OR_RETURN(auto router, OpenRouter(url, options));
   return std::unique_ptr<user::ThrottleStore>(
-      new RedisThrottleStore(std::move(pool), options.prefix));
+      new RedisThrottleStore(std::move(router), options.prefix));
 }
 
 }  // namespace tessera::store

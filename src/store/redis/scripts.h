@@ -46,9 +46,18 @@ local function revoke(key, till)
 end
 -- The change feed (tessera/session/change_feed.h): entry number n is stream id 0-n, so a reader's
 -- cursor is a number and a hole shows. kind: 1 session ended, 2 revocation, 3 account, 4 keyset.
-local function feed(kind, id, handle, user, till)
+local function feed_direct(kind, id, handle, user, till)
   local seq = redis.call('INCR', P .. 'feed:seq')
   redis.call('XADD', P .. 'feed', 'MAXLEN', '~', '100000', '0-' .. seq,
+             'k', kind, 'i', id, 'h', handle, 'u', user, 't', till)
+end
+-- In a cluster (the caller names the group's prefix as KEYS[1], so the script runs where the
+-- group's slot is), a script may touch only its group's slot: the entry goes to the group's
+-- outbox, numbered the same way, and the relay (kRelay) moves it to the one feed.
+local function feed(kind, id, handle, user, till)
+  if #KEYS == 0 then return feed_direct(kind, id, handle, user, till) end
+  local seq = redis.call('INCR', P .. 'outbox:seq')
+  redis.call('XADD', P .. 'outbox', 'MAXLEN', '~', '100000', '0-' .. seq,
              'k', kind, 'i', id, 'h', handle, 'u', user, 't', till)
 end
 local function end_session(id)
@@ -402,6 +411,23 @@ local n = redis.call('HINCRBY', K, 'ver', 1)
 redis.call('HSET', K, 'doc', ARGV[3])
 feed('4', '', '', '', '0')
 return tostring(n)
+)lua";
+
+// The relay of a cluster's outboxes into the feed, run in the feed's group. ARGV: P (the feed
+// group's prefix), group, the relay mark the caller read ("" : none), the new mark
+// ("<outbox identity>:<last number>"), "1" when entries were lost (the outbox was replaced or
+// trimmed past the mark: the feed gets a new identity, so every reader reloads), then the entries
+// (kind, id, handle, user, until) in order. Appends them only when the mark is still the one read
+// (another instance may have relayed them meanwhile). Returns 1, or 0 when the mark had moved.
+inline constexpr const char* kRelay = R"lua(
+local mark = P .. 'relayed:' .. ARGV[2]
+if (redis.call('GET', mark) or '') ~= ARGV[3] then return 0 end
+if ARGV[5] == '1' then redis.call('DEL', P .. 'feed:id') end
+for i = 6, #ARGV, 5 do
+  feed_direct(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+end
+redis.call('SET', mark, ARGV[4])
+return 1
 )lua";
 
 // Throttle records. ARGV: P, before, batch. Drops up to `batch` records whose window and block

@@ -1,0 +1,336 @@
+// Redis Cluster (redis+cluster://): the client's slot map and redirects, the stores' layout of
+// groups under hash tags, the outboxes' relay into the one feed, and faults, on real three-primary
+// clusters started on loopback (tests/testing/redis_server.h). The conformance suites run on a
+// cluster too (store_factory.h, RedisClusterBackend); this file holds what only a cluster has.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "store/redis/client.h"
+#include "store_conformance/store_factory.h"
+#include "tessera/store/redis.h"
+#include "tessera/token/keyset.h"
+
+namespace tessera::store {
+namespace {
+
+using session::Session;
+using session::SessionKind;
+using std::chrono::milliseconds;
+using testing::RedisCluster;
+
+std::unique_ptr<redis::Connection> Connect(const std::string& url) {
+  auto conn = redis::Connection::Open(*redis::ParseUrl(url), {});
+  EXPECT_TRUE(conn) << conn.error().ToString();
+  return conn ? std::move(*conn) : nullptr;
+}
+
+std::string Str(const Result<redis::Reply>& r) {
+  if (!r) return "(" + r.error().ToString() + ")";
+  return r->str;
+}
+
+// The node of `cluster` that serves `slot`, as CLUSTER SLOTS says.
+size_t Owner(RedisCluster& cluster, uint16_t slot) {
+  auto conn = Connect(cluster.node(0).url());
+  auto map = conn->Command({"CLUSTER", "SLOTS"});
+  EXPECT_TRUE(map && map->type == redis::Reply::Type::kArray);
+  for (const auto& range : map->elements) {
+    if (range.elements[0].integer <= slot && slot <= range.elements[1].integer) {
+      const int64_t port = range.elements[2].elements[1].integer;
+      for (size_t i = 0; i < cluster.size(); ++i) {
+        if (cluster.node(i).port() == port) return i;
+      }
+    }
+  }
+  ADD_FAILURE() << "no node serves slot " << slot;
+  return 0;
+}
+
+std::string NodeId(RedisCluster& cluster, size_t i) {
+  return Str(Connect(cluster.node(i).url())->Command({"CLUSTER", "MYID"}));
+}
+
+// The stores' hash tag of group g (docs/design.md, "Redis Cluster"): the smallest decimal number
+// whose slot lies in the g-th sixteenth of the slot space. Computed here on its own, so that a
+// change of the layout (which would strand every stored key) fails this file.
+std::string GroupTag(size_t g) {
+  for (uint64_t n = 0;; ++n) {
+    const std::string tag = std::to_string(n);
+    if (redis::SlotOf(tag) * 16 / 16384 == g) return tag;
+  }
+}
+
+Session NewSession(const std::string& id, const std::string& user, int64_t now) {
+  return Session{.id_hash = "id-" + id,
+                 .handle = "h-" + id,
+                 .user_id = user,
+                 .csrf_hash = "",
+                 .kind = SessionKind::kCookie,
+                 .created_at = now,
+                 .last_seen_at = now,
+                 .expires_at = now + 3600,
+                 .tokens_until = now + 600,
+                 .user_agent = "UA",
+                 .ip = "::1"};
+}
+
+std::string UniquePrefix() {
+  return "cl-" + std::to_string(::getpid()) + "-" +
+         ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
+}
+
+TEST(RedisClusterUrl, ParsesSeedsAndRefusesAnotherDatabase) {
+  auto e = redis::ParseUrl("redis+cluster://app:s3cret@10.0.0.1:7000,10.0.0.2,[::1]:7002");
+  ASSERT_TRUE(e) << e.error().ToString();
+  ASSERT_EQ(e->cluster_seeds.size(), 3u);
+  EXPECT_EQ(e->cluster_seeds[0], (redis::HostPort{"10.0.0.1", 7000}));
+  EXPECT_EQ(e->cluster_seeds[1], (redis::HostPort{"10.0.0.2", 6379}));
+  EXPECT_EQ(e->cluster_seeds[2], (redis::HostPort{"::1", 7002}));
+  EXPECT_EQ(e->host, "10.0.0.1");
+  EXPECT_EQ(e->user, "app");
+  EXPECT_EQ(e->password, "s3cret");
+  EXPECT_FALSE(e->tls);
+  e = redis::ParseUrl("rediss+cluster://h:7000/0?ca_file=/etc/ca.pem&wait_replicas=1");
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_TRUE(e->tls);
+  EXPECT_EQ(e->ca_file, "/etc/ca.pem");
+  EXPECT_EQ(e->wait_replicas, 1);
+  auto db = redis::ParseUrl("redis+cluster://:pw@h:7000/1");
+  ASSERT_FALSE(db);
+  EXPECT_NE(db.error().message().find("only database 0"), std::string::npos);
+  EXPECT_EQ(db.error().message().find("pw"), std::string::npos);
+  EXPECT_FALSE(redis::ParseUrl("redis+cluster://h:7000?sentinel_user=x"));
+}
+
+// The examples of the cluster specification, and its hash tag rules.
+TEST(RedisSlot, MatchesTheClusterSpecification) {
+  EXPECT_EQ(redis::SlotOf("123456789"), 0x31C3 % 16384);  // CRC16 XMODEM check value
+  EXPECT_EQ(redis::SlotOf("{user1000}.following"), redis::SlotOf("{user1000}.followers"));
+  EXPECT_EQ(redis::SlotOf("{user1000}.following"), redis::SlotOf("user1000"));
+  EXPECT_EQ(redis::SlotOf("foo{}{bar}"), redis::SlotOf("foo{}{bar}"));
+  EXPECT_NE(redis::SlotOf("foo{}{bar}"), redis::SlotOf("bar"));  // an empty tag: the whole key
+  EXPECT_EQ(redis::SlotOf("foo{{bar}}zap"), redis::SlotOf("{bar"));
+  EXPECT_EQ(redis::SlotOf("foo{bar}{zap}"), redis::SlotOf("bar"));
+  EXPECT_EQ(redis::SlotOf(""), 0);
+  // The stores' groups cover every sixteenth of the slot space once.
+  std::set<uint16_t> sixteenths;
+  for (size_t g = 0; g < 16; ++g) sixteenths.insert(redis::SlotOf(GroupTag(g)) / 1024);
+  EXPECT_EQ(sixteenths.size(), 16u);
+}
+
+// A slot migrated under the client's feet (the steps `redis-cli --cluster reshard` takes): while
+// it migrates, a key already moved is answered with ASK and one not yet moved by the old node;
+// once it has moved, the old node answers MOVED and the client learns the new map. Every read
+// through the client gives the value written, and the old node no longer holds the keys.
+TEST(RedisClusterClient, FollowsAskAndMovedThroughAMigration) {
+  RedisCluster cluster;
+  redis::Router router(*redis::ParseUrl(cluster.url()), {}, 2);
+  ASSERT_TRUE(router.cluster());
+  const std::string k1 = "{migrating}one", k2 = "{migrating}two";
+  const uint16_t slot = redis::SlotOf(k1);
+  ASSERT_EQ(Str(router.Command(k1, {"SET", k1, "v1"}, false)), "OK");
+  const size_t src = Owner(cluster, slot), dst = (src + 1) % cluster.size();
+  const std::string src_id = NodeId(cluster, src), dst_id = NodeId(cluster, dst);
+  auto from = Connect(cluster.node(src).url()), to = Connect(cluster.node(dst).url());
+  const std::string s = std::to_string(slot);
+  ASSERT_EQ(Str(to->Command({"CLUSTER", "SETSLOT", s, "IMPORTING", src_id})), "OK");
+  ASSERT_EQ(Str(from->Command({"CLUSTER", "SETSLOT", s, "MIGRATING", dst_id})), "OK");
+
+  // A new key of the slot goes to the importing node (the old one answers ASK).
+  ASSERT_EQ(Str(router.Command(k2, {"SET", k2, "v2"}, false)), "OK");
+  EXPECT_TRUE(from->Command({"EXISTS", k2})->integer == 0);
+  EXPECT_EQ(Str(router.Command(k1, {"GET", k1}, true)), "v1");  // not moved yet: the old node
+  const std::string port = std::to_string(cluster.node(dst).port());
+  ASSERT_EQ(Str(from->Command({"MIGRATE", "127.0.0.1", port, "", "0", "5000", "KEYS", k1})), "OK");
+  EXPECT_EQ(Str(router.Command(k1, {"GET", k1}, true)), "v1");  // moved: ASK
+
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    auto conn = Connect(cluster.node(i).url());
+    ASSERT_EQ(Str(conn->Command({"CLUSTER", "SETSLOT", s, "NODE", dst_id})), "OK");
+  }
+  EXPECT_EQ(Str(router.Command(k1, {"GET", k1}, true)), "v1");  // MOVED, then the new map
+  EXPECT_EQ(Str(router.Command(k2, {"GET", k2}, true)), "v2");
+  EXPECT_EQ(Owner(cluster, slot), dst);
+  EXPECT_EQ(from->Command({"EXISTS", k1})->integer, 0);
+  // A script (what the stores run) follows the same way.
+  const redis::Script script("return redis.call('GET', KEYS[1])", false);
+  auto r = router.Run(k1, [&](redis::Connection& c) { return script.Run(c, {k1}, {}); });
+  EXPECT_EQ(Str(r), "v1");
+}
+
+// Every group of the layout is on some primary, and a cluster of three holds some on each.
+TEST(RedisClusterStores, SessionsSpreadOverEveryPrimary) {
+  RedisCluster& cluster = RedisCluster::Shared();
+  const std::string prefix = UniquePrefix();
+  auto store = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(store) << store.error().ToString();
+  for (int i = 0; i < 64; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE((*store)->Create(NewSession(n, "user-" + n, 1000), {}, 1000, nullptr).ok());
+  }
+  std::map<size_t, int> per_node;
+  for (size_t g = 0; g < 16; ++g) {
+    ++per_node[Owner(cluster, redis::SlotOf(prefix + "{" + GroupTag(g) + "}"))];
+  }
+  EXPECT_EQ(per_node.size(), cluster.size());
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    auto conn = Connect(cluster.node(i).url());
+    auto keys = conn->Command({"KEYS", prefix + "{*}s:*"});
+    ASSERT_TRUE(keys);
+    EXPECT_GT(keys->elements.size(), 0u) << "node " << i << " holds no session";
+  }
+  auto all = (*store)->ListAll(1000);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 64u);
+  EXPECT_EQ((*store)->CountAlive(1000).value(), 64u);
+}
+
+// An instance that ended a session and stopped before relaying its group's outbox (here: the
+// entry written into the outbox by hand, as such a script leaves it) loses nothing: the next
+// reader relays it into the feed.
+TEST(RedisClusterStores, AnOutboxLeftUnrelayedIsRelayedByTheNextReader) {
+  RedisCluster& cluster = RedisCluster::Shared();
+  const std::string prefix = UniquePrefix();
+  auto store = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(store);
+  const session::FeedPosition head = (*store)->FeedHead().value();
+  const std::string gp = prefix + "{" + GroupTag(5) + "}";
+  redis::Router router(*redis::ParseUrl(cluster.url()), {}, 1);
+  auto seq = router.Command(gp, {"INCR", gp + "outbox:seq"}, false);
+  ASSERT_TRUE(seq);
+  auto added = router.Command(gp, {"XADD", gp + "outbox", "0-" + std::to_string(seq->integer),
+                                   "k", "2", "i", "", "h", "left-behind", "u", "", "t", "4000000000"},
+                              false);
+  ASSERT_TRUE(added && !added->is_error()) << Str(added);
+
+  auto reader = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(reader);
+  auto batch = (*reader)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  ASSERT_FALSE(batch->gap);
+  ASSERT_EQ(batch->changes.size(), 1u);
+  EXPECT_EQ(batch->changes[0].kind, session::ChangeKind::kTokenRevoked);
+  EXPECT_EQ(batch->changes[0].handle, "left-behind");
+  // Relayed once: another reader finds nothing more.
+  auto again = (*store)->ReadChanges(batch->next, 100, milliseconds(0));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->changes.empty());
+  EXPECT_FALSE(again->gap);
+}
+
+// An outbox replaced under the relay (its node lost its data) may have lost entries no reader
+// saw: the feed gets a new identity, and every reader reloads.
+TEST(RedisClusterStores, ALostOutboxMakesEveryReaderReload) {
+  RedisCluster& cluster = RedisCluster::Shared();
+  const std::string prefix = UniquePrefix();
+  auto store = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(store);
+  const Session s = NewSession("lost", "user-lost", 1000);
+  ASSERT_TRUE((*store)->Create(s, {}, 1000, nullptr).ok());
+  ASSERT_TRUE((*store)->Remove(s.id_hash));
+  const session::FeedPosition head = (*store)->FeedHead().value();
+  ASSERT_GE(head.seq, 1u);
+  // The group's outbox is gone, as after a restart without its data.
+  redis::Router router(*redis::ParseUrl(cluster.url()), {}, 1);
+  for (size_t g = 0; g < 16; ++g) {
+    const std::string gp = prefix + "{" + GroupTag(g) + "}";
+    ASSERT_TRUE(router.Command(gp, {"DEL", gp + "outbox", gp + "outbox:seq", gp + "outbox:id"},
+                               false));
+  }
+  auto reader = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(reader);
+  auto batch = (*reader)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  EXPECT_TRUE(batch->gap);
+  EXPECT_NE(batch->next.feed, head.feed);
+}
+
+// The keyset lives in one group: instances rotating at once make one key, announced on the feed.
+TEST(RedisClusterStores, ConcurrentKeyRotationsMakeOneKey) {
+  RedisCluster& cluster = RedisCluster::Shared();
+  const std::string prefix = UniquePrefix();
+  constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-keyset-secret";
+  const int64_t now = 1'800'000'000;
+  auto open = [&] {
+    auto storage = OpenRedisKeysetStorage(cluster.url(), std::string(kSecret), {.prefix = prefix});
+    EXPECT_TRUE(storage) << storage.error().ToString();
+    auto keys = token::Keyset::LoadOrCreate(std::move(*storage), {}, now);
+    EXPECT_TRUE(keys) << keys.error().ToString();
+    return std::move(*keys);
+  };
+  auto a = open(), b = open();
+  auto feed = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(feed);
+  const session::FeedPosition head = (*feed)->FeedHead().value();
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = (i % 2 ? a : b)->Rotate(now);
+      ASSERT_TRUE(r) << r.error().ToString();
+      created += r->created;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  ASSERT_TRUE(a->ReloadIfChanged());
+  ASSERT_TRUE(b->ReloadIfChanged());
+  EXPECT_EQ(a->Published(now)->json, b->Published(now)->json);
+  auto batch = (*feed)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  ASSERT_EQ(batch->changes.size(), 1u);
+  EXPECT_EQ(batch->changes[0].kind, session::ChangeKind::kKeysetChanged);
+}
+
+// One primary frozen (SIGSTOP): what lives on it answers kUnavailable within the command timeout,
+// never a stale or empty answer; the feed's reader is not current (it cannot look at that node's
+// outboxes); everything works again once it continues.
+TEST(RedisClusterFaults, AFrozenPrimaryFailsClosedAndRecovers) {
+  RedisCluster cluster;
+  const RedisOptions options{.prefix = "fault:",
+                             .connect_timeout = milliseconds(300),
+                             .command_timeout = milliseconds(300)};
+  auto store = OpenRedisSessionStore(cluster.url(), options);
+  ASSERT_TRUE(store) << store.error().ToString();
+  std::vector<Session> sessions;
+  for (int i = 0; i < 24; ++i) {
+    sessions.push_back(NewSession(std::to_string(i), "user-" + std::to_string(i), 1000));
+    ASSERT_TRUE((*store)->Create(sessions.back(), {}, 1000, nullptr).ok());
+  }
+  const session::FeedPosition head = (*store)->FeedHead().value();
+  cluster.node(2).Stop();
+  int unavailable = 0, found = 0;
+  for (const Session& s : sessions) {
+    auto got = (*store)->Get(s.id_hash);
+    if (got) {
+      ASSERT_TRUE(got->has_value()) << "a live session read as absent";
+      ++found;
+    } else {
+      EXPECT_EQ(got.error().code(), Code::kUnavailable);
+      ++unavailable;
+    }
+  }
+  EXPECT_GT(unavailable, 0);  // the directory or the session on the frozen node
+  EXPECT_GT(found, 0);        // the others still answer (before the cluster calls the node down)
+  auto batch = (*store)->ReadChanges(head, 100, milliseconds(0));
+  EXPECT_FALSE(batch);
+  cluster.node(2).Continue();
+  cluster.WaitUntilOk();
+  for (const Session& s : sessions) {
+    auto got = (*store)->Get(s.id_hash);
+    ASSERT_TRUE(got) << got.error().ToString();
+    EXPECT_TRUE(got->has_value());
+  }
+  auto after = (*store)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(after) << after.error().ToString();
+  EXPECT_FALSE(after->gap);
+}
+
+}  // namespace
+}  // namespace tessera::store
