@@ -11,8 +11,13 @@
 // The three instances share one data directory (accounts in SQLite, the signing keyset file), as
 // on one host; redis-server and nginx run in the foreground as the current user on free loopback
 // ports, with everything under one temporary directory.
-// Run by ctest (cluster_integration) with TESSERA_BIN set, or by hand:
+// With TESSERA_TEST_REDIS_CLUSTER=1 the same suite runs on a Redis Cluster instead
+// (session.store = "redis+cluster://…"): three primaries started with --cluster-enabled and joined
+// by `redis-cli --cluster create`; the faults of test 7 then hit one of them, which (holding a
+// third of the slots, and the cluster requiring full coverage) stops the whole cluster.
+// Run by ctest (cluster_integration, redis_cluster_integration) with TESSERA_BIN set, or by hand:
 //   TESSERA_BIN=build/tessera node --test tests/integration/cluster.test.mjs
+//   TESSERA_TEST_REDIS_CLUSTER=1 TESSERA_BIN=build/tessera node --test tests/integration/cluster.test.mjs
 // Needs redis-server (Debian's, in /usr/bin) and nginx (scripts/install-deps installs both);
 // fails, never skips, without them.
 import { test, before, after } from 'node:test';
@@ -21,6 +26,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+import { execFileSync } from 'node:child_process';
 
 import { BIN, findExecutable, freePort, launch, startServer, tessera } from './tessera.mjs';
 import {
@@ -40,31 +47,53 @@ const MAX_PER_USER = 2;
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy',
                'ken', 'leo'];
 const T = { timeout: 30_000 };
+const CLUSTER = process.env.TESSERA_TEST_REDIS_CLUSTER === '1';
 
 // ---- processes ----------------------------------------------------------------------------------
 
 // redis-server as tests/testing/redis_server.h starts it, but durable: a revocation answered 2xx
 // must survive a SIGKILL (docs/design.md "Redis": appendonly yes with appendfsync always), and
 // noeviction, which the store requires. `port` and `dir` stay the same across a restart.
-async function startRedis(bin, dir, port) {
+// In a cluster, `node` = {busPort}: the node keeps its identity and slots in dir/nodes.conf.
+async function startRedis(bin, dir, port, node = null) {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
                 '--appendonly', 'yes', '--appendfsync', 'always',
                 '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
                 '--loglevel', 'warning', '--logfile', path.join(dir, 'redis.log')];
+  if (node) {
+    // A node the others do not hear from for a second is failed; the cluster, which then lacks
+    // its slots, refuses every command (cluster-require-full-coverage).
+    args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+              '--cluster-node-timeout', '1000', '--cluster-port', String(node.busPort));
+  }
   const proc = launch(bin, args);
   await awaitListening(proc, port, 'redis-server', path.join(dir, 'redis.log'));
   return proc;
 }
 
+// Every node of the cluster says cluster_state:ok.
+async function clusterOk(ports) {
+  await pollUntil(async () => ports.every((p) => {
+    try {
+      return /cluster_state:ok/.test(execFileSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }));
+    } catch { return false; }
+  }) || 'not yet', 'the Redis Cluster is ok', { timeout: 20000, interval: 100 });
+}
+
 // ---- state --------------------------------------------------------------------------------------
 
+// redis, redisDir and redisPort: the one server, or in a cluster the node that test 7 stops and
+// kills; clusterNodes: every node of the cluster, {dir, port, busPort, proc}.
 let dir, data, redisDir, redisBin, redisPort, redis, nginx, viaNginx;
+const clusterNodes = [];
 const servers = {};  // A, B, C: startServer() results
 const url = {};      // A, B, C: base URLs
 
 function serverEnv() {
   return {
-    TESSERA_SESSION_STORE: `redis://127.0.0.1:${redisPort}/0`,
+    TESSERA_SESSION_STORE: CLUSTER
+      ? `redis+cluster://${clusterNodes.slice(0, 2).map((n) => `127.0.0.1:${n.port}`).join(',')}`
+      : `redis://127.0.0.1:${redisPort}/0`,
     // nginx connects from loopback; the direct requests of this test do too (and send no
     // X-Forwarded-For), so every request is counted for 127.0.0.1 either way.
     TESSERA_SERVER_TRUSTED_PROXIES: '127.0.0.1',
@@ -110,10 +139,23 @@ before(async () => {
 
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-cluster-'));
   data = path.join(dir, 'data');
-  redisDir = path.join(dir, 'redis');
-  fs.mkdirSync(redisDir);
-  redisPort = await freePort();
-  redis = await startRedis(redisBin, redisDir, redisPort);
+  if (CLUSTER) {
+    for (let i = 0; i < 3; ++i) {
+      const node = { dir: path.join(dir, `redis-${i}`), port: await freePort(), busPort: await freePort() };
+      fs.mkdirSync(node.dir);
+      node.proc = await startRedis(redisBin, node.dir, node.port, node);
+      clusterNodes.push(node);
+    }
+    execFileSync('redis-cli', ['--cluster', 'create', ...clusterNodes.map((n) => `127.0.0.1:${n.port}`),
+                               '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
+    await clusterOk(clusterNodes.map((n) => n.port));
+    ({ dir: redisDir, port: redisPort, proc: redis } = clusterNodes[0]);
+  } else {
+    redisDir = path.join(dir, 'redis');
+    fs.mkdirSync(redisDir);
+    redisPort = await freePort();
+    redis = await startRedis(redisBin, redisDir, redisPort);
+  }
 
   // Accounts are SQLite in the shared data directory: the CLI writes them before the servers run.
   for (const name of USERS) {
@@ -146,12 +188,14 @@ after(async () => {
   await stopProc(nginx, 'SIGQUIT');
   await stopServers(servers);
   await stopProc(redis);
+  for (const n of clusterNodes) await stopProc(n.proc);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 // Last resort if the test process dies in between: nothing left behind.
 process.on('exit', () => {
-  for (const p of [nginx?.child, redis?.child, ...Object.values(servers).map((s) => s.child)]) {
+  for (const p of [nginx?.child, redis?.child, ...clusterNodes.map((n) => n.proc?.child),
+                   ...Object.values(servers).map((s) => s.child)]) {
     if (p && p.exitCode === null && p.signalCode === null) {
       p.kill('SIGCONT');
       p.kill('SIGKILL');
@@ -466,7 +510,13 @@ test('(7) Redis stopped: fail closed, recover on SIGCONT; killed and restarted: 
   assert.equal((await call(url.A, 'POST', '/v1/logout', { headers: bearer(endedTok.at) })).status, 204);
 
   await stopProc(redis, 'SIGKILL');
-  redis = await startRedis(redisBin, redisDir, redisPort);
+  if (CLUSTER) {
+    // The same node again (its nodes.conf and its append-only file): it rejoins with its slots.
+    clusterNodes[0].proc = redis = await startRedis(redisBin, redisDir, redisPort, clusterNodes[0]);
+    await clusterOk(clusterNodes.map((n) => n.port));
+  } else {
+    redis = await startRedis(redisBin, redisDir, redisPort);
+  }
   const restarted = Date.now();
   const liveBack = await pollUntil(async () => {
     const st = await statusesEverywhere(live);
