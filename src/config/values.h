@@ -59,8 +59,9 @@ Status CheckIssuer(std::string_view text);
 // separators.
 Status CheckCookieName(std::string_view name);
 
-// "redis://HOST...", "rediss://HOST..." or "redis+sentinel://HOST:PORT,.../NAME..." (also
-// rediss+sentinel://), with a non-empty host part (and a primary's name for Sentinel) and no
+// "redis://HOST...", "rediss://HOST...", "redis+sentinel://HOST:PORT,.../NAME..." (also
+// rediss+sentinel://) or "redis+cluster://HOST:PORT,..." (also rediss+cluster://), with a
+// non-empty host part (and a primary's name for Sentinel) and no
 // spaces or control characters. Syntax only: nothing is contacted.
 Status CheckRedisUrl(std::string_view url);
 

@@ -17,8 +17,12 @@
 // revocation list (handle by until), order the counter that orders sessions of one second, feed the
 // change feed (a stream, ids 0-<n>, about the last 100,000 entries), feed:seq its counter, feed:id
 // its identity, t:<key> throttle records, tz their index. Binary ids and hashes appear in hex.
-// Scripts name keys they compute, which standalone Redis and Sentinel allow; Redis Cluster is not
-// supported yet.
+// In a Redis Cluster (redis+cluster://) the same keys live in 16 groups, each under its own
+// prefix `prefix{<tag>}` (one slot): a user's sessions and refresh records in the user's group,
+// the feed and the keyset in group 0; each group also has an outbox (outbox, outbox:seq,
+// outbox:id) that is relayed into the feed (relayed:<group> marks in group 0), and the directory
+// keys d:<s|h|r|f>:<hex> (no tag) name the group of a session id, handle, refresh hash or family
+// (docs/design.md, "Redis Cluster").
 //
 // Behind Sentinel, every new connection goes to the primary the sentinels name (checked with
 // ROLE), and a failover announced by them (+switch-master) retires the connections to the old one;
@@ -48,8 +52,10 @@ struct RedisOptions {
 
 // `url`: redis://[[user]:password@]host[:port][/db] or rediss://...[?ca_file=PATH] (TLS), or a
 // Sentinel group: redis+sentinel://[[user]:password@]host[:port],host[:port].../master[/db]
-// [?sentinel_user=U&sentinel_password=P] (rediss+sentinel:// for TLS everywhere); any of them
-// with ?wait_replicas=N (src/store/redis/client.h, docs/design.md "Redis").
+// [?sentinel_user=U&sentinel_password=P] (rediss+sentinel:// for TLS everywhere), or a Redis
+// Cluster: redis+cluster://[[user]:password@]host[:port],host[:port]... (rediss+cluster://;
+// Redis 7.0 or later; the prefix may not hold '{' or '}'); any of them with ?wait_replicas=N
+// (src/store/redis/client.h, docs/design.md "Redis" and "Redis Cluster").
 // Errors: kInvalidArgument/kBadConfig for a malformed URL (the message never holds the password),
 // kUnavailable when the server cannot be reached or refuses the credentials.
 Result<std::unique_ptr<session::SessionStore>> OpenRedisSessionStore(std::string_view url,
