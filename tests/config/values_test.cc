@@ -231,6 +231,10 @@ TEST(CheckStoreUrls, SyntaxOnly) {
   EXPECT_FALSE(CheckRedisUrl("redis+sentinel://10.0.0.5:26379/").ok());
   EXPECT_FALSE(CheckRedisUrl("redis+sentinel://:p/w@s1").ok());
   EXPECT_FALSE(CheckRedisUrl("redis+sentinel:///mymaster").ok());
+  EXPECT_TRUE(CheckRedisUrl("redis+cluster://10.0.0.5:6379,10.0.0.6:6379").ok());
+  EXPECT_TRUE(CheckRedisUrl("rediss+cluster://:pw@c1:6380?ca_file=/etc/ca.pem").ok());
+  EXPECT_FALSE(CheckRedisUrl("redis+cluster://").ok());
+  EXPECT_FALSE(CheckRedisUrl("redis+clusters://h:6379").ok());
   EXPECT_TRUE(CheckPostgresUrl("postgresql://u:pw@db.example/tessera").ok());
   EXPECT_TRUE(CheckPostgresUrl("postgres://db/tessera?sslmode=require").ok());
   EXPECT_TRUE(CheckPostgresUrl("postgresql://").ok());  // libpq: the local socket
