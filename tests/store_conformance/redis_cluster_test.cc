@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -124,44 +125,119 @@ TEST(RedisSlot, MatchesTheClusterSpecification) {
   EXPECT_EQ(sixteenths.size(), 16u);
 }
 
-// A slot migrated under the client's feet (the steps `redis-cli --cluster reshard` takes): while
-// it migrates, a key already moved is answered with ASK and one not yet moved by the old node;
-// once it has moved, the old node answers MOVED and the client learns the new map. Every read
-// through the client gives the value written, and the old node no longer holds the keys.
-TEST(RedisClusterClient, FollowsAskAndMovedThroughAMigration) {
-  RedisCluster cluster;
-  redis::Router router(*redis::ParseUrl(cluster.url()), {}, 2);
-  ASSERT_TRUE(router.cluster());
-  const std::string k1 = "{migrating}one", k2 = "{migrating}two";
-  const uint16_t slot = redis::SlotOf(k1);
-  ASSERT_EQ(Str(router.Command(k1, {"SET", k1, "v1"}, false)), "OK");
-  const size_t src = Owner(cluster, slot), dst = (src + 1) % cluster.size();
+// Moves `slot` from node `src` to node `dst` of `cluster` in the steps `redis-cli --cluster
+// reshard` takes; `between` runs after the first `keys_first` keys of the slot have moved (the
+// slot then has keys on both nodes), before the rest do and the slot is handed over.
+void Migrate(RedisCluster& cluster, uint16_t slot, size_t src, size_t dst, size_t keys_first,
+             const std::function<void()>& between) {
   const std::string src_id = NodeId(cluster, src), dst_id = NodeId(cluster, dst);
   auto from = Connect(cluster.node(src).url()), to = Connect(cluster.node(dst).url());
-  const std::string s = std::to_string(slot);
+  const std::string s = std::to_string(slot), port = std::to_string(cluster.node(dst).port());
   ASSERT_EQ(Str(to->Command({"CLUSTER", "SETSLOT", s, "IMPORTING", src_id})), "OK");
   ASSERT_EQ(Str(from->Command({"CLUSTER", "SETSLOT", s, "MIGRATING", dst_id})), "OK");
-
-  // A new key of the slot goes to the importing node (the old one answers ASK).
-  ASSERT_EQ(Str(router.Command(k2, {"SET", k2, "v2"}, false)), "OK");
-  EXPECT_TRUE(from->Command({"EXISTS", k2})->integer == 0);
-  EXPECT_EQ(Str(router.Command(k1, {"GET", k1}, true)), "v1");  // not moved yet: the old node
-  const std::string port = std::to_string(cluster.node(dst).port());
-  ASSERT_EQ(Str(from->Command({"MIGRATE", "127.0.0.1", port, "", "0", "5000", "KEYS", k1})), "OK");
-  EXPECT_EQ(Str(router.Command(k1, {"GET", k1}, true)), "v1");  // moved: ASK
-
+  auto move = [&](size_t n) {
+    auto keys = from->Command({"CLUSTER", "GETKEYSINSLOT", s, std::to_string(n)});
+    ASSERT_TRUE(keys && keys->type == redis::Reply::Type::kArray);
+    for (const auto& k : keys->elements) {
+      ASSERT_EQ(Str(from->Command({"MIGRATE", "127.0.0.1", port, k.str, "0", "5000"})), "OK");
+    }
+  };
+  move(keys_first);
+  between();
+  move(100000);
   for (size_t i = 0; i < cluster.size(); ++i) {
     auto conn = Connect(cluster.node(i).url());
     ASSERT_EQ(Str(conn->Command({"CLUSTER", "SETSLOT", s, "NODE", dst_id})), "OK");
   }
+}
+
+// While a slot migrates, its keys are on both nodes: the client does not follow ASK (a script
+// that computes its keys would see only some of them on either node) and answers kUnavailable;
+// a key that has not moved is still served where it is; once the slot has moved, the old node
+// answers MOVED and the client learns the new map.
+TEST(RedisClusterClient, AMigratingSlotIsUnavailableUntilItHasMoved) {
+  RedisCluster cluster;
+  redis::Router router(*redis::ParseUrl(cluster.url()), {.command_timeout = milliseconds(300)},
+                       2);
+  ASSERT_TRUE(router.cluster());
+  const std::string k1 = "{migrating}one", k2 = "{migrating}two", k3 = "{migrating}three";
+  const uint16_t slot = redis::SlotOf(k1);
+  ASSERT_EQ(Str(router.Command(k1, {"SET", k1, "v1"}, false)), "OK");
+  ASSERT_EQ(Str(router.Command(k3, {"SET", k3, "v3"}, false)), "OK");
+  const size_t src = Owner(cluster, slot), dst = (src + 1) % cluster.size();
+  auto from = Connect(cluster.node(src).url()), to = Connect(cluster.node(dst).url());
+  // One of the two keys moves first.
+  Migrate(cluster, slot, src, dst, 1, [&] {
+    const bool one_moved = from->Command({"EXISTS", k1})->integer == 0;
+    const std::string moved = one_moved ? k1 : k3, stayed = one_moved ? k3 : k1;
+    auto gone = router.Command(moved, {"GET", moved}, true);
+    ASSERT_FALSE(gone) << Str(gone);
+    EXPECT_EQ(gone.error().code(), Code::kUnavailable);
+    EXPECT_NE(gone.error().message().find("being migrated"), std::string::npos);
+    EXPECT_EQ(Str(router.Command(stayed, {"GET", stayed}, true)), stayed == k1 ? "v1" : "v3");
+    auto fresh = router.Command(k2, {"SET", k2, "v2"}, false);  // would be created on dst
+    EXPECT_FALSE(fresh);
+    EXPECT_EQ(from->Command({"EXISTS", k2})->integer, 0);
+  });
   EXPECT_EQ(Str(router.Command(k1, {"GET", k1}, true)), "v1");  // MOVED, then the new map
-  EXPECT_EQ(Str(router.Command(k2, {"GET", k2}, true)), "v2");
+  EXPECT_EQ(Str(router.Command(k3, {"GET", k3}, true)), "v3");
   EXPECT_EQ(Owner(cluster, slot), dst);
   EXPECT_EQ(from->Command({"EXISTS", k1})->integer, 0);
-  // A script (what the stores run) follows the same way.
+  EXPECT_EQ(to->Command({"EXISTS", k1})->integer, 1);
   const redis::Script script("return redis.call('GET', KEYS[1])", false);
   auto r = router.Run(k1, [&](redis::Connection& c) { return script.Run(c, {k1}, {}); });
   EXPECT_EQ(Str(r), "v1");
+}
+
+// A group whose slot is migrated with some of its keys already moved: a logout neither misses
+// the session (which the old node no longer holds) nor half-ends it; it fails closed, and once
+// the slot has moved it ends the session, records its revocation and reaches the feed.
+TEST(RedisClusterStores, AGroupBeingMigratedFailsClosedAndLosesNothing) {
+  RedisCluster cluster;
+  const std::string prefix = "migrate:";
+  auto store = OpenRedisSessionStore(cluster.url(), {.prefix = prefix,
+                                                     .command_timeout = milliseconds(300)});
+  ASSERT_TRUE(store) << store.error().ToString();
+  const Session s = NewSession("m", "user-m", 1000);
+  ASSERT_TRUE((*store)->Create(s, {}, 1000, nullptr).ok());
+  const session::FeedPosition head = (*store)->FeedHead().value();
+  // The session's group: the one whose prefix holds its hash key.
+  const std::string id_hex = redis::Hex(s.id_hash);
+  std::string gp;
+  for (size_t g = 0; g < 16 && gp.empty(); ++g) {
+    const std::string candidate = prefix + "{" + GroupTag(g) + "}";
+    auto conn = Connect(cluster.node(Owner(cluster, redis::SlotOf(candidate))).url());
+    if (conn->Command({"EXISTS", candidate + "s:" + id_hex})->integer == 1) gp = candidate;
+  }
+  ASSERT_FALSE(gp.empty());
+  const uint16_t slot = redis::SlotOf(gp);
+  const size_t src = Owner(cluster, slot), dst = (src + 1) % cluster.size();
+  auto from = Connect(cluster.node(src).url());
+  // Move the session's own hash first, so that the old node lacks it.
+  const std::string session_key = gp + "s:" + id_hex;
+  Migrate(cluster, slot, src, dst, 0, [&] {
+    const std::string port = std::to_string(cluster.node(dst).port());
+    ASSERT_EQ(Str(from->Command({"MIGRATE", "127.0.0.1", port, session_key, "0", "5000"})), "OK");
+    auto ended = (*store)->Remove(s.id_hash);
+    ASSERT_FALSE(ended) << "a logout during the migration answered as if it had run";
+    EXPECT_EQ(ended.error().code(), Code::kUnavailable);
+    auto got = (*store)->Get(s.id_hash);
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code(), Code::kUnavailable);
+  });
+  auto ended = (*store)->Remove(s.id_hash);
+  ASSERT_TRUE(ended) << ended.error().ToString();
+  ASSERT_TRUE(ended->has_value()) << "the session was lost in the migration";
+  EXPECT_FALSE((*store)->Get(s.id_hash).value().has_value());
+  auto revoked = (*store)->ListRevocations(1000);
+  ASSERT_TRUE(revoked);
+  ASSERT_EQ(revoked->size(), 1u);
+  EXPECT_EQ((*revoked)[0].handle, s.handle);
+  auto batch = (*store)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  ASSERT_EQ(batch->changes.size(), 1u);
+  EXPECT_EQ(batch->changes[0].kind, session::ChangeKind::kSessionEnded);
+  EXPECT_EQ(batch->changes[0].id_hash, s.id_hash);
 }
 
 // Every group of the layout is on some primary, and a cluster of three holds some on each.
@@ -243,6 +319,89 @@ TEST(RedisClusterStores, ALostOutboxMakesEveryReaderReload) {
     ASSERT_TRUE(router.Command(gp, {"DEL", gp + "outbox", gp + "outbox:seq", gp + "outbox:id"},
                                false));
   }
+  auto reader = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(reader);
+  auto batch = (*reader)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  EXPECT_TRUE(batch->gap);
+  EXPECT_NE(batch->next.feed, head.feed);
+}
+
+// Instances ending sessions at once all relay the same outboxes: every ending reaches the feed
+// exactly once, in the order of its group, and no race is taken for a loss (which would make
+// every reader reload).
+TEST(RedisClusterStores, ConcurrentRelaysMoveEveryEntryOnce) {
+  RedisCluster& cluster = RedisCluster::Shared();
+  const std::string prefix = UniquePrefix();
+  constexpr int kThreads = 4, kEach = 40;
+  std::vector<std::unique_ptr<session::SessionStore>> stores;
+  for (int i = 0; i < kThreads; ++i) {
+    auto s = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+    ASSERT_TRUE(s) << s.error().ToString();
+    stores.push_back(std::move(*s));
+  }
+  const session::FeedPosition head = stores[0]->FeedHead().value();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kEach; ++j) {
+        // Four users: the threads share their groups' outboxes.
+        const Session s = NewSession(std::to_string(i) + "-" + std::to_string(j),
+                                     "user-" + std::to_string(j % 4), 1000);
+        if (!stores[i]->Create(s, {}, 1000, nullptr).ok()) ++failures;
+        auto gone = stores[i]->Remove(s.id_hash);
+        if (!gone || !*gone) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  std::set<std::string> ended;
+  session::FeedPosition at = head;
+  for (int reads = 0; reads < 100; ++reads) {
+    auto batch = stores[1]->ReadChanges(at, 50, milliseconds(0));
+    ASSERT_TRUE(batch) << batch.error().ToString();
+    ASSERT_FALSE(batch->gap) << "a race between relays was taken for a loss";
+    if (batch->changes.empty()) break;
+    for (const auto& c : batch->changes) {
+      EXPECT_EQ(c.kind, session::ChangeKind::kSessionEnded);
+      EXPECT_TRUE(ended.insert(c.id_hash).second) << "an entry relayed twice";
+    }
+    at = batch->next;
+  }
+  EXPECT_EQ(ended.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(at.seq, head.seq + kThreads * kEach);
+}
+
+// An outbox that went back and numbered an entry again (a failover to a replica that was behind
+// the relay, with the outbox's id unchanged): the entry at the relay mark says something else
+// now, so the relay takes it for a loss and every reader reloads.
+TEST(RedisClusterStores, AnOutboxThatWentBackMakesEveryReaderReload) {
+  RedisCluster& cluster = RedisCluster::Shared();
+  const std::string prefix = UniquePrefix();
+  auto store = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(store);
+  const Session s = NewSession("back", "user-back", 1000);
+  ASSERT_TRUE((*store)->Create(s, {}, 1000, nullptr).ok());
+  ASSERT_TRUE((*store)->Remove(s.id_hash));  // entry 1 of its group's outbox, relayed
+  const session::FeedPosition head = (*store)->FeedHead().value();
+  redis::Router router(*redis::ParseUrl(cluster.url()), {}, 1);
+  bool rewritten = false;
+  for (size_t g = 0; g < 16; ++g) {
+    const std::string gp = prefix + "{" + GroupTag(g) + "}";
+    auto n = router.Command(gp, {"XLEN", gp + "outbox"}, true);
+    ASSERT_TRUE(n);
+    if (n->integer != 1) continue;
+    // The same number, another entry; the id of the outbox stays.
+    ASSERT_TRUE(router.Command(gp, {"DEL", gp + "outbox"}, false));
+    auto added = router.Command(gp, {"XADD", gp + "outbox", "0-1", "k", "2", "i", "", "h",
+                                     "renumbered", "u", "", "t", "4000000000"},
+                                false);
+    ASSERT_TRUE(added && !added->is_error()) << Str(added);
+    rewritten = true;
+  }
+  ASSERT_TRUE(rewritten);
   auto reader = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
   ASSERT_TRUE(reader);
   auto batch = (*reader)->ReadChanges(head, 100, milliseconds(0));

@@ -1115,7 +1115,7 @@ std::optional<HostPort> RedirectTarget(std::string_view error) {
   if (last_space == std::string_view::npos) return std::nullopt;
   const std::string_view where = error.substr(last_space + 1);
   const size_t colon = where.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  if (colon == std::string_view::npos) return std::nullopt;  // an empty host: the node asked
   uint16_t port = 0;
   const std::string_view digits = where.substr(colon + 1);
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
@@ -1132,6 +1132,8 @@ std::optional<HostPort> RedirectTarget(std::string_view error) {
 struct Cluster::Node {
   HostPort where;
   std::unique_ptr<Pool> pool;
+  // When a connection to it last failed (never: the epoch): asked for the map after the others.
+  std::chrono::steady_clock::time_point failed{};  // GUARDED_BY(Cluster::mu_)
 };
 
 Cluster::Cluster(Endpoint endpoint, ClientOptions options, size_t pool_size)
@@ -1157,18 +1159,40 @@ Cluster::Node* Cluster::NodeAt(const HostPort& where) {
   return nodes_.back().get();
 }
 
-void Cluster::MarkStale() {
+void Cluster::MarkStale(Node* failed) {
   std::lock_guard lock(mu_);
   stale_ = true;
+  if (failed) failed->failed = std::chrono::steady_clock::now();
 }
 
 Status Cluster::Refresh() {
   std::lock_guard one(refresh_mu_);
-  // Asked of the nodes known (the map's own, most likely up to date), then of the seeds.
+  return RefreshLocked();
+}
+
+Status Cluster::RefreshIfStale() {
+  std::lock_guard one(refresh_mu_);
+  {
+    // Another thread may have refreshed while this one waited for refresh_mu_.
+    std::lock_guard lock(mu_);
+    if (!stale_ || std::chrono::steady_clock::now() - refreshed_ < kRefreshInterval) {
+      return Status::Ok();
+    }
+  }
+  return RefreshLocked();
+}
+
+Status Cluster::RefreshLocked() {
+  // Asked of the nodes known (the map's own, most likely up to date; those that failed last,
+  // last), then of the seeds.
   std::vector<HostPort> candidates;
   {
     std::lock_guard lock(mu_);
-    for (const auto& n : nodes_) candidates.push_back(n->where);
+    std::vector<const Node*> known;
+    for (const auto& n : nodes_) known.push_back(n.get());
+    std::stable_sort(known.begin(), known.end(),
+                     [](const Node* a, const Node* b) { return a->failed < b->failed; });
+    for (const Node* n : known) candidates.push_back(n->where);
     refreshed_ = std::chrono::steady_clock::now();
   }
   for (const HostPort& s : endpoint_.cluster_seeds) {
@@ -1225,6 +1249,10 @@ Status Cluster::Refresh() {
       last = Unavailable("CLUSTER SLOTS at " + Describe(where) + ": an unexpected reply");
       continue;
     }
+    if (ranges.empty()) {  // a node reset, or not yet part of the cluster
+      last = Unavailable("CLUSTER SLOTS at " + Describe(where) + ": no slot is served");
+      continue;
+    }
     std::lock_guard lock(mu_);
     std::fill(slots_.begin(), slots_.end(), -1);
     for (const auto& [range, primary] : ranges) {
@@ -1248,7 +1276,7 @@ Result<Cluster::Node*> Cluster::NodeFor(uint16_t slot) {
     refresh = stale_ && std::chrono::steady_clock::now() - refreshed_ >= kRefreshInterval;
   }
   if (refresh) {
-    if (Status s = Refresh(); !s.ok()) {
+    if (Status s = RefreshIfStale(); !s.ok()) {
       // Serve from the map we have, if any: the nodes it names may still answer.
       std::lock_guard lock(mu_);
       if (slots_[slot] < 0) return s;
@@ -1265,31 +1293,26 @@ Result<Cluster::Node*> Cluster::NodeFor(uint16_t slot) {
 
 Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn) {
   const auto deadline = std::chrono::steady_clock::now() + options_.command_timeout;
-  std::optional<HostPort> ask;  // go there once, behind ASKING
+  constexpr auto kPause = std::chrono::milliseconds(20);
   for (int redirect = 0; redirect <= kMaxRedirects; ++redirect) {
-    Node* node = nullptr;
-    if (ask) {
-      std::lock_guard lock(mu_);
-      node = NodeAt(*ask);
-    } else {
-      TESSERA_ASSIGN_OR_RETURN(node, NodeFor(slot));
+    TESSERA_ASSIGN_OR_RETURN(Node * node, NodeFor(slot));
+    auto lease = node->pool->Acquire();
+    if (!lease) {
+      // Refused or unreachable: perhaps a failed primary whose replica has taken over.
+      MarkStale(node);
+      return lease.status();
     }
-    TESSERA_ASSIGN_OR_RETURN(Pool::Lease lease, node->pool->Acquire());
-    if (ask) {
-      TESSERA_ASSIGN_OR_RETURN(Reply asking, lease->Command({"ASKING"}));
-      if (asking.is_error()) return asking;
-      ask.reset();
-    }
-    auto reply = fn(*lease);
+    auto reply = fn(**lease);
     if (!reply) {
       // A node that does not answer may have been replaced by its replica: ask for the map.
-      if (lease->broken()) MarkStale();
+      if ((*lease)->broken()) MarkStale(node);
       return reply;
     }
     const std::string_view kind = reply->error_kind();
     if (kind == "MOVED") {
-      const auto target = RedirectTarget(reply->str);
+      auto target = RedirectTarget(reply->str);
       if (!target) return Unavailable("an unreadable redirect: " + reply->str);
+      if (target->host.empty()) target->host = node->where.host;  // "MOVED 3999 :6381"
       {
         std::lock_guard lock(mu_);
         NodeAt(*target);
@@ -1298,16 +1321,19 @@ Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Conn
         }
         stale_ = true;  // more than this slot has probably moved
       }
+      if (std::chrono::steady_clock::now() >= deadline) break;
       continue;
     }
-    if (kind == "ASK") {
-      ask = RedirectTarget(reply->str);
-      if (!ask) return Unavailable("an unreadable redirect: " + reply->str);
-      continue;
-    }
-    if (kind == "TRYAGAIN" && std::chrono::steady_clock::now() + std::chrono::milliseconds(20) <
-                                  deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // ASK is not followed: during a migration the slot's keys are on both nodes, and a script
+    // that computes its keys (what the stores run) would see only part of them on either side.
+    // The slot is unavailable until the migration ends and the old node answers MOVED. TRYAGAIN
+    // (a multi-key command during a migration) waits the same way.
+    if (kind == "ASK" || kind == "TRYAGAIN") {
+      if (std::chrono::steady_clock::now() + kPause >= deadline) {
+        return Status(Code::kUnavailable, Reason::kStore,
+                      "redis: slot " + std::to_string(slot) + " is being migrated");
+      }
+      std::this_thread::sleep_for(kPause);
       --redirect;  // a pause, not a redirect
       continue;
     }
@@ -1321,7 +1347,7 @@ Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Conn
 Result<std::unique_ptr<Connection>> Cluster::Open(uint16_t slot) {
   TESSERA_ASSIGN_OR_RETURN(Node * node, NodeFor(slot));
   auto conn = node->pool->Open();
-  if (!conn) MarkStale();
+  if (!conn) MarkStale(node);
   return conn;
 }
 

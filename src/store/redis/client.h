@@ -280,11 +280,12 @@ uint16_t SlotOf(std::string_view key);
 // The primaries of a Redis Cluster (redis+cluster://): which one serves each slot (CLUSTER
 // SLOTS, asked of the nodes it knows and then of the seeds), and a pool of connections to each.
 // A command goes to the primary of its key's slot; a MOVED answer (the slot has moved: a
-// resharding, a failover) updates the map and sends it there, an ASK answer (the slot is being
-// migrated and the key is already on the other side) sends it there once behind ASKING, and
-// TRYAGAIN (a multi-key command during a migration) is retried after a pause, all within the
-// command's deadline. A connection that breaks makes the map be asked for again before the next
-// command (a replica may have been promoted). Thread-safe.
+// resharding, a failover) updates the map and sends it there. ASK is not followed: while a slot
+// is migrated its keys are on both nodes, and a script that computes its keys would see only
+// part of them on either; ASK and TRYAGAIN are retried after a pause until the migration ends
+// (MOVED) or the command's deadline (then kUnavailable). A connection that breaks or cannot be
+// opened makes the map be asked for again before the next command (a replica may have been
+// promoted). Thread-safe.
 // Blocking: every call may wait for connections (connect and command timeouts), and for the map.
 class Cluster {
  public:
@@ -293,9 +294,9 @@ class Cluster {
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
-  // Runs `fn` on a connection to the primary serving `slot`, following redirects: `fn` may run
-  // more than once, and must return the reply of its first command as soon as that is an error.
-  // kUnavailable when no node serves the slot or it keeps moving.
+  // Runs `fn` on a connection to the primary serving `slot`, following MOVED: `fn` may run more
+  // than once, and must return the reply of its first command as soon as that is an error.
+  // kUnavailable when no node serves the slot, it keeps moving, or it is being migrated.
   Result<Reply> Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn);
   // A new connection of the caller's own to the primary serving `slot`.
   Result<std::unique_ptr<Connection>> Open(uint16_t slot);
@@ -307,8 +308,11 @@ class Cluster {
  private:
   struct Node;
   Result<Node*> NodeFor(uint16_t slot);
-  Node* NodeAt(const HostPort& where);  // REQUIRES: mu_ held exclusively
-  void MarkStale();
+  Node* NodeAt(const HostPort& where);  // REQUIRES: mu_ held
+  // The map needs asking for again (`failed`: a node a connection to which just failed).
+  void MarkStale(Node* failed = nullptr);
+  Status RefreshIfStale();
+  Status RefreshLocked();  // REQUIRES: refresh_mu_ held
 
   const Endpoint endpoint_;
   const ClientOptions options_;

@@ -267,7 +267,7 @@ class RedisBase {
     const redis::Script& script = s.script;
     const bool relay = cluster() && s.feeds;
     Status waited = Status::Ok();
-    std::optional<std::pair<std::string, uint64_t>> outbox;
+    std::optional<OutboxHead> outbox;
     TESSERA_ASSIGN_OR_RETURN(
         Reply r, router_->Run(prefix, [&](redis::Connection& conn) -> Result<Reply> {
           waited = Status::Ok();
@@ -276,14 +276,11 @@ class RedisBase {
           if (reply.is_error()) return reply;
           waited = WaitForReplicas(conn, script);
           if (relay && waited.ok()) {
-            // Where the outbox stands now, on the same connection: when nothing was appended
-            // since the last relay this process knows of, there is nothing to relay.
-            auto head = conn.Pipeline({{"GET", prefix + "outbox:id"}, {"GET", prefix + "outbox:seq"}});
-            if (head && head->size() == 2 && (*head)[0].type == Reply::Type::kString) {
-              // No counter yet: nothing was ever appended.
-              auto seq = (*head)[1].is_nil() ? Result<int64_t>(int64_t{0}) : Int((*head)[1]);
-              if (seq && *seq >= 0) outbox.emplace((*head)[0].str, static_cast<uint64_t>(*seq));
-            }
+            // Where the outbox stands now, on the same connection: when it is exactly where this
+            // process last relayed it (its id, its last entry's number and content), the script
+            // appended nothing and there is nothing to relay.
+            auto head = ReadOutboxHeadOn(conn, prefix, /*make_id=*/false);
+            if (head && head->error.empty()) outbox = std::move(*head);
           }
           return reply;
         }));
@@ -293,12 +290,97 @@ class RedisBase {
     return r;
   }
 
-  // Whether this process relayed `group`'s outbox up to `head` ({outbox id, last number}).
-  bool Relayed(size_t group, const std::pair<std::string, uint64_t>& head) {
+  // Where an outbox stands: its identity, and the number and fingerprint of its last entry
+  // (0 and "" when it has none). `error`: the server's error reply (a redirect), else empty.
+  struct OutboxHead {
+    std::string id;
+    uint64_t seq = 0;
+    std::string fp;
+    std::string error;
+    bool operator==(const OutboxHead& o) const {
+      return id == o.id && seq == o.seq && fp == o.fp;
+    }
+  };
+
+  // A short digest of an outbox entry's content: a relay mark names the last entry it moved by
+  // number and content, so that an outbox that went back and numbered new entries again (a
+  // failover to a replica that was behind, a restart that lost the last writes) is seen, even
+  // when the server does not say that it restarted.
+  static std::string Fingerprint(const Reply& entry) {
+    std::string joined;
+    for (const Reply& f : entry.elements[1].elements) {
+      joined += f.str;
+      joined += '\x1f';
+    }
+    return Hex(crypto::Sha256(joined).substr(0, 8));
+  }
+
+  static Result<OutboxHead> ReadOutboxHeadOn(redis::Connection& conn, const std::string& gp,
+                                             bool make_id) {
+    OutboxHead head;
+    TESSERA_ASSIGN_OR_RETURN(
+        std::vector<Reply> r,
+        conn.Pipeline({{"GET", gp + "outbox:id"}, {"XREVRANGE", gp + "outbox", "+", "-", "COUNT", "1"}}));
+    if (r.size() != 2) return Malformed("an outbox");
+    for (const Reply& x : r) {
+      if (x.is_error()) {
+        head.error = x.str;
+        return head;
+      }
+    }
+    if (r[1].type != Reply::Type::kArray || r[1].elements.size() > 1) return Malformed("an outbox");
+    if (!r[1].elements.empty()) {
+      TESSERA_ASSIGN_OR_RETURN(session::Change c, ToChange(r[1].elements[0]));
+      head.seq = c.seq;
+      head.fp = Fingerprint(r[1].elements[0]);
+    }
+    if (r[0].type == Reply::Type::kString) {
+      head.id = r[0].str;
+      return head;
+    }
+    if (!make_id) {
+      head.error = "no outbox id";
+      return head;
+    }
+    // SET NX: when two relayers find it gone at once, both end up with the one that won.
+    std::random_device rd;
+    std::string fresh;
+    for (int i = 0; i < 4; ++i) fresh += std::to_string(rd()) + ".";
+    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> set,
+                             conn.Pipeline({{"SET", gp + "outbox:id", fresh, "NX"}, {"GET", gp + "outbox:id"}}));
+    if (set.size() != 2) return Malformed("an outbox id");
+    if (set[0].is_error()) {
+      head.error = set[0].str;
+      return head;
+    }
+    if (set[1].type != Reply::Type::kString) return Malformed("an outbox id");
+    head.id = set[1].str;
+    return head;
+  }
+
+  Result<OutboxHead> ReadOutboxHead(size_t group) {
+    const std::string& gp = P(group);
+    OutboxHead head;
+    TESSERA_ASSIGN_OR_RETURN(Reply r, router_->Run(gp, [&](redis::Connection& conn) -> Result<Reply> {
+      TESSERA_ASSIGN_OR_RETURN(head, ReadOutboxHeadOn(conn, gp, /*make_id=*/true));
+      if (!head.error.empty()) {
+        Reply e;
+        e.type = Reply::Type::kError;
+        e.str = head.error;
+        return e;
+      }
+      return Reply{};
+    }));
+    if (r.is_error()) return Unavailable(r.str);
+    return head;
+  }
+
+  // Whether this process relayed `group`'s outbox up to `head`.
+  bool Relayed(size_t group, const OutboxHead& head) {
     std::lock_guard lock(relayed_mu_);
     return relayed_.size() > group && relayed_[group] == head;
   }
-  void NoteRelayed(size_t group, std::pair<std::string, uint64_t> head) {
+  void NoteRelayed(size_t group, OutboxHead head) {
     std::lock_guard lock(relayed_mu_);
     if (relayed_.size() <= group) relayed_.resize(groups());
     relayed_[group] = std::move(head);
@@ -352,16 +434,29 @@ class RedisBase {
   }
 
   // Names `group` for each (kind, hex), for `ttl_ms`, unless one already names another group:
-  // then kAlreadyExists (what (kind, hex) names belongs to someone else). Nothing on one server.
+  // then kAlreadyExists (what (kind, hex) names belongs to someone else). With ?wait_replicas=N
+  // each waits for the replicas, as the writes it points to do. `placed` gets the keys this call
+  // created, for Unplace when what they point to is not written after all. Nothing on one server.
   Status Place(const std::vector<std::pair<char, std::string_view>>& entries, size_t group,
-               int64_t ttl_ms) {
+               int64_t ttl_ms, std::vector<std::string>* placed) {
     if (!cluster()) return Status::Ok();
     const std::string g = std::to_string(group), ttl = std::to_string(std::max<int64_t>(ttl_ms, 1));
+    const int replicas = router_->endpoint().wait_replicas;
     for (const auto& [kind, hex] : entries) {
       if (hex.empty()) continue;
       const std::string key = DirectoryKey(kind, hex);
       // Set unless present, answering what was there (nil: nothing, now ours).
-      TESSERA_ASSIGN_OR_RETURN(Reply held, Command(key, {"SET", key, g, "PX", ttl, "NX", "GET"}, false));
+      Status waited = Status::Ok();
+      TESSERA_ASSIGN_OR_RETURN(
+          Reply held, router_->Run(key, [&](redis::Connection& conn) -> Result<Reply> {
+            waited = Status::Ok();
+            TESSERA_ASSIGN_OR_RETURN(Reply r, conn.Command({"SET", key, g, "PX", ttl, "NX", "GET"}));
+            if (!r.is_error() && replicas > 0) waited = WaitForReplicas(conn, replicas);
+            return r;
+          }));
+      if (held.is_error()) return Unavailable(held.str);
+      if (held.is_nil()) placed->push_back(key);
+      TESSERA_RETURN_IF_ERROR(waited);
       if (!held.is_nil() && held.str != g) {
         return Status(Code::kAlreadyExists, Reason::kNone, "an id held by another session");
       }
@@ -369,64 +464,105 @@ class RedisBase {
     return Status::Ok();
   }
 
+  // Removes directory entries Place made for something that was not written after all (a
+  // refused sign-in, a rotation that made no successor), so they do not linger until their
+  // expiry. Best effort: an entry left behind points at nothing, and expires.
+  void Unplace(const std::vector<std::string>& placed) {
+    for (const std::string& key : placed) (void)router_->Command(key, {"DEL", key}, false);
+  }
+
   // ---- The relay (cluster only) ----
 
   // Moves what `group`'s outbox holds beyond the relay mark into the feed (group 0), in order,
   // exactly once however many instances relay at once (the mark is compared and set in the
-  // same script as the appends). An outbox that was replaced (its node restarted without its
-  // data, or another process answers there) or trimmed past the mark has lost entries: the feed
-  // then gets a new identity, so that every reader reloads. Blocks: a few round trips.
+  // same script as the appends). The mark, "<outbox id>:<number>:<fingerprint>", names the last
+  // entry moved. An outbox that was replaced (another id: its node lost its data), that went
+  // back (the entry at the mark is gone or says something else: a failover to a replica that was
+  // behind, a restart that lost the last writes) or that was trimmed past the mark has lost
+  // entries no reader may have seen: the mark then jumps to the outbox's head without moving
+  // anything, and the feed gets a new identity, so that every reader reloads from the store.
+  // Blocks: a few round trips.
   Status Relay(size_t group) {
     const std::string& gp = P(group);
-    const std::string mark_key = Key(0, "relayed:", std::to_string(group));
+    const std::string g = std::to_string(group);
+    const std::string mark_key = Key(0, "relayed:", g);
     for (int round = 0; round < 100; ++round) {
-      // The outbox's identity (its id and its node's run id, as for the feed) and head.
-      TESSERA_ASSIGN_OR_RETURN(auto head, StreamHead(gp + "outbox:id", gp + "outbox:seq", gp));
-      const auto relayed = [&] {
-        NoteRelayed(group, {head.first.substr(0, head.first.rfind('@')), head.second});
-        return Status::Ok();
-      };
+      // The mark first, then the head: a relay by another instance in between leaves the mark
+      // read behind the head read, never ahead of it.
       TESSERA_ASSIGN_OR_RETURN(Reply mark, Command(mark_key, {"GET", mark_key}, true));
       const std::string expected = mark.is_nil() ? "" : mark.str;
-      const std::string prefix = head.first + ":";
+      TESSERA_ASSIGN_OR_RETURN(OutboxHead head, ReadOutboxHead(group));
+      // "<id>:<done>:<fp>"
+      std::string mid, mfp;
       uint64_t done = 0;
-      bool same = !expected.empty() && expected.starts_with(prefix);
-      if (same) {
-        const std::string_view n = std::string_view(expected).substr(prefix.size());
-        auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), done);
-        if (ec != std::errc() || end != n.data() + n.size() || done > head.second) same = false;
+      bool parsed = false;
+      if (const size_t b = expected.rfind(':'); b != std::string::npos && b > 0) {
+        if (const size_t a = expected.rfind(':', b - 1); a != std::string::npos) {
+          mid = expected.substr(0, a);
+          mfp = expected.substr(b + 1);
+          const std::string_view n = std::string_view(expected).substr(a + 1, b - a - 1);
+          auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), done);
+          parsed = ec == std::errc() && end == n.data() + n.size();
+        }
       }
-      if (same && done == head.second) return relayed();
-      // Read on from the mark, or (another outbox) from its first entry.
-      const uint64_t from = same ? done + 1 : 1;
-      const std::string start = Prefixed("0-", from);
-      TESSERA_ASSIGN_OR_RETURN(
-          Reply entries, Command(gp, {"XRANGE", gp + "outbox", start, "+", "COUNT", "1000"}, true));
-      if (entries.type != Reply::Type::kArray) return Malformed("an outbox");
+      const bool first = expected.empty();
+      const bool same = parsed && mid == head.id;
+      if (same && done == head.seq && mfp == head.fp) {
+        NoteRelayed(group, head);
+        return Status::Ok();
+      }
+      bool lost = !first && (!same || done > head.seq || (done == head.seq && mfp != head.fp));
       std::vector<std::string> args;
-      args.reserve(entries.elements.size() * 5);
-      uint64_t last = from - 1;
-      bool lost = !same && !expected.empty();  // the outbox was replaced
-      for (const Reply& e : entries.elements) {
-        TESSERA_ASSIGN_OR_RETURN(session::Change c, ToChange(e));
-        if (c.seq != last + 1) lost = true;  // trimmed past the mark
-        last = c.seq;
-        const Reply& f = e.elements[1];
-        for (size_t i = 1; i < 10; i += 2) args.push_back(f.elements[i].str);
+      OutboxHead moved_to = head;
+      if (!lost) {
+        // From the entry at the mark (to check that it is still the one moved), or the first.
+        const uint64_t from = first || done == 0 ? 1 : done;
+        TESSERA_ASSIGN_OR_RETURN(
+            Reply entries,
+            Command(gp, {"XRANGE", gp + "outbox", Prefixed("0-", from), "+", "COUNT", "1001"}, true));
+        if (entries.type != Reply::Type::kArray) return Malformed("an outbox");
+        uint64_t expect = from;
+        bool checked = first || done == 0;
+        moved_to.seq = first ? 0 : done;
+        moved_to.fp = first ? "" : mfp;
+        for (const Reply& e : entries.elements) {
+          TESSERA_ASSIGN_OR_RETURN(session::Change c, ToChange(e));
+          if (c.seq != expect) {  // trimmed past the mark, or a hole
+            lost = true;
+            break;
+          }
+          ++expect;
+          if (!checked) {  // the entry at the mark
+            checked = true;
+            if (Fingerprint(e) != mfp) {
+              lost = true;
+              break;
+            }
+            continue;
+          }
+          const Reply& f = e.elements[1];
+          for (size_t i = 1; i < 10; i += 2) args.push_back(f.elements[i].str);
+          moved_to.seq = c.seq;
+          moved_to.fp = Fingerprint(e);
+        }
+        if (!checked) lost = true;  // the entry at the mark is gone
+        if (!lost && entries.elements.empty() && head.seq > 0) lost = true;  // numbered, gone
       }
-      if (entries.elements.empty()) {
-        if (same) return relayed();  // the head moved back: nothing to relay
-        last = head.second;
-        if (last > 0) lost = true;  // entries numbered but gone
+      if (lost) {
+        args.clear();
+        moved_to = head;
       }
-      const std::string new_mark = head.first + ":" + std::to_string(last);
-      const std::string g = std::to_string(group);
+      const std::string new_mark =
+          head.id + ":" + std::to_string(moved_to.seq) + ":" + moved_to.fp;
       std::vector<std::string_view> argv = {g, expected, new_mark, lost ? "1" : "0"};
       argv.insert(argv.end(), args.begin(), args.end());
       TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(relay_, 0, argv));
       TESSERA_ASSIGN_OR_RETURN(int64_t moved, Int(r));
-      // Someone else relayed first, or more is waiting: read the mark again.
-      if (moved && last >= head.second) return relayed();
+      if (moved && moved_to.seq >= head.seq) {
+        NoteRelayed(group, moved_to);
+        return Status::Ok();
+      }
+      // Another relayer moved the mark first, or more is waiting: read the mark again.
     }
     return Status(Code::kUnavailable, Reason::kStoreBusy, "redis: relaying the change feed");
   }
@@ -531,6 +667,9 @@ class RedisBase {
   Status WaitForReplicas(redis::Connection& conn, const redis::Script& script) {
     const int replicas = router_->endpoint().wait_replicas;
     if (replicas <= 0 || !script.writes()) return Status::Ok();
+    return WaitForReplicas(conn, replicas);
+  }
+  Status WaitForReplicas(redis::Connection& conn, int replicas) {
     const std::string n = std::to_string(replicas);
     const std::string ms = std::to_string(router_->options().command_timeout.count());
     TESSERA_ASSIGN_OR_RETURN(
@@ -547,8 +686,8 @@ class RedisBase {
 
   const StoreScript relay_ = MakeScript(redis::scripts::kRelay);
   std::mutex relayed_mu_;
-  // Per group, the outbox id and number this process last saw relayed.
-  std::vector<std::pair<std::string, uint64_t>> relayed_;  // GUARDED_BY(relayed_mu_)
+  // Per group, where this process last saw the outbox relayed to.
+  std::vector<OutboxHead> relayed_;  // GUARDED_BY(relayed_mu_)
 };
 
 class RedisSessionStore final : public session::SessionStore, RedisBase {
@@ -822,6 +961,7 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     const std::string access = std::to_string(r.access_expires_at);
     RefreshResult out;
     std::optional<size_t> group;
+    std::vector<std::string> placed;
     if (!cluster()) {
       group = 0;
     } else {
@@ -835,12 +975,21 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
       // The successor (and a family the rotation starts) are found from the directory too:
       // named before the script writes them, for as long as the presented token's entry lives.
       const int64_t ms = found->second > 0 ? found->second : int64_t{10} * 366 * 24 * 3600 * 1000;
-      TESSERA_RETURN_IF_ERROR(Place({{'r', successor}, {'f', family}}, *group, ms));
+      if (Status s = Place({{'r', successor}, {'f', family}}, *group, ms, &placed); !s.ok()) {
+        Unplace(placed);
+        return s;
+      }
     }
-    TESSERA_ASSIGN_OR_RETURN(
-        Reply reply, Eval(rotate_refresh_, *group, {presented, successor, r.sealed_successor,
-                                                    family, generation, now_ms, now, grace, idle,
-                                                    access}));
+    auto rotated = Eval(rotate_refresh_, *group, {presented, successor, r.sealed_successor,
+                                                 family, generation, now_ms, now, grace, idle,
+                                                 access});
+    // Only a rotation writes the successor (and starts a family); otherwise the entries go. (On
+    // an error the script may or may not have run: they stay, and expire.)
+    if (rotated && !(rotated->type == Reply::Type::kArray && !rotated->elements.empty() &&
+                     rotated->elements[0].str == "rotated")) {
+      Unplace(placed);
+    }
+    TESSERA_ASSIGN_OR_RETURN(Reply reply, std::move(rotated));
     if (reply.type != Reply::Type::kArray || reply.elements.empty() ||
         reply.elements[0].type != Reply::Type::kString) {
       return Malformed("a rotation");
@@ -961,14 +1110,26 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     const std::string refresh = Hex(first.hash), family = Hex(first.family);
     const std::string hk = Hex(s.handle), uk = Hex(s.user_id);
     const size_t group = GroupOf(s.user_id);
-    TESSERA_RETURN_IF_ERROR(
-        Place({{'s', id}, {'h', hk}, {'r', refresh}, {'f', family}}, group, ttl_s * 1000));
-    TESSERA_ASSIGN_OR_RETURN(
-        Reply r, Eval(create_, group,
-                      {id, s.handle, s.user_id, s.csrf_hash, kind, created, seen, exp, tu,
-                       s.user_agent, s.ip, max,
-                       limit.on_limit == session::OnLimit::kReject ? "reject" : "evict", now_s,
-                       ttl, refresh, family, hk, uk, s.mfa ? "1" : "0"}));
+    std::vector<std::string> placed;
+    if (Status p = Place({{'s', id}, {'h', hk}, {'r', refresh}, {'f', family}}, group,
+                         ttl_s * 1000, &placed);
+        !p.ok()) {
+      Unplace(placed);
+      return p;
+    }
+    auto created_reply =
+        Eval(create_, group,
+             {id, s.handle, s.user_id, s.csrf_hash, kind, created, seen, exp, tu, s.user_agent,
+              s.ip, max, limit.on_limit == session::OnLimit::kReject ? "reject" : "evict", now_s,
+              ttl, refresh, family, hk, uk, s.mfa ? "1" : "0"});
+    // A refused sign-in (the limit, an id in use) leaves no entry behind. (On an error the
+    // script may or may not have run: they stay, and expire with the session.)
+    if (created_reply && !(created_reply->type == Reply::Type::kArray &&
+                           !created_reply->elements.empty() &&
+                           created_reply->elements[0].str == "ok")) {
+      Unplace(placed);
+    }
+    TESSERA_ASSIGN_OR_RETURN(Reply r, std::move(created_reply));
     if (r.type != Reply::Type::kArray || r.elements.empty() ||
         r.elements[0].type != Reply::Type::kString) {
       return Malformed("a create");
@@ -1210,10 +1371,17 @@ Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions op
   };
   // The weakest of the servers' settings: every primary of a cluster (one for each group's slot).
   std::optional<std::string> aof = "yes", fsync = "always";
+  bool replicated = false;  // a primary of the cluster has a replica, which may take over
   for (const std::string& tag : cluster ? GroupTags() : std::vector<std::string>{""}) {
     const std::string key = "{" + tag + "}";
     TESSERA_ASSIGN_OR_RETURN(Reply a, router.Command(key, {"CONFIG", "GET", "appendonly"}, true));
     TESSERA_ASSIGN_OR_RETURN(Reply f, router.Command(key, {"CONFIG", "GET", "appendfsync"}, true));
+    if (cluster) {
+      // ["master", offset, [[host, port, offset]...]]
+      TESSERA_ASSIGN_OR_RETURN(Reply role, router.Command(key, {"ROLE"}, true));
+      replicated = replicated || (role.type == Reply::Type::kArray && role.elements.size() >= 3 &&
+                                  !role.elements[2].elements.empty());
+    }
     const auto node_aof = value(a), node_fsync = value(f);
     if (!node_aof || !node_fsync) {
       aof = fsync = std::nullopt;
@@ -1236,9 +1404,9 @@ Result<std::string> RedisDurabilityWarning(std::string_view url, RedisOptions op
               ": revocations answered in the last second or so may be lost if its host crashes "
               "(set appendfsync always)";
   }
-  if (sentinel) {
+  if (sentinel || replicated) {
     // Replication is asynchronous: the replica promoted may lack the last writes, however the old
-    // primary kept them.
+    // primary kept them. (A cluster whose primaries have no replica does not fail over.)
     warning += std::string(warning.empty() ? "" : "; ") +
                "a failover loses what the replicas had not yet received (add ?wait_replicas=1 to "
                "the URL, with two replicas so that writes go on when one is lost)";
