@@ -196,13 +196,14 @@ class RedisServer {
 // directory of its own; stopped when the object goes.
 class RedisCluster {
  public:
-  RedisCluster() {
+  // `node_timeout_ms`: how long the others wait before calling a silent node failed.
+  explicit RedisCluster(int node_timeout_ms = 2000) {
     for (int i = 0; i < 3; ++i) {
       // The node writes its cluster state next to its data.
       // Its bus port is named: the default (port + 10000) may be taken, or beyond 65535.
       nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
           "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-          "--cluster-node-timeout", "2000", "--cluster-port",
+          "--cluster-node-timeout", std::to_string(node_timeout_ms), "--cluster-port",
           std::to_string(RedisServer::FreePort())}));
     }
     std::string cmd = "redis-cli --cluster create";

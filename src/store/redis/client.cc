@@ -1170,8 +1170,15 @@ Status Cluster::Refresh() {
   return RefreshLocked();
 }
 
-Status Cluster::RefreshIfStale() {
-  std::lock_guard one(refresh_mu_);
+Status Cluster::RefreshIfStale(bool wait) {
+  // One refresh at a time; unless told to wait for it, the others go on with the map they have
+  // meanwhile (a refresh that meets dead nodes may take their connect timeouts).
+  std::unique_lock one(refresh_mu_, std::defer_lock);
+  if (wait) {
+    one.lock();
+  } else if (!one.try_lock()) {
+    return Status::Ok();
+  }
   {
     // Another thread may have refreshed while this one waited for refresh_mu_.
     std::lock_guard lock(mu_);
@@ -1254,6 +1261,7 @@ Status Cluster::RefreshLocked() {
       continue;
     }
     std::lock_guard lock(mu_);
+    refreshed_ = std::chrono::steady_clock::now();
     std::fill(slots_.begin(), slots_.end(), -1);
     for (const auto& [range, primary] : ranges) {
       NodeAt(primary);
@@ -1266,17 +1274,21 @@ Status Cluster::RefreshLocked() {
     stale_ = false;
     return Status::Ok();
   }
+  std::lock_guard lock(mu_);
+  refreshed_ = std::chrono::steady_clock::now();  // the next try waits its interval from here
   return last;
 }
 
 Result<Cluster::Node*> Cluster::NodeFor(uint16_t slot) {
-  bool refresh = false;
+  bool refresh = false, known = false;
   {
     std::lock_guard lock(mu_);
     refresh = stale_ && std::chrono::steady_clock::now() - refreshed_ >= kRefreshInterval;
+    known = slots_[slot] >= 0;
   }
   if (refresh) {
-    if (Status s = RefreshIfStale(); !s.ok()) {
+    // With no node known for the slot (the first command), wait for a refresh under way.
+    if (Status s = RefreshIfStale(/*wait=*/!known); !s.ok()) {
       // Serve from the map we have, if any: the nodes it names may still answer.
       std::lock_guard lock(mu_);
       if (slots_[slot] < 0) return s;
@@ -1298,8 +1310,9 @@ Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Conn
     TESSERA_ASSIGN_OR_RETURN(Node * node, NodeFor(slot));
     auto lease = node->pool->Acquire();
     if (!lease) {
-      // Refused or unreachable: perhaps a failed primary whose replica has taken over.
-      MarkStale(node);
+      // Refused or unreachable: perhaps a failed primary whose replica has taken over. (Not
+      // when every connection of the pool is merely in use.)
+      if (lease.status().reason() != Reason::kStoreBusy) MarkStale(node);
       return lease.status();
     }
     auto reply = fn(**lease);

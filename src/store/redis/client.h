@@ -311,7 +311,9 @@ class Cluster {
   Node* NodeAt(const HostPort& where);  // REQUIRES: mu_ held
   // The map needs asking for again (`failed`: a node a connection to which just failed).
   void MarkStale(Node* failed = nullptr);
-  Status RefreshIfStale();
+  // Refreshes the map unless it is current or was asked for within kRefreshInterval; `wait`:
+  // for a refresh another thread is making (else that thread's map is used).
+  Status RefreshIfStale(bool wait);
   Status RefreshLocked();  // REQUIRES: refresh_mu_ held
 
   const Endpoint endpoint_;

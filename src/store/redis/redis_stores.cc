@@ -285,8 +285,10 @@ class RedisBase {
           return reply;
         }));
     if (r.is_error()) return Unavailable(r.str);
-    TESSERA_RETURN_IF_ERROR(waited);
+    // Relayed even when the replicas did not confirm: the change is made on the primary, and
+    // the other instances must hear of it as soon as it is.
     if (relay && (!outbox || !Relayed(group, *outbox))) TESSERA_RETURN_IF_ERROR(Relay(group));
+    TESSERA_RETURN_IF_ERROR(waited);
     return r;
   }
 
@@ -628,11 +630,13 @@ class RedisBase {
     return Reply{};
   }
 
-  // A stream entry: [id "0-<seq>", [k, kind, i, id hex, h, handle, u, user, t, until]].
+  // A stream entry: [id "0-<seq>", [k, kind, i, id hex, h, handle, u, user, t, until]], and in
+  // an outbox [..., n, time] after them.
   static Result<session::Change> ToChange(const Reply& e) {
     if (e.type != Reply::Type::kArray || e.elements.size() != 2 ||
         e.elements[0].type != Reply::Type::kString || e.elements[1].type != Reply::Type::kArray ||
-        e.elements[1].elements.size() != 10 || !e.elements[0].str.starts_with("0-")) {
+        (e.elements[1].elements.size() != 10 && e.elements[1].elements.size() != 12) ||
+        !e.elements[0].str.starts_with("0-")) {
       return Malformed("a change");
     }
     session::Change c;

@@ -54,11 +54,15 @@ end
 -- In a cluster (the caller names the group's prefix as KEYS[1], so the script runs where the
 -- group's slot is), a script may touch only its group's slot: the entry goes to the group's
 -- outbox, numbered the same way, and the relay (kRelay) moves it to the one feed.
+-- Each outbox entry also carries the server's time (n), so that no two entries are alike: the
+-- relay recognises the entry it moved last by number and content, and an outbox that went back
+-- and numbered a new entry again must not pass for the old one.
 local function feed(kind, id, handle, user, till)
   if #KEYS == 0 then return feed_direct(kind, id, handle, user, till) end
   local seq = redis.call('INCR', P .. 'outbox:seq')
+  local now = redis.call('TIME')
   redis.call('XADD', P .. 'outbox', 'MAXLEN', '~', '100000', '0-' .. seq,
-             'k', kind, 'i', id, 'h', handle, 'u', user, 't', till)
+             'k', kind, 'i', id, 'h', handle, 'u', user, 't', till, 'n', now[1] .. '.' .. now[2])
 end
 local function end_session(id)
   local s = session(id)
