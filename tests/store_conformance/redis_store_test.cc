@@ -417,24 +417,46 @@ TEST(RedisFaults, AHostileServerIsUnavailableNotACrash) {
 
 // The signing keyset in Redis (token.keyset_secret_file): instances that share no data directory
 // share their keys. Two processes creating and rotating at once make one keyset and one new key;
-// every write is announced on the feed; what Redis holds is sealed.
-class RedisKeysetTest : public ::testing::Test {
+// every write is announced on the feed; what Redis holds is sealed. On one server and on a Redis
+// Cluster (the parameter), where the keyset is in the layout's group 0.
+class RedisKeysetTest : public ::testing::TestWithParam<bool> {
  protected:
   static constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-keyset-secret";
+  static std::string Url() {
+    return GetParam() ? testing::RedisCluster::Shared().url() : RedisServer::Shared().url();
+  }
+  // The shared servers start on this (the main) thread: a server started from one of a test's
+  // threads would die with that thread (its parent-death signal follows the thread).
+  void SetUp() override { (void)Url(); }
+  // The key the keyset is stored under (docs/design.md, "Redis Cluster": group 0's tag is the
+  // smallest number whose slot is in the first sixteenth of the slot space).
+  std::string KeysetKey() const {
+    if (!GetParam()) return prefix_ + "keyset";
+    uint64_t n = 0;
+    while (redis::SlotOf(std::to_string(n)) >= 1024) ++n;
+    return prefix_ + "{" + std::to_string(n) + "}keyset";
+  }
   std::unique_ptr<token::Keyset> Open(std::string_view secret = kSecret) {
-    auto storage = OpenRedisKeysetStorage(RedisServer::Shared().url(), std::string(secret),
-                                          {.prefix = prefix_});
+    auto storage = OpenRedisKeysetStorage(Url(), std::string(secret), {.prefix = prefix_});
     EXPECT_TRUE(storage) << storage.error().ToString();
     auto keys = token::Keyset::LoadOrCreate(std::move(*storage), {}, now_);
     EXPECT_TRUE(keys) << keys.error().ToString();
     return keys ? std::move(*keys) : nullptr;
   }
-  const std::string prefix_ = "keyset-" + std::to_string(::getpid()) + "-" +
-                              ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
+  // The test's name without the parameter's "/0": no '/' nor braces in a key prefix.
+  const std::string prefix_ =
+      "keyset-" + std::to_string(::getpid()) + "-" +
+      std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())
+          .substr(0, std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())
+                         .find('/')) +
+      (GetParam() ? "-cluster:" : ":");
   const int64_t now_ = 1'800'000'000;
 };
 
-TEST_F(RedisKeysetTest, InstancesStartingTogetherAgreeOnOneKeyset) {
+INSTANTIATE_TEST_SUITE_P(OneServerAndCluster, RedisKeysetTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Cluster" : "OneServer"; });
+
+TEST_P(RedisKeysetTest, InstancesStartingTogetherAgreeOnOneKeyset) {
   std::vector<std::unique_ptr<token::Keyset>> sets(4);
   std::vector<std::thread> threads;
   for (auto& k : sets) threads.emplace_back([&] { k = Open(); });
@@ -447,10 +469,10 @@ TEST_F(RedisKeysetTest, InstancesStartingTogetherAgreeOnOneKeyset) {
   }
 }
 
-TEST_F(RedisKeysetTest, ConcurrentRotationsMakeOneKeyAndEveryInstanceSeesIt) {
+TEST_P(RedisKeysetTest, ConcurrentRotationsMakeOneKeyAndEveryInstanceSeesIt) {
   auto a = Open(), b = Open();
   ASSERT_TRUE(a && b);
-  auto feed = OpenRedisSessionStore(RedisServer::Shared().url(), {.prefix = prefix_});
+  auto feed = OpenRedisSessionStore(Url(), {.prefix = prefix_});
   ASSERT_TRUE(feed);
   const session::FeedPosition head = (*feed)->FeedHead().value();
   std::atomic<int> created{0};
@@ -475,25 +497,24 @@ TEST_F(RedisKeysetTest, ConcurrentRotationsMakeOneKeyAndEveryInstanceSeesIt) {
   EXPECT_EQ(batch->changes[0].kind, session::ChangeKind::kKeysetChanged);
 }
 
-TEST_F(RedisKeysetTest, RedisHoldsNoUsableKeyAndAnotherSecretOpensNothing) {
+TEST_P(RedisKeysetTest, RedisHoldsNoUsableKeyAndAnotherSecretOpensNothing) {
   auto a = Open();
   ASSERT_TRUE(a);
-  auto conn = redis::Connection::Open(*redis::ParseUrl(RedisServer::Shared().url()), {});
-  ASSERT_TRUE(conn);
-  auto doc = (*conn)->Command({"HGET", prefix_ + "keyset", "doc"});
+  redis::Router router(*redis::ParseUrl(Url()), {}, 1);
+  auto doc = router.Command(KeysetKey(), {"HGET", KeysetKey(), "doc"}, true);
   ASSERT_TRUE(doc && doc->type == redis::Reply::Type::kString);
   const std::string d = a->Current(now_)->record.key.ToJson(/*include_private=*/true);
   EXPECT_NE(d.find("\"d\""), std::string::npos);
   EXPECT_EQ(doc->str.find("\"d\""), std::string::npos) << "the private member is sealed";
   EXPECT_EQ(doc->str.find(a->Current(now_)->record.kid()), std::string::npos);
   auto storage =
-      OpenRedisKeysetStorage(RedisServer::Shared().url(),
-                             "another secret of at least thirty-two bytes", {.prefix = prefix_});
+      OpenRedisKeysetStorage(Url(), "another secret of at least thirty-two bytes",
+                             {.prefix = prefix_});
   ASSERT_TRUE(storage);
   auto other = token::Keyset::Load(std::move(*storage), {});
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code(), Code::kInvalidArgument);
-  EXPECT_EQ(OpenRedisKeysetStorage(RedisServer::Shared().url(), "short").status().code(),
+  EXPECT_EQ(OpenRedisKeysetStorage(Url(), "short").status().code(),
             Code::kInvalidArgument);
 }
 

@@ -63,7 +63,8 @@ class RedisServer {
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
-  // One server for a whole test binary, started on first use.
+  // One server for a whole test binary, started on first use. Use it first from the main thread:
+  // the server is killed when the thread that started it exits (PR_SET_PDEATHSIG).
   static RedisServer& Shared() {
     static RedisServer server;
     return server;

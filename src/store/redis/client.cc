@@ -1144,17 +1144,21 @@ Cluster::Cluster(Endpoint endpoint, ClientOptions options, size_t pool_size)
 
 Cluster::~Cluster() = default;
 
-Cluster::Node* Cluster::NodeAt(const HostPort& where) {
-  for (const auto& n : nodes_) {
-    if (n->where == where) return n.get();
-  }
+Endpoint Cluster::NodeEndpoint(const HostPort& where) const {
   Endpoint e = endpoint_;
   e.host = where.host;
   e.port = where.port;
   e.cluster_seeds.clear();
+  return e;
+}
+
+Cluster::Node* Cluster::NodeAt(const HostPort& where) {
+  for (const auto& n : nodes_) {
+    if (n->where == where) return n.get();
+  }
   auto node = std::make_unique<Node>();
   node->where = where;
-  node->pool = std::make_unique<Pool>(std::move(e), options_, pool_size_);
+  node->pool = std::make_unique<Pool>(NodeEndpoint(where), options_, pool_size_);
   nodes_.push_back(std::move(node));
   return nodes_.back().get();
 }
@@ -1209,11 +1213,7 @@ Status Cluster::RefreshLocked() {
   }
   Status last = Unavailable("no node of the cluster answered");
   for (const HostPort& where : candidates) {
-    Endpoint e = endpoint_;
-    e.host = where.host;
-    e.port = where.port;
-    e.cluster_seeds.clear();
-    auto conn = Connection::Open(e, options_);
+    auto conn = Connection::Open(NodeEndpoint(where), options_);
     if (!conn) {
       last = conn.status();
       continue;
@@ -1364,27 +1364,6 @@ Result<std::unique_ptr<Connection>> Cluster::Open(uint16_t slot) {
   return conn;
 }
 
-Result<std::unique_ptr<Connection>> Cluster::OpenAny() {
-  std::vector<HostPort> candidates;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& n : nodes_) candidates.push_back(n->where);
-  }
-  for (const HostPort& s : endpoint_.cluster_seeds) candidates.push_back(s);
-  Status last = Unavailable("no node of the cluster answered");
-  for (const HostPort& where : candidates) {
-    Endpoint e = endpoint_;
-    e.host = where.host;
-    e.port = where.port;
-    e.cluster_seeds.clear();
-    auto conn = Connection::Open(e, options_);
-    if (conn) return conn;
-    last = conn.status();
-  }
-  MarkStale();
-  return last;
-}
-
 // ---- Router ---------------------------------------------------------------------------------
 
 Router::Router(Endpoint endpoint, ClientOptions options, size_t pool_size)
@@ -1426,9 +1405,5 @@ Result<std::unique_ptr<Connection>> Router::Open(std::string_view key) {
   return pool_->Open();
 }
 
-Result<std::unique_ptr<Connection>> Router::OpenSubscriber() {
-  if (cluster_) return cluster_->OpenAny();
-  return pool_->Open();
-}
 
 }  // namespace tessera::store::redis

@@ -300,13 +300,12 @@ class Cluster {
   Result<Reply> Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn);
   // A new connection of the caller's own to the primary serving `slot`.
   Result<std::unique_ptr<Connection>> Open(uint16_t slot);
-  // A new connection to any reachable node (a subscriber: classic pub/sub reaches every node).
-  Result<std::unique_ptr<Connection>> OpenAny();
   // Asks for the slot map again now.
   Status Refresh();
 
  private:
   struct Node;
+  Endpoint NodeEndpoint(const HostPort& where) const;
   Result<Node*> NodeFor(uint16_t slot);
   Node* NodeAt(const HostPort& where);  // REQUIRES: mu_ held
   // The map needs asking for again (`failed`: a node a connection to which just failed).
@@ -344,8 +343,6 @@ class Router {
                         bool idempotent);
   // A new connection of the caller's own to where `key` lives.
   Result<std::unique_ptr<Connection>> Open(std::string_view key);
-  // A new connection for a subscriber (any node of a cluster).
-  Result<std::unique_ptr<Connection>> OpenSubscriber();
   // False for a connection to a primary the sentinels have since replaced.
   bool Current(const Connection& conn) const { return !pool_ || pool_->Current(conn); }
 
