@@ -1303,17 +1303,30 @@ Result<Cluster::Node*> Cluster::NodeFor(uint16_t slot) {
   return nodes_[static_cast<size_t>(index)].get();
 }
 
-Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn) {
+Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn,
+                           bool follow_ask) {
   const auto deadline = std::chrono::steady_clock::now() + options_.command_timeout;
   constexpr auto kPause = std::chrono::milliseconds(20);
+  std::optional<HostPort> ask;  // one command there, behind ASKING
   for (int redirect = 0; redirect <= kMaxRedirects; ++redirect) {
-    TESSERA_ASSIGN_OR_RETURN(Node * node, NodeFor(slot));
+    Node* node = nullptr;
+    if (ask) {
+      std::lock_guard lock(mu_);
+      node = NodeAt(*ask);
+    } else {
+      TESSERA_ASSIGN_OR_RETURN(node, NodeFor(slot));
+    }
     auto lease = node->pool->Acquire();
     if (!lease) {
       // Refused or unreachable: perhaps a failed primary whose replica has taken over. (Not
       // when every connection of the pool is merely in use.)
       if (lease.status().reason() != Reason::kStoreBusy) MarkStale(node);
       return lease.status();
+    }
+    if (ask) {
+      ask.reset();
+      TESSERA_ASSIGN_OR_RETURN(Reply asking, (*lease)->Command({"ASKING"}));
+      if (asking.is_error()) return asking;
     }
     auto reply = fn(**lease);
     if (!reply) {
@@ -1337,10 +1350,19 @@ Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Conn
       if (std::chrono::steady_clock::now() >= deadline) break;
       continue;
     }
-    // ASK is not followed: during a migration the slot's keys are on both nodes, and a script
-    // that computes its keys (what the stores run) would see only part of them on either side.
-    // The slot is unavailable until the migration ends and the old node answers MOVED. TRYAGAIN
-    // (a multi-key command during a migration) waits the same way.
+    // ASK (the key has moved, its slot is being migrated) is followed for one command on one
+    // key, as the cluster specification intends. Not for scripts and for several commands in a
+    // row: during a migration the slot's keys are on both nodes, and a script that computes its
+    // keys (what the stores run) would see only part of them on either side. They wait until
+    // the migration ends and the old node answers MOVED, as TRYAGAIN (a command on several
+    // keys during a migration) does.
+    if (kind == "ASK" && follow_ask) {
+      ask = RedirectTarget(reply->str);
+      if (!ask) return Unavailable("an unreadable redirect: " + reply->str);
+      if (ask->host.empty()) ask->host = node->where.host;
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      continue;
+    }
     if (kind == "ASK" || kind == "TRYAGAIN") {
       if (std::chrono::steady_clock::now() + kPause >= deadline) {
         return Status(Code::kUnavailable, Reason::kStore,
@@ -1387,13 +1409,16 @@ Result<Reply> Router::Command(std::string_view key, const std::vector<std::strin
   if (!cluster_) return pool_->Command(argv, idempotent);
   for (int attempt = 0;; ++attempt) {
     bool broke_at_once = false;
-    auto reply = cluster_->Run(SlotOf(key), [&](Connection& conn) -> Result<Reply> {
-      const auto started = std::chrono::steady_clock::now();
-      auto r = conn.Command(argv);
-      broke_at_once = !r && conn.broken() &&
-                      std::chrono::steady_clock::now() - started < options_.command_timeout / 2;
-      return r;
-    });
+    auto reply = cluster_->Run(
+        SlotOf(key),
+        [&](Connection& conn) -> Result<Reply> {
+          const auto started = std::chrono::steady_clock::now();
+          auto r = conn.Command(argv);
+          broke_at_once = !r && conn.broken() &&
+                          std::chrono::steady_clock::now() - started < options_.command_timeout / 2;
+          return r;
+        },
+        /*follow_ask=*/true);
     // As Pool::Command: once more on a fresh connection, for a read that met a connection the
     // server had closed (a restarted node, or a failover the map learns of now).
     if (reply || !broke_at_once || !idempotent || attempt > 0) return reply;

@@ -280,12 +280,13 @@ uint16_t SlotOf(std::string_view key);
 // The primaries of a Redis Cluster (redis+cluster://): which one serves each slot (CLUSTER
 // SLOTS, asked of the nodes it knows and then of the seeds), and a pool of connections to each.
 // A command goes to the primary of its key's slot; a MOVED answer (the slot has moved: a
-// resharding, a failover) updates the map and sends it there. ASK is not followed: while a slot
-// is migrated its keys are on both nodes, and a script that computes its keys would see only
-// part of them on either; ASK and TRYAGAIN are retried after a pause until the migration ends
-// (MOVED) or the command's deadline (then kUnavailable). A connection that breaks or cannot be
-// opened makes the map be asked for again before the next command (a replica may have been
-// promoted). Thread-safe.
+// resharding, a failover) updates the map and sends it there. ASK (the slot is being migrated
+// and the key has moved) is followed behind ASKING for a single command on one key, and not for
+// a script or several commands in a row: while a slot is migrated its keys are on both nodes,
+// and a script that computes its keys would see only part of them on either. Those, and
+// TRYAGAIN, are retried after a pause until the migration ends (MOVED) or the command's
+// deadline (then kUnavailable). A connection that breaks or cannot be opened makes the map be
+// asked for again before the next command (a replica may have been promoted). Thread-safe.
 // Blocking: every call may wait for connections (connect and command timeouts), and for the map.
 class Cluster {
  public:
@@ -294,10 +295,12 @@ class Cluster {
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
-  // Runs `fn` on a connection to the primary serving `slot`, following MOVED: `fn` may run more
-  // than once, and must return the reply of its first command as soon as that is an error.
+  // Runs `fn` on a connection to the primary serving `slot`, following MOVED (and ASK when
+  // `follow_ask`: only for an `fn` that sends one command on one key): `fn` may run more than
+  // once, and must return the reply of its first command as soon as that is an error.
   // kUnavailable when no node serves the slot, it keeps moving, or it is being migrated.
-  Result<Reply> Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn);
+  Result<Reply> Run(uint16_t slot, const std::function<Result<Reply>(Connection&)>& fn,
+                    bool follow_ask = false);
   // A new connection of the caller's own to the primary serving `slot`.
   Result<std::unique_ptr<Connection>> Open(uint16_t slot);
   // Asks for the slot map again now.
@@ -336,9 +339,10 @@ class Router {
   const Endpoint& endpoint() const { return endpoint_; }
   const ClientOptions& options() const { return options_; }
 
-  // Runs `fn` on a connection to where `key` lives, leased for the call (see Cluster::Run).
+  // Runs `fn` on a connection to where `key` lives, leased for the call (see Cluster::Run; ASK
+  // is not followed).
   Result<Reply> Run(std::string_view key, const std::function<Result<Reply>(Connection&)>& fn);
-  // One command (see Pool::Command for `idempotent`).
+  // One command on one key (see Pool::Command for `idempotent`; in a cluster ASK is followed).
   Result<Reply> Command(std::string_view key, const std::vector<std::string_view>& argv,
                         bool idempotent);
   // A new connection of the caller's own to where `key` lives.
