@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
   const auto subscribed = Must(listener->Receive(std::chrono::seconds(2)), "SUBSCRIBE");
   if (!subscribed || subscribed->type != Reply::Type::kArray) Die("SUBSCRIBE: no confirmation");
   const std::string redirect = std::to_string(id.integer);
-  const Reply on = Must(tracker->Command({"CLIENT", "TRACKING", "on", "REDIRECT", redirect,
-                                          "BCAST", "PREFIX", session_prefix}),
+  const Reply on = Must(tracker->Command({"CLIENT", "TRACKING", "on", "REDIRECT", redirect, "BCAST",
+                                          "PREFIX", session_prefix}),
                         "CLIENT TRACKING");
   if (on.is_error()) Die("CLIENT TRACKING: " + on.str);
 

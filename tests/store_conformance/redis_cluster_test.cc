@@ -182,8 +182,7 @@ void Migrate(RedisCluster& cluster, uint16_t slot, size_t src, size_t dst, size_
 // client learns the new map.
 TEST(RedisClusterClient, FollowsAskForOneKeyAndMovedForAll) {
   RedisCluster cluster;
-  redis::Router router(*redis::ParseUrl(cluster.url()), {.command_timeout = milliseconds(300)},
-                       2);
+  redis::Router router(*redis::ParseUrl(cluster.url()), {.command_timeout = milliseconds(300)}, 2);
   ASSERT_TRUE(router.cluster());
   const std::string k1 = "{migrating}one", k2 = "{migrating}two", k3 = "{migrating}three";
   const uint16_t slot = redis::SlotOf(k1);
@@ -223,8 +222,8 @@ TEST(RedisClusterClient, FollowsAskForOneKeyAndMovedForAll) {
 TEST(RedisClusterStores, AGroupBeingMigratedFailsClosedAndLosesNothing) {
   RedisCluster cluster;
   const std::string prefix = "migrate:";
-  auto store = OpenRedisSessionStore(cluster.url(), {.prefix = prefix,
-                                                     .command_timeout = milliseconds(300)});
+  auto store = OpenRedisSessionStore(cluster.url(),
+                                     {.prefix = prefix, .command_timeout = milliseconds(300)});
   ASSERT_TRUE(store) << store.error().ToString();
   const Session s = NewSession("m", "user-m", 1000);
   ASSERT_TRUE((*store)->Create(s, {}, 1000, nullptr).ok());
@@ -311,8 +310,9 @@ TEST(RedisClusterStores, AnOutboxLeftUnrelayedIsRelayedByTheNextReader) {
   redis::Router router(*redis::ParseUrl(cluster.url()), {}, 1);
   auto seq = router.Command(gp, {"INCR", gp + "outbox:seq"}, false);
   ASSERT_TRUE(seq);
-  auto added = router.Command(gp, {"XADD", gp + "outbox", "0-" + std::to_string(seq->integer),
-                                   "k", "2", "i", "", "h", "left-behind", "u", "", "t", "4000000000"},
+  auto added = router.Command(gp,
+                              {"XADD", gp + "outbox", "0-" + std::to_string(seq->integer), "k", "2",
+                               "i", "", "h", "left-behind", "u", "", "t", "4000000000"},
                               false);
   ASSERT_TRUE(added && !added->is_error()) << Str(added);
 
@@ -347,8 +347,8 @@ TEST(RedisClusterStores, ALostOutboxMakesEveryReaderReload) {
   redis::Router router(*redis::ParseUrl(cluster.url()), {}, 1);
   for (size_t g = 0; g < 16; ++g) {
     const std::string gp = prefix + "{" + GroupTag(g) + "}";
-    ASSERT_TRUE(router.Command(gp, {"DEL", gp + "outbox", gp + "outbox:seq", gp + "outbox:id"},
-                               false));
+    ASSERT_TRUE(
+        router.Command(gp, {"DEL", gp + "outbox", gp + "outbox:seq", gp + "outbox:id"}, false));
   }
   ExpectReaderReloads(cluster, prefix, head);
 }
@@ -421,8 +421,9 @@ TEST(RedisClusterStores, AnOutboxThatWentBackMakesEveryReaderReload) {
     if (n->integer != 1) continue;
     // The same number, another entry; the id of the outbox stays.
     ASSERT_TRUE(router.Command(gp, {"DEL", gp + "outbox"}, false));
-    auto added = router.Command(gp, {"XADD", gp + "outbox", "0-1", "k", "2", "i", "", "h",
-                                     "renumbered", "u", "", "t", "4000000000"},
+    auto added = router.Command(gp,
+                                {"XADD", gp + "outbox", "0-1", "k", "2", "i", "", "h", "renumbered",
+                                 "u", "", "t", "4000000000"},
                                 false);
     ASSERT_TRUE(added && !added->is_error()) << Str(added);
     rewritten = true;

@@ -1152,15 +1152,15 @@ Endpoint Cluster::NodeEndpoint(const HostPort& where) const {
   return e;
 }
 
-Cluster::Node* Cluster::NodeAt(const HostPort& where) {
-  for (const auto& n : nodes_) {
-    if (n->where == where) return n.get();
+int Cluster::NodeIndex(const HostPort& where) {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i]->where == where) return static_cast<int>(i);
   }
   auto node = std::make_unique<Node>();
   node->where = where;
   node->pool = std::make_unique<Pool>(NodeEndpoint(where), options_, pool_size_);
   nodes_.push_back(std::move(node));
-  return nodes_.back().get();
+  return static_cast<int>(nodes_.size() - 1);
 }
 
 void Cluster::MarkStale(Node* failed) {
@@ -1264,12 +1264,8 @@ Status Cluster::RefreshLocked() {
     refreshed_ = std::chrono::steady_clock::now();
     std::fill(slots_.begin(), slots_.end(), -1);
     for (const auto& [range, primary] : ranges) {
-      NodeAt(primary);
-      int index = 0;
-      for (; index < static_cast<int>(nodes_.size()); ++index) {
-        if (nodes_[static_cast<size_t>(index)]->where == primary) break;
-      }
-      std::fill(slots_.begin() + range.first, slots_.begin() + range.second + 1, index);
+      std::fill(slots_.begin() + range.first, slots_.begin() + range.second + 1,
+                NodeIndex(primary));
     }
     stale_ = false;
     return Status::Ok();
@@ -1312,7 +1308,7 @@ Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Conn
     Node* node = nullptr;
     if (ask) {
       std::lock_guard lock(mu_);
-      node = NodeAt(*ask);
+      node = nodes_[static_cast<size_t>(NodeIndex(*ask))].get();
     } else {
       TESSERA_ASSIGN_OR_RETURN(node, NodeFor(slot));
     }
@@ -1341,10 +1337,7 @@ Result<Reply> Cluster::Run(uint16_t slot, const std::function<Result<Reply>(Conn
       if (target->host.empty()) target->host = node->where.host;  // "MOVED 3999 :6381"
       {
         std::lock_guard lock(mu_);
-        NodeAt(*target);
-        for (size_t i = 0; i < nodes_.size(); ++i) {
-          if (nodes_[i]->where == *target) slots_[slot] = static_cast<int>(i);
-        }
+        slots_[slot] = NodeIndex(*target);
         stale_ = true;  // more than this slot has probably moved
       }
       if (std::chrono::steady_clock::now() >= deadline) break;

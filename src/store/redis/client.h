@@ -310,7 +310,8 @@ class Cluster {
   struct Node;
   Endpoint NodeEndpoint(const HostPort& where) const;
   Result<Node*> NodeFor(uint16_t slot);
-  Node* NodeAt(const HostPort& where);  // REQUIRES: mu_ held
+  // The index of the node at `where` in nodes_, added when new. REQUIRES: mu_ held.
+  int NodeIndex(const HostPort& where);
   // The map needs asking for again (`failed`: a node a connection to which just failed).
   void MarkStale(Node* failed = nullptr);
   // Refreshes the map unless it is current or was asked for within kRefreshInterval; `wait`:

@@ -182,7 +182,6 @@ Result<std::shared_ptr<redis::Router>> OpenRouter(std::string_view url,
   // Reach the server once (every primary, in a cluster: each one's policy matters), so a wrong
   // address or password is said at startup.
   const std::vector<std::string> tags = router->cluster() ? GroupTags() : std::vector<std::string>{""};
-  std::vector<std::string> seen_nodes;
   for (const std::string& tag : tags) {
     const std::string key = "{" + tag + "}";
     TESSERA_ASSIGN_OR_RETURN(Reply pong, router->Command(key, {"PING"}, true));
