@@ -319,9 +319,9 @@ Status CheckCookieName(std::string_view name) {
 }
 
 Status CheckRedisUrl(std::string_view url) {
-  const auto after = AfterScheme(url, {"redis://", "rediss://", "redis+sentinel://",
-                                       "rediss+sentinel://", "redis+cluster://",
-                                       "rediss+cluster://"});
+  const auto after =
+      AfterScheme(url, {"redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://",
+                        "redis+cluster://", "rediss+cluster://"});
   if (!after) {
     return BadValue(Q(RedactUrl(url)) +
                     " is not a redis://, rediss://, redis+sentinel://, rediss+sentinel://, "

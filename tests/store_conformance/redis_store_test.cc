@@ -507,15 +507,13 @@ TEST_P(RedisKeysetTest, RedisHoldsNoUsableKeyAndAnotherSecretOpensNothing) {
   EXPECT_NE(d.find("\"d\""), std::string::npos);
   EXPECT_EQ(doc->str.find("\"d\""), std::string::npos) << "the private member is sealed";
   EXPECT_EQ(doc->str.find(a->Current(now_)->record.kid()), std::string::npos);
-  auto storage =
-      OpenRedisKeysetStorage(Url(), "another secret of at least thirty-two bytes",
-                             {.prefix = prefix_});
+  auto storage = OpenRedisKeysetStorage(Url(), "another secret of at least thirty-two bytes",
+                                        {.prefix = prefix_});
   ASSERT_TRUE(storage);
   auto other = token::Keyset::Load(std::move(*storage), {});
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code(), Code::kInvalidArgument);
-  EXPECT_EQ(OpenRedisKeysetStorage(Url(), "short").status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(OpenRedisKeysetStorage(Url(), "short").status().code(), Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -137,8 +137,7 @@ struct PostgresBackend {
 };
 
 // Every backend of sessions and throttles; accounts have memory, SQLite and PostgreSQL.
-using Backends =
-    ::testing::Types<MemoryBackend, SqliteBackend, RedisBackend, RedisClusterBackend>;
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend, RedisBackend, RedisClusterBackend>;
 using UserBackends = ::testing::Types<MemoryBackend, SqliteBackend, PostgresBackend>;
 
 }  // namespace tessera::testing

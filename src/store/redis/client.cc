@@ -270,16 +270,13 @@ Result<Endpoint> ParseUrl(std::string_view url) {
   enum class Kind { kServer, kSentinel, kCluster };
   Kind kind = Kind::kServer;
   bool matched = false;
-  for (auto [scheme, tls, k] : {std::tuple{std::string_view("redis://"), false, Kind::kServer},
-                                std::tuple{std::string_view("rediss://"), true, Kind::kServer},
-                                std::tuple{std::string_view("redis+sentinel://"), false,
-                                           Kind::kSentinel},
-                                std::tuple{std::string_view("rediss+sentinel://"), true,
-                                           Kind::kSentinel},
-                                std::tuple{std::string_view("redis+cluster://"), false,
-                                           Kind::kCluster},
-                                std::tuple{std::string_view("rediss+cluster://"), true,
-                                           Kind::kCluster}}) {
+  for (auto [scheme, tls, k] :
+       {std::tuple{std::string_view("redis://"), false, Kind::kServer},
+        std::tuple{std::string_view("rediss://"), true, Kind::kServer},
+        std::tuple{std::string_view("redis+sentinel://"), false, Kind::kSentinel},
+        std::tuple{std::string_view("rediss+sentinel://"), true, Kind::kSentinel},
+        std::tuple{std::string_view("redis+cluster://"), false, Kind::kCluster},
+        std::tuple{std::string_view("rediss+cluster://"), true, Kind::kCluster}}) {
     if (url.starts_with(scheme)) {
       rest = url.substr(scheme.size());
       e.tls = tls;
@@ -1234,8 +1231,7 @@ Status Cluster::RefreshLocked() {
       if (range.type != Reply::Type::kArray || range.elements.size() < 3 ||
           range.elements[0].type != Reply::Type::kInteger ||
           range.elements[1].type != Reply::Type::kInteger ||
-          range.elements[2].type != Reply::Type::kArray ||
-          range.elements[2].elements.size() < 2 ||
+          range.elements[2].type != Reply::Type::kArray || range.elements[2].elements.size() < 2 ||
           range.elements[2].elements[0].type != Reply::Type::kString ||
           range.elements[2].elements[1].type != Reply::Type::kInteger) {
         malformed = true;
@@ -1422,6 +1418,5 @@ Result<std::unique_ptr<Connection>> Router::Open(std::string_view key) {
   if (cluster_) return cluster_->Open(SlotOf(key));
   return pool_->Open();
 }
-
 
 }  // namespace tessera::store::redis

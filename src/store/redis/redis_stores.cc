@@ -171,8 +171,7 @@ std::vector<std::string> GroupTags() {
 Result<std::shared_ptr<redis::Router>> OpenRouter(std::string_view url,
                                                   const RedisOptions& options) {
   TESSERA_ASSIGN_OR_RETURN(redis::Endpoint endpoint, redis::ParseUrl(url));
-  if (!endpoint.cluster_seeds.empty() &&
-      options.prefix.find_first_of("{}") != std::string::npos) {
+  if (!endpoint.cluster_seeds.empty() && options.prefix.find_first_of("{}") != std::string::npos) {
     return InvalidArgument(Reason::kBadConfig,
                            "in a Redis Cluster the key prefix may not hold '{' or '}' (tessera "
                            "adds its own hash tags)");
@@ -181,7 +180,8 @@ Result<std::shared_ptr<redis::Router>> OpenRouter(std::string_view url,
                                                 options.pool_size);
   // Reach the server once (every primary, in a cluster: each one's policy matters), so a wrong
   // address or password is said at startup.
-  const std::vector<std::string> tags = router->cluster() ? GroupTags() : std::vector<std::string>{""};
+  const std::vector<std::string> tags =
+      router->cluster() ? GroupTags() : std::vector<std::string>{""};
   for (const std::string& tag : tags) {
     const std::string key = "{" + tag + "}";
     TESSERA_ASSIGN_OR_RETURN(Reply pong, router->Command(key, {"PING"}, true));
@@ -210,8 +210,8 @@ struct StoreScript {
 
 StoreScript MakeScript(const char* body, bool writes = true) {
   const std::string_view b(body);
-  const bool feeds = b.find("feed(") != std::string_view::npos ||
-                     b.find("end_session(") != std::string_view::npos;
+  const bool feeds =
+      b.find("feed(") != std::string_view::npos || b.find("end_session(") != std::string_view::npos;
   return StoreScript{redis::Script(std::string(redis::scripts::kPrelude) + body, writes), feeds};
 }
 
@@ -267,22 +267,23 @@ class RedisBase {
     const bool relay = cluster() && s.feeds;
     Status waited = Status::Ok();
     std::optional<OutboxHead> outbox;
-    TESSERA_ASSIGN_OR_RETURN(
-        Reply r, router_->Run(prefix, [&](redis::Connection& conn) -> Result<Reply> {
-          waited = Status::Ok();
-          outbox.reset();
-          TESSERA_ASSIGN_OR_RETURN(Reply reply, script.Run(conn, keys, args));
-          if (reply.is_error()) return reply;
-          waited = WaitForReplicas(conn, script);
-          if (relay && waited.ok()) {
-            // Where the outbox stands now, on the same connection: when it is exactly where this
-            // process last relayed it (its id, its last entry's number and content), the script
-            // appended nothing and there is nothing to relay.
-            auto head = ReadOutboxHeadOn(conn, prefix, /*make_id=*/false);
-            if (head && head->error.empty()) outbox = std::move(*head);
-          }
-          return reply;
-        }));
+    TESSERA_ASSIGN_OR_RETURN(Reply r,
+                             router_->Run(prefix, [&](redis::Connection& conn) -> Result<Reply> {
+                               waited = Status::Ok();
+                               outbox.reset();
+                               TESSERA_ASSIGN_OR_RETURN(Reply reply, script.Run(conn, keys, args));
+                               if (reply.is_error()) return reply;
+                               waited = WaitForReplicas(conn, script);
+                               if (relay && waited.ok()) {
+                                 // Where the outbox stands now, on the same connection: when it is
+                                 // exactly where this process last relayed it (its id, its last
+                                 // entry's number and content), the script appended nothing and
+                                 // there is nothing to relay.
+                                 auto head = ReadOutboxHeadOn(conn, prefix, /*make_id=*/false);
+                                 if (head && head->error.empty()) outbox = std::move(*head);
+                               }
+                               return reply;
+                             }));
     if (r.is_error()) return Unavailable(r.str);
     // Relayed even when the replicas did not confirm: the change is made on the primary, and
     // the other instances must hear of it as soon as it is.
@@ -298,9 +299,7 @@ class RedisBase {
     uint64_t seq = 0;
     std::string fp;
     std::string error;
-    bool operator==(const OutboxHead& o) const {
-      return id == o.id && seq == o.seq && fp == o.fp;
-    }
+    bool operator==(const OutboxHead& o) const { return id == o.id && seq == o.seq && fp == o.fp; }
   };
 
   // A short digest of an outbox entry's content: a relay mark names the last entry it moved by
@@ -319,9 +318,9 @@ class RedisBase {
   static Result<OutboxHead> ReadOutboxHeadOn(redis::Connection& conn, const std::string& gp,
                                              bool make_id) {
     OutboxHead head;
-    TESSERA_ASSIGN_OR_RETURN(
-        std::vector<Reply> r,
-        conn.Pipeline({{"GET", gp + "outbox:id"}, {"XREVRANGE", gp + "outbox", "+", "-", "COUNT", "1"}}));
+    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> r,
+                             conn.Pipeline({{"GET", gp + "outbox:id"},
+                                            {"XREVRANGE", gp + "outbox", "+", "-", "COUNT", "1"}}));
     if (r.size() != 2) return Malformed("an outbox");
     for (const Reply& x : r) {
       if (x.is_error()) {
@@ -347,8 +346,9 @@ class RedisBase {
     std::random_device rd;
     std::string fresh;
     for (int i = 0; i < 4; ++i) fresh += std::to_string(rd()) + ".";
-    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> set,
-                             conn.Pipeline({{"SET", gp + "outbox:id", fresh, "NX"}, {"GET", gp + "outbox:id"}}));
+    TESSERA_ASSIGN_OR_RETURN(
+        std::vector<Reply> set,
+        conn.Pipeline({{"SET", gp + "outbox:id", fresh, "NX"}, {"GET", gp + "outbox:id"}}));
     if (set.size() != 2) return Malformed("an outbox id");
     if (set[0].is_error()) {
       head.error = set[0].str;
@@ -362,16 +362,17 @@ class RedisBase {
   Result<OutboxHead> ReadOutboxHead(size_t group) {
     const std::string& gp = P(group);
     OutboxHead head;
-    TESSERA_ASSIGN_OR_RETURN(Reply r, router_->Run(gp, [&](redis::Connection& conn) -> Result<Reply> {
-      TESSERA_ASSIGN_OR_RETURN(head, ReadOutboxHeadOn(conn, gp, /*make_id=*/true));
-      if (!head.error.empty()) {
-        Reply e;
-        e.type = Reply::Type::kError;
-        e.str = head.error;
-        return e;
-      }
-      return Reply{};
-    }));
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply r, router_->Run(gp, [&](redis::Connection& conn) -> Result<Reply> {
+          TESSERA_ASSIGN_OR_RETURN(head, ReadOutboxHeadOn(conn, gp, /*make_id=*/true));
+          if (!head.error.empty()) {
+            Reply e;
+            e.type = Reply::Type::kError;
+            e.str = head.error;
+            return e;
+          }
+          return Reply{};
+        }));
     if (r.is_error()) return Unavailable(r.str);
     return head;
   }
@@ -387,8 +388,7 @@ class RedisBase {
     relayed_[group] = std::move(head);
   }
 
-  Result<Reply> Command(std::string_view key, std::vector<std::string_view> argv,
-                        bool idempotent) {
+  Result<Reply> Command(std::string_view key, std::vector<std::string_view> argv, bool idempotent) {
     TESSERA_ASSIGN_OR_RETURN(Reply r, router_->Command(key, argv, idempotent));
     if (r.is_error()) return Unavailable(r.str);
     return r;
@@ -408,7 +408,8 @@ class RedisBase {
   // always group 0.
   Result<std::optional<size_t>> Locate(char kind, std::string_view hex) {
     if (!cluster()) return std::optional<size_t>(0);
-    TESSERA_ASSIGN_OR_RETURN(Reply r, Command(DirectoryKey(kind, hex), {"GET", DirectoryKey(kind, hex)}, true));
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply r, Command(DirectoryKey(kind, hex), {"GET", DirectoryKey(kind, hex)}, true));
     if (r.is_nil()) return std::optional<size_t>();
     TESSERA_ASSIGN_OR_RETURN(int64_t g, Int(r));
     if (g < 0 || static_cast<size_t>(g) >= groups()) return Malformed("a directory entry");
@@ -420,17 +421,19 @@ class RedisBase {
     using Found = std::optional<std::pair<size_t, int64_t>>;
     const std::string key = DirectoryKey(kind, hex);
     std::vector<Reply> replies;
-    TESSERA_ASSIGN_OR_RETURN(Reply r, router_->Run(key, [&](redis::Connection& conn) -> Result<Reply> {
-      TESSERA_ASSIGN_OR_RETURN(replies, conn.Pipeline({{"GET", key}, {"PTTL", key}}));
-      if (replies.size() != 2) return Malformed("a directory entry");
-      if (replies[0].is_error()) return replies[0];
-      return Reply{};
-    }));
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply r, router_->Run(key, [&](redis::Connection& conn) -> Result<Reply> {
+          TESSERA_ASSIGN_OR_RETURN(replies, conn.Pipeline({{"GET", key}, {"PTTL", key}}));
+          if (replies.size() != 2) return Malformed("a directory entry");
+          if (replies[0].is_error()) return replies[0];
+          return Reply{};
+        }));
     if (r.is_error()) return Unavailable(r.str);
     if (replies[0].is_nil()) return Found();
     TESSERA_ASSIGN_OR_RETURN(int64_t g, Int(replies[0]));
     if (g < 0 || static_cast<size_t>(g) >= groups()) return Malformed("a directory entry");
-    const int64_t ttl = replies[1].type == Reply::Type::kInteger ? std::max<int64_t>(replies[1].integer, 0) : 0;
+    const int64_t ttl =
+        replies[1].type == Reply::Type::kInteger ? std::max<int64_t>(replies[1].integer, 0) : 0;
     return Found(std::pair<size_t, int64_t>{static_cast<size_t>(g), ttl});
   }
 
@@ -451,7 +454,8 @@ class RedisBase {
       TESSERA_ASSIGN_OR_RETURN(
           Reply held, router_->Run(key, [&](redis::Connection& conn) -> Result<Reply> {
             waited = Status::Ok();
-            TESSERA_ASSIGN_OR_RETURN(Reply r, conn.Command({"SET", key, g, "PX", ttl, "NX", "GET"}));
+            TESSERA_ASSIGN_OR_RETURN(Reply r,
+                                     conn.Command({"SET", key, g, "PX", ttl, "NX", "GET"}));
             if (!r.is_error() && replicas > 0) waited = WaitForReplicas(conn, replicas);
             return r;
           }));
@@ -520,7 +524,8 @@ class RedisBase {
         const uint64_t from = first || done == 0 ? 1 : done;
         TESSERA_ASSIGN_OR_RETURN(
             Reply entries,
-            Command(gp, {"XRANGE", gp + "outbox", Prefixed("0-", from), "+", "COUNT", "1001"}, true));
+            Command(gp, {"XRANGE", gp + "outbox", Prefixed("0-", from), "+", "COUNT", "1001"},
+                    true));
         if (entries.type != Reply::Type::kArray) return Malformed("an outbox");
         uint64_t expect = from;
         bool checked = first || done == 0;
@@ -553,8 +558,7 @@ class RedisBase {
         args.clear();
         moved_to = head;
       }
-      const std::string new_mark =
-          head.id + ":" + std::to_string(moved_to.seq) + ":" + moved_to.fp;
+      const std::string new_mark = head.id + ":" + std::to_string(moved_to.seq) + ":" + moved_to.fp;
       std::vector<std::string_view> argv = {g, expected, new_mark, lost ? "1" : "0"};
       argv.insert(argv.end(), args.begin(), args.end());
       TESSERA_ASSIGN_OR_RETURN(Reply r, Eval(relay_, 0, argv));
@@ -592,8 +596,9 @@ class RedisBase {
   static Result<Reply> StreamHeadOn(redis::Connection& conn, const std::string& id_key,
                                     const std::string& seq_key,
                                     std::pair<std::string, uint64_t>* out) {
-    TESSERA_ASSIGN_OR_RETURN(std::vector<Reply> r,
-                             conn.Pipeline({{"GET", id_key}, {"GET", seq_key}, {"INFO", "server"}}));
+    TESSERA_ASSIGN_OR_RETURN(
+        std::vector<Reply> r,
+        conn.Pipeline({{"GET", id_key}, {"GET", seq_key}, {"INFO", "server"}}));
     if (r.size() != 3) return Malformed("the feed's head");
     if (r[0].is_error()) return r[0];
     if (r[1].is_error()) return r[1];
@@ -675,8 +680,8 @@ class RedisBase {
   Status WaitForReplicas(redis::Connection& conn, int replicas) {
     const std::string n = std::to_string(replicas);
     const std::string ms = std::to_string(router_->options().command_timeout.count());
-    TESSERA_ASSIGN_OR_RETURN(
-        Reply acked, conn.Command({"WAIT", n, ms}, 2 * router_->options().command_timeout));
+    TESSERA_ASSIGN_OR_RETURN(Reply acked,
+                             conn.Command({"WAIT", n, ms}, 2 * router_->options().command_timeout));
     if (acked.is_error()) return Unavailable("WAIT: " + acked.str);
     if (acked.type != Reply::Type::kInteger || acked.integer < replicas) {
       return Status(Code::kUnavailable, Reason::kStore,
@@ -716,8 +721,9 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     if (!group) return std::optional<Session>();
     const std::string key = Key(*group, "s:", id);
     TESSERA_ASSIGN_OR_RETURN(
-        Reply r, Command(key, {"HMGET", key, "handle", "user", "csrf", "kind", "created", "seen",
-                               "exp", "tu", "ua", "ip", "hk", "uk", "mfa"},
+        Reply r, Command(key,
+                         {"HMGET", key, "handle", "user", "csrf", "kind", "created", "seen", "exp",
+                          "tu", "ua", "ip", "hk", "uk", "mfa"},
                          true));
     if (r.type != Reply::Type::kArray || r.elements.size() != 13) return Malformed("HMGET");
     if (r.elements[0].is_nil()) return std::optional<Session>();
@@ -850,7 +856,8 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   // as a gap. The feed lives in group 0.
   Result<session::FeedPosition> FeedHead() override {
     session::FeedPosition head;
-    TESSERA_ASSIGN_OR_RETURN(auto h, StreamHead(Key(0, "feed:id", ""), Key(0, "feed:seq", ""), P(0)));
+    TESSERA_ASSIGN_OR_RETURN(auto h,
+                             StreamHead(Key(0, "feed:id", ""), Key(0, "feed:seq", ""), P(0)));
     head.feed = std::move(h.first);
     head.seq = h.second;
     return head;
@@ -879,8 +886,8 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     redis::Connection& conn = *feed_conn_;
     session::ChangeBatch out;
     std::pair<std::string, uint64_t> head;
-    TESSERA_ASSIGN_OR_RETURN(Reply refused,
-                             StreamHeadOn(conn, Key(0, "feed:id", ""), Key(0, "feed:seq", ""), &head));
+    TESSERA_ASSIGN_OR_RETURN(
+        Reply refused, StreamHeadOn(conn, Key(0, "feed:id", ""), Key(0, "feed:seq", ""), &head));
     if (refused.is_error()) {
       // The feed's slot moved (a failover, a resharding): a new connection next time.
       feed_conn_.reset();
@@ -983,9 +990,9 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
         return s;
       }
     }
-    auto rotated = Eval(rotate_refresh_, *group, {presented, successor, r.sealed_successor,
-                                                 family, generation, now_ms, now, grace, idle,
-                                                 access});
+    auto rotated = Eval(rotate_refresh_, *group,
+                        {presented, successor, r.sealed_successor, family, generation, now_ms, now,
+                         grace, idle, access});
     // Only a rotation writes the successor (and starts a family); otherwise the entries go. (On
     // an error the script may or may not have run: they stay, and expire.)
     if (rotated && !(rotated->type == Reply::Type::kArray && !rotated->elements.empty() &&
@@ -1114,22 +1121,38 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
     const std::string hk = Hex(s.handle), uk = Hex(s.user_id);
     const size_t group = GroupOf(s.user_id);
     std::vector<std::string> placed;
-    if (Status p = Place({{'s', id}, {'h', hk}, {'r', refresh}, {'f', family}}, group,
-                         ttl_s * 1000, &placed);
+    if (Status p = Place({{'s', id}, {'h', hk}, {'r', refresh}, {'f', family}}, group, ttl_s * 1000,
+                         &placed);
         !p.ok()) {
       Unplace(placed);
       return p;
     }
-    auto created_reply =
-        Eval(create_, group,
-             {id, s.handle, s.user_id, s.csrf_hash, kind, created, seen, exp, tu, s.user_agent,
-              s.ip, max, limit.on_limit == session::OnLimit::kReject ? "reject" : "evict", now_s,
-              ttl, refresh, family, hk, uk, s.mfa ? "1" : "0"});
+    auto created_reply = Eval(create_, group,
+                              {id,
+                               s.handle,
+                               s.user_id,
+                               s.csrf_hash,
+                               kind,
+                               created,
+                               seen,
+                               exp,
+                               tu,
+                               s.user_agent,
+                               s.ip,
+                               max,
+                               limit.on_limit == session::OnLimit::kReject ? "reject" : "evict",
+                               now_s,
+                               ttl,
+                               refresh,
+                               family,
+                               hk,
+                               uk,
+                               s.mfa ? "1" : "0"});
     // A refused sign-in (the limit, an id in use) leaves no entry behind. (On an error the
     // script may or may not have run: they stay, and expire with the session.)
-    if (created_reply && !(created_reply->type == Reply::Type::kArray &&
-                           !created_reply->elements.empty() &&
-                           created_reply->elements[0].str == "ok")) {
+    if (created_reply &&
+        !(created_reply->type == Reply::Type::kArray && !created_reply->elements.empty() &&
+          created_reply->elements[0].str == "ok")) {
       Unplace(placed);
     }
     TESSERA_ASSIGN_OR_RETURN(Reply r, std::move(created_reply));
@@ -1171,7 +1194,7 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
   const StoreScript publish_ = MakeScript(redis::scripts::kPublish);
 
   std::mutex feed_mu_;
-  std::unique_ptr<redis::Connection> feed_conn_;     // GUARDED_BY(feed_mu_)
+  std::unique_ptr<redis::Connection> feed_conn_;   // GUARDED_BY(feed_mu_)
   std::chrono::steady_clock::time_point swept_{};  // GUARDED_BY(feed_mu_)
 };
 
@@ -1182,8 +1205,7 @@ class RedisSessionStore final : public session::SessionStore, RedisBase {
 // same script, so every instance reloads at once.
 class RedisKeysetStorage final : public token::KeysetStorage, RedisBase {
  public:
-  RedisKeysetStorage(std::shared_ptr<redis::Router> router, std::string prefix,
-                     std::string secret)
+  RedisKeysetStorage(std::shared_ptr<redis::Router> router, std::string prefix, std::string secret)
       : RedisBase(std::move(router), std::move(prefix)), secret_(std::move(secret)) {}
   ~RedisKeysetStorage() override { crypto::SecureZero(secret_.data(), secret_.size()); }
 
