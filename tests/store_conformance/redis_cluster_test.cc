@@ -484,5 +484,90 @@ TEST(RedisClusterFaults, AFrozenPrimaryFailsClosedAndRecovers) {
   EXPECT_FALSE(after->gap);
 }
 
+// A primary killed (SIGKILL) under a cluster with a replica of each, the store on
+// ?wait_replicas=1: its replica takes over, the client finds it (the old primary's connections
+// fail, and the map is asked for again), and nothing acknowledged is lost: live sessions live,
+// ended ones stay ended with their revocations, and the feed goes on without a gap (the outboxes
+// and their relay marks came over intact).
+TEST(RedisClusterFaults, AKilledPrimaryFailsOverAndLosesNothingAcknowledged) {
+  RedisCluster cluster(/*node_timeout_ms=*/1000, /*replicas=*/1);
+  const std::string prefix = "failover:";
+  auto store = OpenRedisSessionStore(cluster.url() + "?wait_replicas=1",
+                                     {.prefix = prefix,
+                                      .connect_timeout = milliseconds(500),
+                                      .command_timeout = milliseconds(1000)});
+  ASSERT_TRUE(store) << store.error().ToString();
+  const session::FeedPosition head = (*store)->FeedHead().value();
+  std::vector<Session> live, ended;
+  for (int i = 0; i < 24; ++i) {
+    const Session s = NewSession(std::to_string(i), "user-" + std::to_string(i), 1000);
+    const Status created = (*store)->Create(s, {}, 1000, nullptr);
+    ASSERT_TRUE(created.ok()) << created.ToString();
+    (i % 3 == 0 ? ended : live).push_back(s);
+  }
+  for (const Session& s : ended) ASSERT_TRUE((*store)->Remove(s.id_hash).value().has_value());
+
+  // A primary holding sessions, other than the one of group 0 (the feed's).
+  const size_t feed_owner = Owner(cluster, redis::SlotOf(prefix + "{" + GroupTag(0) + "}"));
+  size_t victim = cluster.size();
+  for (size_t i = 0; i < cluster.size() && victim == cluster.size(); ++i) {
+    auto conn = Connect(cluster.node(i).url());
+    auto role = conn->Command({"ROLE"});
+    ASSERT_TRUE(role && role->type == redis::Reply::Type::kArray);
+    if (i == feed_owner || role->elements[0].str != "master") continue;
+    auto keys = conn->Command({"KEYS", prefix + "{*}s:*"});
+    ASSERT_TRUE(keys);
+    if (!keys->elements.empty()) victim = i;
+  }
+  ASSERT_LT(victim, cluster.size()) << "no primary besides the feed's holds a session";
+  cluster.node(victim).Kill();
+  cluster.WaitUntilOk();
+
+  // Every live session again, once the client has found the promoted replica.
+  for (const Session& s : live) {
+    Result<std::optional<Session>> got = std::optional<Session>();
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      got = (*store)->Get(s.id_hash);
+      if (got) break;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    ASSERT_TRUE(got) << got.error().ToString();
+    EXPECT_TRUE(got->has_value()) << "a live session was lost in the failover";
+  }
+  for (const Session& s : ended) {
+    auto got = (*store)->Get(s.id_hash);
+    ASSERT_TRUE(got) << got.error().ToString();
+    EXPECT_FALSE(got->has_value()) << "an ended session came back";
+  }
+  auto revoked = (*store)->ListRevocations(1000);
+  ASSERT_TRUE(revoked) << revoked.error().ToString();
+  EXPECT_EQ(revoked->size(), ended.size());
+  auto batch = (*store)->ReadChanges(head, 100, milliseconds(0));
+  ASSERT_TRUE(batch) << batch.error().ToString();
+  EXPECT_FALSE(batch->gap);
+  EXPECT_EQ(batch->changes.size(), ended.size());
+  // The promoted replica has no replica of its own: a write there is not acknowledged (it could
+  // not survive another failover), never answered as done.
+  for (int i = 100; i < 103; ++i) {
+    const Status created = (*store)->Create(
+        NewSession(std::to_string(i), "user-" + std::to_string(i), 1000), {}, 1000, nullptr);
+    EXPECT_TRUE(created.ok() || created.code() == Code::kUnavailable) << created.ToString();
+  }
+  // The old primary comes back as its replica, and writes go on everywhere.
+  cluster.node(victim).Start();
+  cluster.WaitUntilOk();
+  for (int i = 200; i < 208; ++i) {
+    const Session s = NewSession(std::to_string(i), "user-" + std::to_string(i), 1000);
+    Status created;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      created = (*store)->Create(s, {}, 1000, nullptr);
+      if (created.ok()) break;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    ASSERT_TRUE(created.ok()) << created.ToString();
+    ASSERT_TRUE((*store)->Remove(s.id_hash).value().has_value());
+  }
+}
+
 }  // namespace
 }  // namespace tessera::store

@@ -193,13 +193,13 @@ class RedisServer {
 };
 
 // A real Redis Cluster for tests: three primaries (redis-server --cluster-enabled yes) on free
-// loopback ports, joined by `redis-cli --cluster create` (no replicas), each node in a temporary
-// directory of its own; stopped when the object goes.
+// loopback ports, joined by `redis-cli --cluster create` (with `replicas` replicas of each), each
+// node in a temporary directory of its own; stopped when the object goes.
 class RedisCluster {
  public:
   // `node_timeout_ms`: how long the others wait before calling a silent node failed.
-  explicit RedisCluster(int node_timeout_ms = 2000) {
-    for (int i = 0; i < 3; ++i) {
+  explicit RedisCluster(int node_timeout_ms = 2000, int replicas = 0) {
+    for (int i = 0; i < 3 * (1 + replicas); ++i) {
       // The node writes its cluster state next to its data.
       // Its bus port is named: the default (port + 10000) may be taken, or beyond 65535.
       nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
@@ -209,7 +209,8 @@ class RedisCluster {
     }
     std::string cmd = "redis-cli --cluster create";
     for (const auto& n : nodes_) cmd += " 127.0.0.1:" + std::to_string(n->port());
-    cmd += " --cluster-replicas 0 --cluster-yes >" + nodes_[0]->dir() + "/create.log 2>&1";
+    cmd += " --cluster-replicas " + std::to_string(replicas) + " --cluster-yes >" +
+           nodes_[0]->dir() + "/create.log 2>&1";
     if (std::system(cmd.c_str()) != 0) {
       throw std::runtime_error("redis-cli --cluster create failed; see " + nodes_[0]->dir() +
                                "/create.log");
@@ -230,15 +231,21 @@ class RedisCluster {
   RedisServer& node(size_t i) { return *nodes_.at(i); }
   size_t size() const { return nodes_.size(); }
 
-  // Every node says cluster_state:ok (the slots are assigned and the nodes agree).
+  // Every node running says cluster_state:ok (the slots are assigned and the nodes agree), and
+  // every replica is in sync with its primary.
   void WaitUntilOk() {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       bool ok = true;
       for (const auto& n : nodes_) {
-        const std::string cmd = "redis-cli -p " + std::to_string(n->port()) +
-                                " cluster info 2>/dev/null | grep -q '^cluster_state:ok'";
-        ok = ok && std::system(cmd.c_str()) == 0;
+        if (n->pid() <= 0) continue;  // killed
+        const std::string cli = "redis-cli -p " + std::to_string(n->port());
+        const std::string state = cli + " cluster info 2>/dev/null | grep -q '^cluster_state:ok'";
+        // A replica has finished its first sync (before, WAIT finds no replica).
+        const std::string synced = cli +
+                                   " info replication 2>/dev/null | grep -q -e '^role:master' "
+                                   "-e '^master_link_status:up'";
+        ok = ok && std::system(state.c_str()) == 0 && std::system(synced.c_str()) == 0;
       }
       if (ok) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
