@@ -95,6 +95,19 @@ Session NewSession(const std::string& id, const std::string& user, int64_t now) 
                  .ip = "::1"};
 }
 
+// Get, asked every 100 ms until the store answers (a node coming back, a replica taking over),
+// at most `attempts` times: the last result.
+Result<std::optional<Session>> GetOnceAnswered(session::SessionStore& store,
+                                               const std::string& id_hash, int attempts) {
+  Result<std::optional<Session>> got = std::optional<Session>();
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    got = store.Get(id_hash);
+    if (got) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return got;
+}
+
 std::string UniquePrefix() {
   return "cl-" + std::to_string(::getpid()) + "-" +
          ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
@@ -470,12 +483,7 @@ TEST(RedisClusterFaults, AFrozenPrimaryFailsClosedAndRecovers) {
   cluster.WaitUntilOk();
   // Back: every session answers again (asked until it does, for a loaded machine).
   for (const Session& s : sessions) {
-    Result<std::optional<Session>> got = std::optional<Session>();
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      got = (*store)->Get(s.id_hash);
-      if (got) break;
-      std::this_thread::sleep_for(milliseconds(100));
-    }
+    const auto got = GetOnceAnswered(**store, s.id_hash, 20);
     ASSERT_TRUE(got) << got.error().ToString();
     EXPECT_TRUE(got->has_value());
   }
@@ -525,12 +533,7 @@ TEST(RedisClusterFaults, AKilledPrimaryFailsOverAndLosesNothingAcknowledged) {
 
   // Every live session again, once the client has found the promoted replica.
   for (const Session& s : live) {
-    Result<std::optional<Session>> got = std::optional<Session>();
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      got = (*store)->Get(s.id_hash);
-      if (got) break;
-      std::this_thread::sleep_for(milliseconds(100));
-    }
+    const auto got = GetOnceAnswered(**store, s.id_hash, 100);
     ASSERT_TRUE(got) << got.error().ToString();
     EXPECT_TRUE(got->has_value()) << "a live session was lost in the failover";
   }
